@@ -1,0 +1,281 @@
+//===- Compiler.cpp - prepare, generate, compile -------------------------===//
+#include "compiler/Compiler.h"
+#include "compiler/InitAll.h"
+#include "compiler/Passes.h"
+#include "compiler/Pipelines/CPUPipeline.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/DynamicLibrary.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <dlfcn.h>
+#include <mutex>
+#include <sys/stat.h>
+
+using namespace mlir;
+using ::kjit::compiler::ArgSpec;
+
+namespace {
+
+llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+std::string sha256Hex(llvm::StringRef data) {
+  llvm::SHA256 h;
+  h.update(data);
+  auto digest = h.final();
+  return llvm::toHex(digest, /*LowerCase=*/true);
+}
+
+/// Collects diagnostics as "line:col: message" lines for one user error.
+class DiagCapture {
+public:
+  explicit DiagCapture(MLIRContext &ctx) : ctx(ctx) {
+    id = ctx.getDiagEngine().registerHandler([this](Diagnostic &d) {
+      if (!text.empty())
+        text += "\n";
+      if (auto fl = dyn_cast<FileLineColLoc>(d.getLocation()))
+        text += (fl.getFilename().getValue() + ":" + Twine(fl.getLine()) +
+                 ":" + Twine(fl.getColumn()) + ": ")
+                    .str();
+      text += d.str();
+      for (Diagnostic &note : d.getNotes())
+        text += "\n  note: " + note.str();
+      return success();
+    });
+  }
+  ~DiagCapture() { ctx.getDiagEngine().eraseHandler(id); }
+  std::string text;
+
+private:
+  MLIRContext &ctx;
+  DiagnosticEngine::HandlerID id;
+};
+
+void initLLVMTargets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+llvm::Expected<ArgSpec> argSpec(Type t, bool isOutput, const Twine &what) {
+  auto rt = dyn_cast<RankedTensorType>(t);
+  if (!rt || !rt.hasStaticShape())
+    return makeError(what + " must be a tensor with a static shape, got " +
+                     llvm::StringRef([&] {
+                       std::string s;
+                       llvm::raw_string_ostream os(s);
+                       t.print(os);
+                       return s;
+                     }()));
+  ArgSpec a;
+  a.isOutput = isOutput;
+  a.shape.assign(rt.getShape().begin(), rt.getShape().end());
+  if (rt.getElementType().isF32())
+    a.elem = ArgSpec::Elem::f32;
+  else if (rt.getElementType().isSignlessInteger(32))
+    a.elem = ArgSpec::Elem::i32;
+  else
+    return makeError(what + " must hold f32 or i32 elements");
+  return a;
+}
+
+} // namespace
+
+namespace kjit::compiler {
+
+std::string packedSymbolName(const std::string &entry) {
+  return "kjit_packed_" + entry;
+}
+
+std::string compilerKey() {
+  static const std::string key = [] {
+    // The binary that holds this code: a rebuilt compiler never serves
+    // objects cached by an older one, even without a version bump.
+    std::string self = "unknown";
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&compilerKey),
+               &info) &&
+        info.dli_fname) {
+      struct stat st;
+      if (stat(info.dli_fname, &st) == 0)
+        self = std::to_string(st.st_size) + "@" +
+               std::to_string(st.st_mtim.tv_sec) + "." +
+               std::to_string(st.st_mtim.tv_nsec);
+    }
+    CpuPipelineOptions opts;
+    return std::string("kjit-") + KJIT_VERSION + ";llvm-" +
+           LLVM_VERSION_STRING + ";pipeline=" +
+           sha256Hex(cpuPipelineText(opts)).substr(0, 16) + ";build=" +
+           sha256Hex(self).substr(0, 16);
+  }();
+  return key;
+}
+
+llvm::Error loadRuntimeLibraries() {
+  static std::once_flag once;
+  static std::string error;
+  std::call_once(once, [] {
+    std::string err;
+    if (!llvm::sys::DynamicLibrary::LoadLibraryPermanently(KJIT_LIBOMP_PATH,
+                                                           &err))
+      return;
+    std::string err2;
+    if (!llvm::sys::DynamicLibrary::LoadLibraryPermanently("libomp.so.5",
+                                                           &err2))
+      return;
+    error = "cannot load the OpenMP runtime (" KJIT_LIBOMP_PATH "): " + err +
+            "; install libomp-22-dev (scripts/setup.sh)";
+  });
+  if (!error.empty())
+    return makeError(error);
+  return llvm::Error::success();
+}
+
+llvm::Expected<PreparedModule>
+prepare(const CompileRequest &request) {
+  registerAllPasses();
+  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
+  DiagCapture diags(ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(request.mlirText, &ctx, "input.mlir");
+  if (!module)
+    return makeError("invalid kjit module:\n" + diags.text);
+
+  auto entry = module->lookupSymbol<func::FuncOp>(request.entry);
+  if (!entry || entry.isDeclaration())
+    return makeError("the module has no function @" + request.entry +
+                     " with a body");
+  PreparedModule out;
+  out.entry = request.entry;
+  FunctionType ft = entry.getFunctionType();
+  for (auto [i, t] : llvm::enumerate(ft.getInputs())) {
+    auto a = argSpec(t, false, "argument #" + Twine(i) + " of @" +
+                                   request.entry);
+    if (!a)
+      return a.takeError();
+    out.args.push_back(*a);
+  }
+  for (auto [i, t] : llvm::enumerate(ft.getResults())) {
+    auto a = argSpec(t, true, "result #" + Twine(i) + " of @" +
+                                  request.entry);
+    if (!a)
+      return a.takeError();
+    out.args.push_back(*a);
+  }
+  if (ft.getNumResults() == 0)
+    return makeError("@" + request.entry + " returns nothing");
+
+  PassManager pm(&ctx);
+  KjitAttachConfigsOptions opts;
+  opts.cpu = request.target.cpu;
+  opts.features = request.target.features;
+  opts.config = request.config;
+  opts.threads = request.threads;
+  pm.addPass(createKjitAttachConfigs(opts));
+  if (failed(pm.run(*module)))
+    return makeError(diags.text.empty() ? "cannot resolve kjit configs"
+                                        : diags.text);
+
+  llvm::raw_string_ostream os(out.canonicalText);
+  module->print(os);
+  module->walk([&](mlir::kjit::TunableOpInterface op) {
+    std::string s;
+    llvm::raw_string_ostream cs(s);
+    Attribute(mlir::kjit::getConfig(op)).print(cs);
+    out.configs.push_back(s);
+  });
+  out.workloadKey = sha256Hex(out.canonicalText + "\nentry=" + out.entry);
+  out.cacheKey = sha256Hex(out.workloadKey + "\n" + request.target.key() +
+                           "\n" + compilerKey());
+  return out;
+}
+
+llvm::Expected<Artifact> generate(const PreparedModule &prep,
+                                                  const CpuTarget &target) {
+  registerAllPasses();
+  initLLVMTargets();
+  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
+  DiagCapture diags(ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(prep.canonicalText, &ctx, "prepared.mlir");
+  if (!module)
+    return makeError("internal error: the prepared module does not parse:\n" +
+                     diags.text);
+  PassManager pm(&ctx);
+  CpuPipelineOptions opts;
+  opts.entry = prep.entry;
+  if (failed(buildCpuPipeline(pm, opts)))
+    return makeError("internal error: cannot build the CPU pipeline");
+  if (failed(pm.run(*module)))
+    return makeError("code generation failed:\n" + diags.text);
+
+  llvm::LLVMContext llctx;
+  std::unique_ptr<llvm::Module> llmod =
+      translateModuleToLLVMIR(*module, llctx, "kjit");
+  if (!llmod)
+    return makeError("translation to LLVM IR failed:\n" + diags.text);
+
+  llvm::Triple triple(target.triple);
+  std::string err;
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!t)
+    return makeError("no LLVM target for " + target.triple + ": " + err);
+  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
+      triple, target.cpu, target.features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return makeError("cannot create a target machine for " + target.cpu);
+  llmod->setDataLayout(tm->createDataLayout());
+  llmod->setTargetTriple(triple);
+  for (llvm::Function &f : *llmod) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
+  }
+  auto optimize = makeOptimizingTransformer(3, 0, tm.get());
+  if (llvm::Error e = optimize(llmod.get()))
+    return std::move(e);
+
+  Artifact art;
+  art.prepared = prep;
+  art.symbol = packedSymbolName(prep.entry);
+  llvm::SmallVector<char, 0> buffer;
+  {
+    llvm::raw_svector_ostream os(buffer);
+    llvm::legacy::PassManager codegen;
+    if (tm->addPassesToEmitFile(codegen, os, nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return makeError("the target cannot emit object files");
+    codegen.run(*llmod);
+  }
+  art.object.assign(buffer.begin(), buffer.end());
+  return art;
+}
+
+llvm::Expected<Artifact> compile(const CompileRequest &req) {
+  auto prep = prepare(req);
+  if (!prep)
+    return prep.takeError();
+  return generate(*prep, req.target);
+}
+
+} // namespace kjit::compiler

@@ -1,0 +1,91 @@
+//===- Compiler.h - kjit's compile driver ----------------------*- C++ -*-===//
+//
+// compile(module text, target, config) -> object code + calling signature.
+// Everything the runtime and the tuner need from the compiler; no pass
+// internals leak through here.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_COMPILER_COMPILER_H
+#define KJIT_COMPILER_COMPILER_H
+
+#include "dialects/kjit/IR/TargetInfo.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kjit::compiler {
+
+/// A CPU target as LLVM names it plus the facts the tuner needs.
+struct CpuTarget {
+  std::string triple;
+  std::string cpu;      ///< e.g. "sapphirerapids"
+  std::string features; ///< LLVM feature string, e.g. "+avx2,+avx512f,..."
+  TargetInfo info;      ///< derived facts (vector width, registers, caches)
+  /// The machine this process runs on.
+  static CpuTarget host();
+  /// A CPU target from an LLVM cpu name and feature string.
+  static CpuTarget fromNames(const std::string &cpu,
+                             const std::string &features);
+  /// Stable text key: cpu, features, caches, cores.
+  std::string key() const;
+};
+
+/// One argument of the compiled entry function.
+struct ArgSpec {
+  enum class Elem { f32, i32 } elem = Elem::f32;
+  std::vector<int64_t> shape; ///< static shape
+  bool isOutput = false;
+};
+
+struct CompileRequest {
+  std::string mlirText;       ///< a module with func.func @entry on tensors
+  std::string entry = "main"; ///< function to compile
+  /// `#kjit.config<{...}>` for every kjit op without one ("" = default).
+  std::string config;
+  /// Overrides the `threads` knob of every op when > 0.
+  int threads = 0;
+  CpuTarget target;
+};
+
+/// What `prepare` returns: cheap to get (parse + verify + config
+/// resolution), enough to look the object up in a cache.
+struct PreparedModule {
+  std::string canonicalText; ///< the module with every config resolved
+  std::string entry;
+  std::vector<ArgSpec> args;        ///< inputs, then outputs
+  std::vector<std::string> configs; ///< resolved config of each kjit op
+  std::string workloadKey;          ///< hash of canonicalText + entry
+  std::string cacheKey; ///< workload + target + compiler version (hex)
+};
+
+struct Artifact {
+  PreparedModule prepared;
+  std::string object; ///< ELF relocatable object for the target
+  /// Symbol of `void symbol(void **args)`: args[i] points to the memref
+  /// descriptor {T *alloc, T *aligned, int64 offset, int64 sizes[R],
+  /// int64 strides[R]} of argument i (inputs, then outputs).
+  std::string symbol;
+};
+
+/// Parses, verifies and resolves configs; no code generation.
+llvm::Expected<PreparedModule> prepare(const CompileRequest &request);
+/// Runs the CPU pipeline and LLVM codegen on a prepared module.
+llvm::Expected<Artifact> generate(const PreparedModule &prepared,
+                                  const CpuTarget &target);
+/// prepare + generate.
+llvm::Expected<Artifact> compile(const CompileRequest &request);
+
+/// The name of the packed entry symbol for an entry function.
+std::string packedSymbolName(const std::string &entry);
+
+/// kjit version + LLVM version + hash of the pipeline; part of every key.
+std::string compilerKey();
+
+/// Libraries the generated code calls into (libomp); loaded once.
+llvm::Error loadRuntimeLibraries();
+
+} // namespace kjit::compiler
+
+#endif

@@ -1,0 +1,60 @@
+//===- AttachConfigs.cpp - resolve every op's #kjit.config ---------------===//
+#include "compiler/Compiler.h"
+#include "compiler/Passes.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+
+namespace kjit::compiler {
+#define GEN_PASS_DEF_KJITATTACHCONFIGS
+#include "compiler/Passes.h.inc"
+} // namespace kjit::compiler
+
+using namespace mlir;
+using namespace mlir::kjit;
+
+namespace {
+struct AttachConfigs
+    : ::kjit::compiler::impl::KjitAttachConfigsBase<AttachConfigs> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    ::kjit::compiler::CpuTarget target =
+        (cpu.empty() && features.empty())
+            ? ::kjit::compiler::CpuTarget::host()
+            : ::kjit::compiler::CpuTarget::fromNames(cpu, features);
+
+    ConfigAttr fallback;
+    if (!config.empty()) {
+      Attribute parsed = parseAttribute(config, ctx);
+      fallback = dyn_cast_or_null<ConfigAttr>(parsed);
+      if (!fallback) {
+        module.emitError() << "option config must be a #kjit.config<{...}> "
+                              "attribute, got '"
+                           << config << "'";
+        return signalPassFailure();
+      }
+    }
+    ConfigAttr threadsOverride;
+    if (threads > 0)
+      threadsOverride = ConfigAttr::get(ctx, {{"threads", threads}});
+
+    WalkResult r = module.walk([&](TunableOpInterface op) {
+      ConfigAttr own = getConfig(op);
+      ConfigAttr c = op.getDefaultConfig(target.info)
+                         .merge(own ? own : fallback)
+                         .merge(threadsOverride);
+      std::string why;
+      if (failed(op.verifyConfig(c, target.info, why))) {
+        op->emitError() << "illegal config " << c << ": " << why;
+        return WalkResult::interrupt();
+      }
+      op->setAttr(kConfigAttrName, c);
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace

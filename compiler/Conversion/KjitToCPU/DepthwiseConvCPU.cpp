@@ -1,0 +1,642 @@
+//===- DepthwiseConvCPU.cpp - register-blocked depthwise conv ------------===//
+//
+// The code for one depthwise convolution (or each branch of the Inception
+// mixer), per task (image n, channel block cb, band of output rows ht):
+//
+//   1. pack the input rows the band needs into P[rows][cols][VW]: channels
+//      in the vector lanes, zero padding materialized, so the micro-kernel
+//      has no bounds checks and one vector load per FMA;
+//   2. for each block of oh_block output rows x ow_block output columns,
+//      keep the oh_block*ow_block accumulators in vector registers (scf.for
+//      iter_args) over all filter taps; with oh_block > 1 every loaded
+//      input vector feeds oh_block FMAs (one per output row);
+//   3. store the block (NHWC: straight to the output; NCHW: into a tile
+//      that is transposed back at the end of the task).
+//
+// Filters are packed once per call into [CB][KH][KW][VW]. Tasks run on an
+// OpenMP team when the config asks for more than one thread.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/KjitToCPU/KernelGenerators.h"
+
+#include "dialects/kjit/IR/ConvTuning.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+using namespace mlir;
+using namespace mlir::kjit;
+
+namespace {
+
+struct Branch {
+  DwGeom g;
+  Value filter;       ///< C x KH x KW
+  Value bias;         ///< C or null
+  Value packedFilter; ///< CB x KH x KW x VW
+  Value packedBias;   ///< CB x VW or null
+  int64_t cb = 0, ht = 0, tasks = 0;
+};
+
+class DwGen {
+public:
+  DwGen(OpBuilder &b, Location loc, const DwConfig &cfg, bool nhwc, Value x,
+        Value y)
+      : b(b), loc(loc), cfg(cfg), nhwc(nhwc), vw(cfg.vectorWidth), x(x),
+        y(y) {
+    f32 = b.getF32Type();
+    vecT = VectorType::get({vw}, f32);
+    maskT = VectorType::get({vw}, b.getI1Type());
+    auto xt = cast<MemRefType>(x.getType());
+    inH = xt.getDimSize(nhwc ? 1 : 2);
+    inW = xt.getDimSize(nhwc ? 2 : 3);
+    inC = xt.getDimSize(nhwc ? 3 : 1);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  DwConfig cfg;
+  bool nhwc;
+  int64_t vw;
+  Value x, y;
+  Type f32;
+  VectorType vecT, maskT;
+  int64_t inH, inW, inC;
+
+  // --- small helpers -----------------------------------------------------
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value a, Value d) { return arith::AddIOp::create(b, loc, a, d); }
+  Value add(Value a, int64_t d) { return d == 0 ? a : add(a, c(d)); }
+  Value mul(Value a, int64_t d) {
+    return d == 1 ? a : arith::MulIOp::create(b, loc, a, c(d)).getResult();
+  }
+  Value sub(Value a, Value d) { return arith::SubIOp::create(b, loc, a, d); }
+  Value minI(Value a, Value d) {
+    return arith::MinSIOp::create(b, loc, a, d);
+  }
+  Value divI(Value a, int64_t d) {
+    return d == 1 ? a : arith::DivUIOp::create(b, loc, a, c(d)).getResult();
+  }
+  Value remI(Value a, int64_t d) {
+    return arith::RemUIOp::create(b, loc, a, c(d));
+  }
+  Value zeroVec() {
+    return arith::ConstantOp::create(
+        b, loc, vecT, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0f)));
+  }
+  Value constMask(int64_t n) {
+    return vector::ConstantMaskOp::create(b, loc, maskT, ArrayRef<int64_t>{n});
+  }
+
+  /// scf.for with iter_args; `body` returns the values to yield.
+  SmallVector<Value>
+  loop(Value lb, Value ub, Value step, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    // Build the body after the loop exists (not through a body builder,
+    // which runs while the region is still detached from any op).
+    auto op = scf::ForOp::create(b, loc, lb, ub, step, init);
+    {
+      OpBuilder::InsertionGuard g(b);
+      Block *body0 = op.getBody();
+      if (!body0->empty())
+        body0->getTerminator()->erase();
+      b.setInsertionPointToEnd(body0);
+      SmallVector<Value> next = body(op.getInductionVar(),
+                                     op.getRegionIterArgs());
+      scf::YieldOp::create(b, loc, next);
+    }
+    return SmallVector<Value>(op.getResults());
+  }
+  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    loop(lb, ub, step, {}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>();
+    });
+  }
+  void loop(int64_t lb, int64_t ub, function_ref<void(Value)> body) {
+    if (ub > lb)
+      loop(c(lb), c(ub), c(1), body);
+  }
+  void ifThen(Value cond, function_ref<void()> thenFn,
+              function_ref<void()> elseFn = nullptr) {
+    auto op = scf::IfOp::create(b, loc, TypeRange{}, cond,
+                                /*withElseRegion=*/elseFn != nullptr);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&op.getThenRegion().front());
+      thenFn();
+    }
+    if (elseFn) {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&op.getElseRegion().front());
+      elseFn();
+    }
+  }
+  Value ifValue(Value cond, function_ref<Value()> thenFn,
+                function_ref<Value()> elseFn) {
+    auto op = scf::IfOp::create(b, loc, TypeRange{vecT}, cond, true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&op.getThenRegion().front());
+      scf::YieldOp::create(b, loc, thenFn());
+    }
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&op.getElseRegion().front());
+      scf::YieldOp::create(b, loc, elseFn());
+    }
+    return op.getResult(0);
+  }
+  Value load(Value mem, ValueRange idx) {
+    return vector::LoadOp::create(b, loc, vecT, mem, idx);
+  }
+  void store(Value v, Value mem, ValueRange idx) {
+    vector::StoreOp::create(b, loc, v, mem, idx);
+  }
+  Value maskedLoad(Value mem, ValueRange idx, Value mask) {
+    return vector::MaskedLoadOp::create(b, loc, vecT, mem, idx, mask,
+                                        zeroVec());
+  }
+  void maskedStore(Value v, Value mem, ValueRange idx, Value mask) {
+    vector::MaskedStoreOp::create(b, loc, mem, idx, mask, v);
+  }
+  Value alloc(ArrayRef<int64_t> shape) {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
+                                   b.getI64IntegerAttr(64));
+  }
+  void dealloc(Value m) { memref::DeallocOp::create(b, loc, m); }
+
+  /// Transposes `rows` (vw vectors of vw lanes) as a vw x vw matrix.
+  SmallVector<Value> transpose(ArrayRef<Value> rows) {
+    auto matT = VectorType::get({vw, vw}, f32);
+    Value m = arith::ConstantOp::create(
+        b, loc, matT, DenseElementsAttr::get(matT, b.getF32FloatAttr(0.0f)));
+    for (int64_t i = 0; i < vw; ++i)
+      m = vector::InsertOp::create(b, loc, rows[i], m,
+                                   ArrayRef<int64_t>{i});
+    Value t = vector::TransposeOp::create(b, loc, m, ArrayRef<int64_t>{1, 0});
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < vw; ++i)
+      out.push_back(
+          vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{i}));
+    return out;
+  }
+
+  // --- per call ----------------------------------------------------------
+
+  /// Packs filter (and bias) of a branch into lane-blocked buffers.
+  void packWeights(Branch &br) {
+    const DwGeom &g = br.g;
+    br.packedFilter = alloc({br.cb, g.kh, g.kw, vw});
+    Value zero = zeroVec();
+    if (g.c % vw != 0) {
+      Value last = c(br.cb - 1);
+      loop(0, g.kh, [&](Value kh) {
+        loop(0, g.kw, [&](Value kw) {
+          store(zero, br.packedFilter, {last, kh, kw, c(0)});
+        });
+      });
+    }
+    loop(0, g.c, [&](Value ch) {
+      Value blk = divI(ch, vw), lane = remI(ch, vw);
+      loop(0, g.kh, [&](Value kh) {
+        loop(0, g.kw, [&](Value kw) {
+          Value v = memref::LoadOp::create(b, loc, br.filter,
+                                           ValueRange{ch, kh, kw});
+          memref::StoreOp::create(b, loc, v, br.packedFilter,
+                                  ValueRange{blk, kh, kw, lane});
+        });
+      });
+    });
+    if (!br.bias)
+      return;
+    br.packedBias = alloc({br.cb, vw});
+    loop(0, br.cb, [&](Value blk) { store(zero, br.packedBias, {blk, c(0)}); });
+    loop(0, g.c, [&](Value ch) {
+      Value v = memref::LoadOp::create(b, loc, br.bias, ValueRange{ch});
+      memref::StoreOp::create(b, loc, v, br.packedBias,
+                              ValueRange{divI(ch, vw), remI(ch, vw)});
+    });
+  }
+
+  // --- per task ----------------------------------------------------------
+
+  /// Fills row `r` of P with input row `ih` of channel block `cb`.
+  void packRow(const Branch &br, Value p, Value r, Value n, Value ih,
+               Value cbase, Value cnt, Value chMask) {
+    const DwGeom &g = br.g;
+    int64_t pc = dwPackedCols(g);
+    int64_t left = std::min(g.pl, pc);
+    int64_t valid = std::max<int64_t>(0, std::min(g.w, pc - g.pl));
+    Value zero = zeroVec();
+    loop(0, left, [&](Value col) { store(zero, p, {r, col, c(0)}); });
+    loop(left + valid, pc, [&](Value col) { store(zero, p, {r, col, c(0)}); });
+    if (valid == 0)
+      return;
+    if (nhwc) {
+      loop(0, valid, [&](Value iw) {
+        Value v = chMask ? maskedLoad(x, {n, ih, iw, cbase}, chMask)
+                         : load(x, {n, ih, iw, cbase});
+        store(v, p, {r, add(iw, g.pl), c(0)});
+      });
+      return;
+    }
+    // NCHW: vw channel rows of vw columns, transposed into vw pixels.
+    auto chunk = [&](Value iw0, int64_t cols) {
+      SmallVector<Value> rows;
+      Value colMask = cols < vw ? constMask(cols) : Value();
+      for (int64_t l = 0; l < vw; ++l) {
+        auto loadLane = [&]() -> Value {
+          SmallVector<Value> idx = {n, add(cbase, l), ih, iw0};
+          return colMask ? maskedLoad(x, idx, colMask) : load(x, idx);
+        };
+        if (chMask) {
+          Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           c(l), cnt);
+          rows.push_back(ifValue(in, loadLane, [&] { return zeroVec(); }));
+        } else {
+          rows.push_back(loadLane());
+        }
+      }
+      SmallVector<Value> px = transpose(rows);
+      for (int64_t j = 0; j < cols; ++j)
+        store(px[j], p, {r, add(add(iw0, j), g.pl), c(0)});
+    };
+    int64_t full = valid / vw * vw;
+    if (full > 0)
+      loop(c(0), c(full), c(vw), [&](Value iw0) { chunk(iw0, vw); });
+    if (valid % vw)
+      chunk(c(full), valid % vw);
+  }
+
+  /// One register block: rc output rows x jc output columns.
+  void microKernel(const Branch &br, Value p, Value out, Value n, Value cb,
+                   Value oh0, Value ohRel, Value ow0, int64_t rc, int64_t jc,
+                   Value coutBase, Value chMask) {
+    const DwGeom &g = br.g;
+    Value init = br.packedBias ? load(br.packedBias, {cb, c(0)}) : zeroVec();
+    SmallVector<Value> accs(rc * jc, init);
+
+    // One filter-column sweep for the rows in `rowsKh` (row r, filter row).
+    auto kwSweep = [&](Value prow, ArrayRef<std::pair<int64_t, Value>> rowsKh,
+                       ValueRange in) {
+      SmallVector<Value> acc(in.begin(), in.end());
+      auto step = [&](Value kw, SmallVector<Value> &a) {
+        SmallVector<Value> ws;
+        for (auto &[r, kh] : rowsKh)
+          ws.push_back(load(br.packedFilter, {cb, kh, kw, c(0)}));
+        Value colBase = mul(kw, g.dw);
+        for (int64_t j = 0; j < jc; ++j) {
+          Value col = add(add(mul(ow0, g.sw), colBase), j * g.sw);
+          Value xv = load(p, {prow, col, c(0)});
+          for (size_t k = 0; k < rowsKh.size(); ++k) {
+            int64_t idx = rowsKh[k].first * jc + j;
+            a[idx] = vector::FMAOp::create(b, loc, xv, ws[k], a[idx]);
+          }
+        }
+      };
+      int64_t u = cfg.kwUnroll, main = g.kw / u * u;
+      if (main > 0)
+        acc = loop(c(0), c(main), c(u), acc, [&](Value kw, ValueRange a) {
+          SmallVector<Value> cur(a.begin(), a.end());
+          for (int64_t i = 0; i < u; ++i)
+            step(add(kw, i), cur);
+          return cur;
+        });
+      for (int64_t kw = main; kw < g.kw; ++kw)
+        step(c(kw), acc);
+      return acc;
+    };
+
+    if (rc == 1) {
+      accs = loop(c(0), c(g.kh), c(1), accs, [&](Value kh, ValueRange a) {
+        Value prow = add(mul(ohRel, g.sh), mul(kh, g.dh));
+        return kwSweep(prow, {{0, kh}}, a);
+      });
+    } else {
+      // stride_h = dilation_h = 1: input row ohRel + t feeds output row r
+      // with filter row t - r.
+      auto staticStep = [&](int64_t t) {
+        SmallVector<std::pair<int64_t, Value>> rows;
+        for (int64_t r = 0; r < rc; ++r)
+          if (t - r >= 0 && t - r < g.kh)
+            rows.push_back({r, c(t - r)});
+        if (!rows.empty())
+          accs = kwSweep(add(ohRel, t), rows, accs);
+      };
+      int64_t mainLo = rc - 1, mainHi = g.kh;
+      for (int64_t t = 0; t < std::min(mainLo, g.kh + rc - 1); ++t)
+        staticStep(t);
+      if (mainHi > mainLo)
+        accs = loop(c(mainLo), c(mainHi), c(1), accs,
+                    [&](Value t, ValueRange a) {
+                      SmallVector<std::pair<int64_t, Value>> rows;
+                      for (int64_t r = 0; r < rc; ++r)
+                        rows.push_back({r, add(t, -r)});
+                      return kwSweep(add(ohRel, t), rows, a);
+                    });
+      for (int64_t t = std::max(mainLo, mainHi); t < g.kh + rc - 1; ++t)
+        staticStep(t);
+    }
+
+    for (int64_t r = 0; r < rc; ++r)
+      for (int64_t j = 0; j < jc; ++j) {
+        Value v = accs[r * jc + j];
+        Value row = add(ohRel, r), col = add(ow0, j);
+        if (nhwc) {
+          SmallVector<Value> idx = {n, add(oh0, row), col, coutBase};
+          if (chMask)
+            maskedStore(v, out, idx, chMask);
+          else
+            store(v, out, idx);
+        } else {
+          store(v, out, {row, col, c(0)}); // the task's NCHW tile
+        }
+      }
+  }
+
+  /// Writes the task's tile O[rows][OW][vw] back to NCHW.
+  void unpackNchw(const Branch &br, Value o, Value n, Value oh0, Value rows,
+                  Value coutBase, Value cnt, bool partial) {
+    const DwGeom &g = br.g;
+    loop(c(0), rows, c(1), [&](Value i) {
+      auto chunk = [&](Value ow0, int64_t cols) {
+        SmallVector<Value> px;
+        for (int64_t j = 0; j < vw; ++j)
+          px.push_back(j < cols ? load(o, {i, add(ow0, j), c(0)})
+                                : zeroVec());
+        SmallVector<Value> lanes = transpose(px);
+        Value colMask = cols < vw ? constMask(cols) : Value();
+        for (int64_t l = 0; l < vw; ++l) {
+          auto st = [&] {
+            SmallVector<Value> idx = {n, add(coutBase, l), add(oh0, i), ow0};
+            if (colMask)
+              maskedStore(lanes[l], y, idx, colMask);
+            else
+              store(lanes[l], y, idx);
+          };
+          if (partial)
+            ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         c(l), cnt),
+                   st);
+          else
+            st();
+        }
+      };
+      int64_t full = g.ow / vw * vw;
+      if (full > 0)
+        loop(c(0), c(full), c(vw), [&](Value ow0) { chunk(ow0, vw); });
+      if (g.ow % vw)
+        chunk(c(full), g.ow % vw);
+    });
+  }
+
+  /// Task `t` (local to the branch) of a conv branch.
+  void convTask(const Branch &br, Value t) {
+    const DwGeom &g = br.g;
+    Value n, cb, ht;
+    if (!cfg.hOuter) { // t = (n * CB + cb) * HT + ht
+      ht = remI(t, br.ht);
+      Value rest = divI(t, br.ht);
+      cb = remI(rest, br.cb);
+      n = divI(rest, br.cb);
+    } else { // t = (n * HT + ht) * CB + cb
+      cb = remI(t, br.cb);
+      Value rest = divI(t, br.cb);
+      ht = remI(rest, br.ht);
+      n = divI(rest, br.ht);
+    }
+    int64_t tile = std::min(cfg.ohTile, g.oh);
+    Value oh0 = mul(ht, tile);
+    Value rows = minI(c(tile), sub(c(g.oh), oh0));
+    Value chOff = mul(cb, vw);
+    bool partial = g.c % vw != 0;
+    Value cnt = minI(c(vw), sub(c(g.c), chOff));
+    Value chMask = partial ? vector::CreateMaskOp::create(b, loc, maskT,
+                                                          ValueRange{cnt})
+                                 .getResult()
+                           : Value();
+    Value cinBase = add(chOff, g.cIn0), coutBase = add(chOff, g.cOut0);
+
+    // 1. pack the rows of input this band of output rows reads.
+    Value p = alloc({dwPackedRows(g, tile), dwPackedCols(g), vw});
+    Value need = add(mul(add(rows, -1), g.sh), (g.kh - 1) * g.dh + 1);
+    Value ih0 = add(mul(oh0, g.sh), -g.pt);
+    loop(c(0), need, c(1), [&](Value r) {
+      Value ih = add(ih0, r);
+      Value ge0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, ih,
+                                        c(0));
+      Value ltH = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ih,
+                                        c(inH));
+      Value inside = arith::AndIOp::create(b, loc, ge0, ltH);
+      ifThen(
+          inside, [&] { packRow(br, p, r, n, ih, cinBase, cnt, chMask); },
+          [&] {
+            Value zero = zeroVec();
+            loop(0, dwPackedCols(g),
+                 [&](Value col) { store(zero, p, {r, col, c(0)}); });
+          });
+    });
+
+    // 2. register blocks.
+    Value o = nhwc ? y : alloc({tile, g.ow, vw});
+    int64_t rb = std::min(cfg.ohBlock, tile);
+    int64_t jb = std::min(cfg.owBlock, g.ow);
+    auto rowBlock = [&](Value ohRel, int64_t rc) {
+      int64_t nb = g.ow / jb;
+      if (nb > 0)
+        loop(c(0), c(nb), c(1), [&](Value blk) {
+          microKernel(br, p, o, n, cb, oh0, ohRel, mul(blk, jb), rc, jb,
+                      coutBase, chMask);
+        });
+      if (g.ow % jb)
+        microKernel(br, p, o, n, cb, oh0, ohRel, c(nb * jb), rc, g.ow % jb,
+                    coutBase, chMask);
+    };
+    Value fullRows = mul(divI(rows, rb), rb);
+    loop(c(0), fullRows, c(rb), [&](Value ohRel) { rowBlock(ohRel, rb); });
+    if (rb > 1)
+      loop(fullRows, rows, c(1), [&](Value ohRel) { rowBlock(ohRel, 1); });
+
+    // 3. NCHW: transpose the tile back.
+    if (!nhwc) {
+      unpackNchw(br, o, n, oh0, rows, coutBase, cnt, partial);
+      dealloc(o);
+    }
+    dealloc(p);
+  }
+
+  /// Identity channels [0, gid) of the Inception mixer for (n, h) = t.
+  void identityTask(int64_t gid, int64_t batch, Value t) {
+    Value n = divI(t, inH), h = remI(t, inH);
+    if (nhwc) {
+      loop(0, inW, [&](Value w) {
+        for (int64_t c0 = 0; c0 < gid; c0 += vw) {
+          int64_t k = std::min(vw, gid - c0);
+          SmallVector<Value> idx = {n, h, w, c(c0)};
+          if (k < vw) {
+            Value m = constMask(k);
+            maskedStore(maskedLoad(x, idx, m), y, idx, m);
+          } else {
+            store(load(x, idx), y, idx);
+          }
+        }
+      });
+      return;
+    }
+    loop(0, gid, [&](Value ch) {
+      for (int64_t w0 = 0; w0 < inW; w0 += vw) {
+        int64_t k = std::min(vw, inW - w0);
+        SmallVector<Value> idx = {n, ch, h, c(w0)};
+        if (k < vw) {
+          Value m = constMask(k);
+          maskedStore(maskedLoad(x, idx, m), y, idx, m);
+        } else {
+          store(load(x, idx), y, idx);
+        }
+      }
+    });
+  }
+};
+
+/// Calls `body(t)` for every task in [0, total), on an OpenMP team of
+/// `threads` when threads > 1 (tasks dealt round-robin to the team).
+void emitTaskLoop(OpBuilder &b, Location loc, int64_t total, int64_t threads,
+                  function_ref<void(Value)> body) {
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto forEach = [&](Value lb, Value step) {
+    auto op = scf::ForOp::create(b, loc, lb, cst(total), step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(op.getBody()->getTerminator());
+    body(op.getInductionVar());
+  };
+  threads = std::min(threads, total);
+  if (threads <= 1) {
+    forEach(cst(0), cst(1));
+    return;
+  }
+  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  auto fnType = b.getFunctionType({}, {b.getI32Type()});
+  if (!module.lookupSymbol<func::FuncOp>("omp_get_thread_num")) {
+    OpBuilder mb(module.getBodyRegion());
+    auto decl = func::FuncOp::create(mb, loc, "omp_get_thread_num", fnType);
+    decl.setPrivate();
+  }
+  omp::ParallelOperands clauses;
+  clauses.numThreads =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), threads);
+  auto par = omp::ParallelOp::create(b, loc, clauses);
+  OpBuilder::InsertionGuard g(b);
+  Block *blk = b.createBlock(&par.getRegion());
+  b.setInsertionPointToStart(blk);
+  Value tid = func::CallOp::create(b, loc, "omp_get_thread_num",
+                                   TypeRange{b.getI32Type()}, ValueRange{})
+                  .getResult(0);
+  Value tidx = arith::IndexCastOp::create(b, loc, b.getIndexType(), tid);
+  forEach(tidx, cst(threads));
+  omp::TerminatorOp::create(b, loc);
+}
+
+} // namespace
+
+namespace kjit::compiler {
+LogicalResult generateDepthwiseCpu(
+    OpBuilder &b, Location loc, Operation *op, ValueRange inputs,
+    ValueRange outputs, ConfigAttr config, const TargetInfo &target,
+    std::string &reason) {
+  auto branchesOr = getDwBranches(op, reason);
+  if (failed(branchesOr))
+    return failure();
+  auto cfgOr = DwConfig::parse(config, defaultDwConfig(*branchesOr, target),
+                               reason);
+  if (failed(cfgOr) ||
+      failed(checkDwConfig(*cfgOr, *branchesOr, target, reason)))
+    return failure();
+  DwConfig cfg = *cfgOr;
+
+  bool nhwc;
+  SmallVector<Branch> branches;
+  int64_t identity = 0;
+  if (auto dw = dyn_cast<DepthwiseConv2dOp>(op)) {
+    nhwc = dw.getLayout() == "nhwc";
+    Branch br;
+    br.g = (*branchesOr)[0];
+    br.filter = inputs[1];
+    br.bias = inputs.size() > 2 ? inputs[2] : Value();
+    branches.push_back(br);
+  } else {
+    auto inc = cast<InceptionDepthwiseConv2dOp>(op);
+    nhwc = inc.getLayout() == "nhwc";
+    ArrayRef<int64_t> g = inc.getBranchChannels();
+    auto xt = cast<MemRefType>(inputs[0].getType());
+    identity = xt.getDimSize(nhwc ? 3 : 1) - g[0] - g[1] - g[2];
+    size_t next = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (g[i] == 0)
+        continue;
+      Branch br;
+      br.g = (*branchesOr)[next++];
+      br.filter = inputs[1 + i];
+      branches.push_back(br);
+    }
+  }
+
+  DwGen gen(b, loc, cfg, nhwc, inputs[0], outputs[0]);
+  int64_t total = 0;
+  SmallVector<int64_t> starts;
+  for (Branch &br : branches) {
+    br.cb = (br.g.c + cfg.vectorWidth - 1) / cfg.vectorWidth;
+    int64_t tile = std::min(cfg.ohTile, br.g.oh);
+    br.ht = (br.g.oh + tile - 1) / tile;
+    br.tasks = br.g.n * br.cb * br.ht;
+    gen.packWeights(br);
+    starts.push_back(total);
+    total += br.tasks;
+  }
+  int64_t identityTasks = identity > 0 ? branches.empty()
+                                             ? 0
+                                             : branches[0].g.n * gen.inH
+                                       : 0;
+  if (identity > 0 && branches.empty()) {
+    auto xt = cast<MemRefType>(inputs[0].getType());
+    identityTasks = xt.getDimSize(0) * gen.inH;
+  }
+  starts.push_back(total);
+  total += identityTasks;
+
+  // Dispatch task t to its branch (an if-chain over the task ranges).
+  std::function<void(Value, size_t)> dispatch = [&](Value t, size_t i) {
+    if (i == branches.size()) {
+      gen.identityTask(identity, 0, gen.add(t, -starts[i]));
+      return;
+    }
+    Value local = gen.add(t, -starts[i]);
+    bool last = i + 1 == branches.size() && identityTasks == 0;
+    if (last) {
+      gen.convTask(branches[i], local);
+      return;
+    }
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t,
+                                          gen.c(starts[i + 1]));
+    gen.ifThen(
+        inRange, [&] { gen.convTask(branches[i], local); },
+        [&] { dispatch(t, i + 1); });
+  };
+  if (total > 0)
+    emitTaskLoop(b, loc, total, cfg.threads,
+                 [&](Value t) { dispatch(t, 0); });
+
+  for (Branch &br : branches) {
+    gen.dealloc(br.packedFilter);
+    if (br.packedBias)
+      gen.dealloc(br.packedBias);
+  }
+  return success();
+}
+} // namespace kjit::compiler

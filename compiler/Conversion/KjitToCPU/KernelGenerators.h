@@ -1,0 +1,24 @@
+//===- KernelGenerators.h - CPU bodies of outlined kernels -----*- C++ -*-===//
+#ifndef KJIT_COMPILER_KERNELGENERATORS_H
+#define KJIT_COMPILER_KERNELGENERATORS_H
+
+#include "dialects/kjit/IR/KjitDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace kjit::compiler {
+
+/// Emits, at `b`'s insertion point, the CPU code of a depthwise or
+/// Inception conv `op` reading `inputs` and writing `outputs` (memrefs).
+/// Fails with `reason` when the config is illegal for the op.
+mlir::LogicalResult generateDepthwiseCpu(mlir::OpBuilder &b,
+                                         mlir::Location loc,
+                                         mlir::Operation *op,
+                                         mlir::ValueRange inputs,
+                                         mlir::ValueRange outputs,
+                                         mlir::kjit::ConfigAttr config,
+                                         const TargetInfo &target,
+                                         std::string &reason);
+
+} // namespace kjit::compiler
+
+#endif

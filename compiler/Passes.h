@@ -1,0 +1,26 @@
+//===- Passes.h - kjit compiler passes -------------------------*- C++ -*-===//
+#ifndef KJIT_COMPILER_PASSES_H
+#define KJIT_COMPILER_PASSES_H
+
+#include "dialects/kjit/IR/KjitDialect.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace kjit::compiler {
+using ::mlir::ModuleOp;
+#define GEN_PASS_DECL
+#include "compiler/Passes.h.inc"
+#define GEN_PASS_REGISTRATION
+#include "compiler/Passes.h.inc"
+} // namespace kjit::compiler
+
+#endif

@@ -1,0 +1,77 @@
+//===- Passes.td - kjit compiler passes --------------------*- tablegen -*-===//
+#ifndef KJIT_COMPILER_PASSES_TD
+#define KJIT_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def KjitAttachConfigs : Pass<"kjit-attach-configs", "ModuleOp"> {
+  let summary = "Resolve the #kjit.config of every kjit op for a target";
+  let description = [{
+    Gives every tunable op a complete `kjit.config`: its own knobs, else the
+    `config` option, over the op's default for the target; `threads` > 0
+    overrides the threads knob. Every resulting config is checked with
+    `TunableOpInterface::verifyConfig`: an illegal one is an error, never a
+    crash later in the pipeline. After this pass the module is the complete
+    description of the code to generate (the kernel cache hashes it).
+  }];
+  let options = [
+    Option<"cpu", "cpu", "std::string", "\"\"",
+           "LLVM CPU name; empty: the host">,
+    Option<"features", "features", "std::string", "\"\"",
+           "LLVM feature string; empty: the host's">,
+    Option<"config", "config", "std::string", "\"\"",
+           "#kjit.config<{...}> for ops without one">,
+    Option<"threads", "threads", "int", "0",
+           "override of the threads knob when > 0">,
+  ];
+  let dependentDialects = ["mlir::kjit::KjitDialect"];
+}
+
+def KjitOutlineKernels : Pass<"kjit-outline-kernels", "ModuleOp"> {
+  let summary = "Replace each kjit op by a call to a kernel on memrefs";
+  let description = [{
+    Each tunable kjit op on tensors becomes `bufferization.to_buffer` of its
+    operands, a `memref.alloc` per result, and a call to a private kernel
+    declaration taking (inputs..., outputs...) as memrefs. The declaration
+    keeps the op's name, properties and config (`kjit.kernel_op`,
+    `kjit.kernel_props`, `kjit.kernel_config`); `kjit-generate-cpu-kernels`
+    gives it a body after bufferization and deallocation have run, so those
+    passes only see the calls.
+  }];
+  let dependentDialects = ["mlir::bufferization::BufferizationDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def KjitGenerateCpuKernels : Pass<"kjit-generate-cpu-kernels", "ModuleOp"> {
+  let summary = "Give each outlined kernel a tiled, vectorized CPU body";
+  let description = [{
+    Register-blocked micro-kernels in the vector dialect (accumulators as
+    scf.for iter_args), channel-blocked packing, and an OpenMP parallel
+    region over tasks when the config asks for more than one thread.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::kjit::KjitDialect",
+                           "mlir::ub::UBDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::omp::OpenMPDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def KjitEmitPackedEntry : Pass<"kjit-emit-packed-entry", "ModuleOp"> {
+  let summary = "Add `void kjit_packed_<entry>(void **args)` for the runtime";
+  let description = [{
+    Runs on the LLVM dialect after the entry got its C interface
+    (`_mlir_ciface_<entry>`): one uniform entry point whose args[i] points to
+    the memref descriptor of argument i.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", "\"main\"", "entry function">,
+  ];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect"];
+}
+
+#endif

@@ -1,0 +1,405 @@
+//===- ConvTuning.cpp - TunableOpInterface of the conv ops ---------------===//
+#include "dialects/kjit/IR/ConvTuning.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::kjit;
+
+namespace {
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+DwGeom makeGeom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh,
+                int64_t kw, ArrayRef<int64_t> s, ArrayRef<int64_t> d,
+                ArrayRef<int64_t> p) {
+  DwGeom g;
+  g.n = n, g.c = c, g.h = h, g.w = w, g.kh = kh, g.kw = kw;
+  g.sh = s[0], g.sw = s[1], g.dh = d[0], g.dw = d[1];
+  g.pt = p[0], g.pb = p[1], g.pl = p[2], g.pr = p[3];
+  g.oh = (h + g.pt + g.pb - g.dh * (kh - 1) - 1) / g.sh + 1;
+  g.ow = (w + g.pl + g.pr - g.dw * (kw - 1) - 1) / g.sw + 1;
+  return g;
+}
+} // namespace
+
+FailureOr<SmallVector<DwGeom>> mlir::kjit::getDwBranches(Operation *op,
+                                                         std::string &reason) {
+  SmallVector<DwGeom> out;
+  if (auto dw = dyn_cast<DepthwiseConv2dOp>(op)) {
+    auto in = cast<RankedTensorType>(dw.getInput().getType());
+    auto f = cast<RankedTensorType>(dw.getFilter().getType());
+    if (!in.hasStaticShape() || !f.hasStaticShape()) {
+      reason = "kjit.depthwise_conv2d: code generation needs static shapes";
+      return failure();
+    }
+    bool nhwc = dw.getLayout() == "nhwc";
+    ArrayRef<int64_t> s = in.getShape();
+    out.push_back(makeGeom(s[0], nhwc ? s[3] : s[1], nhwc ? s[1] : s[2],
+                           nhwc ? s[2] : s[3], f.getDimSize(1),
+                           f.getDimSize(2), dw.getStrides(),
+                           dw.getDilations(), dw.getPadding()));
+    return out;
+  }
+  if (auto inc = dyn_cast<InceptionDepthwiseConv2dOp>(op)) {
+    auto in = cast<RankedTensorType>(inc.getInput().getType());
+    if (!in.hasStaticShape()) {
+      reason = "kjit.inception_depthwise_conv2d: code generation needs "
+               "static shapes";
+      return failure();
+    }
+    bool nhwc = inc.getLayout() == "nhwc";
+    ArrayRef<int64_t> s = in.getShape();
+    int64_t n = s[0], c = nhwc ? s[3] : s[1], h = nhwc ? s[1] : s[2],
+            w = nhwc ? s[2] : s[3];
+    ArrayRef<int64_t> g = inc.getBranchChannels();
+    int64_t c0 = c - g[0] - g[1] - g[2];
+    Value filters[] = {inc.getWSquare(), inc.getWBandW(), inc.getWBandH()};
+    for (int i = 0; i < 3; ++i) {
+      auto f = cast<RankedTensorType>(filters[i].getType());
+      int64_t kh = f.getDimSize(1), kw = f.getDimSize(2);
+      int64_t pads[] = {kh / 2, kh / 2, kw / 2, kw / 2};
+      int64_t ones[] = {1, 1};
+      DwGeom geom = makeGeom(n, g[i], h, w, kh, kw, ones, ones, pads);
+      geom.cIn0 = geom.cOut0 = c0;
+      c0 += g[i];
+      if (g[i] > 0)
+        out.push_back(geom);
+    }
+    return out;
+  }
+  reason = "not a depthwise convolution";
+  return failure();
+}
+
+int64_t mlir::kjit::dwPackedRows(const DwGeom &g, int64_t ohTile) {
+  return (std::min(ohTile, g.oh) - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+}
+
+int64_t mlir::kjit::dwPackedCols(const DwGeom &g) {
+  return (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+}
+
+FailureOr<DwConfig> DwConfig::parse(ConfigAttr config, const DwConfig &base,
+                                    std::string &reason) {
+  DwConfig c = base;
+  if (!config)
+    return c;
+  for (NamedAttribute knob : config.getKnobs()) {
+    StringRef name = knob.getName().getValue();
+    if (!llvm::is_contained(kKnobs, name)) {
+      reason = ("unknown knob '" + name +
+                "' for a depthwise convolution (knobs: vector_width, "
+                "ow_block, oh_block, kw_unroll, oh_tile, threads, "
+                "task_order)")
+                   .str();
+      return failure();
+    }
+    if (name == "task_order") {
+      auto s = dyn_cast<StringAttr>(knob.getValue());
+      if (!s || (s.getValue() != "c_outer" && s.getValue() != "h_outer")) {
+        reason = "task_order must be \"c_outer\" or \"h_outer\"";
+        return failure();
+      }
+      c.hOuter = s.getValue() == "h_outer";
+      continue;
+    }
+    auto i = dyn_cast<IntegerAttr>(knob.getValue());
+    if (!i) {
+      reason = ("knob '" + name + "' must be an integer").str();
+      return failure();
+    }
+    int64_t v = i.getValue().getSExtValue();
+    if (name == "vector_width")
+      c.vectorWidth = v;
+    else if (name == "ow_block")
+      c.owBlock = v;
+    else if (name == "oh_block")
+      c.ohBlock = v;
+    else if (name == "kw_unroll")
+      c.kwUnroll = v;
+    else if (name == "oh_tile")
+      c.ohTile = v;
+    else if (name == "threads")
+      c.threads = v;
+  }
+  return c;
+}
+
+ConfigAttr DwConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx,
+                         {{"vector_width", vectorWidth},
+                          {"ow_block", owBlock},
+                          {"oh_block", ohBlock},
+                          {"kw_unroll", kwUnroll},
+                          {"oh_tile", ohTile},
+                          {"threads", threads}},
+                         {{"task_order", hOuter ? "h_outer" : "c_outer"}});
+}
+
+LogicalResult mlir::kjit::checkDwConfig(const DwConfig &c,
+                                        ArrayRef<DwGeom> branches,
+                                        const TargetInfo &t,
+                                        std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
+    return bad("vector_width must be 4, 8 or 16, got " +
+               std::to_string(c.vectorWidth));
+  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
+    return bad("vector_width " + std::to_string(c.vectorWidth) +
+               " needs " + std::to_string(c.vectorWidth * 32) +
+               "-bit vectors; the target has " +
+               std::to_string(t.vectorBits));
+  if (c.owBlock < 1 || c.owBlock > 32)
+    return bad("ow_block must be in [1, 32], got " +
+               std::to_string(c.owBlock));
+  if (c.ohBlock < 1 || c.ohBlock > 4)
+    return bad("oh_block must be in [1, 4], got " +
+               std::to_string(c.ohBlock));
+  if (c.kwUnroll < 1 || c.kwUnroll > 16)
+    return bad("kw_unroll must be in [1, 16], got " +
+               std::to_string(c.kwUnroll));
+  if (c.ohTile < 1)
+    return bad("oh_tile must be >= 1, got " + std::to_string(c.ohTile));
+  if (c.threads < 1 || c.threads > 256)
+    return bad("threads must be in [1, 256], got " +
+               std::to_string(c.threads));
+  // Accumulators, one filter vector per row of the block, one input vector.
+  int64_t live = c.ohBlock * c.owBlock + c.ohBlock + 1;
+  if (live > (int64_t)t.numVectorRegisters)
+    return bad("oh_block x ow_block + oh_block + 1 = " + std::to_string(live) +
+               " vector registers; the target has " +
+               std::to_string(t.numVectorRegisters));
+  for (const DwGeom &g : branches) {
+    if (c.ohBlock > 1 && (g.sh != 1 || g.dh != 1))
+      return bad("oh_block > 1 needs stride_h = dilation_h = 1");
+    // The packed input tile of one task, kept well below the memory a task
+    // may reasonably allocate.
+    double tileBytes = 4.0 * dwPackedRows(g, c.ohTile) * dwPackedCols(g) *
+                       c.vectorWidth;
+    if (tileBytes > 256.0 * 1024 * 1024)
+      return bad("oh_tile " + std::to_string(c.ohTile) +
+                 " makes a packed tile of " +
+                 std::to_string((int64_t)(tileBytes / (1 << 20))) +
+                 " MiB; at most 256 MiB");
+  }
+  return success();
+}
+
+DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
+                                     const TargetInfo &t) {
+  DwConfig c;
+  c.vectorWidth = t.maxF32Lanes() >= 16 ? 16 : (t.maxF32Lanes() >= 8 ? 8 : 4);
+  bool unitRows = llvm::all_of(
+      branches, [](const DwGeom &g) { return g.sh == 1 && g.dh == 1; });
+  int64_t maxOw = 1, maxOh = 1, minKh = 1 << 30;
+  for (const DwGeom &g : branches) {
+    maxOw = std::max(maxOw, g.ow);
+    maxOh = std::max(maxOh, g.oh);
+    minKh = std::min(minKh, g.kh);
+  }
+  c.ohBlock = (unitRows && minKh > 1 && maxOh > 1) ? 2 : 1;
+  int64_t regs = t.numVectorRegisters;
+  int64_t jMax = std::min<int64_t>((regs - 1 - c.ohBlock) / c.ohBlock, 28);
+  if (c.ohBlock == 1)
+    jMax = std::min<int64_t>(jMax, 16);
+  jMax = std::max<int64_t>(jMax, 1);
+  // The widest block that divides the output width, if one is near jMax.
+  c.owBlock = std::min(jMax, maxOw);
+  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, jMax * 2 / 3); --j)
+    if (maxOw % j == 0) {
+      c.owBlock = j;
+      break;
+    }
+  c.kwUnroll = 1;
+  c.threads = std::max(1u, t.numCores);
+  // Rows per task: the packed input tile fits half of L2, and there are
+  // enough tasks to feed the threads.
+  const DwGeom &g0 = branches.empty() ? DwGeom() : branches.front();
+  int64_t tile = maxOh;
+  while (tile > c.ohBlock &&
+         4.0 * dwPackedRows(g0, tile) * dwPackedCols(g0) * c.vectorWidth >
+             t.l2Bytes / 2)
+    tile = (tile + 1) / 2;
+  int64_t tasks = 0;
+  for (const DwGeom &g : branches)
+    tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
+  while (tile > c.ohBlock && tasks < 4 * c.threads) {
+    tile = (tile + 1) / 2;
+    tasks = 0;
+    for (const DwGeom &g : branches)
+      tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
+  }
+  c.ohTile = std::max<int64_t>(tile, 1);
+  c.hOuter = false;
+  return c;
+}
+
+SearchSpace mlir::kjit::dwSearchSpace(ArrayRef<DwGeom> branches,
+                                            const TargetInfo &t) {
+  SearchSpace s;
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t v : {4, 8, 16})
+    if (v <= (int64_t)t.maxF32Lanes())
+      vw.ints.push_back(v);
+  s.knobs.push_back(vw);
+  s.knobs.push_back({"ow_block", {1, 2, 4, 7, 8, 12, 14, 16, 28}, {}});
+  s.knobs.push_back({"oh_block", {1, 2, 3, 4}, {}});
+  s.knobs.push_back({"kw_unroll", {1, 2, 4}, {}});
+  int64_t maxOh = 1;
+  for (const DwGeom &g : branches)
+    maxOh = std::max(maxOh, g.oh);
+  Knob tile{"oh_tile", {}, {}};
+  for (int64_t v = 1; v < maxOh; v *= 2)
+    tile.ints.push_back(v);
+  tile.ints.push_back(maxOh);
+  s.knobs.push_back(tile);
+  Knob th{"threads", {}, {}};
+  for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
+    th.ints.push_back(v);
+  s.knobs.push_back(th);
+  s.knobs.push_back({"task_order", {}, {"c_outer", "h_outer"}});
+  return s;
+}
+
+CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
+                                              ArrayRef<DwGeom> branches,
+                                              const TargetInfo &t) {
+  CostFeatures f;
+  double lanesUsed = 0, lanesTotal = 0, tasks = 0;
+  for (const DwGeom &g : branches) {
+    f.flops += g.flops();
+    f.compulsoryBytes +=
+        4.0 * (g.n * g.c * (g.h * g.w + g.oh * g.ow) + g.c * g.kh * g.kw);
+    int64_t cb = ceilDiv(g.c, c.vectorWidth);
+    int64_t tilesH = ceilDiv(g.oh, c.ohTile);
+    // Halo rows are read again by every task of a column of tiles.
+    f.movedBytes += 4.0 * g.n * cb * c.vectorWidth *
+                    (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
+                     g.oh * g.ow);
+    f.workingSetBytes = std::max(
+        f.workingSetBytes,
+        4.0 * c.vectorWidth * (dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
+                               g.kh * g.kw));
+    double vecOut = (double)g.n * cb * g.oh * g.ow;
+    double fmas = vecOut * g.kh * g.kw;
+    f.vectorFmas += fmas;
+    // Per filter tap and row pass: owBlock input loads + ohBlock weights.
+    f.l1Loads += fmas * (double)(c.owBlock + c.ohBlock) /
+                 (double)(c.owBlock * c.ohBlock);
+    lanesUsed += g.c;
+    lanesTotal += cb * c.vectorWidth;
+    tasks += g.n * cb * tilesH;
+  }
+  f.registerTile = c.ohBlock * c.owBlock + c.ohBlock + 1;
+  f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
+  f.parallelTasks = tasks;
+  f.threads = c.threads;
+  return f;
+}
+
+//===----------------------------------------------------------------------===//
+// TunableOpInterface of the two conv ops (identical: one kernel family).
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <typename OpT>
+SearchSpace convSpace(OpT op, const TargetInfo &t) {
+  std::string why;
+  auto b = getDwBranches(op, why);
+  return succeeded(b) ? dwSearchSpace(*b, t) : SearchSpace();
+}
+template <typename OpT>
+LogicalResult convVerify(OpT op, ConfigAttr config, const TargetInfo &t,
+                         std::string &reason) {
+  auto b = getDwBranches(op, reason);
+  if (failed(b))
+    return failure();
+  auto c = DwConfig::parse(config, defaultDwConfig(*b, t), reason);
+  if (failed(c))
+    return failure();
+  return checkDwConfig(*c, *b, t, reason);
+}
+template <typename OpT>
+ConfigAttr convDefault(OpT op, const TargetInfo &t) {
+  std::string why;
+  auto b = getDwBranches(op, why);
+  SmallVector<DwGeom> none;
+  return defaultDwConfig(succeeded(b) ? *b : none, t)
+      .toAttr(op->getContext());
+}
+template <typename OpT>
+CostFeatures convCost(OpT op, ConfigAttr config, const TargetInfo &t) {
+  std::string why;
+  auto b = getDwBranches(op, why);
+  if (failed(b))
+    return {};
+  auto c = DwConfig::parse(config, defaultDwConfig(*b, t), why);
+  return dwCostFeatures(succeeded(c) ? *c : defaultDwConfig(*b, t), *b, t);
+}
+} // namespace
+
+SearchSpace DepthwiseConv2dOp::getSearchSpace(const TargetInfo &t) {
+  return convSpace(*this, t);
+}
+LogicalResult DepthwiseConv2dOp::verifyConfig(ConfigAttr config,
+                                              const TargetInfo &t,
+                                              std::string &reason) {
+  return convVerify(*this, config, t, reason);
+}
+ConfigAttr DepthwiseConv2dOp::getDefaultConfig(const TargetInfo &t) {
+  return convDefault(*this, t);
+}
+CostFeatures DepthwiseConv2dOp::getCostFeatures(ConfigAttr config,
+                                                      const TargetInfo &t) {
+  return convCost(*this, config, t);
+}
+
+SearchSpace
+InceptionDepthwiseConv2dOp::getSearchSpace(const TargetInfo &t) {
+  return convSpace(*this, t);
+}
+LogicalResult InceptionDepthwiseConv2dOp::verifyConfig(ConfigAttr config,
+                                                       const TargetInfo &t,
+                                                       std::string &reason) {
+  return convVerify(*this, config, t, reason);
+}
+ConfigAttr InceptionDepthwiseConv2dOp::getDefaultConfig(const TargetInfo &t) {
+  return convDefault(*this, t);
+}
+CostFeatures
+InceptionDepthwiseConv2dOp::getCostFeatures(ConfigAttr config,
+                                            const TargetInfo &t) {
+  return convCost(*this, config, t);
+}
+
+//===----------------------------------------------------------------------===//
+// Ops with no CPU code generator yet: an empty space and every config
+// rejected with a message that says so (never a silent default).
+//===----------------------------------------------------------------------===//
+
+#define KJIT_NOT_YET_LOWERED(OP, NAME)                                         \
+  SearchSpace OP::getSearchSpace(const TargetInfo &) { return {}; }      \
+  LogicalResult OP::verifyConfig(ConfigAttr, const TargetInfo &,               \
+                                 std::string &reason) {                        \
+    reason = NAME " has no code generator yet";                                \
+    return failure();                                                          \
+  }                                                                            \
+  ConfigAttr OP::getDefaultConfig(const TargetInfo &) {                        \
+    return ConfigAttr::get(getContext(), DictionaryAttr::get(getContext()));   \
+  }                                                                            \
+  CostFeatures OP::getCostFeatures(ConfigAttr, const TargetInfo &) {     \
+    return {};                                                                 \
+  }
+
+KJIT_NOT_YET_LOWERED(WindowAttentionOp, "kjit.window_attention")
+KJIT_NOT_YET_LOWERED(FftConvOp, "kjit.fft_conv")
+KJIT_NOT_YET_LOWERED(ButterflyMatmulOp, "kjit.butterfly_matmul")
+KJIT_NOT_YET_LOWERED(SpmmOp, "kjit.spmm")
+KJIT_NOT_YET_LOWERED(SpgemmOp, "kjit.spgemm")

@@ -1,0 +1,67 @@
+//===- ConvTuning.h - depthwise conv geometry and its CPU config -*- C++ -*-===//
+//
+// Shared by the ops' TunableOpInterface and the CPU lowering, so that the
+// legality the tuner sees is exactly what the code generator needs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_DIALECT_CONVTUNING_H
+#define KJIT_DIALECT_CONVTUNING_H
+
+#include "dialects/kjit/IR/KjitDialect.h"
+
+namespace mlir::kjit {
+
+/// One depthwise convolution over a slice of channels (a whole
+/// depthwise_conv2d, or one branch of the Inception mixer).
+struct DwGeom {
+  int64_t n = 1, c = 0, h = 0, w = 0; ///< c: channels of this slice
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pb = 0, pl = 0, pr = 0;
+  int64_t oh = 0, ow = 0;
+  int64_t cIn0 = 0;  ///< first channel of the slice in the input
+  int64_t cOut0 = 0; ///< first channel of the slice in the output
+  int64_t flops() const { return 2 * n * c * oh * ow * kh * kw; }
+};
+
+/// The branches of a conv op with static shapes (the identity slice of the
+/// Inception mixer is not a branch). Fails for dynamic shapes.
+FailureOr<SmallVector<DwGeom>> getDwBranches(Operation *op,
+                                             std::string &reason);
+
+/// The CPU knobs of the depthwise kernels.
+struct DwConfig {
+  int64_t vectorWidth = 16; ///< f32 lanes per vector (channels per block)
+  int64_t owBlock = 14;     ///< output columns per register tile
+  int64_t ohBlock = 1;      ///< output rows sharing one input-row pass
+  int64_t kwUnroll = 1;     ///< unroll of the filter-column loop
+  int64_t ohTile = 8;       ///< output rows per parallel task
+  int64_t threads = 1;
+  bool hOuter = false; ///< task order: false = channel blocks outermost
+
+  static constexpr const char *kKnobs[] = {"vector_width", "ow_block",
+                                           "oh_block",     "kw_unroll",
+                                           "oh_tile",      "threads",
+                                           "task_order"};
+  /// Reads a config; absent knobs keep `base`'s values.
+  static FailureOr<DwConfig> parse(ConfigAttr config, const DwConfig &base,
+                                   std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+};
+
+/// Legality of `cfg` for every branch on `target`.
+LogicalResult checkDwConfig(const DwConfig &cfg, ArrayRef<DwGeom> branches,
+                            const TargetInfo &target, std::string &reason);
+DwConfig defaultDwConfig(ArrayRef<DwGeom> branches, const TargetInfo &target);
+SearchSpace dwSearchSpace(ArrayRef<DwGeom> branches,
+                                const TargetInfo &target);
+CostFeatures dwCostFeatures(const DwConfig &cfg,
+                                  ArrayRef<DwGeom> branches,
+                                  const TargetInfo &target);
+/// Rows of input the packed tile of one task holds.
+int64_t dwPackedRows(const DwGeom &g, int64_t ohTile);
+/// Columns of padded input the kernel reads.
+int64_t dwPackedCols(const DwGeom &g);
+
+} // namespace mlir::kjit
+
+#endif

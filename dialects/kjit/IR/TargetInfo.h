@@ -1,0 +1,33 @@
+//===- TargetInfo.h - facts about a target the tuner needs ----*- C++ -*-===//
+#ifndef KJIT_DIALECT_TARGETINFO_H
+#define KJIT_DIALECT_TARGETINFO_H
+
+#include <cstdint>
+#include <string>
+
+namespace kjit {
+
+/// The facts of a target that legality, pruning and the cost model read.
+/// Plain data: the dialect does no host detection (the compiler does).
+struct TargetInfo {
+  enum class Kind { CPU, CUDA } kind = Kind::CPU;
+  // CPU
+  bool hasAVX2 = false, hasFMA = false, hasAVX512 = false;
+  unsigned vectorBits = 128;        ///< widest SIMD register usable
+  unsigned numVectorRegisters = 16; ///< architectural SIMD registers
+  uint64_t l1dBytes = 32 * 1024;
+  uint64_t l2Bytes = 1024 * 1024;
+  unsigned numCores = 1;
+  double peakGflopsPerCore = 50.0; ///< fp32 FMA peak, one core
+  double dramGBs = 10.0;           ///< sustained bandwidth, one core
+  // CUDA (filled when kind == CUDA)
+  int computeCapability = 0;
+  unsigned smCount = 0, maxThreadsPerBlock = 0;
+  uint64_t sharedMemPerBlock = 0;
+
+  unsigned maxF32Lanes() const { return vectorBits / 32; }
+};
+
+} // namespace kjit
+
+#endif

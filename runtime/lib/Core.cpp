@@ -1,0 +1,107 @@
+//===- Core.cpp - dtypes, tensor views, targets, versions -----------------===//
+#include "RuntimeInternal.h"
+#include "compiler/Compiler.h"
+
+#include "llvm/Config/llvm-config.h"
+
+#include <mutex>
+
+using namespace kjit;
+
+const char *kjit::dtypeName(DType t) {
+  switch (t) {
+  case DType::f32:
+    return "f32";
+  case DType::i32:
+    return "i32";
+  }
+  return "unknown";
+}
+
+size_t kjit::dtypeSize(DType t) {
+  switch (t) {
+  case DType::f32:
+  case DType::i32:
+    return 4;
+  }
+  return 0;
+}
+
+std::string kjit::runtime::shapeString(const std::vector<int64_t> &shape) {
+  if (shape.empty())
+    return "scalar";
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += "x";
+    s += std::to_string(shape[i]);
+  }
+  return s;
+}
+
+int64_t TensorView::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+std::vector<int64_t> TensorView::contiguousStrides() const {
+  std::vector<int64_t> s(shape.size());
+  int64_t running = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = running;
+    running *= shape[i];
+  }
+  return s;
+}
+
+bool TensorView::isContiguous() const {
+  if (strides.empty())
+    return true;
+  if (strides.size() != shape.size())
+    return false;
+  // Strides of size-1 dimensions never matter (numpy does the same).
+  std::vector<int64_t> want = contiguousStrides();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && strides[i] != want[i])
+      return false;
+  return true;
+}
+
+DepthwiseConv2d &DepthwiseConv2d::samePadding() {
+  int64_t ph = (kernel[0] - 1) * dilations[0] / 2;
+  int64_t pw = (kernel[1] - 1) * dilations[1] / 2;
+  padding = {ph, ph, pw, pw};
+  return *this;
+}
+
+Target Target::host() { return Target{Kind::CPU, 0}; }
+
+Target Target::cuda(int ordinal) { return Target{Kind::CUDA, ordinal}; }
+
+/// Host detection asks LLVM about the CPU; do it once per process.
+static const compiler::CpuTarget &hostCpuTarget() {
+  static std::once_flag once;
+  static compiler::CpuTarget *target;
+  std::call_once(once,
+                 [] { target = new compiler::CpuTarget(compiler::CpuTarget::host()); });
+  return *target;
+}
+
+namespace kjit::runtime {
+const compiler::CpuTarget &hostCpu() { return hostCpuTarget(); }
+} // namespace kjit::runtime
+
+std::string Target::key() const {
+  if (kind == Kind::CUDA)
+    return "cuda:" + std::to_string(ordinal);
+  return hostCpuTarget().key();
+}
+
+std::string kjit::version() {
+  return "kjit " + std::string(KJIT_VERSION_STRING) + " (LLVM " +
+         LLVM_VERSION_STRING + ")";
+}
+
+std::string kjit::compilerKey() { return compiler::compilerKey(); }

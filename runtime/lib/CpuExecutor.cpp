@@ -1,0 +1,78 @@
+//===- CpuExecutor.cpp - ORC-based object loader --------------------------===//
+#include "CpuExecutor.h"
+#include "RuntimeInternal.h"
+#include "compiler/Compiler.h"
+
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <atomic>
+#include <mutex>
+
+using namespace kjit;
+using namespace kjit::runtime;
+
+struct CpuExecutor::Impl {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::atomic<uint64_t> nextId{0};
+};
+
+Result<CpuExecutor *> CpuExecutor::get() {
+  static std::once_flag once;
+  static CpuExecutor *executor;
+  static Status failure;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    // Generated code may call into libomp; it must be resolvable before the
+    // first object is linked.
+    if (llvm::Error err = compiler::loadRuntimeLibraries()) {
+      failure = toStatus(std::move(err), "cannot load kjit's runtime libraries");
+      return;
+    }
+    auto jit = llvm::orc::LLJITBuilder().create();
+    if (!jit) {
+      failure = internalError("cannot create the ORC JIT: " +
+                              llvm::toString(jit.takeError()));
+      return;
+    }
+    auto *impl = new Impl;
+    impl->jit = std::move(*jit);
+    executor = new CpuExecutor(impl);
+  });
+  if (!executor)
+    return failure;
+  return executor;
+}
+
+Result<PackedFn> CpuExecutor::load(std::string_view object,
+                                   const std::string &symbol) {
+  llvm::orc::LLJIT &jit = *impl_->jit;
+  std::string name = "kjit.kernel." + std::to_string(impl_->nextId++);
+  auto jd = jit.getExecutionSession().createJITDylib(name);
+  if (!jd)
+    return internalError("cannot create JITDylib: " +
+                         llvm::toString(jd.takeError()));
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          jit.getDataLayout().getGlobalPrefix());
+  if (!generator)
+    return internalError("cannot search the process for symbols: " +
+                         llvm::toString(generator.takeError()));
+  jd->addGenerator(std::move(*generator));
+  // Also see what the platform set up (e.g. __dso_handle, atexit shims).
+  jd->addToLinkOrder(jit.getMainJITDylib());
+
+  auto buffer = llvm::MemoryBuffer::getMemBufferCopy(
+      llvm::StringRef(object.data(), object.size()), name);
+  if (llvm::Error err = jit.addObjectFile(*jd, std::move(buffer)))
+    return internalError("cannot add kernel object: " +
+                         llvm::toString(std::move(err)));
+  auto addr = jit.lookup(*jd, symbol);
+  if (!addr)
+    return internalError("cannot link kernel symbol '" + symbol +
+                         "': " + llvm::toString(addr.takeError()));
+  return addr->toPtr<PackedFn>();
+}

@@ -1,0 +1,36 @@
+//===- RuntimeInternal.h - shared helpers of the runtime -------*- C++ -*-===//
+//
+// Internal to libkjit. Errors follow Halide's split: a user error says what
+// the caller got wrong and how to fix it; an internal error is a kjit bug and
+// says so, so that nobody wastes time re-checking their own inputs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_RUNTIME_RUNTIMEINTERNAL_H
+#define KJIT_RUNTIME_RUNTIMEINTERNAL_H
+
+#include "kjit/kjit.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace kjit::runtime {
+
+inline Status userError(std::string message) {
+  return Status::error(std::move(message));
+}
+inline Status internalError(const std::string &message) {
+  return Status::error("internal error (please report): " + message);
+}
+/// Consumes an llvm::Error into a Status (user error: the compiler reports
+/// invalid ops and attributes through it).
+inline Status toStatus(llvm::Error err, const std::string &context = "") {
+  std::string msg = llvm::toString(std::move(err));
+  return Status::error(context.empty() ? msg : context + ": " + msg);
+}
+
+/// "2x3x4" (or "scalar" for rank 0), for error messages.
+std::string shapeString(const std::vector<int64_t> &shape);
+
+} // namespace kjit::runtime
+
+#endif

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""kjit-run end to end: random .npy inputs -> kjit-run -> .npy outputs,
+compared with a float64 numpy reference; plus kjit-run's error cases.
+
+Tolerance: max |out - ref| <= 1e-4 * (1 + max |ref|) (as the GoogleTest
+numerics tests). Inputs are fresh random values each run; the seed is printed
+and can be fixed with KJIT_TEST_SEED.
+
+Usage: kjit_run_test.py --kjit-run PATH --inputs DIR --workdir DIR
+                        [--only numerics|errors|repeat]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+RTOL = 1e-4
+
+
+# ----------------------------------------------------------------------------
+# numpy reference (float64), written from the op semantics in ARCHITECTURE.md
+# ----------------------------------------------------------------------------
+def short(text, limit=400):
+    """Keeps failure reports readable when a tool dumps a stack trace."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + " ...[truncated]"
+
+
+def dwconv_nchw(x, w, b=None, strides=(1, 1), dilations=(1, 1),
+                padding=(0, 0, 0, 0)):
+    x = x.astype(np.float64)
+    w = w.astype(np.float64)
+    n, c, h, wd = x.shape
+    _, kh, kw = w.shape
+    sh, sw = strides
+    dh, dw = dilations
+    pt, pb, pl, pr = padding
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    out = np.zeros((n, c, oh, ow))
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            patch = xp[:, :, y0:y0 + (oh - 1) * sh + 1:sh,
+                       x0:x0 + (ow - 1) * sw + 1:sw]
+            out += patch * w[None, :, ky, kx, None, None]
+    if b is not None:
+        out += b.astype(np.float64)[None, :, None, None]
+    return out
+
+
+def dwconv(x, w, b=None, layout="nhwc", **kw):
+    if layout == "nhwc":
+        return dwconv_nchw(x.transpose(0, 3, 1, 2), w, b,
+                           **kw).transpose(0, 2, 3, 1)
+    return dwconv_nchw(x, w, b, **kw)
+
+
+def inception(x, wsq, wbw, wbh, layout="nhwc"):
+    """Identity, square, band_w, band_h channel slices, each a 'same' conv."""
+    xc = x.transpose(0, 3, 1, 2) if layout == "nhwc" else x
+    c = xc.shape[1]
+    gsq, gw, gh = wsq.shape[0], wbw.shape[0], wbh.shape[0]
+    gid = c - gsq - gw - gh
+    k, bnd = wsq.shape[1], wbw.shape[2]
+    parts = [xc[:, :gid].astype(np.float64)]
+    c0 = gid
+    for g, wt, (ph, pw) in ((gsq, wsq, (k // 2, k // 2)),
+                            (gw, wbw, (0, bnd // 2)),
+                            (gh, wbh, (bnd // 2, 0))):
+        parts.append(dwconv_nchw(xc[:, c0:c0 + g], wt,
+                                 padding=(ph, ph, pw, pw)))
+        c0 += g
+    y = np.concatenate(parts, axis=1)
+    return y.transpose(0, 2, 3, 1) if layout == "nhwc" else y
+
+
+# Each case: file, entry, input shapes, and the reference of its outputs.
+CASES = {
+    "dw_k7_nhwc_bias.mlir": dict(
+        entry=None,
+        inputs=[(1, 17, 17, 37), (37, 7, 7), (37,)],
+        ref=lambda x, w, b: [dwconv(x, w, b, "nhwc", padding=(3, 3, 3, 3))]),
+    "dw_k13_nchw_s2_d2_asym.mlir": dict(
+        entry=None,
+        inputs=[(2, 3, 23, 29), (3, 13, 13)],
+        ref=lambda x, w: [dwconv(x, w, None, "nchw", strides=(2, 1),
+                                 dilations=(1, 2), padding=(5, 7, 0, 24))]),
+    "inception_nhwc.mlir": dict(
+        entry="entry",
+        inputs=[(1, 19, 17, 64), (8, 3, 3), (8, 1, 11), (8, 11, 1)],
+        ref=lambda x, a, b, c: [inception(x, a, b, c, "nhwc")]),
+    "chain_two_results.mlir": dict(
+        entry=None,
+        inputs=[(1, 21, 21, 16), (16, 31, 31), (16, 1, 11), (16,)],
+        ref=lambda x, w1, w2, b2: (lambda y: [
+            y, dwconv(y.astype(np.float32), w2, b2, "nhwc",
+                      padding=(0, 0, 5, 5))])(
+            dwconv(x, w1, None, "nhwc", padding=(15, 15, 15, 15)))),
+}
+
+
+class Runner:
+    def __init__(self, kjit_run, inputs, workdir, seed):
+        self.kjit_run = kjit_run
+        self.inputs = inputs
+        self.workdir = workdir
+        self.rng = np.random.default_rng(seed)
+        self.failures = []
+
+    def fail(self, name, msg):
+        self.failures.append(f"{name}: {msg}")
+        print(f"FAIL {name}: {msg}")
+
+    def ok(self, name):
+        print(f"ok   {name}")
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def rand(self, shape):
+        return self.rng.uniform(-1, 1, size=shape).astype(np.float32)
+
+    def run(self, args):
+        env = dict(os.environ)
+        # Keep the user's kernel cache clean: a private cache per test run.
+        env["KJIT_CACHE_DIR"] = self.path("cache")
+        return subprocess.run([self.kjit_run] + args, capture_output=True,
+                              text=True, timeout=240, env=env)
+
+    def write_inputs(self, tag, shapes):
+        arrays, args = [], []
+        for i, shape in enumerate(shapes):
+            a = self.rand(shape)
+            p = self.path(f"{tag}_in{i}.npy")
+            np.save(p, a)
+            arrays.append(a)
+            args.append(f"--input={p}")
+        return arrays, args
+
+    def check_outputs(self, name, outs, refs):
+        good = True
+        for i, (p, r) in enumerate(zip(outs, refs)):
+            if not os.path.exists(p):
+                self.fail(name, f"output {i} not written")
+                return False
+            y = np.load(p)
+            if y.dtype != np.float32 or y.shape != r.shape:
+                self.fail(name, f"output {i}: {y.dtype}{y.shape}, expected "
+                          f"float32{r.shape}")
+                good = False
+                continue
+            err = float(np.max(np.abs(y.astype(np.float64) - r))) \
+                if r.size else 0.0
+            tol = RTOL * (1 + float(np.max(np.abs(r))))
+            if not np.all(np.isfinite(y)) or err > tol:
+                self.fail(name, f"output {i}: max|out-ref|={err:.3g} > "
+                          f"tol={tol:.3g}")
+                good = False
+        return good
+
+    # ------------------------------------------------------------------ cases
+    def numerics(self, extra_args=(), suffix=""):
+        for fname, case in CASES.items():
+            name = fname + suffix
+            tag = os.path.splitext(fname)[0] + suffix.replace("=", "_").replace(
+                " ", "").replace("-", "")
+            arrays, in_args = self.write_inputs(tag, case["inputs"])
+            refs = case["ref"](*arrays)
+            outs = [self.path(f"{tag}_out{i}.npy") for i in range(len(refs))]
+            args = [os.path.join(self.inputs, fname)] + in_args + \
+                [f"--output={o}" for o in outs] + list(extra_args)
+            if case["entry"]:
+                args.append(f"--entry={case['entry']}")
+            r = self.run(args)
+            if r.returncode != 0:
+                self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+                continue
+            if self.check_outputs(name, outs, refs):
+                self.ok(name)
+
+    def test_numerics(self):
+        self.numerics()
+        self.numerics(["--threads=2"], " --threads=2")
+
+    def test_repeat(self):
+        fname = "dw_k7_nhwc_bias.mlir"
+        arrays, in_args = self.write_inputs("repeat", CASES[fname]["inputs"])
+        out = self.path("repeat_out.npy")
+        r = self.run([os.path.join(self.inputs, fname)] + in_args +
+                     [f"--output={out}", "--repeat=5"])
+        name = "repeat"
+        if r.returncode != 0:
+            return self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        m = re.search(r"^time_ms median=([0-9.eE+-]+) min=([0-9.eE+-]+) "
+                      r"max=([0-9.eE+-]+) runs=(\d+)\s*$", r.stdout, re.M)
+        if not m:
+            return self.fail(name, f"no time_ms line in {r.stdout!r}")
+        med, lo, hi, n = (float(m.group(1)), float(m.group(2)),
+                          float(m.group(3)), int(m.group(4)))
+        if n != 5 or not (0 < lo <= med <= hi):
+            return self.fail(name, f"bad timing line {m.group(0)!r}")
+        if self.check_outputs(name, [out], CASES[fname]["ref"](*arrays)):
+            self.ok(name)
+
+    def expect_error(self, name, args, mentions=()):
+        """A one-line error on stderr, exit code 1, no crash."""
+        r = self.run(args)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        if r.returncode != 1:
+            return self.fail(name, f"exit code {r.returncode}, expected 1; "
+                             f"stderr: {short(r.stderr)!r}")
+        if len(lines) != 1:
+            return self.fail(name, f"expected a one-line error, got "
+                             f"{len(lines)} lines: {short(r.stderr)!r}")
+        low = lines[0].lower()
+        for word in mentions:
+            if word.lower() not in low:
+                return self.fail(name, f"error does not mention {word!r}: "
+                                 f"{lines[0]!r}")
+        self.ok(f"{name}  [{lines[0]}]")
+
+    def test_errors(self):
+        src = os.path.join(self.inputs, "dw_k7_nhwc_bias.mlir")
+        shapes = CASES["dw_k7_nhwc_bias.mlir"]["inputs"]
+        good = []
+        for i, s in enumerate(shapes):
+            p = self.path(f"err_in{i}.npy")
+            np.save(p, self.rand(s))
+            good.append(p)
+        out = f"--output={self.path('err_out.npy')}"
+        ins = [f"--input={p}" for p in good]
+
+        missing_mlir = self.path("no_such_file.mlir")
+        self.expect_error("missing .mlir file", [missing_mlir] + ins + [out],
+                          ["no_such_file.mlir"])
+        missing_npy = self.path("no_such_input.npy")
+        self.expect_error("missing input .npy",
+                          [src, ins[0], f"--input={missing_npy}", ins[2], out],
+                          ["no_such_input.npy"])
+        f64 = self.path("f64.npy")
+        np.save(f64, self.rand(shapes[0]).astype(np.float64))
+        self.expect_error("wrong dtype (float64)",
+                          [src, f"--input={f64}"] + ins[1:] + [out])
+        i32 = self.path("i32.npy")
+        np.save(i32, np.zeros(shapes[1], dtype=np.int32))
+        self.expect_error("wrong dtype (int32 for f32)",
+                          [src, ins[0], f"--input={i32}", ins[2], out])
+        bad_shape = self.path("bad_shape.npy")
+        np.save(bad_shape, self.rand((1, 17, 16, 37)))
+        self.expect_error("wrong shape",
+                          [src, f"--input={bad_shape}"] + ins[1:] + [out])
+        self.expect_error("too few inputs", [src] + ins[:2] + [out])
+        fortran = self.path("fortran.npy")
+        np.save(fortran, np.asfortranarray(self.rand(shapes[1])))
+        # Fortran order is either transposed correctly or refused with an
+        # error; it must never be read as C order silently.
+        r = self.run([src, ins[0], f"--input={fortran}", ins[2], out])
+        if r.returncode == 0:
+            x = np.load(good[0])
+            w = np.load(fortran)
+            b = np.load(good[2])
+            if self.check_outputs("fortran-order input", [self.path(
+                    "err_out.npy")], [dwconv(x, w, b, "nhwc",
+                                             padding=(3, 3, 3, 3))]):
+                self.ok("fortran-order input (read correctly)")
+        elif r.returncode == 1:
+            self.ok("fortran-order input (refused: "
+                    f"{r.stderr.strip().splitlines()[-1] if r.stderr else ''})")
+        else:
+            self.fail("fortran-order input", f"exit {r.returncode}")
+        garbage = self.path("garbage.npy")
+        with open(garbage, "wb") as f:
+            f.write(b"this is not an npy file")
+        self.expect_error("corrupt .npy",
+                          [src, f"--input={garbage}"] + ins[1:] + [out])
+        self.expect_error("invalid op",
+                          [os.path.join(self.inputs, "invalid_op.mlir"),
+                           ins[0], ins[1], out])
+        self.expect_error("unknown entry", [src] + ins + [out,
+                                                          "--entry=nope"],
+                          ["nope"])
+        self.expect_error("illegal config",
+                          [src] + ins + [out, "--config=#kjit.config<{"
+                                         "no_such_knob = 1}>"])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kjit-run", required=True)
+    ap.add_argument("--inputs", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--only", choices=["numerics", "errors", "repeat"])
+    a = ap.parse_args()
+    seed = int(os.environ.get("KJIT_TEST_SEED", "0"), 0) or \
+        int.from_bytes(os.urandom(8), "little")
+    print(f"seed={seed} (set KJIT_TEST_SEED to repeat)")
+    shutil.rmtree(a.workdir, ignore_errors=True)
+    os.makedirs(a.workdir)
+    r = Runner(a.kjit_run, a.inputs, a.workdir, seed)
+    for t in ("numerics", "repeat", "errors"):
+        if a.only in (None, t):
+            getattr(r, f"test_{t}")()
+    if r.failures:
+        print(f"\n{len(r.failures)} failure(s), seed={seed}:")
+        for f in r.failures:
+            print("  " + f)
+        return 1
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+//===- NpyTest.cpp - .npy reader/writer -----------------------------------===//
+#include "TestUtil.h"
+#include "kjit/npy.h"
+
+#include <cstring>
+#include <fstream>
+#include <gtest/gtest.h>
+
+using namespace kjit;
+
+namespace {
+std::string header(const std::string &dict, int major = 1) {
+  std::string h = "\x93NUMPY";
+  h += char(major);
+  h += char(0);
+  std::string d = dict;
+  size_t pre = major == 1 ? 10 : 12;
+  d.append((64 - (pre + d.size() + 1) % 64) % 64, ' ');
+  d += '\n';
+  if (major == 1) {
+    h += char(d.size() & 0xff);
+    h += char(d.size() >> 8);
+  } else {
+    for (int i = 0; i < 4; ++i)
+      h += char((d.size() >> (8 * i)) & 0xff);
+  }
+  return h + d;
+}
+
+std::string floats(std::initializer_list<float> v) {
+  std::string s(v.size() * 4, '\0');
+  memcpy(s.data(), v.begin(), s.size());
+  return s;
+}
+} // namespace
+
+TEST(Npy, RoundTripF32) {
+  std::vector<float> v = test::randomVector(24, 1);
+  TensorView view(v.data(), {2, 3, 4});
+  std::string dir = test::makeScratchDir("npy");
+  std::string path = dir + "/a.npy";
+  ASSERT_TRUE(npy::write(path, view).isOk());
+  auto a = npy::read(path);
+  ASSERT_TRUE(a) << a.errorMessage();
+  EXPECT_EQ(a->dtype, DType::f32);
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(memcmp(a->data(), v.data(), 24 * 4), 0);
+  test::removeDir(dir);
+}
+
+TEST(Npy, RoundTripI32AndRanks) {
+  for (std::vector<int64_t> shape :
+       {std::vector<int64_t>{}, {5}, {1, 1}, {2, 0, 3}}) {
+    std::vector<int32_t> v(size_t(test::product(shape)));
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = int32_t(i * 7 - 3);
+    std::string bytes = npy::serialize(TensorView(v.data(), shape));
+    EXPECT_EQ(bytes.size() % 64, v.size() * 4 % 64) << "header padded to 64";
+    auto a = npy::parse(bytes, "mem");
+    ASSERT_TRUE(a) << a.errorMessage();
+    EXPECT_EQ(a->dtype, DType::i32);
+    EXPECT_EQ(a->shape, shape);
+    if (!v.empty())
+      EXPECT_EQ(memcmp(a->data(), v.data(), v.size() * 4), 0);
+  }
+}
+
+TEST(Npy, WritesStridedViewsInCOrder) {
+  // A transposed 2x3 view of a 3x2 buffer.
+  std::vector<float> buf = {0, 1, 2, 3, 4, 5};
+  TensorView t(buf.data(), DType::f32, {2, 3}, {1, 2});
+  auto a = npy::parse(npy::serialize(t), "mem");
+  ASSERT_TRUE(a);
+  const float *p = static_cast<const float *>(a->data());
+  EXPECT_EQ(std::vector<float>(p, p + 6),
+            (std::vector<float>{0, 2, 4, 1, 3, 5}));
+}
+
+TEST(Npy, ReadsVersion2Headers) {
+  std::string bytes =
+      header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 2) +
+      floats({1.5f, -2.f});
+  auto a = npy::parse(bytes, "v2");
+  ASSERT_TRUE(a) << a.errorMessage();
+  EXPECT_EQ(a->shape, std::vector<int64_t>{2});
+  EXPECT_EQ(static_cast<const float *>(a->data())[1], -2.f);
+}
+
+TEST(Npy, MalformedFilesAreClearErrors) {
+  auto err = [](const std::string &bytes) {
+    auto a = npy::parse(bytes, "bad.npy");
+    return a ? std::string("<no error>") : a.errorMessage();
+  };
+  EXPECT_NE(err("hello").find("bad magic"), std::string::npos);
+  EXPECT_NE(err("").find("bad magic"), std::string::npos);
+  std::string good =
+      header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }");
+  EXPECT_NE(err(good + floats({1, 2, 3})).find("truncated"), std::string::npos);
+  EXPECT_NE(err(good.substr(0, 20)).find("truncated"), std::string::npos);
+  EXPECT_NE(err(good + floats({1, 2, 3, 4, 5})).find("unexpected bytes"),
+            std::string::npos);
+  EXPECT_NE(
+      err(header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }") +
+          floats({1, 2, 3, 4}))
+          .find("Fortran"),
+      std::string::npos);
+  EXPECT_NE(
+      err(header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }") +
+          floats({1, 2, 3, 4}))
+          .find("'<f8' is not supported"),
+      std::string::npos);
+  EXPECT_NE(
+      err(header("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }") +
+          floats({1}))
+          .find("not supported"),
+      std::string::npos);
+  EXPECT_NE(err(header("{'fortran_order': False, 'shape': (1,), }"))
+                .find("descr"),
+            std::string::npos);
+  EXPECT_NE(
+      err(header("{'descr': '<f4', 'fortran_order': False, 'shape': (a,), }"))
+          .find("shape"),
+      std::string::npos);
+  std::string v9 = good;
+  v9[6] = 9;
+  EXPECT_NE(err(v9).find("version 9"), std::string::npos);
+}
+
+TEST(Npy, MissingFileNamesThePath) {
+  auto a = npy::read("/nonexistent/x.npy");
+  ASSERT_FALSE(a);
+  EXPECT_NE(a.errorMessage().find("/nonexistent/x.npy"), std::string::npos);
+  EXPECT_FALSE(npy::write("/nonexistent/y.npy", TensorView()).isOk());
+}

@@ -1,0 +1,13 @@
+//===- kjit-opt.cpp - kjit's passes and the upstream ones ----------------===//
+#include "compiler/InitAll.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  kjit::compiler::registerAllPasses();
+  mlir::DialectRegistry registry;
+  kjit::compiler::registerAllDialects(registry);
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "kjit optimizer driver\n", registry));
+}

@@ -1,0 +1,193 @@
+//===- kjit-run.cpp - run one MLIR function on .npy files -----------------===//
+//
+// kjit-run FILE.mlir [--entry=main] --input=A.npy ... --output=Y.npy ...
+//         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu]
+//
+// Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
+// the checks themselves live in the runtime (Kernel::run, npy::read).
+//
+//===----------------------------------------------------------------------===//
+#include "kjit/kjit.h"
+#include "kjit/npy.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("kjit-run options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.mlir>"),
+                                      cl::Required, cl::cat(category));
+static cl::opt<std::string> entry("entry", cl::desc("Entry function"),
+                                  cl::init("main"), cl::cat(category));
+static cl::list<std::string>
+    inputs("input", cl::desc("Input .npy file, one per argument, in order"),
+           cl::value_desc("A.npy"), cl::cat(category));
+static cl::list<std::string>
+    outputs("output", cl::desc("Output .npy file, one per result, in order"),
+            cl::value_desc("Y.npy"), cl::cat(category));
+static cl::opt<std::string>
+    config("config", cl::desc("#kjit.config<{...}> for every kjit op"),
+           cl::init(""), cl::cat(category));
+// libLLVM.so already registers an option named "threads", so ours cannot be
+// a cl::opt: it is taken out of argv before llvm::cl sees the rest.
+static int threads = 0;
+static cl::opt<int>
+    repeat("repeat",
+           cl::desc("Time N kernel calls after a warm-up and print "
+                    "`time_ms median=.. min=.. max=.. runs=N`"),
+           cl::init(0), cl::cat(category));
+static cl::opt<std::string> target("target",
+                                   cl::desc("Target: cpu (cuda: not yet)"),
+                                   cl::init("cpu"), cl::cat(category));
+
+static int fail(const std::string &message) {
+  fprintf(stderr, "kjit-run: error: %s\n", message.c_str());
+  return 1;
+}
+
+static std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "x" : "") + std::to_string(shape[i]);
+  return shape.empty() ? "scalar" : s;
+}
+
+/// Removes --threads=N / --threads N from argv; false on a malformed value.
+static bool extractThreads(int &argc, char **argv, std::string &error) {
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg(argv[i]);
+    if (arg == "--") { // everything after is positional
+      for (; i < argc; ++i)
+        argv[out++] = argv[i];
+      break;
+    }
+    llvm::StringRef value;
+    if (arg.consume_front("--threads") || arg.consume_front("-threads")) {
+      if (arg.consume_front("=")) {
+        value = arg;
+      } else if (arg.empty() && i + 1 < argc) {
+        value = argv[++i];
+      } else if (!arg.empty()) { // e.g. --threadsX: not ours
+        argv[out++] = argv[i];
+        continue;
+      } else {
+        error = "--threads needs a value";
+        return false;
+      }
+      if (value.getAsInteger(10, threads) || threads < 0) {
+        error = "--threads must be a non-negative integer, got '" +
+                value.str() + "'";
+        return false;
+      }
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  argc = out;
+  argv[argc] = nullptr;
+  return true;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  std::string threadsError;
+  if (!extractThreads(argc, argv, threadsError))
+    return fail(threadsError);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "kjit-run: compile one MLIR function with kjit and run it on .npy "
+      "files\n\n  --threads=<int>  Threads per kernel (0: the config's "
+      "choice)\n");
+
+  kjit::Target tgt;
+  if (target == "cpu" || target == "host")
+    tgt = kjit::Target::host();
+  else if (target == "cuda")
+    tgt = kjit::Target::cuda(0);
+  else
+    return fail("unknown target '" + target + "' (expected cpu or cuda)");
+  if (repeat < 0)
+    return fail("--repeat must be >= 0");
+
+  auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
+  if (!file)
+    return fail(inputFile + ": cannot read: " + file.getError().message());
+
+  kjit::Jit jit(tgt);
+  kjit::CompileOptions options;
+  options.entry = entry;
+  options.config = config;
+  options.threads = threads;
+  auto kernel = jit.compileModule((*file)->getBuffer().str(), options);
+  if (!kernel)
+    return fail(inputFile + ": " + kernel.errorMessage());
+
+  const auto &ins = kernel->inputs();
+  const auto &outs = kernel->outputs();
+  if (inputs.size() != ins.size())
+    return fail("@" + entry + " takes " + std::to_string(ins.size()) +
+                " inputs, " + std::to_string(inputs.size()) +
+                " --input files given");
+  if (outputs.size() != outs.size())
+    return fail("@" + entry + " returns " + std::to_string(outs.size()) +
+                " results, " + std::to_string(outputs.size()) +
+                " --output files given");
+
+  std::vector<kjit::npy::Array> inArrays, outArrays;
+  std::vector<kjit::TensorView> inViews, outViews;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    auto array = kjit::npy::read(inputs[i]);
+    if (!array)
+      return fail(array.errorMessage());
+    if (array->dtype != ins[i].dtype)
+      return fail(inputs[i] + ": dtype " + kjit::dtypeName(array->dtype) +
+                  " does not match argument " + std::to_string(i) + " (" +
+                  kjit::dtypeName(ins[i].dtype) + ")");
+    if (array->shape != ins[i].shape)
+      return fail(inputs[i] + ": shape " + shapeText(array->shape) +
+                  " does not match argument " + std::to_string(i) + " (" +
+                  shapeText(ins[i].shape) + ")");
+    inArrays.push_back(std::move(*array));
+  }
+  for (const kjit::ArgInfo &o : outs)
+    outArrays.emplace_back(o.dtype, o.shape);
+  for (auto &a : inArrays)
+    inViews.push_back(a.view());
+  for (auto &a : outArrays)
+    outViews.push_back(a.view());
+
+  if (kjit::Status s = kernel->run(inViews, outViews); !s)
+    return fail(s.message());
+
+  if (repeat > 0) {
+    // The run above was the warm-up; time kernel calls only.
+    std::vector<double> ms;
+    for (int i = 0; i < repeat; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      kjit::Status s = kernel->run(inViews, outViews);
+      auto stop = std::chrono::steady_clock::now();
+      if (!s)
+        return fail(s.message());
+      ms.push_back(std::chrono::duration<double, std::milli>(stop - start)
+                       .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms.size() % 2 ? ms[ms.size() / 2]
+                                  : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    printf("time_ms median=%.4f min=%.4f max=%.4f runs=%d\n", median,
+           ms.front(), ms.back(), int(repeat));
+  }
+
+  for (size_t i = 0; i < outs.size(); ++i)
+    if (kjit::Status s = kjit::npy::write(outputs[i], outViews[i]); !s)
+      return fail(s.message());
+  return 0;
+}
