@@ -418,7 +418,7 @@ int main(int argc, char **argv) {
             ->Unit(benchmark::kMillisecond);
         gCases.push_back(std::move(c));
       }
-  std::printf("kjit %s; target %s\noneDNN %d.%d.%d, OpenMP max threads at "
+  std::printf("%s; target %s\noneDNN %d.%d.%d, OpenMP max threads at "
               "start %d\n",
               kjit::version().c_str(), kjit::Target::host().key().c_str(),
               dnnl::version()->major, dnnl::version()->minor,

@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
   }
   fs::remove_all(root);
 
-  std::printf("kjit %s; target %s\n", kjit::version().c_str(),
+  std::printf("%s; target %s\n", kjit::version().c_str(),
               kjit::Target::host().key().c_str());
   std::printf("\n## JIT latency, depthwise 7x7, 1x56x56x256 NHWC\n\n");
   std::printf("| path | median ms | min ms | max ms | runs |\n"

@@ -42,20 +42,30 @@ std::string sha256Hex(llvm::StringRef data) {
   return llvm::toHex(digest, /*LowerCase=*/true);
 }
 
-/// Collects diagnostics as "line:col: message" lines for one user error.
+/// Collects error diagnostics as one line ("file:line:col: message; ...")
+/// for a user-facing error: notes (the IR dumps MLIR attaches) and the
+/// generic "failed to infer returned types" that follows a precise verifier
+/// message are left out.
 class DiagCapture {
 public:
   explicit DiagCapture(MLIRContext &ctx) : ctx(ctx) {
     id = ctx.getDiagEngine().registerHandler([this](Diagnostic &d) {
+      if (d.getSeverity() != DiagnosticSeverity::Error)
+        return success();
+      std::string msg = d.str();
+      if (!text.empty() &&
+          llvm::StringRef(msg).contains("failed to infer returned types"))
+        return success();
       if (!text.empty())
-        text += "\n";
+        text += "; ";
       if (auto fl = dyn_cast<FileLineColLoc>(d.getLocation()))
         text += (fl.getFilename().getValue() + ":" + Twine(fl.getLine()) +
                  ":" + Twine(fl.getColumn()) + ": ")
                     .str();
-      text += d.str();
-      for (Diagnostic &note : d.getNotes())
-        text += "\n  note: " + note.str();
+      for (char &c : msg)
+        if (c == '\n')
+          c = ' ';
+      text += msg;
       return success();
     });
   }
@@ -157,7 +167,7 @@ prepare(const CompileRequest &request) {
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(request.mlirText, &ctx, "input.mlir");
   if (!module)
-    return makeError("invalid kjit module:\n" + diags.text);
+    return makeError("invalid kjit module: " + diags.text);
 
   auto entry = module->lookupSymbol<func::FuncOp>(request.entry);
   if (!entry || entry.isDeclaration())
@@ -217,7 +227,7 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(prep.canonicalText, &ctx, "prepared.mlir");
   if (!module)
-    return makeError("internal error: the prepared module does not parse:\n" +
+    return makeError("internal error: the prepared module does not parse: " +
                      diags.text);
   PassManager pm(&ctx);
   CpuPipelineOptions opts;
@@ -225,13 +235,13 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
   if (failed(buildCpuPipeline(pm, opts)))
     return makeError("internal error: cannot build the CPU pipeline");
   if (failed(pm.run(*module)))
-    return makeError("code generation failed:\n" + diags.text);
+    return makeError("code generation failed: " + diags.text);
 
   llvm::LLVMContext llctx;
   std::unique_ptr<llvm::Module> llmod =
       translateModuleToLLVMIR(*module, llctx, "kjit");
   if (!llmod)
-    return makeError("translation to LLVM IR failed:\n" + diags.text);
+    return makeError("internal error: translation to LLVM IR failed: " + diags.text);
 
   llvm::Triple triple(target.triple);
   std::string err;

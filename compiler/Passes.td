@@ -66,7 +66,9 @@ def KjitEmitPackedEntry : Pass<"kjit-emit-packed-entry", "ModuleOp"> {
   let description = [{
     Runs on the LLVM dialect after the entry got its C interface
     (`_mlir_ciface_<entry>`): one uniform entry point whose args[i] points to
-    the memref descriptor of argument i.
+    the memref descriptor of argument i. Also drops the dead
+    `unrealized_conversion_cast`s that the conversions leave in OpenMP
+    regions (they have no LLVM IR translation).
   }];
   let options = [
     Option<"entry", "entry", "std::string", "\"main\"", "entry function">,

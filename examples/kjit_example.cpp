@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
   kjit::CompileOptions opts;
   opts.threads = threads; // 0: the tuned or default config's choice
   std::mt19937 rng(2026);
-  std::printf("kjit %s on %s\n", kjit::version().c_str(),
+  std::printf("%s on %s\n", kjit::version().c_str(),
               jit.target().key().c_str());
   bool allOk = true;
 

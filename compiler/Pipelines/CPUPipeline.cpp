@@ -22,8 +22,8 @@ std::string cpuPipelineText(const CpuPipelineOptions &options) {
      << "buffer-results-to-out-params{hoist-static-allocs=1 modify-public-functions=1},"
      // Frees intermediates between chained ops; kernels are still calls.
      << "buffer-deallocation-pipeline,"
-     << "kjit-generate-cpu-kernels,cse,"
-     << "lower-affine,convert-scf-to-cf,"
+     << "kjit-generate-cpu-kernels,canonicalize,cse,"
+     << "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
      << "convert-vector-to-llvm{vector-transpose-lowering="
      << options.transposeLowering.getValue() << "},"
      << "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"

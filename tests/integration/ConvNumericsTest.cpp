@@ -104,6 +104,11 @@ struct ConvCase {
   int threads = 0;
 };
 
+// Readable names in gtest's failure lines instead of a byte dump.
+void PrintTo(const ConvCase &c, std::ostream *os) {
+  *os << c.name << " (" << describe(c.op) << ")";
+}
+
 kjit::DepthwiseConv2d conv(int64_t c, int64_t h, int64_t w, int64_t kh,
                            int64_t kw, const char *layout = "nhwc",
                            bool bias = false) {
@@ -416,6 +421,8 @@ std::vector<InceptionCase> inceptionCases() {
   }
   return v;
 }
+
+void PrintTo(const InceptionCase &c, std::ostream *os) { *os << c.name; }
 
 class InceptionMixer : public testing::TestWithParam<InceptionCase> {};
 

@@ -123,14 +123,15 @@ public:
   }
   void ifThen(Value cond, function_ref<void()> thenFn,
               function_ref<void()> elseFn = nullptr) {
+    bool hasElse = static_cast<bool>(elseFn);
     auto op = scf::IfOp::create(b, loc, TypeRange{}, cond,
-                                /*withElseRegion=*/elseFn != nullptr);
+                                /*withElseRegion=*/hasElse);
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&op.getThenRegion().front());
       thenFn();
     }
-    if (elseFn) {
+    if (hasElse) {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&op.getElseRegion().front());
       elseFn();

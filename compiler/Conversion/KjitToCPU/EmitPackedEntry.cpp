@@ -14,6 +14,19 @@ struct EmitPackedEntry
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // Dead casts left inside omp regions by the partial conversions; they
+    // have no LLVM IR translation.
+    for (bool changed = true; changed;) {
+      SmallVector<Operation *> dead;
+      module.walk([&](UnrealizedConversionCastOp cast) {
+        if (cast->use_empty())
+          dead.push_back(cast);
+
+      });
+      for (Operation *op : dead)
+        op->erase();
+      changed = !dead.empty();
+    }
     std::string ciface = "_mlir_ciface_" + entry;
     auto target = module.lookupSymbol<LLVM::LLVMFuncOp>(ciface);
     if (!target) {

@@ -1,0 +1,542 @@
+// RUN: kjit-opt %s -split-input-file -verify-diagnostics
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects layout "nhwc" or "nchw"}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nwhc"} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects a rank-4 input}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x9xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects a rank-3 filter}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf32>, tensor<4x9xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects 'strides' to have 2 entries, got 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {strides = array<i64: 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects every entry of 'strides' to be >= 1, got 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {strides = array<i64: 0, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects 'dilations' to have 2 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {dilations = array<i64: 1, 1, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects 'padding' to have 4 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {padding = array<i64: 1, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects every entry of 'padding' to be >= 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {padding = array<i64: -1, 0, 0, 0>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<5x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects the filter's channels (5) to equal the input's channels (4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf32>, tensor<5x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x0x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects a non-empty filter}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf32>, tensor<4x0x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>, %b: tensor<5xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects the bias size (5) to equal the channels (4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w, %b) {} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>, tensor<5xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>, %b: tensor<4x1xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects a rank-1 bias}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w, %b) {} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>, tensor<4x1xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x9x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects the dilated kernel height (9) to fit the padded input height (8)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf32>, tensor<4x9x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{expects the dilated kernel width (11) to fit the padded input width (8)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {dilations = array<i64: 1, 5>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x7x7x4xf32> {
+  // expected-error @+2 {{inferred type(s) 'tensor<1x6x6x4xf32>' are incompatible with return type(s) of operation 'tensor<1x7x7x4xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x7x7x4xf32>
+  return %y : tensor<1x7x7x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf16>, %w: tensor<4x3x3xf16>) -> tensor<1x6x6x4xf16> {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float values}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {} : (tensor<1x8x8x4xf16>, tensor<4x3x3xf16>) -> tensor<1x6x6x4xf16>
+  return %y : tensor<1x6x6x4xf16>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects 'branch_channels' to have 3 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects branch_channels to sum to at most the input's channels (8), got 12}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 4, 4, 4>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects 'w_square' to have 3 channels (branch_channels), got 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 3, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects layout "nhwc" or "nchw"}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {layout = "hwc", branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x5xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects a square 'w_square', got 3x5}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x5xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x2x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects 'w_band_w' to be g_w x 1 x B}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x2x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x3xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects 'w_band_h' to be g_h x B x 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x3xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x4x4xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{expects odd kernel sizes}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x4x4xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects odd kernel sizes, got 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 4>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects 'kernel_size' to have 1 entries, got 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 3, 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects kernel_size x dilation (5x4) to fit the input's spatial size (16)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 5>, dilation = array<i64: 4>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects every entry of 'dilation' to be >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 3>, dilation = array<i64: 0>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x15x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects 'k' to have q's shape; dim 2 is 15 vs 16}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x15x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects 'v' to have q's rank (4), got 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<2x16x8xf32>) -> tensor<2x16x8xf32> {
+  // expected-error @+2 {{expects q to be B x heads x L x D (rank 4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 3>} : (tensor<2x16x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
+  return %y : tensor<2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x8x8x4xf32>) -> tensor<1x2x8x8x4xf32> {
+  // expected-error @+2 {{supports is_causal only for 1-D attention}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 3, 3>, is_causal = true} : (tensor<1x2x8x8x4xf32>, tensor<1x2x8x8x4xf32>, tensor<1x2x8x8x4xf32>) -> tensor<1x2x8x8x4xf32>
+  return %y : tensor<1x2x8x8x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects a positive scale}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v) {kernel_size = array<i64: 3>, scale = -1.0 : f32} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %r: tensor<2x4xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects rpb dim 1 to be 2k-1 = 5, got 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v, %r) {kernel_size = array<i64: 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<2x4xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %r: tensor<3x5xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects rpb's first dim to be heads (2), got 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v, %r) {kernel_size = array<i64: 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<3x5xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>, %r: tensor<5xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{expects rpb of rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %k, %v, %r) {kernel_size = array<i64: 3>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<5xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2x3x64xf32>, %k: tensor<3x65xf32>) -> tensor<2x3x64xf32> {
+  // expected-error @+2 {{expects Lk (65) <= L (64)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) {} : (tensor<2x3x64xf32>, tensor<3x65xf32>) -> tensor<2x3x64xf32>
+  return %y : tensor<2x3x64xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2x3x64xf32>, %k: tensor<4x16xf32>) -> tensor<2x3x64xf32> {
+  // expected-error @+2 {{expects k's channels (4) to equal u's (3)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) {} : (tensor<2x3x64xf32>, tensor<4x16xf32>) -> tensor<2x3x64xf32>
+  return %y : tensor<2x3x64xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<3x64xf32>, %k: tensor<3x16xf32>) -> tensor<3x64xf32> {
+  // expected-error @+2 {{expects u to be B x C x L}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) {} : (tensor<3x64xf32>, tensor<3x16xf32>) -> tensor<3x64xf32>
+  return %y : tensor<3x64xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2x3x64xf32>, %k: tensor<48xf32>) -> tensor<2x3x64xf32> {
+  // expected-error @+2 {{expects k to be C x Lk}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) {} : (tensor<2x3x64xf32>, tensor<48xf32>) -> tensor<2x3x64xf32>
+  return %y : tensor<2x3x64xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2x3x64xf32>, %k: tensor<3x16xf32>, %d: tensor<4xf32>) -> tensor<2x3x64xf32> {
+  // expected-error @+2 {{expects d to be a vector of C = 3 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k, %d) {} : (tensor<2x3x64xf32>, tensor<3x16xf32>, tensor<4xf32>) -> tensor<2x3x64xf32>
+  return %y : tensor<2x3x64xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2x3x64xf32>, %k: tensor<3x0xf32>) -> tensor<2x3x64xf32> {
+  // expected-error @+2 {{expects a non-empty kernel}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) {} : (tensor<2x3x64xf32>, tensor<3x0xf32>) -> tensor<2x3x64xf32>
+  return %y : tensor<2x3x64xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x13xf32>, %r: tensor<3x4x4xf32>, %l: tensor<4x3x3xf32>) -> tensor<2x13xf32> {
+  // expected-error @+2 {{expects N (13) = m1 * m2 (12)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) {} : (tensor<2x13xf32>, tensor<3x4x4xf32>, tensor<4x3x3xf32>) -> tensor<2x13xf32>
+  return %y : tensor<2x13xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>, %r: tensor<3x4x5xf32>, %l: tensor<4x3x3xf32>) -> tensor<2x12xf32> {
+  // expected-error @+2 {{expects r to be m1 x m2 x m2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) {} : (tensor<2x12xf32>, tensor<3x4x5xf32>, tensor<4x3x3xf32>) -> tensor<2x12xf32>
+  return %y : tensor<2x12xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>, %r: tensor<3x4x4xf32>, %l: tensor<3x4x4xf32>) -> tensor<2x12xf32> {
+  // expected-error @+2 {{expects l to be m2 x m1 x m1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) {} : (tensor<2x12xf32>, tensor<3x4x4xf32>, tensor<3x4x4xf32>) -> tensor<2x12xf32>
+  return %y : tensor<2x12xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<24xf32>, %r: tensor<3x4x4xf32>, %l: tensor<4x3x3xf32>) -> tensor<24xf32> {
+  // expected-error @+2 {{expects x to be B x N}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) {} : (tensor<24xf32>, tensor<3x4x4xf32>, tensor<4x3x3xf32>) -> tensor<24xf32>
+  return %y : tensor<24xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>, %r: tensor<12x4xf32>, %l: tensor<4x3x3xf32>) -> tensor<2x12xf32> {
+  // expected-error @+2 {{expects r (m1 x m2 x m2) and l (m2 x m1 x m1) of rank 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) {} : (tensor<2x12xf32>, tensor<12x4xf32>, tensor<4x3x3xf32>) -> tensor<2x12xf32>
+  return %y : tensor<2x12xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<8xf32>, %b: tensor<7x3xf32>) -> tensor<5x3xf32> {
+  // expected-error @+2 {{expects col_idx (9) and values (8) to have the same length}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) {} : (tensor<6xi32>, tensor<9xi32>, tensor<8xf32>, tensor<7x3xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<21xf32>) -> tensor<5x3xf32> {
+  // expected-error @+2 {{expects b to be K x N}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) {} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<21xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6x1xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x3xf32>) -> tensor<5x3xf32> {
+  // expected-error @+2 {{expects rank-1 row_ptr, col_idx and values}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) {} : (tensor<6x1xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x3xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<0xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x3xf32>) -> tensor<5x3xf32> {
+  // expected-error @+2 {{expects row_ptr to have M + 1 >= 1 entries}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) {} : (tensor<0xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x3xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xf32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x3xf32>) -> tensor<5x3xf32> {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer values}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) {} : (tensor<6xf32>, tensor<9xi32>, tensor<9xf32>, tensor<7x3xf32>) -> tensor<5x3xf32>
+  return %y : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{expects 'shape' to have 3 entries, got 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 5, 7>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{expects b_row_ptr to have 7 entries (shape), got 8}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 5, 6, 4>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{expects a_row_ptr to have 5 entries (shape), got 6}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 4, 7, 4>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>, %v2: tensor<3xf32>) {
+  // expected-error @+2 {{expects b_col_idx and b_values to have the same length}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v2) {shape = array<i64: 5, 7, 4>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<3xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{expects every entry of 'shape' to be >= 0, got -1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 5, 7, -1>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+1 {{config knob 'a' must be an integer or a string}}
+  %y = kjit.depthwise_conv2d %x, %w {kjit.config = #kjit.config<{a = 1.5 : f32}>} : tensor<1x8x8x4xf32>, tensor<4x3x3xf32> -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+1 {{'kjit.config' must be a #kjit.config attribute}}
+  %y = kjit.depthwise_conv2d %x, %w {kjit.config = 3} : tensor<1x8x8x4xf32>, tensor<4x3x3xf32> -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: f32) -> f32 {
+  // expected-error @+1 {{'kjit.config' is only allowed on tunable kjit ops}}
+  %y = arith.addf %x, %x {kjit.config = #kjit.config<{a = 1}>} : f32
+  return %y : f32
+}
+
+// -----
+
+func.func @f(%x: f32) -> f32 {
+  // expected-error @+1 {{unknown kjit attribute 'kjit.bogus'}}
+  %y = arith.addf %x, %x {kjit.bogus = 1} : f32
+  return %y : f32
+}
