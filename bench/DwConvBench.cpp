@@ -125,7 +125,8 @@ bool matches(const float *y, const std::vector<float> &ref, double *err) {
   return e <= 1e-4 * (1 + m);
 }
 
-// --- implementations ----------------------------------------------------------
+// --- implementations
+// ----------------------------------------------------------
 struct Impl {
   virtual ~Impl() = default;
   virtual void run() = 0;
@@ -227,9 +228,9 @@ struct OneDnnImpl : Impl {
     userDst = memory::desc(sd, dt::f32, tg::nhwc);
   }
   void run() override {
-    conv.execute(strm, {{DNNL_ARG_SRC, src},
-                        {DNNL_ARG_WEIGHTS, wei},
-                        {DNNL_ARG_DST, dst}});
+    conv.execute(
+        strm,
+        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
     strm.wait();
   }
   std::vector<float> outputNhwc() override {
@@ -251,13 +252,15 @@ struct NaiveImpl : Impl {
   std::vector<float> outputNhwc() override { return y; }
 };
 
-// --- registry and the final table ---------------------------------------------
+// --- registry and the final table
+// ---------------------------------------------
 struct Case {
   int k, threads;
   std::string impl; // "kjit nhwc", "kjit nchw", "oneDNN nhwc", ...
   std::unique_ptr<Impl> instance;
   std::string status; // "" = timed, else why not
   double medianMs = 0;
+  bool fromMedian = false;
   bool checked = false;
   double err = 0;
 };
@@ -281,7 +284,8 @@ void runCase(benchmark::State &state, Case *c) {
       c->instance = std::make_unique<KjitImpl>(benchJit(), d, c->threads,
                                                c->impl == "kjit nchw");
     else if (c->impl == "oneDNN nhwc")
-      c->instance = std::make_unique<OneDnnImpl>(d, dnnl::memory::format_tag::nhwc);
+      c->instance =
+          std::make_unique<OneDnnImpl>(d, dnnl::memory::format_tag::nhwc);
     else if (c->impl == "oneDNN nChw16c")
       c->instance =
           std::make_unique<OneDnnImpl>(d, dnnl::memory::format_tag::nChw16c);
@@ -289,7 +293,8 @@ void runCase(benchmark::State &state, Case *c) {
       c->instance = std::make_unique<NaiveImpl>(d);
     c->status = c->instance->status;
     if (c->impl.rfind("oneDNN", 0) == 0)
-      c->instance->note += " (OpenMP threads " + std::to_string(oneDnnThreads()) + ")";
+      c->instance->note +=
+          " (OpenMP threads " + std::to_string(oneDnnThreads()) + ")";
     if (c->status.empty()) {
       c->instance->run();
       c->checked = matches(c->instance->outputNhwc().data(), d.ref, &c->err);
@@ -313,15 +318,26 @@ void runCase(benchmark::State &state, Case *c) {
 class MedianReporter : public benchmark::ConsoleReporter {
 public:
   void ReportRuns(const std::vector<Run> &runs) override {
-    for (const Run &r : runs)
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median")
-        for (auto &c : gCases)
-          if (r.run_name.function_name == caseName(*c))
-            c->medianMs = r.GetAdjustedRealTime() *
-                          (r.time_unit == benchmark::kMillisecond   ? 1.0
-                           : r.time_unit == benchmark::kMicrosecond ? 1e-3
-                           : r.time_unit == benchmark::kNanosecond  ? 1e-6
-                                                                    : 1e3);
+    // The median aggregate when there are repetitions; the single run when
+    // there is only one (Google Benchmark gives no aggregates then).
+    for (const Run &r : runs) {
+      bool median =
+          r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+      if (!median && r.run_type != Run::RT_Iteration)
+        continue;
+      if (r.error_occurred)
+        continue;
+      for (auto &c : gCases)
+        if (r.run_name.function_name == caseName(*c) &&
+            (median || !c->fromMedian)) {
+          c->fromMedian = median;
+          c->medianMs = r.GetAdjustedRealTime() *
+                        (r.time_unit == benchmark::kMillisecond   ? 1.0
+                         : r.time_unit == benchmark::kMicrosecond ? 1e-3
+                         : r.time_unit == benchmark::kNanosecond  ? 1e-6
+                                                                  : 1e3);
+        }
+    }
     ConsoleReporter::ReportRuns(runs);
   }
   static std::string caseName(const Case &c) {
@@ -375,18 +391,16 @@ void printTable() {
           (!best || !best->status.empty() || ob->medianMs < best->medianMs))
         best = ob;
       std::printf("| %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", k, t,
-                  cell(kj, k).c_str(), cell(kc, k).c_str(),
-                  cell(on, k).c_str(), cell(ob, k).c_str(),
-                  cell(nv, k).c_str(), ratio(kj, on).c_str(),
-                  ratio(kj, best).c_str());
+                  cell(kj, k).c_str(), cell(kc, k).c_str(), cell(on, k).c_str(),
+                  cell(ob, k).c_str(), cell(nv, k).c_str(),
+                  ratio(kj, on).c_str(), ratio(kj, best).c_str());
     }
   std::printf("\nRatios are speedups: oneDNN median time / kjit median time "
               "(> 1: kjit faster).\n\nImplementations and configs:\n");
   for (auto &c : gCases)
     if (c->instance)
       std::printf("- k=%d t=%d %s: %s%s\n", c->k, c->threads, c->impl.c_str(),
-                  c->instance->note.c_str(),
-                  c->checked ? " [checked]" : "");
+                  c->instance->note.c_str(), c->checked ? " [checked]" : "");
 }
 
 } // namespace
@@ -406,8 +420,8 @@ int main(int argc, char **argv) {
 
   for (int k : {7, 13, 31})
     for (int t : {1, 2})
-      for (const char *impl :
-           {"kjit nhwc", "kjit nchw", "oneDNN nhwc", "oneDNN nChw16c", "naive"}) {
+      for (const char *impl : {"kjit nhwc", "kjit nchw", "oneDNN nhwc",
+                               "oneDNN nChw16c", "naive"}) {
         if (!std::strcmp(impl, "naive") && (k != 7 || t != 1))
           continue;
         auto c = std::make_unique<Case>();

@@ -139,6 +139,10 @@ std::string compilerKey() {
   return key;
 }
 
+static const char *loadedOpenMP = KJIT_LIBOMP_PATH;
+
+const char *openMPRuntimePath() { return loadedOpenMP; }
+
 llvm::Error loadRuntimeLibraries() {
   static std::once_flag once;
   static std::string error;
@@ -149,8 +153,10 @@ llvm::Error loadRuntimeLibraries() {
       return;
     std::string err2;
     if (!llvm::sys::DynamicLibrary::LoadLibraryPermanently("libomp.so.5",
-                                                           &err2))
+                                                           &err2)) {
+      loadedOpenMP = "libomp.so.5";
       return;
+    }
     error = "cannot load the OpenMP runtime (" KJIT_LIBOMP_PATH "): " + err +
             "; install libomp-22-dev (scripts/setup.sh)";
   });

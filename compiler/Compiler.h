@@ -85,6 +85,11 @@ std::string compilerKey();
 
 /// Libraries the generated code calls into (libomp); loaded once.
 llvm::Error loadRuntimeLibraries();
+/// The OpenMP runtime the generated code must bind to (LLVM's libomp).
+/// Generated code must resolve omp_* symbols in this library first: another
+/// runtime already in the process (GNU libgomp, loaded by oneDNN, PyTorch or
+/// OpenBLAS) exports the same names with other semantics.
+const char *openMPRuntimePath();
 
 } // namespace kjit::compiler
 

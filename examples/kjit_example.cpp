@@ -155,9 +155,8 @@ int main(int argc, char **argv) {
     std::vector<float> f = randomVector(C * 13 * 13, rng);
     std::vector<float> b = randomVector(C, rng);
     std::vector<float> y(H * W * C);
-    std::vector<kjit::TensorView> ins = {{x.data(), {1, H, W, C}},
-                                         {f.data(), {C, 13, 13}},
-                                         {b.data(), {C}}};
+    std::vector<kjit::TensorView> ins = {
+        {x.data(), {1, H, W, C}}, {f.data(), {C, 13, 13}}, {b.data(), {C}}};
     std::vector<kjit::TensorView> outs = {{y.data(), {1, H, W, C}}};
     kjit::Status st = k->run(ins, outs);
     if (!st) {
@@ -174,8 +173,8 @@ int main(int argc, char **argv) {
     allOk &= check("13x13 depthwise", y, ref);
     double ms = medianMs(repeat, [&] { (void)k->run(ins, outs); });
     double flop = 2.0 * C * H * W * 13 * 13;
-    std::printf("  time    %.3f ms per call (median of %d), %.1f GFLOP/s\n",
-                ms, repeat, flop / ms * 1e-6);
+    std::printf("  time    %.3f ms per call (median of %d), %.1f GFLOP/s\n", ms,
+                repeat, flop / ms * 1e-6);
   }
 
   // ---- 2. InceptionNeXt token mixer, NCHW --------------------------------

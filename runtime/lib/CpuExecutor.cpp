@@ -55,6 +55,16 @@ Result<PackedFn> CpuExecutor::load(std::string_view object,
   if (!jd)
     return internalError("cannot create JITDylib: " +
                          llvm::toString(jd.takeError()));
+  // omp_* first from LLVM's libomp: GNU libgomp may be in the process too
+  // (oneDNN, PyTorch, OpenBLAS) and exports the same names; a kernel that
+  // took omp_get_thread_num from it and __kmpc_fork_call from libomp would
+  // see every thread as thread 0.
+  auto omp = llvm::orc::DynamicLibrarySearchGenerator::Load(
+      compiler::openMPRuntimePath(), jit.getDataLayout().getGlobalPrefix());
+  if (!omp)
+    return internalError("cannot search the OpenMP runtime for symbols: " +
+                         llvm::toString(omp.takeError()));
+  jd->addGenerator(std::move(*omp));
   auto generator =
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           jit.getDataLayout().getGlobalPrefix());

@@ -27,9 +27,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <cstdlib>
 #include <random>
 #include <sstream>
 #include <string>
@@ -88,11 +88,11 @@ ref::DwConv toRef(const kjit::DepthwiseConv2d &op) {
 
 std::string describe(const kjit::DepthwiseConv2d &op) {
   std::ostringstream os;
-  os << op.layout << " N" << op.batch << " C" << op.channels << " "
-     << op.height << "x" << op.width << " k" << op.kernel[0] << "x"
-     << op.kernel[1] << " s" << op.strides[0] << "," << op.strides[1] << " d"
-     << op.dilations[0] << "," << op.dilations[1] << " pad" << op.padding[0]
-     << "," << op.padding[1] << "," << op.padding[2] << "," << op.padding[3]
+  os << op.layout << " N" << op.batch << " C" << op.channels << " " << op.height
+     << "x" << op.width << " k" << op.kernel[0] << "x" << op.kernel[1] << " s"
+     << op.strides[0] << "," << op.strides[1] << " d" << op.dilations[0] << ","
+     << op.dilations[1] << " pad" << op.padding[0] << "," << op.padding[1]
+     << "," << op.padding[2] << "," << op.padding[3]
      << (op.bias ? " bias" : "");
   return os.str();
 }
@@ -130,13 +130,11 @@ kjit::DepthwiseConv2d pad(kjit::DepthwiseConv2d op, int64_t t, int64_t b,
   op.padding = {t, b, l, r};
   return op;
 }
-kjit::DepthwiseConv2d stride(kjit::DepthwiseConv2d op, int64_t sh,
-                             int64_t sw) {
+kjit::DepthwiseConv2d stride(kjit::DepthwiseConv2d op, int64_t sh, int64_t sw) {
   op.strides = {sh, sw};
   return op;
 }
-kjit::DepthwiseConv2d dilate(kjit::DepthwiseConv2d op, int64_t dh,
-                             int64_t dw) {
+kjit::DepthwiseConv2d dilate(kjit::DepthwiseConv2d op, int64_t dh, int64_t dw) {
   op.dilations = {dh, dw};
   return op;
 }
@@ -196,33 +194,30 @@ std::vector<ConvCase> convCases() {
   add("k13_c37_17_same_nhwc_bias",
       same(conv(37, 17, 17, 13, 13, "nhwc", true)));
   add("k13_c64_57_same_nhwc", same(conv(64, 57, 57, 13, 13, "nhwc")));
-  add("k13_c3_57_same_nchw_bias",
-      same(conv(3, 57, 57, 13, 13, "nchw", true)));
+  add("k13_c3_57_same_nchw_bias", same(conv(3, 57, 57, 13, 13, "nchw", true)));
   add("k13_c37_17_dil2_same_nchw",
       same(dilate(conv(37, 17, 17, 13, 13, "nchw"), 2, 2)));
   add("k13_c64_57_stride2_pad6_nhwc_bias",
       stride(pad(conv(64, 57, 57, 13, 13, "nhwc", true), 6, 6, 6, 6), 2, 2));
-  add("k13_c48_17_asym_nhwc", pad(conv(48, 17, 17, 13, 13, "nhwc"), 0, 6, 3,
-                                  9));
+  add("k13_c48_17_asym_nhwc",
+      pad(conv(48, 17, 17, 13, 13, "nhwc"), 0, 6, 3, 9));
   add("k13_c37_1_same_nchw", same(conv(37, 1, 1, 13, 13, "nchw")));
   // k = 31 (larger than a 17x17 input: fits only with padding)
   add("k31_c37_17_same_nhwc_bias",
       same(conv(37, 17, 17, 31, 31, "nhwc", true)));
   add("k31_c64_57_same_nhwc", same(conv(64, 57, 57, 31, 31, "nhwc")));
-  add("k31_c3_57_same_nchw_bias",
-      same(conv(3, 57, 57, 31, 31, "nchw", true)));
+  add("k31_c3_57_same_nchw_bias", same(conv(3, 57, 57, 31, 31, "nchw", true)));
   add("k31_c16_57_stride2_same_nhwc",
       stride(same(conv(16, 57, 57, 31, 31, "nhwc")), 2, 2));
   add("k31_c37_1_same_nchw", same(conv(37, 1, 1, 31, 31, "nchw")));
-  add("k31_c37_57_asym_nhwc", pad(conv(37, 57, 57, 31, 31, "nhwc"), 15, 0, 7,
-                                  20));
+  add("k31_c37_57_asym_nhwc",
+      pad(conv(37, 57, 57, 31, 31, "nhwc"), 15, 0, 7, 20));
   // bands
   add("b1x11_c37_17_same_nhwc_bias",
       same(conv(37, 17, 17, 1, 11, "nhwc", true)));
   add("b11x1_c37_17_same_nhwc", same(conv(37, 17, 17, 11, 1, "nhwc")));
   add("b1x11_c64_57_same_nchw", same(conv(64, 57, 57, 1, 11, "nchw")));
-  add("b11x1_c3_57_same_nchw_bias",
-      same(conv(3, 57, 57, 11, 1, "nchw", true)));
+  add("b11x1_c3_57_same_nchw_bias", same(conv(3, 57, 57, 11, 1, "nchw", true)));
   add("b1x11_c37_57_s2_d2_nhwc",
       dilate(stride(pad(conv(37, 57, 57, 1, 11, "nhwc"), 0, 0, 10, 10), 2, 2),
              2, 2));
@@ -251,12 +246,14 @@ std::vector<ConvCase> convCases() {
   add("cfg_k31_vw_ow3_oh1_kwu4", k31, config(vw, 3, 1, 4, 3, 1, "c_outer"));
   add("cfg_k13nchw_vw8_ow5_oh1_kwu2", k13nchw,
       config(8, 5, 1, 2, 16, 2, "h_outer"));
-  add("cfg_k7_stride2_vw8_ow4", stride(pad(conv(37, 57, 57, 7, 7), 3, 3, 3, 3), 2, 2),
+  add("cfg_k7_stride2_vw8_ow4",
+      stride(pad(conv(37, 57, 57, 7, 7), 3, 3, 3, 3), 2, 2),
       config(8, 4, 1, 2, 5, 1, "h_outer"));
   if (avx512) {
     add("cfg_k7_vw16_ow14_oh2", k7, config(16, 14, 2, 1, 7, 1, "c_outer"));
     add("cfg_k31_vw16_ow28_oh1", k31, config(16, 28, 1, 2, 2, 2, "h_outer"));
-    add("cfg_k31_vw16_ow6_oh4_kwu4", k31, config(16, 6, 4, 4, 57, 1, "c_outer"));
+    add("cfg_k31_vw16_ow6_oh4_kwu4", k31,
+        config(16, 6, 4, 4, 57, 1, "c_outer"));
     add("cfg_k13nchw_vw16_ow13_oh2", k13nchw,
         config(16, 13, 2, 1, 1, 2, "c_outer"));
   }
@@ -404,16 +401,16 @@ ref::Inception toRef(const kjit::InceptionDepthwiseConv2d &op) {
 std::vector<InceptionCase> inceptionCases() {
   std::vector<InceptionCase> v;
   // InceptionNeXt's default: g = C/8 per branch, K = 3, B = 11.
-  v.push_back({"c64_17_g8_k3_b11_nhwc", inception(64, 17, 17, 3, 11, 8, 8, 8,
-                                                  "nhwc")});
+  v.push_back(
+      {"c64_17_g8_k3_b11_nhwc", inception(64, 17, 17, 3, 11, 8, 8, 8, "nhwc")});
   v.push_back({"c37_57_g5_4_6_k3_b11_nchw",
                inception(37, 57, 57, 3, 11, 5, 4, 6, "nchw")});
   v.push_back({"c96_56_g12_k3_b11_nhwc_2threads",
                inception(96, 56, 56, 3, 11, 12, 12, 12, "nhwc"), 2});
   v.push_back({"c48_17_noidentity_k5_b7_nhwc",
                inception(48, 17, 17, 5, 7, 16, 16, 16, "nhwc")});
-  v.push_back({"c40_1_g8_k3_b11_nchw",
-               inception(40, 1, 1, 3, 11, 8, 8, 8, "nchw")});
+  v.push_back(
+      {"c40_1_g8_k3_b11_nchw", inception(40, 1, 1, 3, 11, 8, 8, 8, "nchw")});
   {
     auto op = inception(37, 17, 17, 3, 11, 3, 0, 7, "nhwc");
     op.batch = 2;
@@ -541,8 +538,8 @@ TEST(CompileModule, TwoChainedDepthwiseConvs) {
   const std::string tx = tensorType(a.inputShape()),
                     ty = tensorType(a.outputShape()),
                     tz = tensorType(b.outputShape()),
-                    tw1 = tensorType({a.c, 7, 7}), tw2 = tensorType({b.c, 3, 3}),
-                    tb = tensorType({b.c});
+                    tw1 = tensorType({a.c, 7, 7}),
+                    tw2 = tensorType({b.c, 3, 3}), tb = tensorType({b.c});
   std::string mlir =
       "func.func @main(%x: " + tx + ", %w1: " + tw1 + ", %w2: " + tw2 +
       ", %b: " + tb + ") -> " + tz + " {\n" +
@@ -553,8 +550,8 @@ TEST(CompileModule, TwoChainedDepthwiseConvs) {
       "  %z = \"kjit.depthwise_conv2d\"(%y, %w2, %b) {layout = \"nhwc\", "
       "strides = array<i64: 2, 2>, dilations = array<i64: 1, 1>, padding = "
       "array<i64: 1, 0, 0, 1>} : (" +
-      ty + ", " + tw2 + ", " + tb + ") -> " + tz + "\n" + "  return %z : " +
-      tz + "\n}\n";
+      ty + ", " + tw2 + ", " + tb + ") -> " + tz + "\n" +
+      "  return %z : " + tz + "\n}\n";
   auto k = sharedJit().compileModule(mlir);
   ASSERT_TRUE(bool(k)) << k.errorMessage() << "\n" << mlir;
   EXPECT_EQ(k->configs().size(), 2u);
@@ -564,12 +561,11 @@ TEST(CompileModule, TwoChainedDepthwiseConvs) {
   auto w2 = randomVector(b.filterSize(), rng);
   auto bias = randomVector(b.c, rng);
   std::vector<float> z(b.outputSize(), std::numeric_limits<float>::quiet_NaN());
-  kjit::Status st =
-      k->run({kjit::TensorView(x.data(), a.inputShape()),
-              kjit::TensorView(w1.data(), {a.c, 7, 7}),
-              kjit::TensorView(w2.data(), {b.c, 3, 3}),
-              kjit::TensorView(bias.data(), {b.c})},
-             {kjit::TensorView(z.data(), b.outputShape())});
+  kjit::Status st = k->run({kjit::TensorView(x.data(), a.inputShape()),
+                            kjit::TensorView(w1.data(), {a.c, 7, 7}),
+                            kjit::TensorView(w2.data(), {b.c, 3, 3}),
+                            kjit::TensorView(bias.data(), {b.c})},
+                           {kjit::TensorView(z.data(), b.outputShape())});
   ASSERT_TRUE(st.isOk()) << st.message();
   auto y = ref::depthwiseConv2d(a, x.data(), w1.data(), nullptr);
   auto r = ref::depthwiseConv2d(b, y.data(), w2.data(), bias.data());

@@ -168,8 +168,8 @@ class Runner:
     def numerics(self, extra_args=(), suffix=""):
         for fname, case in CASES.items():
             name = fname + suffix
-            tag = os.path.splitext(fname)[0] + suffix.replace("=", "_").replace(
-                " ", "").replace("-", "")
+            tag = os.path.splitext(fname)[0] + re.sub(r"[^A-Za-z0-9]", "_",
+                                                       suffix)
             arrays, in_args = self.write_inputs(tag, case["inputs"])
             refs = case["ref"](*arrays)
             outs = [self.path(f"{tag}_out{i}.npy") for i in range(len(refs))]
@@ -187,6 +187,10 @@ class Runner:
     def test_numerics(self):
         self.numerics()
         self.numerics(["--threads=2"], " --threads=2")
+        # A legal non-default config (merged into every op's default).
+        self.numerics(["--config=#kjit.config<{vector_width = 8, ow_block = 4, "
+                       "oh_block = 1, kw_unroll = 1, task_order = \"h_outer\"}>"],
+                      " --config=vw8/ow4/oh1/h_outer")
 
     def test_repeat(self):
         fname = "dw_k7_nhwc_bias.mlir"

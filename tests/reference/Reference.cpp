@@ -26,9 +26,7 @@ std::vector<int64_t> DwConv::inputShape() const {
     return {n, c, h, w};
   return {n, h, w, c};
 }
-double DwConv::flops() const {
-  return 2.0 * n * c * outH() * outW() * kh * kw;
-}
+double DwConv::flops() const { return 2.0 * n * c * outH() * outW() * kh * kw; }
 
 namespace {
 /// Offset of (b, ch, y, x) in an N×C×H×W or N×H×W×C contiguous tensor.
@@ -109,8 +107,8 @@ std::vector<float> inceptionDepthwiseConv2d(const Inception &p,
                     const float *filter) {
     if (g == 0)
       return;
-    std::vector<float> x = sliceChannels(input, p.n, p.c, p.h, p.w, p.nchw,
-                                         c0, g);
+    std::vector<float> x =
+        sliceChannels(input, p.n, p.c, p.h, p.w, p.nchw, c0, g);
     DwConv conv;
     conv.n = p.n;
     conv.c = g;

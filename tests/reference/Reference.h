@@ -73,11 +73,11 @@ void insertChannels(float *dst, const float *src, int64_t n, int64_t c,
 
 /// Result of comparing an output with the reference.
 struct Comparison {
-  double maxAbsErr = 0;   ///< max |out - ref|
-  double maxAbsRef = 0;   ///< max |ref|
+  double maxAbsErr = 0; ///< max |out - ref|
+  double maxAbsRef = 0; ///< max |ref|
   int64_t worstIndex = -1;
-  int64_t nonFinite = 0;  ///< NaN/Inf in the output
-  double tolerance = 0;   ///< rtol * (1 + maxAbsRef)
+  int64_t nonFinite = 0; ///< NaN/Inf in the output
+  double tolerance = 0;  ///< rtol * (1 + maxAbsRef)
   bool ok = false;
   std::string describe() const;
 };

@@ -73,8 +73,8 @@ TEST(Reference, StrideDilationAsymmetricPadding) {
             e = nchw ? x[(c * 9 + iy) * 8 + ix] : x[(iy * 8 + ix) * 2 + c];
           int64_t o = nchw ? (c * p.outH() + oy) * p.outW() + ox
                            : (oy * p.outW() + ox) * 2 + c;
-          EXPECT_EQ(y[o], e) << "nchw=" << nchw << " c=" << c << " oy=" << oy
-                             << " ox=" << ox;
+          EXPECT_EQ(y[o], e)
+              << "nchw=" << nchw << " c=" << c << " oy=" << oy << " ox=" << ox;
         }
   }
 }
@@ -129,8 +129,8 @@ TEST(Reference, InceptionIdentityAndBranches) {
     wH[g * 5 + 2] = 1.0f;
   for (bool nchw : {false, true}) {
     p.nchw = nchw;
-    auto y = inceptionDepthwiseConv2d(p, x.data(), wSq.data(), wW.data(),
-                                      wH.data());
+    auto y =
+        inceptionDepthwiseConv2d(p, x.data(), wSq.data(), wW.data(), wH.data());
     EXPECT_EQ(y, x) << "nchw=" << nchw;
   }
   // A band-w filter shifting by one column moves data along W only.
@@ -138,8 +138,8 @@ TEST(Reference, InceptionIdentityAndBranches) {
   for (int64_t g = 0; g < p.gW; ++g)
     wW[g * 5 + 3] = 1.0f; // tap kx=3 reads column ox+1
   p.nchw = true;
-  auto y = inceptionDepthwiseConv2d(p, x.data(), wSq.data(), wW.data(),
-                                    wH.data());
+  auto y =
+      inceptionDepthwiseConv2d(p, x.data(), wSq.data(), wW.data(), wH.data());
   int64_t c0 = p.identityChannels() + p.gSq;
   for (int64_t c = c0; c < c0 + p.gW; ++c)
     for (int64_t yy = 0; yy < p.h; ++yy)

@@ -89,7 +89,10 @@ struct GenerateCpuKernels
     if (failed(ok))
       return fn.emitError("cannot generate ") << opName << ": " << reason;
     func::ReturnOp::create(b, loc);
-    fn->removeAttr("kjit.kernel_props");
+    // The body says it all now; LLVM IR export knows no kjit attributes.
+    for (StringRef name : {"kjit.kernel_op", "kjit.kernel_props",
+                           "kjit.kernel_config", "kjit.kernel_num_inputs"})
+      fn->removeAttr(name);
     return success();
   }
 };

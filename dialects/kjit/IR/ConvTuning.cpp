@@ -205,19 +205,24 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
     minKh = std::min(minKh, g.kh);
   }
   c.ohBlock = (unitRows && minKh > 1 && maxOh > 1) ? 2 : 1;
+  // Register tile: measured on AVX-512 (bench/results), 2 rows x 7-8
+  // columns or 1 row x 14 columns reach the plateau; filling all 32
+  // registers (2 x 14) is 25-40% slower, the allocator spills.
   int64_t regs = t.numVectorRegisters;
-  int64_t jMax = std::min<int64_t>((regs - 1 - c.ohBlock) / c.ohBlock, 28);
-  if (c.ohBlock == 1)
-    jMax = std::min<int64_t>(jMax, 16);
-  jMax = std::max<int64_t>(jMax, 1);
-  // The widest block that divides the output width, if one is near jMax.
-  c.owBlock = std::min(jMax, maxOw);
-  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, jMax * 2 / 3); --j)
+  int64_t jMax = std::max<int64_t>((regs - 1 - c.ohBlock) / c.ohBlock, 1);
+  int64_t jTarget = std::min<int64_t>(jMax, c.ohBlock == 1 ? 14 : 8);
+  c.owBlock = std::min(jTarget, maxOw);
+  // Prefer a block that divides the output width (no tail block).
+  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock - 2); --j)
     if (maxOw % j == 0) {
       c.owBlock = j;
       break;
     }
-  c.kwUnroll = 1;
+  // Small filters: unroll the filter row fully (static offsets, no loop).
+  int64_t maxKw = 1;
+  for (const DwGeom &g : branches)
+    maxKw = std::max(maxKw, g.kw);
+  c.kwUnroll = maxKw <= 16 ? maxKw : 1;
   c.threads = std::max(1u, t.numCores);
   // Rows per task: the packed input tile fits half of L2, and there are
   // enough tasks to feed the threads.

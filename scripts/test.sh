@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set-up, build and every test (lit + GoogleTest + kjit-run integration +
+# the installed-package test) through ctest.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/build.sh"
+build="${KJIT_BUILD_DIR:-$root/build}"
+# Tests compile kernels: keep their disk cache out of the user's cache.
+export KJIT_CACHE_DIR="$build/test-kernel-cache"
+cd "$build"
+ctest -j "$(nproc)" --output-on-failure --timeout 900
