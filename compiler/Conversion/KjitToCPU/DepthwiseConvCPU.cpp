@@ -55,6 +55,8 @@ public:
     inH = xt.getDimSize(nhwc ? 1 : 2);
     inW = xt.getDimSize(nhwc ? 2 : 3);
     inC = xt.getDimSize(nhwc ? 3 : 1);
+    // Built at the top of the kernel function's entry block.
+    entry = b.getInsertionBlock();
   }
 
   OpBuilder &b;
@@ -68,7 +70,21 @@ public:
   int64_t inH, inW, inC;
 
   // --- small helpers -----------------------------------------------------
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  /// Index constants, created once at the top of the kernel (they dominate
+  /// every use; fewer ops make the rest of the pipeline faster).
+  Block *entry = nullptr;
+  llvm::DenseMap<int64_t, Value> constants;
+  Value zeroVector;
+  Value c(int64_t v) {
+    auto it = constants.find(v);
+    if (it != constants.end())
+      return it->second;
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(entry);
+    Value k = arith::ConstantIndexOp::create(b, loc, v);
+    constants[v] = k;
+    return k;
+  }
   Value add(Value a, Value d) { return arith::AddIOp::create(b, loc, a, d); }
   Value add(Value a, int64_t d) { return d == 0 ? a : add(a, c(d)); }
   Value mul(Value a, int64_t d) {
@@ -85,8 +101,13 @@ public:
     return arith::RemUIOp::create(b, loc, a, c(d));
   }
   Value zeroVec() {
-    return arith::ConstantOp::create(
+    if (zeroVector)
+      return zeroVector;
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(entry);
+    zeroVector = arith::ConstantOp::create(
         b, loc, vecT, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0f)));
+    return zeroVector;
   }
   Value constMask(int64_t n) {
     return vector::ConstantMaskOp::create(b, loc, maskT, ArrayRef<int64_t>{n});

@@ -16,16 +16,21 @@ struct EmitPackedEntry
     ModuleOp module = getOperation();
     // Dead casts left inside omp regions by the partial conversions; they
     // have no LLVM IR translation.
-    for (bool changed = true; changed;) {
-      SmallVector<Operation *> dead;
-      module.walk([&](UnrealizedConversionCastOp cast) {
-        if (cast->use_empty())
-          dead.push_back(cast);
-
-      });
-      for (Operation *op : dead)
-        op->erase();
-      changed = !dead.empty();
+    SmallVector<Operation *> worklist;
+    module.walk([&](UnrealizedConversionCastOp cast) {
+      if (cast->use_empty())
+        worklist.push_back(cast);
+    });
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val();
+      SmallVector<Operation *> producers;
+      for (Value v : op->getOperands())
+        if (auto def = v.getDefiningOp<UnrealizedConversionCastOp>())
+          producers.push_back(def);
+      op->erase();
+      for (Operation *p : producers)
+        if (p->use_empty() && !llvm::is_contained(worklist, p))
+          worklist.push_back(p);
     }
     std::string ciface = "_mlir_ciface_" + entry;
     auto target = module.lookupSymbol<LLVM::LLVMFuncOp>(ciface);

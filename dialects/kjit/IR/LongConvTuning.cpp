@@ -1,0 +1,240 @@
+//===- LongConvTuning.cpp - TunableOpInterface of butterfly_matmul --------===//
+#include "dialects/kjit/IR/LongConvTuning.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::kjit;
+
+namespace {
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+std::string str(int64_t v) { return std::to_string(v); }
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// butterfly_matmul
+//===----------------------------------------------------------------------===//
+
+FailureOr<BflyGeom> mlir::kjit::getBflyGeom(Operation *op,
+                                            std::string &reason) {
+  auto bm = dyn_cast<ButterflyMatmulOp>(op);
+  if (!bm) {
+    reason = "not a kjit.butterfly_matmul";
+    return failure();
+  }
+  auto x = cast<RankedTensorType>(bm.getX().getType());
+  auto r = cast<RankedTensorType>(bm.getR().getType());
+  if (!x.hasStaticShape() || !r.hasStaticShape()) {
+    reason = "kjit.butterfly_matmul: code generation needs static shapes";
+    return failure();
+  }
+  BflyGeom g;
+  g.b = x.getDimSize(0);
+  g.m1 = r.getDimSize(0);
+  g.m2 = r.getDimSize(1);
+  g.n = g.m1 * g.m2;
+  return g;
+}
+
+FailureOr<BflyConfig> BflyConfig::parse(ConfigAttr config,
+                                        const BflyConfig &base,
+                                        std::string &reason) {
+  BflyConfig c = base;
+  if (!config)
+    return c;
+  for (NamedAttribute knob : config.getKnobs()) {
+    StringRef name = knob.getName().getValue();
+    if (!llvm::is_contained(kKnobs, name)) {
+      reason = ("unknown knob '" + name +
+                "' for kjit.butterfly_matmul (knobs: vector_width, row_tile, "
+                "row_block, block_tile, transpose, threads)")
+                   .str();
+      return failure();
+    }
+    if (name == "transpose") {
+      auto s = dyn_cast<StringAttr>(knob.getValue());
+      if (!s || (s.getValue() != "fused" && s.getValue() != "separate")) {
+        reason = "transpose must be \"fused\" or \"separate\"";
+        return failure();
+      }
+      c.fuseTranspose = s.getValue() == "fused";
+      continue;
+    }
+    auto i = dyn_cast<IntegerAttr>(knob.getValue());
+    if (!i) {
+      reason = ("knob '" + name + "' must be an integer").str();
+      return failure();
+    }
+    int64_t v = i.getValue().getSExtValue();
+    if (name == "vector_width")
+      c.vectorWidth = v;
+    else if (name == "row_tile")
+      c.rowTile = v;
+    else if (name == "row_block")
+      c.rowBlock = v;
+    else if (name == "block_tile")
+      c.blockTile = v;
+    else if (name == "threads")
+      c.threads = v;
+  }
+  return c;
+}
+
+ConfigAttr BflyConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx,
+                         {{"vector_width", vectorWidth},
+                          {"row_tile", rowTile},
+                          {"row_block", rowBlock},
+                          {"block_tile", blockTile},
+                          {"threads", threads}},
+                         {{"transpose", fuseTranspose ? "fused" : "separate"}});
+}
+
+LogicalResult mlir::kjit::checkBflyConfig(const BflyConfig &c,
+                                          const BflyGeom &g,
+                                          const TargetInfo &t,
+                                          std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
+    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
+  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
+    return bad("vector_width " + str(c.vectorWidth) + " needs " +
+               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
+               str(t.vectorBits));
+  if (c.rowBlock < 1 || c.rowBlock > 4)
+    return bad("row_block must be in [1, 4], got " + str(c.rowBlock));
+  if (c.blockTile < 1 || c.blockTile > 16)
+    return bad("block_tile must be in [1, 16], got " + str(c.blockTile));
+  if (c.rowTile < 1 || c.rowTile % (c.vectorWidth * c.rowBlock) != 0)
+    return bad("row_tile must be a positive multiple of vector_width x "
+               "row_block = " +
+               str(c.vectorWidth * c.rowBlock) + ", got " + str(c.rowTile));
+  if (c.threads < 1 || c.threads > 256)
+    return bad("threads must be in [1, 256], got " + str(c.threads));
+  // Accumulators, one row vector per row block, one broadcast weight.
+  int64_t live = c.rowBlock * c.blockTile + c.rowBlock + 1;
+  if (live > (int64_t)t.numVectorRegisters)
+    return bad("row_block x block_tile + row_block + 1 = " + str(live) +
+               " vector registers; the target has " +
+               str(t.numVectorRegisters));
+  // Two packed tiles of row_tile rows of N per task.
+  double tileBytes = 2.0 * 4.0 * g.n * c.rowTile;
+  if (tileBytes > 256.0 * 1024 * 1024)
+    return bad("row_tile " + str(c.rowTile) + " makes packed tiles of " +
+               str((int64_t)(tileBytes / (1 << 20))) + " MiB; at most 256 MiB");
+  return success();
+}
+
+BflyConfig mlir::kjit::defaultBflyConfig(const BflyGeom &g,
+                                         const TargetInfo &t) {
+  BflyConfig c;
+  c.vectorWidth = t.maxF32Lanes() >= 16 ? 16 : (t.maxF32Lanes() >= 8 ? 8 : 4);
+  c.threads = std::max(1u, t.numCores);
+  int64_t vw = c.vectorWidth;
+  int64_t rowsUp = std::max<int64_t>(vw, ceilDiv(g.b, vw) * vw);
+  // Rows per task: both packed tiles fit in half of L2, and enough tasks
+  // to feed the threads.
+  int64_t rt = vw;
+  while (rt * 2 <= rowsUp && 2.0 * 4.0 * g.n * rt * 2 <= t.l2Bytes / 2 &&
+         ceilDiv(g.b, rt * 2) >= 4 * c.threads)
+    rt *= 2;
+  c.rowTile = rt;
+  // Register tile: measured on AVX-512 (bench/ButterflyBench.cpp).
+  int64_t regs = t.numVectorRegisters;
+  c.rowBlock = (rt % (2 * vw) == 0 && regs >= 32) ? 2 : 1;
+  int64_t m = std::max(g.m1, g.m2);
+  c.blockTile = std::min<int64_t>(
+      std::max<int64_t>((regs - 1 - c.rowBlock) / c.rowBlock, 1),
+      c.rowBlock == 1 ? 12 : 8);
+  c.blockTile = std::max<int64_t>(1, std::min(c.blockTile, m));
+  c.fuseTranspose = true;
+  return c;
+}
+
+SearchSpace mlir::kjit::bflySearchSpace(const BflyGeom &g,
+                                        const TargetInfo &t) {
+  SearchSpace s;
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t v : {4, 8, 16})
+    if (v <= (int64_t)t.maxF32Lanes())
+      vw.ints.push_back(v);
+  s.knobs.push_back(vw);
+  Knob rt{"row_tile", {}, {}};
+  for (int64_t v = 4; v <= 256; v *= 2)
+    rt.ints.push_back(v);
+  s.knobs.push_back(rt);
+  s.knobs.push_back({"row_block", {1, 2, 3, 4}, {}});
+  s.knobs.push_back({"block_tile", {1, 2, 4, 6, 8, 12, 16}, {}});
+  s.knobs.push_back({"transpose", {}, {"fused", "separate"}});
+  Knob th{"threads", {}, {}};
+  for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
+    th.ints.push_back(v);
+  s.knobs.push_back(th);
+  return s;
+}
+
+CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
+                                          const BflyGeom &g,
+                                          const TargetInfo &t) {
+  CostFeatures f;
+  f.flops = g.flops();
+  f.compulsoryBytes = 4.0 * (2.0 * g.b * g.n + g.m1 * g.m2 * g.m2 +
+                             g.m2 * g.m1 * g.m1);
+  int64_t tasks = ceilDiv(g.b, c.rowTile);
+  double rowsDone = (double)tasks * c.rowTile;
+  // x and y once each (padded to the tile), the weights once per task.
+  f.movedBytes = 4.0 * (2.0 * rowsDone * g.n +
+                        tasks * (double)(g.m1 * g.m2 * g.m2 +
+                                         g.m2 * g.m1 * g.m1));
+  f.workingSetBytes = 2.0 * 4.0 * g.n * c.rowTile;
+  double vecRows = rowsDone / c.vectorWidth;
+  f.vectorFmas = vecRows * g.n * (g.m1 + g.m2);
+  // Per reduction step: row_block vector loads + block_tile broadcasts for
+  // row_block x block_tile FMAs; plus the pack/unpack transposes.
+  f.l1Loads = f.vectorFmas * (double)(c.rowBlock + c.blockTile) /
+                  (double)(c.rowBlock * c.blockTile) +
+              vecRows * g.n * (c.fuseTranspose ? 2 : 4);
+  f.registerTile = c.rowBlock * c.blockTile + c.rowBlock + 1;
+  f.laneUtilization = rowsDone > 0 ? g.b / rowsDone : 1;
+  f.parallelTasks = tasks;
+  f.threads = c.threads;
+  return f;
+}
+
+SearchSpace ButterflyMatmulOp::getSearchSpace(const TargetInfo &t) {
+  std::string why;
+  auto g = getBflyGeom(*this, why);
+  return succeeded(g) ? bflySearchSpace(*g, t) : SearchSpace();
+}
+LogicalResult ButterflyMatmulOp::verifyConfig(ConfigAttr config,
+                                              const TargetInfo &t,
+                                              std::string &reason) {
+  auto g = getBflyGeom(*this, reason);
+  if (failed(g))
+    return failure();
+  auto c = BflyConfig::parse(config, defaultBflyConfig(*g, t), reason);
+  if (failed(c))
+    return failure();
+  return checkBflyConfig(*c, *g, t, reason);
+}
+ConfigAttr ButterflyMatmulOp::getDefaultConfig(const TargetInfo &t) {
+  std::string why;
+  auto g = getBflyGeom(*this, why);
+  return defaultBflyConfig(succeeded(g) ? *g : BflyGeom(), t)
+      .toAttr(getContext());
+}
+CostFeatures ButterflyMatmulOp::getCostFeatures(ConfigAttr config,
+                                                const TargetInfo &t) {
+  std::string why;
+  auto g = getBflyGeom(*this, why);
+  if (failed(g))
+    return {};
+  auto c = BflyConfig::parse(config, defaultBflyConfig(*g, t), why);
+  return bflyCostFeatures(succeeded(c) ? *c : defaultBflyConfig(*g, t), *g, t);
+}
