@@ -4,7 +4,7 @@
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/CPUPipeline.h"
 
-#include "mlir/ExecutionEngine/OptUtils.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -16,12 +16,15 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/DynamicLibrary.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <mutex>
 #include <sys/stat.h>
@@ -75,6 +78,30 @@ public:
 private:
   MLIRContext &ctx;
   DiagnosticEngine::HandlerID id;
+};
+
+/// KJIT_TIMING=1 prints the time of each compile phase to stderr.
+class PhaseTimer {
+public:
+  explicit PhaseTimer(const char *what)
+      : what(what), on(std::getenv("KJIT_TIMING") != nullptr),
+        start(std::chrono::steady_clock::now()) {}
+  void lap(const char *phase) {
+    if (!on)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    llvm::errs() << "kjit: " << what << ": " << phase << " "
+                 << llvm::format("%.2f", std::chrono::duration<double, std::milli>(
+                                             now - start)
+                                             .count())
+                 << " ms\n";
+    start = now;
+  }
+
+private:
+  const char *what;
+  bool on;
+  std::chrono::steady_clock::time_point start;
 };
 
 void initLLVMTargets() {
@@ -167,11 +194,13 @@ llvm::Error loadRuntimeLibraries() {
 
 llvm::Expected<PreparedModule>
 prepare(const CompileRequest &request) {
+  PhaseTimer timer("prepare");
   registerAllPasses();
   MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
   DiagCapture diags(ctx);
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(request.mlirText, &ctx, "input.mlir");
+  timer.lap("parse");
   if (!module)
     return makeError("invalid kjit module: " + diags.text);
 
@@ -221,11 +250,13 @@ prepare(const CompileRequest &request) {
   out.workloadKey = sha256Hex(out.canonicalText + "\nentry=" + out.entry);
   out.cacheKey = sha256Hex(out.workloadKey + "\n" + request.target.key() +
                            "\n" + compilerKey());
+  timer.lap("configs and keys");
   return out;
 }
 
 llvm::Expected<Artifact> generate(const PreparedModule &prep,
                                                   const CpuTarget &target) {
+  PhaseTimer timer("generate");
   registerAllPasses();
   initLLVMTargets();
   MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
@@ -242,12 +273,15 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
     return makeError("internal error: cannot build the CPU pipeline");
   if (failed(pm.run(*module)))
     return makeError("code generation failed: " + diags.text);
+  timer.lap("MLIR pipeline");
 
   llvm::LLVMContext llctx;
   std::unique_ptr<llvm::Module> llmod =
       translateModuleToLLVMIR(*module, llctx, "kjit");
   if (!llmod)
-    return makeError("internal error: translation to LLVM IR failed: " + diags.text);
+    return makeError("internal error: translation to LLVM IR failed: " +
+                     diags.text);
+  timer.lap("translation to LLVM IR");
 
   llvm::Triple triple(target.triple);
   std::string err;
@@ -267,9 +301,28 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
     f.addFnAttr("target-cpu", target.cpu);
     f.addFnAttr("target-features", target.features);
   }
-  auto optimize = makeOptimizingTransformer(3, 0, tm.get());
-  if (llvm::Error e = optimize(llmod.get()))
-    return std::move(e);
+  {
+    // -O2 without LLVM's loop and SLP vectorizers: the kernels arrive
+    // vectorized and register-blocked, and those passes are a large part of
+    // the optimizer's time (JIT latency) for no gain on this code.
+    llvm::PipelineTuningOptions tuning;
+    tuning.LoopVectorization = false;
+    tuning.SLPVectorization = false;
+    llvm::PassBuilder pb(tm.get(), tuning);
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm =
+        pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+    mpm.run(*llmod, mam);
+  }
+  timer.lap("LLVM -O2");
 
   Artifact art;
   art.prepared = prep;
@@ -284,6 +337,7 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
     codegen.run(*llmod);
   }
   art.object.assign(buffer.begin(), buffer.end());
+  timer.lap("machine code");
   return art;
 }
 

@@ -63,8 +63,8 @@ TargetInfo infoFromFeatures(llvm::StringRef features) {
 }
 } // namespace
 
-CpuTarget CpuTarget::fromNames(const std::string &cpu,
-                               const std::string &features) {
+static CpuTarget targetFromNames(const std::string &cpu,
+                                 const std::string &features) {
   CpuTarget t;
   t.triple = llvm::sys::getDefaultTargetTriple();
   t.cpu = cpu;
@@ -74,6 +74,17 @@ CpuTarget CpuTarget::fromNames(const std::string &cpu,
   t.info.l2Bytes = 2 * 1024 * 1024;
   t.info.numCores = usableCores();
   return t;
+}
+
+CpuTarget CpuTarget::fromNames(const std::string &cpu,
+                               const std::string &features) {
+  // The host by name gets the host's measured caches, so that a compile
+  // request that names the host (the runtime always names its target)
+  // resolves the same configs as one that names nothing.
+  CpuTarget h = host();
+  if (cpu == h.cpu && features == h.features)
+    return h;
+  return targetFromNames(cpu, features);
 }
 
 CpuTarget CpuTarget::host() {
@@ -87,7 +98,7 @@ CpuTarget CpuTarget::host() {
     std::string joined;
     for (const std::string &f : feats)
       joined += (joined.empty() ? "" : ",") + f;
-    CpuTarget t = fromNames(llvm::sys::getHostCPUName().str(), joined);
+    CpuTarget t = targetFromNames(llvm::sys::getHostCPUName().str(), joined);
     if (uint64_t l1 = readCacheSize(0))
       t.info.l1dBytes = l1;
     if (uint64_t l2 = readCacheSize(2))

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "CpuExecutor.h"
 #include "KernelCache.h"
+#include "KernelErrors.h"
 #include "OpText.h"
 #include "RuntimeInternal.h"
 #include "compiler/Compiler.h"
@@ -232,7 +233,12 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
     }
     args[i] = d.data();
   }
+  // A kernel that finds its inputs invalid (e.g. a malformed CSR) reports
+  // through kjit_rt_report_error and returns without computing.
+  clearKernelError();
   k.fn(args.data());
+  if (std::string err = takeKernelError(); !err.empty())
+    return userError(err);
 
   for (size_t i = inputs.size(); i < views.size(); ++i)
     if (temps[i]) {

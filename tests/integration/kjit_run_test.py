@@ -292,6 +292,55 @@ class Runner:
         self.expect_error("illegal config",
                           [src] + ins + [out, "--config=#kjit.config<{"
                                          "no_such_knob = 1}>"])
+        self.spmm_csr()
+
+    def spmm_csr(self):
+        """kjit.spmm: a valid CSR runs (numerics, unsorted columns, an empty
+        row); a malformed one is a one-line error and exit 1."""
+        src = os.path.join(self.inputs, "spmm.mlir")
+        m, k, n, nnz = 13, 11, 37, 40
+        counts = np.zeros(m, dtype=np.int64)
+        rows = self.rng.choice(np.arange(1, m), size=nnz)  # row 0 empty
+        np.add.at(counts, rows, 1)
+        rp = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        ci = self.rng.integers(0, k, size=nnz).astype(np.int32)
+        v = self.rand((nnz,))
+        b = self.rand((k, n))
+        dense = np.zeros((m, k))
+        for i in range(m):
+            for p in range(rp[i], rp[i + 1]):
+                dense[i, ci[p]] += v[p]
+        ref = dense @ b.astype(np.float64)
+        paths = {}
+        for name, arr in (("rp", rp), ("ci", ci), ("v", v), ("b", b)):
+            paths[name] = self.path(f"spmm_{name}.npy")
+            np.save(paths[name], arr)
+        out = self.path("spmm_out.npy")
+
+        def args(rp_path, ci_path):
+            return [src, f"--input={rp_path}", f"--input={ci_path}",
+                    f"--input={paths['v']}", f"--input={paths['b']}",
+                    f"--output={out}"]
+        r = self.run(args(paths["rp"], paths["ci"]))
+        if r.returncode != 0:
+            self.fail("spmm valid CSR", f"exit {r.returncode}: "
+                      f"{short(r.stderr)}")
+        elif self.check_outputs("spmm valid CSR", [out], [ref]):
+            self.ok("spmm valid CSR")
+        bad_rp = rp.copy()
+        bad_rp[5] = bad_rp[6] + 1
+        p = self.path("spmm_bad_rp.npy")
+        np.save(p, bad_rp)
+        self.expect_error("spmm malformed CSR (row_ptr not monotone)",
+                          args(p, paths["ci"]),
+                          ["malformed CSR", "not monotone at row 5"])
+        bad_ci = ci.copy()
+        bad_ci[17] = k
+        p = self.path("spmm_bad_ci.npy")
+        np.save(p, bad_ci)
+        self.expect_error("spmm malformed CSR (column out of range)",
+                          args(paths["rp"], p),
+                          ["malformed CSR", "column index 11 at position 17"])
 
 
 def main():

@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToCPU/KernelGenerators.h"
+#include "compiler/Conversion/KjitToCPU/EmitHelpers.h"
 
 #include "dialects/kjit/IR/ConvTuning.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,6 +31,7 @@
 
 using namespace mlir;
 using namespace mlir::kjit;
+using ::kjit::compiler::emitTaskLoop;
 
 namespace {
 
@@ -42,155 +44,22 @@ struct Branch {
   int64_t cb = 0, ht = 0, tasks = 0;
 };
 
-class DwGen {
+class DwGen : public ::kjit::compiler::KernelEmitter {
 public:
   DwGen(OpBuilder &b, Location loc, const DwConfig &cfg, bool nhwc, Value x,
         Value y)
-      : b(b), loc(loc), cfg(cfg), nhwc(nhwc), vw(cfg.vectorWidth), x(x),
+      : KernelEmitter(b, loc, cfg.vectorWidth), cfg(cfg), nhwc(nhwc), x(x),
         y(y) {
-    f32 = b.getF32Type();
-    vecT = VectorType::get({vw}, f32);
-    maskT = VectorType::get({vw}, b.getI1Type());
     auto xt = cast<MemRefType>(x.getType());
     inH = xt.getDimSize(nhwc ? 1 : 2);
     inW = xt.getDimSize(nhwc ? 2 : 3);
     inC = xt.getDimSize(nhwc ? 3 : 1);
-    // Built at the top of the kernel function's entry block.
-    entry = b.getInsertionBlock();
   }
 
-  OpBuilder &b;
-  Location loc;
   DwConfig cfg;
   bool nhwc;
-  int64_t vw;
   Value x, y;
-  Type f32;
-  VectorType vecT, maskT;
   int64_t inH, inW, inC;
-
-  // --- small helpers -----------------------------------------------------
-  /// Index constants, created once at the top of the kernel (they dominate
-  /// every use; fewer ops make the rest of the pipeline faster).
-  Block *entry = nullptr;
-  llvm::DenseMap<int64_t, Value> constants;
-  Value zeroVector;
-  Value c(int64_t v) {
-    auto it = constants.find(v);
-    if (it != constants.end())
-      return it->second;
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(entry);
-    Value k = arith::ConstantIndexOp::create(b, loc, v);
-    constants[v] = k;
-    return k;
-  }
-  Value add(Value a, Value d) { return arith::AddIOp::create(b, loc, a, d); }
-  Value add(Value a, int64_t d) { return d == 0 ? a : add(a, c(d)); }
-  Value mul(Value a, int64_t d) {
-    return d == 1 ? a : arith::MulIOp::create(b, loc, a, c(d)).getResult();
-  }
-  Value sub(Value a, Value d) { return arith::SubIOp::create(b, loc, a, d); }
-  Value minI(Value a, Value d) {
-    return arith::MinSIOp::create(b, loc, a, d);
-  }
-  Value divI(Value a, int64_t d) {
-    return d == 1 ? a : arith::DivUIOp::create(b, loc, a, c(d)).getResult();
-  }
-  Value remI(Value a, int64_t d) {
-    return arith::RemUIOp::create(b, loc, a, c(d));
-  }
-  Value zeroVec() {
-    if (zeroVector)
-      return zeroVector;
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(entry);
-    zeroVector = arith::ConstantOp::create(
-        b, loc, vecT, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0f)));
-    return zeroVector;
-  }
-  Value constMask(int64_t n) {
-    return vector::ConstantMaskOp::create(b, loc, maskT, ArrayRef<int64_t>{n});
-  }
-
-  /// scf.for with iter_args; `body` returns the values to yield.
-  SmallVector<Value>
-  loop(Value lb, Value ub, Value step, ValueRange init,
-       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    // Build the body after the loop exists (not through a body builder,
-    // which runs while the region is still detached from any op).
-    auto op = scf::ForOp::create(b, loc, lb, ub, step, init);
-    {
-      OpBuilder::InsertionGuard g(b);
-      Block *body0 = op.getBody();
-      if (!body0->empty())
-        body0->getTerminator()->erase();
-      b.setInsertionPointToEnd(body0);
-      SmallVector<Value> next = body(op.getInductionVar(),
-                                     op.getRegionIterArgs());
-      scf::YieldOp::create(b, loc, next);
-    }
-    return SmallVector<Value>(op.getResults());
-  }
-  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
-    loop(lb, ub, step, {}, [&](Value iv, ValueRange) {
-      body(iv);
-      return SmallVector<Value>();
-    });
-  }
-  void loop(int64_t lb, int64_t ub, function_ref<void(Value)> body) {
-    if (ub > lb)
-      loop(c(lb), c(ub), c(1), body);
-  }
-  void ifThen(Value cond, function_ref<void()> thenFn,
-              function_ref<void()> elseFn = nullptr) {
-    bool hasElse = static_cast<bool>(elseFn);
-    auto op = scf::IfOp::create(b, loc, TypeRange{}, cond,
-                                /*withElseRegion=*/hasElse);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&op.getThenRegion().front());
-      thenFn();
-    }
-    if (hasElse) {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&op.getElseRegion().front());
-      elseFn();
-    }
-  }
-  Value ifValue(Value cond, function_ref<Value()> thenFn,
-                function_ref<Value()> elseFn) {
-    auto op = scf::IfOp::create(b, loc, TypeRange{vecT}, cond, true);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&op.getThenRegion().front());
-      scf::YieldOp::create(b, loc, thenFn());
-    }
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&op.getElseRegion().front());
-      scf::YieldOp::create(b, loc, elseFn());
-    }
-    return op.getResult(0);
-  }
-  Value load(Value mem, ValueRange idx) {
-    return vector::LoadOp::create(b, loc, vecT, mem, idx);
-  }
-  void store(Value v, Value mem, ValueRange idx) {
-    vector::StoreOp::create(b, loc, v, mem, idx);
-  }
-  Value maskedLoad(Value mem, ValueRange idx, Value mask) {
-    return vector::MaskedLoadOp::create(b, loc, vecT, mem, idx, mask,
-                                        zeroVec());
-  }
-  void maskedStore(Value v, Value mem, ValueRange idx, Value mask) {
-    vector::MaskedStoreOp::create(b, loc, mem, idx, mask, v);
-  }
-  Value alloc(ArrayRef<int64_t> shape) {
-    return memref::AllocOp::create(b, loc, MemRefType::get(shape, f32),
-                                   b.getI64IntegerAttr(64));
-  }
-  void dealloc(Value m) { memref::DeallocOp::create(b, loc, m); }
 
   /// Transposes `rows` (vw vectors of vw lanes) as a vw x vw matrix.
   SmallVector<Value> transpose(ArrayRef<Value> rows) {
@@ -524,46 +393,6 @@ public:
     });
   }
 };
-
-/// Calls `body(t)` for every task in [0, total), on an OpenMP team of
-/// `threads` when threads > 1 (tasks dealt round-robin to the team).
-void emitTaskLoop(OpBuilder &b, Location loc, int64_t total, int64_t threads,
-                  function_ref<void(Value)> body) {
-  auto cst = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  auto forEach = [&](Value lb, Value step) {
-    auto op = scf::ForOp::create(b, loc, lb, cst(total), step);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(op.getBody()->getTerminator());
-    body(op.getInductionVar());
-  };
-  threads = std::min(threads, total);
-  if (threads <= 1) {
-    forEach(cst(0), cst(1));
-    return;
-  }
-  auto module = b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  auto fnType = b.getFunctionType({}, {b.getI32Type()});
-  if (!module.lookupSymbol<func::FuncOp>("omp_get_thread_num")) {
-    OpBuilder mb(module.getBodyRegion());
-    auto decl = func::FuncOp::create(mb, loc, "omp_get_thread_num", fnType);
-    decl.setPrivate();
-  }
-  omp::ParallelOperands clauses;
-  clauses.numThreads =
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), threads);
-  auto par = omp::ParallelOp::create(b, loc, clauses);
-  OpBuilder::InsertionGuard g(b);
-  Block *blk = b.createBlock(&par.getRegion());
-  b.setInsertionPointToStart(blk);
-  Value tid = func::CallOp::create(b, loc, "omp_get_thread_num",
-                                   TypeRange{b.getI32Type()}, ValueRange{})
-                  .getResult(0);
-  Value tidx = arith::IndexCastOp::create(b, loc, b.getIndexType(), tid);
-  forEach(tidx, cst(threads));
-  omp::TerminatorOp::create(b, loc);
-}
 
 } // namespace
 

@@ -61,7 +61,10 @@ struct GenerateCpuKernels
       auto mt = cast<MemRefType>(out.getType());
       state.addTypes(RankedTensorType::get(mt.getShape(), mt.getElementType()));
     }
-    state.propertiesAttr = props;
+    // Ops without properties (butterfly_matmul, fft_conv) carry an empty
+    // dictionary; handing it to them would call a null property setter.
+    if (!props.empty())
+      state.propertiesAttr = props;
     Operation *op = b.create(state);
     op->setAttr(kConfigAttrName, config);
     if (failed(mlir::verify(op))) {
@@ -79,6 +82,15 @@ struct GenerateCpuKernels
     if (isa<DepthwiseConv2dOp, InceptionDepthwiseConv2dOp>(op)) {
       ok = ::kjit::compiler::generateDepthwiseCpu(b, loc, op, inputs, outputs,
                                                 config, target, reason);
+    } else if (isa<WindowAttentionOp>(op)) {
+      ok = ::kjit::compiler::generateWindowAttentionCpu(
+          b, loc, op, inputs, outputs, config, target, reason);
+    } else if (isa<ButterflyMatmulOp>(op)) {
+      ok = ::kjit::compiler::generateButterflyMatmulCpu(
+          b, loc, op, inputs, outputs, config, target, reason);
+    } else if (isa<SpmmOp>(op)) {
+      ok = ::kjit::compiler::generateSpmmCpu(b, loc, op, inputs, outputs,
+                                             config, target, reason);
     } else {
       reason = op->getName().getStringRef().str() +
                " has no CPU code generator yet";

@@ -19,6 +19,38 @@ mlir::LogicalResult generateDepthwiseCpu(mlir::OpBuilder &b,
                                          const TargetInfo &target,
                                          std::string &reason);
 
+/// kjit.butterfly_matmul (Monarch): inputs x, r, l; output y (memrefs).
+mlir::LogicalResult generateButterflyMatmulCpu(mlir::OpBuilder &b,
+                                               mlir::Location loc,
+                                               mlir::Operation *op,
+                                               mlir::ValueRange inputs,
+                                               mlir::ValueRange outputs,
+                                               mlir::kjit::ConfigAttr config,
+                                               const TargetInfo &target,
+                                               std::string &reason);
+
+/// kjit.spmm: inputs row_ptr, col_idx, values, b; output (memrefs). The
+/// kernel validates the CSR first and reports a malformed one through
+/// kjit_rt_report_error (KernelErrorCodes.h) without computing.
+mlir::LogicalResult generateSpmmCpu(mlir::OpBuilder &b, mlir::Location loc,
+                                    mlir::Operation *op,
+                                    mlir::ValueRange inputs,
+                                    mlir::ValueRange outputs,
+                                    mlir::kjit::ConfigAttr config,
+                                    const TargetInfo &target,
+                                    std::string &reason);
+
+/// kjit.window_attention (NATTEN semantics, fused online softmax): inputs
+/// q, k, v[, rpb]; output (memrefs).
+mlir::LogicalResult generateWindowAttentionCpu(mlir::OpBuilder &b,
+                                               mlir::Location loc,
+                                               mlir::Operation *op,
+                                               mlir::ValueRange inputs,
+                                               mlir::ValueRange outputs,
+                                               mlir::kjit::ConfigAttr config,
+                                               const TargetInfo &target,
+                                               std::string &reason);
+
 } // namespace kjit::compiler
 
 #endif

@@ -403,7 +403,5 @@ InceptionDepthwiseConv2dOp::getCostFeatures(ConfigAttr config,
     return {};                                                                 \
   }
 
-KJIT_NOT_YET_LOWERED(WindowAttentionOp, "kjit.window_attention")
 KJIT_NOT_YET_LOWERED(FftConvOp, "kjit.fft_conv")
-KJIT_NOT_YET_LOWERED(SpmmOp, "kjit.spmm")
 KJIT_NOT_YET_LOWERED(SpgemmOp, "kjit.spgemm")

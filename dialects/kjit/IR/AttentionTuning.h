@@ -1,0 +1,62 @@
+//===- AttentionTuning.h - window attention geometry and config -*- C++ -*-===//
+//
+// Shared by kjit.window_attention's TunableOpInterface and its CPU lowering
+// (compiler/Conversion/KjitToCPU/WindowAttentionCPU.cpp), so that the
+// legality the tuner sees is exactly what the code generator needs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_DIALECT_ATTENTIONTUNING_H
+#define KJIT_DIALECT_ATTENTIONTUNING_H
+
+#include "dialects/kjit/IR/KjitDialect.h"
+
+namespace mlir::kjit {
+
+/// The static geometry of one kjit.window_attention. 1-D attention is
+/// described as 2-D with h = kh = dh = 1.
+struct WaGeom {
+  int64_t rank = 1;  ///< spatial dims: 1 or 2
+  int64_t batch = 1, heads = 1;
+  int64_t h = 1, w = 1; ///< spatial sizes (1-D: h = 1, w = L)
+  int64_t d = 1;        ///< head dim
+  int64_t kh = 1, kw = 1, dh = 1, dw = 1;
+  bool causal = false, rpb = false;
+  float scale = 1.0f;
+  /// Keys each query attends, summed over all queries (causal: fewer).
+  double keysPerImage() const;
+  /// 2·D flops for q·k and 2·D for p·v per (query, key).
+  double flops() const { return 4.0 * batch * heads * keysPerImage() * d; }
+};
+
+FailureOr<WaGeom> getWaGeom(WindowAttentionOp op, std::string &reason);
+
+/// The CPU knobs of the fused window-attention kernel.
+struct WaConfig {
+  int64_t vectorWidth = 16; ///< head-dim lanes per vector (4/8/16)
+  int64_t queryTile = 16;   ///< queries per task along the last spatial dim
+  int64_t queryTileH = 1;   ///< query rows per task (2-D only)
+  int64_t keyChunk = 8;     ///< keys per online-softmax update (1..16)
+  int64_t headsPerTask = 1; ///< heads per task (divides heads)
+  int64_t threads = 1;
+
+  static constexpr const char *kKnobs[] = {"vector_width",  "query_tile",
+                                           "query_tile_h",  "key_chunk",
+                                           "heads_per_task", "threads"};
+  /// Reads a config; absent knobs keep `base`'s values.
+  static FailureOr<WaConfig> parse(ConfigAttr config, const WaConfig &base,
+                                   std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  /// Tasks of one call: batch x head groups x row tiles x column tiles.
+  int64_t tasks(const WaGeom &g) const;
+};
+
+LogicalResult checkWaConfig(const WaConfig &cfg, const WaGeom &g,
+                            const TargetInfo &target, std::string &reason);
+WaConfig defaultWaConfig(const WaGeom &g, const TargetInfo &target);
+SearchSpace waSearchSpace(const WaGeom &g, const TargetInfo &target);
+CostFeatures waCostFeatures(const WaConfig &cfg, const WaGeom &g,
+                            const TargetInfo &target);
+
+} // namespace mlir::kjit
+
+#endif

@@ -1,0 +1,63 @@
+// RUN: kjit-opt %s -split-input-file -verify-diagnostics --kjit-attach-configs="cpu=haswell features=+avx,+avx2,+fma"
+
+func.func @too_wide(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{vector_width 16 needs 512-bit vectors; the target has 256}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{vector_width = 16, row_tile = 16}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @row_tile(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{row_tile must be a positive multiple of vector_width x row_block = 16, got 24}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{vector_width = 8, row_block = 2, row_tile = 24}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @registers(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{row_block x block_tile + row_block + 1 = 27 vector registers; the target has 16}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{vector_width = 8, row_block = 2, row_tile = 16, block_tile = 12}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @block_tile(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{block_tile must be in [1, 16], got 0}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{block_tile = 0}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @transpose(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{transpose must be "fused" or "separate"}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{transpose = "maybe"}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @unknown(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{unknown knob 'oh_tile' for kjit.butterfly_matmul}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{oh_tile = 4}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @threads(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{threads must be in [1, 256], got 0}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{threads = 0}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}
+
+// -----
+
+func.func @not_integer(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  // expected-error @+1 {{knob 'row_tile' must be an integer}}
+  %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{row_tile = "big"}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+}

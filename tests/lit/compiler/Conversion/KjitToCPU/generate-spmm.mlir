@@ -1,0 +1,60 @@
+// RUN: kjit-opt %s -split-input-file --kjit-generate-cpu-kernels | FileCheck %s
+
+// One thread, "rows" partition, 2 vectors of 16 per register block, N = 37:
+// the kernel validates row_ptr (start, monotone, end) and col_idx (an OR of
+// "out of range" over all of it) before computing; a malformed CSR calls
+// kjit_rt_report_error with the kind's code and returns. The product: one
+// broadcast per nonzero, the two accumulators carried through the row's
+// nonzeros, then a masked block for the 5-column tail.
+// CHECK: func.func private @kjit_rt_report_error(i64, i64, i64)
+// CHECK-LABEL: func.func private @k_one
+// CHECK-NOT: omp.parallel
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (index)
+// CHECK: arith.cmpi sgt
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %false) -> (i1)
+// CHECK: arith.cmpi uge
+// CHECK: arith.ori
+// CHECK: scf.if
+// CHECK: arith.constant 104 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: } else {
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %cst, %{{.*}} = %cst) -> (vector<16xf32>, vector<16xf32>)
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<16xf32>
+// CHECK: vector.load %arg3
+// CHECK: vector.fma
+// CHECK: vector.load %arg3
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %arg4
+// CHECK: vector.store %{{.*}}, %arg4
+// CHECK: vector.constant_mask [5] : vector<16xi1>
+// CHECK: vector.maskedload %arg3
+// CHECK: vector.maskedstore %arg4
+// CHECK: arith.constant 103 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: arith.constant 102 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: arith.constant 101 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: return
+func.func private @k_one(memref<6xi32>, memref<9xi32>, memref<9xf32>, memref<7x37xf32>, memref<5x37xf32>) attributes {kjit.kernel_config = #kjit.config<{n_block = 2 : i64, n_tile = 32 : i64, partition = "rows", prefetch_distance = 0 : i64, row_tile = 5 : i64, threads = 1 : i64, vector_width = 16 : i64}>, kjit.kernel_num_inputs = 4 : i64, kjit.kernel_op = "kjit.spmm", kjit.kernel_props = {}}
+
+// -----
+
+// Two threads, tasks balanced by nnz: each task finds its first and last row
+// with a binary search (scf.while) over row_ptr[r] + r, inside an OpenMP
+// team; b rows 4 nonzeros ahead are prefetched; N = 3 < one vector of 8, so
+// the only block is one masked vector.
+// CHECK-LABEL: func.func private @k_threads
+// CHECK: omp.parallel num_threads(%{{.*}} : i32)
+// CHECK: func.call @omp_get_thread_num()
+// CHECK: scf.while
+// CHECK: scf.while
+// CHECK: vector.constant_mask [3] : vector<8xi1>
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}) -> (vector<8xf32>)
+// CHECK: memref.prefetch %arg3
+// CHECK: vector.maskedload %arg3
+// CHECK: vector.fma
+// CHECK: vector.maskedstore %arg4
+// CHECK: omp.terminator
+func.func private @k_threads(memref<12xi32>, memref<20xi32>, memref<20xf32>, memref<13x3xf32>, memref<11x3xf32>) attributes {kjit.kernel_config = #kjit.config<{n_block = 1 : i64, n_tile = 8 : i64, partition = "nnz", prefetch_distance = 4 : i64, row_tile = 3 : i64, threads = 2 : i64, vector_width = 8 : i64}>, kjit.kernel_num_inputs = 4 : i64, kjit.kernel_op = "kjit.spmm", kjit.kernel_props = {}}
