@@ -1,9 +1,12 @@
 //===- CpuExecutor.cpp - ORC-based object loader --------------------------===//
 #include "CpuExecutor.h"
+#include "KernelErrors.h"
 #include "RuntimeInternal.h"
 #include "compiler/Compiler.h"
 
+#include "llvm/ExecutionEngine/Orc/AbsoluteSymbols.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
@@ -65,6 +68,19 @@ Result<PackedFn> CpuExecutor::load(std::string_view object,
     return internalError("cannot search the OpenMP runtime for symbols: " +
                          llvm::toString(omp.takeError()));
   jd->addGenerator(std::move(*omp));
+  // The runtime's own entry points, bound directly (not through a search of
+  // the process, which misses them when libkjit.so was dlopen'ed with
+  // RTLD_LOCAL).
+  llvm::orc::MangleAndInterner mangle(jit.getExecutionSession(),
+                                      jit.getDataLayout());
+  llvm::orc::SymbolMap runtimeSymbols;
+  runtimeSymbols[mangle("kjit_rt_report_error")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&kjit_rt_report_error),
+      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  if (llvm::Error err =
+          jd->define(llvm::orc::absoluteSymbols(std::move(runtimeSymbols))))
+    return internalError("cannot define the runtime's symbols: " +
+                         llvm::toString(std::move(err)));
   auto generator =
       llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
           jit.getDataLayout().getGlobalPrefix());
