@@ -23,7 +23,10 @@ uint64_t readCacheSize(int index) {
   auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buf)
     return 0;
-  llvm::StringRef s = (*buf)->getBuffer().trim();
+  // sysfs files read as a whole page: "32K\n" then NULs.
+  llvm::StringRef s = (*buf)->getBuffer().take_until(
+      [](char c) { return c == '\n' || c == '\0'; });
+  s = s.trim();
   uint64_t mult = 1;
   if (s.consume_back("K"))
     mult = 1024;

@@ -303,7 +303,11 @@ public:
     }
     int64_t tile = std::min(cfg.ohTile, g.oh);
     Value oh0 = mul(ht, tile);
-    Value rows = minI(c(tile), sub(c(g.oh), oh0));
+    // Every task has `tile` rows when the tiles divide the output height:
+    // then the row counts below are constants and the remainder code for
+    // a short last tile is not emitted at all.
+    bool evenTiles = g.oh % tile == 0;
+    Value rows = evenTiles ? c(tile) : minI(c(tile), sub(c(g.oh), oh0));
     Value chOff = mul(cb, vw);
     bool partial = g.c % vw != 0;
     Value cnt = minI(c(vw), sub(c(g.c), chOff));
@@ -348,9 +352,9 @@ public:
         microKernel(br, p, o, n, cb, oh0, ohRel, c(nb * jb), rc, g.ow % jb,
                     coutBase, chMask);
     };
-    Value fullRows = mul(divI(rows, rb), rb);
+    Value fullRows = evenTiles ? c(tile / rb * rb) : mul(divI(rows, rb), rb);
     loop(c(0), fullRows, c(rb), [&](Value ohRel) { rowBlock(ohRel, rb); });
-    if (rb > 1)
+    if (rb > 1 && !(evenTiles && tile % rb == 0))
       loop(fullRows, rows, c(1), [&](Value ohRel) { rowBlock(ohRel, 1); });
 
     // 3. NCHW: transpose the tile back.
