@@ -20,6 +20,7 @@
 // Tasks run on an OpenMP team when threads > 1.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/KjitToCPU/EmitHelpers.h"
 #include "compiler/Conversion/KjitToCPU/KernelGenerators.h"
 
 #include "dialects/kjit/IR/LongConvTuning.h"
@@ -283,48 +284,6 @@ public:
   }
 };
 
-/// Calls `body(t)` for every task in [0, total), on an OpenMP team of
-/// `threads` when threads > 1 (tasks dealt round-robin to the team). Same
-/// scheme as the depthwise kernels.
-void bflyTaskLoop(OpBuilder &b, Location loc, int64_t total, int64_t threads,
-                  function_ref<void(Value)> body) {
-  auto cst = [&](int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  auto forEach = [&](Value lb, Value step) {
-    auto op = scf::ForOp::create(b, loc, lb, cst(total), step);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(op.getBody()->getTerminator());
-    body(op.getInductionVar());
-  };
-  threads = std::min(threads, total);
-  if (threads <= 1) {
-    forEach(cst(0), cst(1));
-    return;
-  }
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  auto fnType = b.getFunctionType({}, {b.getI32Type()});
-  if (!module.lookupSymbol<func::FuncOp>("omp_get_thread_num")) {
-    OpBuilder mb(module.getBodyRegion());
-    auto decl = func::FuncOp::create(mb, loc, "omp_get_thread_num", fnType);
-    decl.setPrivate();
-  }
-  omp::ParallelOperands clauses;
-  clauses.numThreads =
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), threads);
-  auto par = omp::ParallelOp::create(b, loc, clauses);
-  OpBuilder::InsertionGuard guard(b);
-  Block *blk = b.createBlock(&par.getRegion());
-  b.setInsertionPointToStart(blk);
-  Value tid = func::CallOp::create(b, loc, "omp_get_thread_num",
-                                   TypeRange{b.getI32Type()}, ValueRange{})
-                  .getResult(0);
-  Value tidx = arith::IndexCastOp::create(b, loc, b.getIndexType(), tid);
-  forEach(tidx, cst(threads));
-  omp::TerminatorOp::create(b, loc);
-}
-
 } // namespace
 
 namespace kjit::compiler {
@@ -344,7 +303,7 @@ LogicalResult generateButterflyMatmulCpu(OpBuilder &b, Location loc,
   BflyGen gen(b, loc, *cfg, *geom, inputs[0], inputs[1], inputs[2],
               outputs[0]);
   int64_t tasks = (geom->b + cfg->rowTile - 1) / cfg->rowTile;
-  bflyTaskLoop(b, loc, tasks, cfg->threads, [&](Value t) { gen.task(t); });
+  emitTaskLoop(b, loc, tasks, cfg->threads, [&](Value t) { gen.task(t); });
   return success();
 }
 } // namespace kjit::compiler

@@ -403,5 +403,4 @@ InceptionDepthwiseConv2dOp::getCostFeatures(ConfigAttr config,
     return {};                                                                 \
   }
 
-KJIT_NOT_YET_LOWERED(FftConvOp, "kjit.fft_conv")
 KJIT_NOT_YET_LOWERED(SpgemmOp, "kjit.spgemm")

@@ -1,4 +1,4 @@
-//===- LongConvTuning.cpp - TunableOpInterface of butterfly_matmul --------===//
+//===- LongConvTuning.cpp - TunableOpInterface of butterfly_matmul, fft_conv ===//
 #include "dialects/kjit/IR/LongConvTuning.h"
 
 #include "mlir/IR/Builders.h"
@@ -237,4 +237,197 @@ CostFeatures ButterflyMatmulOp::getCostFeatures(ConfigAttr config,
     return {};
   auto c = BflyConfig::parse(config, defaultBflyConfig(*g, t), why);
   return bflyCostFeatures(succeeded(c) ? *c : defaultBflyConfig(*g, t), *g, t);
+}
+
+//===----------------------------------------------------------------------===//
+// fft_conv
+//===----------------------------------------------------------------------===//
+
+FailureOr<FftGeom> mlir::kjit::getFftGeom(Operation *op, std::string &reason) {
+  auto fc = dyn_cast<FftConvOp>(op);
+  if (!fc) {
+    reason = "not a kjit.fft_conv";
+    return failure();
+  }
+  auto u = cast<RankedTensorType>(fc.getU().getType());
+  auto k = cast<RankedTensorType>(fc.getK().getType());
+  if (!u.hasStaticShape() || !k.hasStaticShape()) {
+    reason = "kjit.fft_conv: code generation needs static shapes";
+    return failure();
+  }
+  FftGeom g;
+  g.b = u.getDimSize(0);
+  g.c = u.getDimSize(1);
+  g.l = u.getDimSize(2);
+  g.lk = k.getDimSize(1);
+  g.hasD = static_cast<bool>(fc.getD());
+  int64_t need = std::max<int64_t>(16, g.l + g.lk - 1);
+  g.n = 16;
+  g.logN = 4;
+  while (g.n < need) {
+    g.n *= 2;
+    ++g.logN;
+  }
+  if (g.logN > 26) {
+    reason = "kjit.fft_conv: L + Lk - 1 = " + str(g.l + g.lk - 1) +
+             " needs an FFT of 2^" + str(g.logN) + " points; at most 2^26";
+    return failure();
+  }
+  return g;
+}
+
+FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
+                                      std::string &reason) {
+  FftConfig c = base;
+  if (!config)
+    return c;
+  for (NamedAttribute knob : config.getKnobs()) {
+    StringRef name = knob.getName().getValue();
+    if (!llvm::is_contained(kKnobs, name)) {
+      reason = ("unknown knob '" + name +
+                "' for kjit.fft_conv (knobs: vector_width, radix, "
+                "rows_per_task, threads)")
+                   .str();
+      return failure();
+    }
+    auto i = dyn_cast<IntegerAttr>(knob.getValue());
+    if (!i) {
+      reason = ("knob '" + name + "' must be an integer").str();
+      return failure();
+    }
+    int64_t v = i.getValue().getSExtValue();
+    if (name == "vector_width")
+      c.vectorWidth = v;
+    else if (name == "radix")
+      c.radix = v;
+    else if (name == "rows_per_task")
+      c.rowsPerTask = v;
+    else if (name == "threads")
+      c.threads = v;
+  }
+  return c;
+}
+
+ConfigAttr FftConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx, {{"vector_width", vectorWidth},
+                               {"radix", radix},
+                               {"rows_per_task", rowsPerTask},
+                               {"threads", threads}});
+}
+
+LogicalResult mlir::kjit::checkFftConfig(const FftConfig &c, const FftGeom &g,
+                                         const TargetInfo &t,
+                                         std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
+    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
+  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
+    return bad("vector_width " + str(c.vectorWidth) + " needs " +
+               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
+               str(t.vectorBits));
+  if (c.vectorWidth * c.vectorWidth > g.n)
+    return bad("vector_width " + str(c.vectorWidth) +
+               " needs an FFT of at least vector_width^2 = " +
+               str(c.vectorWidth * c.vectorWidth) +
+               " points (the last stages run on transposed vector_width x "
+               "vector_width blocks); this op's FFT has " +
+               str(g.n));
+  if (c.radix != 2 && c.radix != 4 && c.radix != 8)
+    return bad("radix must be 2, 4 or 8, got " + str(c.radix));
+  if (c.rowsPerTask < 1 || c.rowsPerTask > 1024)
+    return bad("rows_per_task must be in [1, 1024], got " +
+               str(c.rowsPerTask));
+  if (c.threads < 1 || c.threads > 256)
+    return bad("threads must be in [1, 256], got " + str(c.threads));
+  return success();
+}
+
+FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
+  FftConfig c;
+  c.vectorWidth = 4;
+  for (int64_t v : {8, 16})
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+      c.vectorWidth = v;
+  c.radix = 4;
+  c.threads = std::max(1u, t.numCores);
+  // Tasks are dealt round-robin to the team; one row per task balances best
+  // and the per-task scratch (2 x N floats) does not grow with it.
+  c.rowsPerTask = 1;
+  return c;
+}
+
+SearchSpace mlir::kjit::fftSearchSpace(const FftGeom &g, const TargetInfo &t) {
+  SearchSpace s;
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t v : {4, 8, 16})
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+      vw.ints.push_back(v);
+  s.knobs.push_back(vw);
+  s.knobs.push_back({"radix", {2, 4, 8}, {}});
+  s.knobs.push_back({"rows_per_task", {1, 2, 4, 8}, {}});
+  Knob th{"threads", {}, {}};
+  for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
+    th.ints.push_back(v);
+  s.knobs.push_back(th);
+  return s;
+}
+
+CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
+                                         const TargetInfo &t) {
+  CostFeatures f;
+  f.flops = g.flops();
+  f.compulsoryBytes =
+      4.0 * (2.0 * g.rows() * g.l + g.c * g.lk + (g.hasD ? g.c : 0));
+  // Per row: u in, y out, the channel's spectrum (2N), and one pass over
+  // the 2N scratch per radix pass when the row exceeds L2.
+  int64_t bigStages = g.logN - 1; // >= log2(vw) of them are in registers
+  int64_t rlog = c.radix == 8 ? 3 : (c.radix == 4 ? 2 : 1);
+  double passes = 2.0 * ceilDiv(bigStages, rlog) + 1;
+  double rowBytes = 8.0 * g.n;
+  bool fits = 2 * rowBytes <= (double)t.l2Bytes;
+  f.movedBytes = 4.0 * 2.0 * g.rows() * g.l + g.rows() * rowBytes +
+                 (fits ? 0.0 : g.rows() * rowBytes * 2 * passes);
+  f.workingSetBytes = 2 * rowBytes;
+  double vecButterflies = (double)g.n / 2 / c.vectorWidth * g.logN;
+  f.vectorFmas = (g.rows() * 2 + g.c) * vecButterflies * 3;
+  f.l1Loads = (g.rows() * 2 + g.c) * vecButterflies * 6 / rlog;
+  f.registerTile = 2.0 * c.radix + 4;
+  f.laneUtilization = 1;
+  f.parallelTasks = (double)ceilDiv(g.rows(), c.rowsPerTask);
+  f.threads = c.threads;
+  return f;
+}
+
+SearchSpace FftConvOp::getSearchSpace(const TargetInfo &t) {
+  std::string why;
+  auto g = getFftGeom(*this, why);
+  return succeeded(g) ? fftSearchSpace(*g, t) : SearchSpace();
+}
+LogicalResult FftConvOp::verifyConfig(ConfigAttr config, const TargetInfo &t,
+                                      std::string &reason) {
+  auto g = getFftGeom(*this, reason);
+  if (failed(g))
+    return failure();
+  auto c = FftConfig::parse(config, defaultFftConfig(*g, t), reason);
+  if (failed(c))
+    return failure();
+  return checkFftConfig(*c, *g, t, reason);
+}
+ConfigAttr FftConvOp::getDefaultConfig(const TargetInfo &t) {
+  std::string why;
+  auto g = getFftGeom(*this, why);
+  return defaultFftConfig(succeeded(g) ? *g : FftGeom(), t)
+      .toAttr(getContext());
+}
+CostFeatures FftConvOp::getCostFeatures(ConfigAttr config,
+                                        const TargetInfo &t) {
+  std::string why;
+  auto g = getFftGeom(*this, why);
+  if (failed(g))
+    return {};
+  auto c = FftConfig::parse(config, defaultFftConfig(*g, t), why);
+  return fftCostFeatures(succeeded(c) ? *c : defaultFftConfig(*g, t), *g, t);
 }

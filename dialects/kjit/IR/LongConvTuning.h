@@ -1,8 +1,9 @@
 //===- LongConvTuning.h - Monarch / FFT-conv geometry and CPU config -*- C++ -*-===//
 //
-// Shared by kjit.butterfly_matmul's TunableOpInterface and its CPU lowering
-// (ButterflyMatmulCPU.cpp), so the legality the tuner sees is exactly what
-// the code generator needs (same split as ConvTuning.h for the conv ops).
+// Shared by kjit.butterfly_matmul's and kjit.fft_conv's TunableOpInterface
+// and their CPU lowerings (ButterflyMatmulCPU.cpp, FftConvCPU.cpp), so the
+// legality the tuner sees is exactly what the code generator needs (same
+// split as ConvTuning.h for the conv ops).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_DIALECT_LONGCONVTUNING_H
@@ -49,6 +50,51 @@ BflyConfig defaultBflyConfig(const BflyGeom &g, const TargetInfo &target);
 SearchSpace bflySearchSpace(const BflyGeom &g, const TargetInfo &target);
 CostFeatures bflyCostFeatures(const BflyConfig &cfg, const BflyGeom &g,
                               const TargetInfo &target);
+
+
+/// A causal long convolution (kjit.fft_conv) over B x C rows of length L
+/// with a C x Lk kernel, computed through complex FFTs of size n (a power of
+/// two >= max(16, L + Lk - 1)).
+struct FftGeom {
+  int64_t b = 0, c = 0, l = 0, lk = 0, n = 16, logN = 4;
+  bool hasD = false;
+  int64_t rows() const { return b * c; }
+  /// Forward + inverse complex FFT per row, the kernel's FFT per channel,
+  /// the pointwise product (5 N log2 N per complex FFT, 6 N per product).
+  double flops() const {
+    double fft = 5.0 * n * logN;
+    return rows() * (2 * fft + 6.0 * n) + c * fft;
+  }
+};
+
+/// Geometry of an fft_conv with static shapes; fails otherwise.
+FailureOr<FftGeom> getFftGeom(Operation *op, std::string &reason);
+
+/// The CPU knobs of the FFT convolution (FftConvCPU.cpp). A row is a complex
+/// split (re, im) array of N floats; the butterfly stages with half-size
+/// h >= vector_width run vectorized across butterflies, `radix` = 2, 4 or 8
+/// fuses 1, 2 or 3 radix-2 stages per pass over the row; the last
+/// log2(vector_width) stages (and their inverses, with the pointwise product
+/// in between) run on vector_width x vector_width transposed blocks.
+struct FftConfig {
+  int64_t vectorWidth = 16; ///< f32 lanes
+  int64_t radix = 4;        ///< 2, 4 or 8
+  int64_t rowsPerTask = 1;  ///< rows per parallel task
+  int64_t threads = 1;
+
+  static constexpr const char *kKnobs[] = {"vector_width", "radix",
+                                           "rows_per_task", "threads"};
+  static FailureOr<FftConfig> parse(ConfigAttr config, const FftConfig &base,
+                                    std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+};
+
+LogicalResult checkFftConfig(const FftConfig &cfg, const FftGeom &g,
+                             const TargetInfo &target, std::string &reason);
+FftConfig defaultFftConfig(const FftGeom &g, const TargetInfo &target);
+SearchSpace fftSearchSpace(const FftGeom &g, const TargetInfo &target);
+CostFeatures fftCostFeatures(const FftConfig &cfg, const FftGeom &g,
+                             const TargetInfo &target);
 
 } // namespace mlir::kjit
 
