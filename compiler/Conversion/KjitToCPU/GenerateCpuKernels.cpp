@@ -88,6 +88,9 @@ struct GenerateCpuKernels
     } else if (isa<ButterflyMatmulOp>(op)) {
       ok = ::kjit::compiler::generateButterflyMatmulCpu(
           b, loc, op, inputs, outputs, config, target, reason);
+    } else if (isa<FftConvOp>(op)) {
+      ok = ::kjit::compiler::generateFftConvCpu(b, loc, op, inputs, outputs,
+                                                config, target, reason);
     } else if (isa<SpmmOp>(op)) {
       ok = ::kjit::compiler::generateSpmmCpu(b, loc, op, inputs, outputs,
                                              config, target, reason);

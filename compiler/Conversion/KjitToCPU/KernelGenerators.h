@@ -29,6 +29,16 @@ mlir::LogicalResult generateButterflyMatmulCpu(mlir::OpBuilder &b,
                                                const TargetInfo &target,
                                                std::string &reason);
 
+/// kjit.fft_conv (causal long convolution through FFTs): inputs u, k[, d];
+/// output y (memrefs).
+mlir::LogicalResult generateFftConvCpu(mlir::OpBuilder &b, mlir::Location loc,
+                                       mlir::Operation *op,
+                                       mlir::ValueRange inputs,
+                                       mlir::ValueRange outputs,
+                                       mlir::kjit::ConfigAttr config,
+                                       const TargetInfo &target,
+                                       std::string &reason);
+
 /// kjit.spmm: inputs row_ptr, col_idx, values, b; output (memrefs). The
 /// kernel validates the CSR first and reports a malformed one through
 /// kjit_rt_report_error (KernelErrorCodes.h) without computing.

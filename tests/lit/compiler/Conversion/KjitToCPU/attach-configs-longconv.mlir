@@ -61,3 +61,67 @@ func.func @not_integer(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5
   %y = kjit.butterfly_matmul %x, %r, %l {kjit.config = #kjit.config<{row_tile = "big"}>} : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
   return %y : tensor<5x35xf32>
 }
+
+// -----
+
+func.func @fft_too_wide(%u: tensor<2x3x300xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x300xf32> {
+  // expected-error @+1 {{vector_width 16 needs 512-bit vectors; the target has 256}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{vector_width = 16}>} : tensor<2x3x300xf32>, tensor<3x5xf32> -> tensor<2x3x300xf32>
+  return %y : tensor<2x3x300xf32>
+}
+
+// -----
+
+func.func @fft_block(%u: tensor<2x3x20xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x20xf32> {
+  // expected-error @+1 {{vector_width 8 needs an FFT of at least vector_width^2 = 64 points (the last stages run on transposed vector_width x vector_width blocks); this op's FFT has 32}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{vector_width = 8}>} : tensor<2x3x20xf32>, tensor<3x5xf32> -> tensor<2x3x20xf32>
+  return %y : tensor<2x3x20xf32>
+}
+
+// -----
+
+func.func @fft_radix(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{radix must be 2, 4 or 8, got 16}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{radix = 16}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_rows(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{rows_per_task must be in [1, 1024], got 0}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{rows_per_task = 0}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_threads(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>, %d: tensor<3xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{threads must be in [1, 256], got 300}}
+  %y = kjit.fft_conv %u, %k, %d {kjit.config = #kjit.config<{threads = 300}>} : tensor<2x3x100xf32>, tensor<3x5xf32>, tensor<3xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_unknown(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{unknown knob 'row_tile' for kjit.fft_conv (knobs: vector_width, radix, rows_per_task, threads)}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{row_tile = 4}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_not_integer(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{knob 'radix' must be an integer}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{radix = "four"}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_dynamic(%u: tensor<2x3x?xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x?xf32> {
+  // expected-error @+1 {{kjit.fft_conv: code generation needs static shapes}}
+  %y = kjit.fft_conv %u, %k : tensor<2x3x?xf32>, tensor<3x5xf32> -> tensor<2x3x?xf32>
+  return %y : tensor<2x3x?xf32>
+}
