@@ -1,4 +1,5 @@
 //===- ConvTuning.cpp - TunableOpInterface of the conv ops ---------------===//
+#include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/ConvTuning.h"
 
 #include "mlir/IR/Builders.h"
@@ -86,46 +87,17 @@ int64_t mlir::kjit::dwPackedCols(const DwGeom &g) {
 FailureOr<DwConfig> DwConfig::parse(ConfigAttr config, const DwConfig &base,
                                     std::string &reason) {
   DwConfig c = base;
-  if (!config)
-    return c;
-  for (NamedAttribute knob : config.getKnobs()) {
-    StringRef name = knob.getName().getValue();
-    if (!llvm::is_contained(kKnobs, name)) {
-      reason = ("unknown knob '" + name +
-                "' for a depthwise convolution (knobs: vector_width, "
-                "ow_block, oh_block, kw_unroll, oh_tile, threads, "
-                "task_order)")
-                   .str();
-      return failure();
-    }
-    if (name == "task_order") {
-      auto s = dyn_cast<StringAttr>(knob.getValue());
-      if (!s || (s.getValue() != "c_outer" && s.getValue() != "h_outer")) {
-        reason = "task_order must be \"c_outer\" or \"h_outer\"";
-        return failure();
-      }
-      c.hOuter = s.getValue() == "h_outer";
-      continue;
-    }
-    auto i = dyn_cast<IntegerAttr>(knob.getValue());
-    if (!i) {
-      reason = ("knob '" + name + "' must be an integer").str();
-      return failure();
-    }
-    int64_t v = i.getValue().getSExtValue();
-    if (name == "vector_width")
-      c.vectorWidth = v;
-    else if (name == "ow_block")
-      c.owBlock = v;
-    else if (name == "oh_block")
-      c.ohBlock = v;
-    else if (name == "kw_unroll")
-      c.kwUnroll = v;
-    else if (name == "oh_tile")
-      c.ohTile = v;
-    else if (name == "threads")
-      c.threads = v;
-  }
+  KnobReader knobs("a depthwise convolution");
+  knobs.integer("vector_width", c.vectorWidth)
+      .integer("ow_block", c.owBlock)
+      .integer("oh_block", c.ohBlock)
+      .integer("kw_unroll", c.kwUnroll)
+      .integer("oh_tile", c.ohTile)
+      .integer("threads", c.threads)
+      .choice("task_order", {"c_outer", "h_outer"},
+              [&](StringRef v) { c.hOuter = v == "h_outer"; });
+  if (failed(knobs.read(config, reason)))
+    return failure();
   return c;
 }
 

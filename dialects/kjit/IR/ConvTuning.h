@@ -38,10 +38,6 @@ struct DwConfig {
   int64_t threads = 1;
   bool hOuter = false; ///< task order: false = channel blocks outermost
 
-  static constexpr const char *kKnobs[] = {"vector_width", "ow_block",
-                                           "oh_block",     "kw_unroll",
-                                           "oh_tile",      "threads",
-                                           "task_order"};
   /// Reads a config; absent knobs keep `base`'s values.
   static FailureOr<DwConfig> parse(ConfigAttr config, const DwConfig &base,
                                    std::string &reason);

@@ -1,4 +1,5 @@
 //===- LongConvTuning.cpp - TunableOpInterface of butterfly_matmul, fft_conv ===//
+#include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/LongConvTuning.h"
 
 #include "mlir/IR/Builders.h"
@@ -43,43 +44,16 @@ FailureOr<BflyConfig> BflyConfig::parse(ConfigAttr config,
                                         const BflyConfig &base,
                                         std::string &reason) {
   BflyConfig c = base;
-  if (!config)
-    return c;
-  for (NamedAttribute knob : config.getKnobs()) {
-    StringRef name = knob.getName().getValue();
-    if (!llvm::is_contained(kKnobs, name)) {
-      reason = ("unknown knob '" + name +
-                "' for kjit.butterfly_matmul (knobs: vector_width, row_tile, "
-                "row_block, block_tile, transpose, threads)")
-                   .str();
-      return failure();
-    }
-    if (name == "transpose") {
-      auto s = dyn_cast<StringAttr>(knob.getValue());
-      if (!s || (s.getValue() != "fused" && s.getValue() != "separate")) {
-        reason = "transpose must be \"fused\" or \"separate\"";
-        return failure();
-      }
-      c.fuseTranspose = s.getValue() == "fused";
-      continue;
-    }
-    auto i = dyn_cast<IntegerAttr>(knob.getValue());
-    if (!i) {
-      reason = ("knob '" + name + "' must be an integer").str();
-      return failure();
-    }
-    int64_t v = i.getValue().getSExtValue();
-    if (name == "vector_width")
-      c.vectorWidth = v;
-    else if (name == "row_tile")
-      c.rowTile = v;
-    else if (name == "row_block")
-      c.rowBlock = v;
-    else if (name == "block_tile")
-      c.blockTile = v;
-    else if (name == "threads")
-      c.threads = v;
-  }
+  KnobReader knobs("kjit.butterfly_matmul");
+  knobs.integer("vector_width", c.vectorWidth)
+      .integer("row_tile", c.rowTile)
+      .integer("row_block", c.rowBlock)
+      .integer("block_tile", c.blockTile)
+      .choice("transpose", {"fused", "separate"},
+              [&](StringRef v) { c.fuseTranspose = v == "fused"; })
+      .integer("threads", c.threads);
+  if (failed(knobs.read(config, reason)))
+    return failure();
   return c;
 }
 
@@ -279,32 +253,13 @@ FailureOr<FftGeom> mlir::kjit::getFftGeom(Operation *op, std::string &reason) {
 FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
                                       std::string &reason) {
   FftConfig c = base;
-  if (!config)
-    return c;
-  for (NamedAttribute knob : config.getKnobs()) {
-    StringRef name = knob.getName().getValue();
-    if (!llvm::is_contained(kKnobs, name)) {
-      reason = ("unknown knob '" + name +
-                "' for kjit.fft_conv (knobs: vector_width, radix, "
-                "rows_per_task, threads)")
-                   .str();
-      return failure();
-    }
-    auto i = dyn_cast<IntegerAttr>(knob.getValue());
-    if (!i) {
-      reason = ("knob '" + name + "' must be an integer").str();
-      return failure();
-    }
-    int64_t v = i.getValue().getSExtValue();
-    if (name == "vector_width")
-      c.vectorWidth = v;
-    else if (name == "radix")
-      c.radix = v;
-    else if (name == "rows_per_task")
-      c.rowsPerTask = v;
-    else if (name == "threads")
-      c.threads = v;
-  }
+  KnobReader knobs("kjit.fft_conv");
+  knobs.integer("vector_width", c.vectorWidth)
+      .integer("radix", c.radix)
+      .integer("rows_per_task", c.rowsPerTask)
+      .integer("threads", c.threads);
+  if (failed(knobs.read(config, reason)))
+    return failure();
   return c;
 }
 

@@ -36,9 +36,6 @@ struct BflyConfig {
   bool fuseTranspose = true;
   int64_t threads = 1;
 
-  static constexpr const char *kKnobs[] = {"vector_width", "row_tile",
-                                           "row_block",    "block_tile",
-                                           "transpose",    "threads"};
   static FailureOr<BflyConfig> parse(ConfigAttr config, const BflyConfig &base,
                                      std::string &reason);
   ConfigAttr toAttr(MLIRContext *ctx) const;
@@ -82,8 +79,6 @@ struct FftConfig {
   int64_t rowsPerTask = 1;  ///< rows per parallel task
   int64_t threads = 1;
 
-  static constexpr const char *kKnobs[] = {"vector_width", "radix",
-                                           "rows_per_task", "threads"};
   static FailureOr<FftConfig> parse(ConfigAttr config, const FftConfig &base,
                                     std::string &reason);
   ConfigAttr toAttr(MLIRContext *ctx) const;

@@ -1,4 +1,5 @@
 //===- SparseTuning.cpp - TunableOpInterface of kjit.spmm -----------------===//
+#include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/SparseTuning.h"
 
 #include "mlir/IR/Builders.h"
@@ -48,45 +49,17 @@ FailureOr<SpmmConfig> SpmmConfig::parse(ConfigAttr config,
                                         const SpmmConfig &base,
                                         std::string &reason) {
   SpmmConfig c = base;
-  if (!config)
-    return c;
-  for (NamedAttribute knob : config.getKnobs()) {
-    StringRef name = knob.getName().getValue();
-    if (!llvm::is_contained(kKnobs, name)) {
-      reason = ("unknown knob '" + name +
-                "' for kjit.spmm (knobs: vector_width, n_block, n_tile, "
-                "row_tile, threads, partition, prefetch_distance)")
-                   .str();
-      return failure();
-    }
-    if (name == "partition") {
-      auto s = dyn_cast<StringAttr>(knob.getValue());
-      if (!s || (s.getValue() != "nnz" && s.getValue() != "rows")) {
-        reason = "partition must be \"nnz\" or \"rows\"";
-        return failure();
-      }
-      c.balanceNnz = s.getValue() == "nnz";
-      continue;
-    }
-    auto i = dyn_cast<IntegerAttr>(knob.getValue());
-    if (!i) {
-      reason = ("knob '" + name + "' must be an integer").str();
-      return failure();
-    }
-    int64_t v = i.getValue().getSExtValue();
-    if (name == "vector_width")
-      c.vectorWidth = v;
-    else if (name == "n_block")
-      c.nBlock = v;
-    else if (name == "n_tile")
-      c.nTile = v;
-    else if (name == "row_tile")
-      c.rowTile = v;
-    else if (name == "threads")
-      c.threads = v;
-    else if (name == "prefetch_distance")
-      c.prefetchDistance = v;
-  }
+  KnobReader knobs("kjit.spmm");
+  knobs.integer("vector_width", c.vectorWidth)
+      .integer("n_block", c.nBlock)
+      .integer("n_tile", c.nTile)
+      .integer("row_tile", c.rowTile)
+      .integer("threads", c.threads)
+      .choice("partition", {"nnz", "rows"},
+              [&](StringRef v) { c.balanceNnz = v == "nnz"; })
+      .integer("prefetch_distance", c.prefetchDistance);
+  if (failed(knobs.read(config, reason)))
+    return failure();
   return c;
 }
 

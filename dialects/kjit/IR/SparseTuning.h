@@ -32,9 +32,6 @@ struct SpmmConfig {
   int64_t prefetchDistance = 0; ///< nonzeros ahead to prefetch b; 0 = off
   bool balanceNnz = true;     ///< partition: "nnz" (balanced) or "rows"
 
-  static constexpr const char *kKnobs[] = {
-      "vector_width", "n_block",   "n_tile",           "row_tile",
-      "threads",      "partition", "prefetch_distance"};
   /// Reads a config; absent knobs keep `base`'s values.
   static FailureOr<SpmmConfig> parse(ConfigAttr config, const SpmmConfig &base,
                                      std::string &reason);

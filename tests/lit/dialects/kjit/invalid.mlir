@@ -540,3 +540,93 @@ func.func @f(%x: f32) -> f32 {
   %y = arith.addf %x, %x {kjit.bogus = 1} : f32
   return %y : f32
 }
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x?x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects a static filter size}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) : (tensor<1x8x8x4xf32>, tensor<4x?x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+// Dynamic spatial sizes are allowed by the verifier (code generation needs
+// static shapes and says so).
+func.func @f(%x: tensor<1x?x?x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x?x?x4xf32> {
+  %y = "kjit.depthwise_conv2d"(%x, %w) : (tensor<1x?x?x4xf32>, tensor<4x3x3xf32>) -> tensor<1x?x?x4xf32>
+  return %y : tensor<1x?x?x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x0x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x0x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects a non-empty input}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x0x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x0x8x8xf32>
+  return %y : tensor<1x0x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x?x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects 'w_square' to have a static shape}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x?x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects 'w_square' to be rank 3, got rank 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<8x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects a rank-4 input, got rank 3}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, 2, 2>} : (tensor<8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<8x8x8xf32>
+  return %y : tensor<8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects every entry of 'branch_channels' to be >= 0, got -2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 2, -2, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{'kjit.window_attention' expects every entry of 'kernel_size' to be >= 1, got 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 0>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<2x12xf32>, %r: tensor<3x?x4xf32>, %l: tensor<4x3x3xf32>) -> tensor<2x12xf32> {
+  // expected-error @+2 {{'kjit.butterfly_matmul' expects static r and l}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) : (tensor<2x12xf32>, tensor<3x?x4xf32>, tensor<4x3x3xf32>) -> tensor<2x12xf32>
+  return %y : tensor<2x12xf32>
+}
+
+// -----
+
+func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>, %bv: tensor<9x1xf32>) {
+  // expected-error @+2 {{'kjit.spgemm' expects rank-1 b_row_ptr, b_col_idx and b_values}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %bv) {shape = array<i64: 5, 7, 4>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9x1xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
