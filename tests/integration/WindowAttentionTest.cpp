@@ -231,13 +231,15 @@ Attn withScale(Attn a, double s) {
 // The sample of legal configs every case also runs (knobs that do not
 // apply, like query_tile_h for 1-D, are dropped per case).
 const char *kVw16 = "#kjit.config<{vector_width = 16, key_chunk = 16, "
-                    "query_tile = 1, query_tile_h = 3, threads = 1}>";
+                    "query_tile = 1, query_tile_h = 3, query_block = 1, "
+                    "threads = 1}>";
 const char *kVw4 = "#kjit.config<{vector_width = 4, key_chunk = 1, "
-                   "query_tile = 3, threads = 2}>";
+                   "query_tile = 3, query_block = 2, threads = 2}>";
 const char *kVw8 = "#kjit.config<{vector_width = 8, key_chunk = 5, "
-                   "query_tile = 7, query_tile_h = 2, threads = 2}>";
+                   "query_tile = 7, query_tile_h = 2, query_block = 3, "
+                   "threads = 2}>";
 const char *kVw8b = "#kjit.config<{vector_width = 8, key_chunk = 3, "
-                    "query_tile = 64, threads = 1}>";
+                    "query_tile = 64, query_block = 8, threads = 1}>";
 
 std::vector<AttnCase> cases() {
   std::vector<std::string> all = {"", kVw4, kVw8, kVw8b};

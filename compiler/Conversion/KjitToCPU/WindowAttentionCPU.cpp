@@ -16,19 +16,30 @@
 //   out   = softmax(scores) . V, softmax in fp32, numerically stable.
 //
 // Code, per task (batch b, group of heads_per_task heads, a tile of
-// query_tile_h rows x query_tile columns of queries), per query:
+// query_tile_h rows x query_tile columns of queries):
 //
-//   q (pre-multiplied by scale) lives in ceil(D/vw) vectors; the head dim
-//   tail is masked. The window is walked key row by key row (scf.for), each
-//   row in chunks of key_chunk keys: the chunk's scores are computed (vector
-//   FMAs over D + one horizontal add each) into one vector<key_chunk>, then
-//   one online-softmax update (FlashAttention style):
-//       m' = max(m, max(s)); c = exp(m - m'); p = exp(s - m');
-//       l  = l*c + sum(p);   acc = acc*c + sum_j p_j * V_j
-//   with m, l and the accumulators carried as scf.for iter_args. exp is a
-//   vectorized Cephes-style polynomial (no libm call). No attention matrix
-//   is materialized. At the end out = acc / l. Tasks run on an OpenMP team
-//   when threads > 1.
+//   K of the rows and columns the tile's windows can reach (within
+//   (k-1)*dil of a query) is copied per head into a scratch, transposed
+//   to [row][D][column] with the columns of each dilation group together
+//   (causal: k-1 zero columns before each group), so that the keys of one
+//   window row are contiguous. The scratch is zeroed once per task: lanes
+//   past a window read zeros, never uninitialized memory, and are masked.
+//
+//   Queries of a row run in blocks of query_block neighbours (interleaved
+//   independent chains; they share the key rows of their window). For
+//   each key row (or, when a row is one chunk of <= 8 keys in 2-D, each
+//   pair of key rows packed in one 16-lane vector), each chunk of
+//   key_chunk keys is one online-softmax update (FlashAttention style):
+//     s  = scale * sum_d q[d] * KT[d][keys]   (keys in the lanes: D FMAs
+//          of a broadcast q element, a few partial sums, no horizontal add)
+//          + rpb (one vector load per row: its index is contiguous in keys)
+//     m' = max(m, max(s)); c = exp(m - m'); p = exp(s - m');
+//     l  = l*c + sum(p);   acc = acc*c + sum_j p_j * V_j
+//   with m, l and the accumulators of every query of the block carried as
+//   scf.for iter_args. exp is a vectorized Cephes-style polynomial (no libm
+//   call) over the whole score vector; c rides in a spare lane of it when
+//   the chunk leaves one. No attention matrix is materialized. At the end
+//   out = acc / l. Tasks run on an OpenMP team when threads > 1.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToCPU/EmitHelpers.h"
@@ -49,6 +60,8 @@ using ::kjit::compiler::KernelEmitter;
 
 namespace {
 
+int64_t ceilDivI(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 class WaGen : public KernelEmitter {
 public:
   WaGen(OpBuilder &b, Location loc, const WaConfig &cfg, const WaGeom &g,
@@ -57,6 +70,16 @@ public:
         v(v), rpb(rpb), out(out) {
     nv = (g.d + vw - 1) / vw;
     tailLanes = g.d - (nv - 1) * vw; // lanes of the last head-dim vector
+    WaScratch s = waScratch(cfg, g);
+    kc = s.keyChunk;
+    sl = s.scoreLanes;
+    pad = s.pad;
+    gs = s.groupCols;
+    cp = s.cols;
+    rs = s.rows;
+    sT = VectorType::get({sl}, f32);
+    qb = std::max<int64_t>(1, cfg.queryBlock);
+    np = std::clamp<int64_t>(ceilDivI(8, qb), 1, std::min<int64_t>(4, g.d));
   }
 
   WaConfig cfg;
@@ -64,6 +87,13 @@ public:
   Value q, k, v, rpb, out;
   int64_t nv = 1, tailLanes = 1;
   Value tailMask;
+  // Scratch geometry (WaScratch): keys per chunk, score lanes, leading pad
+  // columns per dilation group (causal), columns per group, row length,
+  // rows; queries per register block; partial sums per score.
+  int64_t kc = 1, sl = 4, pad = 0, gs = 1, cp = 16, rs = 1, qb = 1, np = 1;
+  VectorType sT;
+  Value kt;   ///< K transposed: [rows][D][cols], keys of a group contiguous
+  Value pbuf; ///< probabilities of the current chunk, [qb][16]
 
   // --- scalar / vector arithmetic ---------------------------------------
   Value fc(float x) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(x)); }
@@ -86,6 +116,8 @@ public:
 
   /// exp(x) lane-wise for x <= 88 (Cephes expf: 2^n * P(r), r in
   /// [-ln2/2, ln2/2]); exactly 0 below -87.3 (masked keys, first update).
+  /// n = round(x log2 e) by the 1.5 * 2^23 trick: the FMA's rounding gives
+  /// the nearest integer, whose low bits are n (also the exponent bits).
   Value vexp(Value x) {
     auto t = cast<VectorType>(x.getType());
     auto it = VectorType::get(t.getShape(), b.getI32Type());
@@ -93,14 +125,9 @@ public:
                                         splat(t, -87.3f));
     x = arith::MaxNumFOp::create(b, loc, x, splat(t, -87.3f));
     x = arith::MinNumFOp::create(b, loc, x, splat(t, 88.3f));
-    Value tt = arith::MulFOp::create(b, loc, x, splat(t, 1.44269504088896341f));
-    Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, tt,
-                                      splat(t, 0.0f));
-    Value half = arith::SelectOp::create(b, loc, pos, splat(t, 0.5f),
-                                         splat(t, -0.5f));
-    Value n = arith::FPToSIOp::create(
-        b, loc, it, arith::AddFOp::create(b, loc, tt, half));
-    Value fn = arith::SIToFPOp::create(b, loc, t, n);
+    Value magic = splat(t, 12582912.0f);
+    Value tm = fma(x, splat(t, 1.44269504088896341f), magic);
+    Value fn = arith::SubFOp::create(b, loc, tm, magic);
     Value r = fma(fn, splat(t, -0.693359375f), x);
     r = fma(fn, splat(t, 2.12194440e-4f), r);
     Value p = splat(t, 1.9875691500e-4f);
@@ -110,8 +137,9 @@ public:
     Value r2 = arith::MulFOp::create(b, loc, r, r);
     Value y = fma(p, r2, r);
     y = arith::AddFOp::create(b, loc, y, splat(t, 1.0f));
-    Value e = arith::AddIOp::create(b, loc, n, isplat(it, 127));
+    Value e = arith::BitcastOp::create(b, loc, it, tm);
     e = arith::ShLIOp::create(b, loc, e, isplat(it, 23));
+    e = arith::AddIOp::create(b, loc, e, isplat(it, 127 << 23));
     Value pow2 = arith::BitcastOp::create(b, loc, t, e);
     y = arith::MulFOp::create(b, loc, y, pow2);
     return arith::SelectOp::create(b, loc, under, splat(t, 0.0f), y);
@@ -119,17 +147,24 @@ public:
 
   // --- memory ------------------------------------------------------------
   SmallVector<Value> qkvIdx(Value bi, Value head, Value row, Value col,
-                            int64_t d0) {
+                            Value d0) {
     if (g.rank == 2)
-      return {bi, head, row, col, c(d0)};
-    return {bi, head, col, c(d0)};
+      return {bi, head, row, col, d0};
+    return {bi, head, col, d0};
+  }
+  SmallVector<Value> qkvIdx(Value bi, Value head, Value row, Value col,
+                            int64_t d0) {
+    return qkvIdx(bi, head, row, col, c(d0));
   }
   Value loadD(Value mem, ArrayRef<Value> idx, int64_t vi) {
     return vi == nv - 1 && tailMask ? maskedLoad(mem, idx, tailMask)
                                     : load(mem, idx);
   }
+  Value toI32(Value x) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), x);
+  }
 
-  // --- per query ---------------------------------------------------------
+  // --- windows -----------------------------------------------------------
   struct Dim {
     Value idx;   ///< query position in its dilation group
     Value grp;   ///< dilation group
@@ -146,147 +181,330 @@ public:
     return r;
   }
 
+  /// One query of a register block: its column window, where its keys
+  /// start in a scratch row, and its online-softmax state.
+  struct Query {
+    Value col;   ///< query column (last spatial dim)
+    Dim w;       ///< its column window
+    Value base;  ///< scratch column of window key 0 (causal: of idx-k+1)
+    Value first; ///< causal: position (in the group) of window key 0
+  };
   struct State {
     Value m, l;
     SmallVector<Value> acc;
-    SmallVector<Value> pack() const {
-      SmallVector<Value> v = {m, l};
-      v.append(acc.begin(), acc.end());
-      return v;
+  };
+  SmallVector<Value> pack(ArrayRef<State> sts) const {
+    SmallVector<Value> r;
+    for (const State &s : sts) {
+      r.push_back(s.m);
+      r.push_back(s.l);
+      r.append(s.acc.begin(), s.acc.end());
     }
-    static State unpack(ValueRange r) {
-      State s;
-      s.m = r[0];
-      s.l = r[1];
-      s.acc.assign(r.begin() + 2, r.end());
-      return s;
+    return r;
+  }
+  SmallVector<State> unpack(ValueRange r, size_t n) const {
+    SmallVector<State> sts(n);
+    size_t at = 0;
+    for (State &s : sts) {
+      s.m = r[at++];
+      s.l = r[at++];
+      s.acc.assign(r.begin() + at, r.begin() + at + nv);
+      at += nv;
     }
+    return sts;
+  }
+
+  /// Lanes < cnt of a score vector (a constant mask).
+  Value laneMask(int64_t cnt) {
+    auto mT = VectorType::get({sl}, b.getI1Type());
+    return vector::ConstantMaskOp::create(b, loc, mT, ArrayRef<int64_t>{cnt});
+  }
+  Value iotaI32() {
+    auto it = VectorType::get({sl}, b.getI32Type());
+    SmallVector<int32_t> lanes;
+    for (int64_t i = 0; i < sl; ++i)
+      lanes.push_back(int32_t(i));
+    return arith::ConstantOp::create(b, loc, it,
+                                     DenseIntElementsAttr::get(it, lanes));
+  }
+
+  /// A key row of the window as seen by one online-softmax update.
+  struct Seg {
+    Value ktRow, vRow, rpbRow;
   };
 
-  /// One online-softmax update over `cnt` keys of one key row; `tj0` is
-  /// the first key's index within the row window.
-  State chunk(State st, ArrayRef<Value> qv, Value bi, Value head, Value keyRow,
-              Value rpbRow, const Dim &col, Value tj0, int64_t cnt) {
-    auto sT = VectorType::get({cnt}, f32);
-    SmallVector<Value> scores, kcols, valid;
-    for (int64_t j = 0; j < cnt; ++j) {
-      Value tj = add(tj0, j);
-      Value pos, rpbCol, ok;
-      if (g.causal) {
-        // keys idx, idx-1, ...: the first key of a query is always valid.
-        Value p = sub(col.idx, tj);
-        ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, p, c(0));
-        pos = maxSI(p, c(0));
-        rpbCol = sub(c(g.kw - 1), tj);
-      } else {
-        pos = add(col.start, tj);
-        rpbCol = sub(add(pos, g.kw - 1), col.idx);
+  /// One online-softmax update of every query of the block over `cnt`
+  /// keys (window keys tj0 .. tj0+cnt-1) of each of `segs` key rows (one,
+  /// or two rows of a narrow window packed in one 16-lane vector). Scores
+  /// are vectors with the keys in lanes: s = sum_d q[d] * KT[d][base+tj0
+  /// ...] (D FMAs with a broadcast q element, np partial sums), no
+  /// horizontal adds.
+  SmallVector<State> chunk(ArrayRef<State> sts, ArrayRef<Query> qs, Value bi,
+                           Value head, Value qRow, ArrayRef<Seg> segs,
+                           Value tj0, int64_t cnt) {
+    size_t nq = qs.size(), ns = segs.size();
+    int64_t lanes = sl * ns;
+    auto uT = VectorType::get({lanes}, f32);
+    SmallVector<Value> offs;
+    for (const Query &qq : qs)
+      offs.push_back(add(qq.base, tj0));
+    // Scores, d outermost so the block's chains interleave.
+    SmallVector<SmallVector<Value>> part(nq * ns, SmallVector<Value>(np));
+    for (int64_t d = 0; d < g.d; ++d) {
+      for (size_t qi = 0; qi < nq; ++qi) {
+        Value qd = memref::LoadOp::create(
+            b, loc, q, qkvIdx(bi, head, qRow, qs[qi].col, d));
+        for (size_t si = 0; si < ns; ++si) {
+          Value kv = vector::LoadOp::create(
+              b, loc, sT, kt, ValueRange{segs[si].ktRow, c(d), offs[qi]});
+          Value &acc = part[qi * ns + si][d % np];
+          acc = acc ? fma(bcast(sT, qd), kv, acc)
+                    : arith::MulFOp::create(b, loc, bcast(sT, qd), kv)
+                          .getResult();
+        }
       }
-      Value kcol = add(mul(pos, g.dw), col.grp);
-      kcols.push_back(kcol);
-      Value prod;
-      for (int64_t vi = 0; vi < nv; ++vi) {
-        Value kv = loadD(k, qkvIdx(bi, head, keyRow, kcol, vi * vw), vi);
-        prod = vi == 0 ? arith::MulFOp::create(b, loc, qv[vi], kv).getResult()
-                       : fma(qv[vi], kv, prod);
-      }
-      Value s = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                            prod, arith::FastMathFlags::reassoc);
-      if (rpb) {
-        SmallVector<Value> ri = {head};
-        if (g.rank == 2)
-          ri.push_back(rpbRow);
-        ri.push_back(rpbCol);
-        Value bias = memref::LoadOp::create(b, loc, rpb, ri);
-        s = arith::AddFOp::create(b, loc, s, bias);
-      }
-      if (ok)
-        s = arith::SelectOp::create(b, loc, ok, s, fc(-FLT_MAX));
-      scores.push_back(s);
     }
-    Value sv = vector::FromElementsOp::create(b, loc, sT, scores);
-    Value cmax = vector::ReductionOp::create(b, loc,
-                                             vector::CombiningKind::MAXNUMF, sv);
-    Value mNew = arith::MaxNumFOp::create(b, loc, st.m, cmax);
-    Value p = vexp(arith::SubFOp::create(b, loc, sv, bcast(sT, mNew)));
-    auto oneT = VectorType::get({1}, f32);
-    Value corrV = vexp(arith::SubFOp::create(b, loc, bcast(oneT, st.m),
-                                             bcast(oneT, mNew)));
-    Value corr = vector::ExtractOp::create(b, loc, corrV, ArrayRef<int64_t>{0});
-    Value psum = vector::ReductionOp::create(
-        b, loc, vector::CombiningKind::ADD, p, arith::FastMathFlags::reassoc);
-    State nx;
-    nx.m = mNew;
-    nx.l = arith::AddFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, st.l, corr), psum);
-    Value corrB = bcast(vecT, corr);
-    for (int64_t vi = 0; vi < nv; ++vi)
-      nx.acc.push_back(arith::MulFOp::create(b, loc, st.acc[vi], corrB));
-    for (int64_t j = 0; j < cnt; ++j) {
-      Value pj = bcast(
-          vecT, vector::ExtractOp::create(b, loc, p, ArrayRef<int64_t>{j}));
-      for (int64_t vi = 0; vi < nv; ++vi) {
-        Value vv = loadD(v, qkvIdx(bi, head, keyRow, kcols[j], vi * vw), vi);
-        nx.acc[vi] = fma(pj, vv, nx.acc[vi]);
+    Value scaleV = splat(sT, g.scale);
+    // Lanes holding a key: lane mod sl < cnt.
+    Value fullMask;
+    if (cnt < sl) {
+      auto mT = VectorType::get({lanes}, b.getI1Type());
+      SmallVector<bool> on;
+      for (int64_t l = 0; l < lanes; ++l)
+        on.push_back(l % sl < cnt);
+      fullMask = arith::ConstantOp::create(
+          b, loc, mT, DenseElementsAttr::get(mT, ArrayRef<bool>(on)));
+    }
+    SmallVector<State> nx(nq);
+    for (size_t qi = 0; qi < nq; ++qi) {
+      const Query &qq = qs[qi];
+      SmallVector<Value> segScores;
+      for (size_t si = 0; si < ns; ++si) {
+        SmallVector<Value> ps;
+        for (Value p : part[qi * ns + si])
+          if (p)
+            ps.push_back(p);
+        while (ps.size() > 1) {
+          SmallVector<Value> nxt;
+          for (size_t i = 0; i + 1 < ps.size(); i += 2)
+            nxt.push_back(arith::AddFOp::create(b, loc, ps[i], ps[i + 1]));
+          if (ps.size() % 2)
+            nxt.push_back(ps.back());
+          ps = nxt;
+        }
+        Value s = arith::MulFOp::create(b, loc, ps[0], scaleV);
+        if (rpb) {
+          // rpb index (k-1) + (key - query) per dim: contiguous in lanes.
+          Value off =
+              g.causal ? tj0
+                       : add(sub(add(qq.w.start, tj0), qq.w.idx), g.kw - 1);
+          SmallVector<Value> ri = {head};
+          if (g.rank == 2)
+            ri.push_back(segs[si].rpbRow);
+          ri.push_back(off);
+          Value bias = vector::MaskedLoadOp::create(
+              b, loc, sT, rpb, ri, laneMask(cnt), splat(sT, 0.0f));
+          s = arith::AddFOp::create(b, loc, s, bias);
+        }
+        segScores.push_back(s);
+      }
+      Value s = segScores[0];
+      if (ns == 2) {
+        SmallVector<int64_t> idx;
+        for (int64_t l = 0; l < lanes; ++l)
+          idx.push_back(l);
+        s = vector::ShuffleOp::create(b, loc, segScores[0], segScores[1], idx);
+      }
+      Value valid = fullMask;
+      if (g.causal) {
+        // key position first + tj0 + lane must be >= 0 (1-D: one segment).
+        Value lo = toI32(sub(c(0), add(qq.first, tj0)));
+        auto it = VectorType::get({sl}, b.getI32Type());
+        valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
+                                      iotaI32(), bcast(it, lo));
+        if (fullMask)
+          valid = arith::AndIOp::create(b, loc, valid, fullMask);
+      }
+      if (valid)
+        s = arith::SelectOp::create(b, loc, valid, s, splat(uT, -FLT_MAX));
+      const State &st = sts[qi];
+      // No NaN handling in the max (a NaN score gives NaN either way):
+      // a shuffle tree instead of a serial compare/select chain.
+      Value cmax = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::MAXNUMF, s,
+          arith::FastMathFlags::nnan);
+      Value mNew =
+          arith::MaxNumFOp::create(b, loc, st.m, cmax, arith::FastMathFlags::nnan);
+      // corr = exp(m - m') rides in a spare lane (lane cnt) of the score
+      // vector's exp when there is one, else a 1-lane exp.
+      bool spare = cnt < sl;
+      Value x = s;
+      if (spare) {
+        auto mT = VectorType::get({lanes}, b.getI1Type());
+        SmallVector<bool> on(lanes, false);
+        on[cnt] = true;
+        Value isCorr = arith::ConstantOp::create(
+            b, loc, mT, DenseElementsAttr::get(mT, ArrayRef<bool>(on)));
+        x = arith::SelectOp::create(b, loc, isCorr, bcast(uT, st.m), s);
+      }
+      Value e = vexp(arith::SubFOp::create(b, loc, x, bcast(uT, mNew)));
+      Value corr;
+      if (spare) {
+        corr = vector::ExtractOp::create(b, loc, e, ArrayRef<int64_t>{cnt});
+      } else {
+        auto oneT = VectorType::get({1}, f32);
+        Value corrV = vexp(arith::SubFOp::create(b, loc, bcast(oneT, st.m),
+                                                 bcast(oneT, mNew)));
+        corr = vector::ExtractOp::create(b, loc, corrV, ArrayRef<int64_t>{0});
+      }
+      // Lanes past the chunk (the corr lane) and masked keys (causal: all
+      // keys so far masked gives m' = -FLT_MAX and exp(0) = 1) are 0.
+      Value p = valid ? arith::SelectOp::create(b, loc, valid, e,
+                                                splat(uT, 0.0f))
+                            .getResult()
+                      : e;
+      Value psum = vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, p, arith::FastMathFlags::reassoc);
+      nx[qi].m = mNew;
+      nx[qi].l = arith::AddFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, st.l, corr), psum);
+      Value corrB = bcast(vecT, corr);
+      for (int64_t vi = 0; vi < nv; ++vi)
+        nx[qi].acc.push_back(arith::MulFOp::create(b, loc, st.acc[vi], corrB));
+      vector::StoreOp::create(b, loc, p, pbuf, ValueRange{c(qi), c(0)});
+      for (size_t si = 0; si < ns; ++si) {
+        for (int64_t j = 0; j < cnt; ++j) {
+          Value pj = bcast(vecT, memref::LoadOp::create(
+                                     b, loc, pbuf,
+                                     ValueRange{c(qi), c(si * sl + j)}));
+          Value pos = g.causal ? maxSI(add(add(qq.first, tj0), j), c(0))
+                               : add(add(qq.w.start, tj0), j);
+          Value kcol = add(mul(pos, g.dw), qq.w.grp);
+          for (int64_t vi = 0; vi < nv; ++vi) {
+            Value vv =
+                loadD(v, qkvIdx(bi, head, segs[si].vRow, kcol, vi * vw), vi);
+            nx[qi].acc[vi] = fma(pj, vv, nx[qi].acc[vi]);
+          }
+        }
       }
     }
     return nx;
   }
 
-  /// One key row of the window: full chunks in a loop, the tail unrolled.
-  State keyRow(State st, ArrayRef<Value> qv, Value bi, Value head,
-               Value keyRowIdx, Value rpbRow, const Dim &col) {
-    int64_t kc = std::min(cfg.keyChunk, g.kw);
+  /// One key row of the window (or two, packed): full chunks in a loop,
+  /// the tail unrolled.
+  SmallVector<State> keyRow(SmallVector<State> sts, ArrayRef<Query> qs,
+                            Value bi, Value head, Value qRow,
+                            ArrayRef<Seg> segs) {
     int64_t full = g.kw / kc, tail = g.kw % kc;
+    size_t nq = qs.size();
     if (full == 1) {
-      st = chunk(st, qv, bi, head, keyRowIdx, rpbRow, col, c(0), kc);
+      sts = chunk(sts, qs, bi, head, qRow, segs, c(0), kc);
     } else if (full > 1) {
-      auto r = loop(c(0), c(full * kc), c(kc), st.pack(),
+      auto r = loop(c(0), c(full * kc), c(kc), pack(sts),
                     [&](Value tj0, ValueRange a) {
-                      return chunk(State::unpack(a), qv, bi, head, keyRowIdx,
-                                   rpbRow, col, tj0, kc)
-                          .pack();
+                      return pack(chunk(unpack(a, nq), qs, bi, head, qRow,
+                                        segs, tj0, kc));
                     });
-      st = State::unpack(r);
+      sts = unpack(r, nq);
     }
     if (tail)
-      st = chunk(st, qv, bi, head, keyRowIdx, rpbRow, col, c(full * kc), tail);
-    return st;
+      sts = chunk(sts, qs, bi, head, qRow, segs, c(full * kc), tail);
+    return sts;
   }
 
-  void query(Value bi, Value head, Value i, const Dim *row, Value j) {
-    Dim col = window(j, g.w, g.kw, g.dw);
-    Value scale = bcast(vecT, fc(g.scale));
-    SmallVector<Value> qv;
-    for (int64_t vi = 0; vi < nv; ++vi)
-      qv.push_back(arith::MulFOp::create(
-          b, loc, loadD(q, qkvIdx(bi, head, i, j, vi * vw), vi), scale));
-    State st;
-    st.m = fc(-FLT_MAX);
-    st.l = fc(0.0f);
-    st.acc.assign(nv, zeroVec());
+  /// Two key rows per online-softmax update: 2-D, one chunk per row, and
+  /// two rows' score vectors fit 16 lanes.
+  bool pairRows() const {
+    return g.rank == 2 && g.kh >= 2 && kc == g.kw && 2 * sl <= 16;
+  }
+
+  /// `n` queries of row i (2-D) at columns j, j+1, ..., j+n-1: they share
+  /// the key rows of their window and run interleaved.
+  void queries(Value bi, Value head, Value i, const Dim *row, Value rlo,
+               Value j, int64_t n) {
+    SmallVector<Query> qs;
+    for (int64_t x = 0; x < n; ++x) {
+      Query qq;
+      qq.col = add(j, x);
+      qq.w = window(qq.col, g.w, g.kw, g.dw);
+      Value grpBase = add(mul(qq.w.grp, gs), pad);
+      if (g.causal) {
+        qq.first = sub(qq.w.idx, c(g.kw - 1));
+        qq.base = add(grpBase, qq.first);
+      } else {
+        qq.base = add(grpBase, qq.w.start);
+      }
+      qs.push_back(qq);
+    }
+    SmallVector<State> sts(n);
+    for (State &st : sts) {
+      st.m = fc(-FLT_MAX);
+      st.l = fc(0.0f);
+      st.acc.assign(nv, zeroVec());
+    }
     if (g.rank == 2) {
-      auto r = loop(c(0), c(g.kh), c(1), st.pack(), [&](Value ti, ValueRange a) {
+      auto seg = [&](Value ti) {
         Value pos = add(row->start, ti);
         Value keyRowIdx = add(mul(pos, g.dh), row->grp);
-        Value rpbRow = sub(add(pos, g.kh - 1), row->idx);
-        return keyRow(State::unpack(a), qv, bi, head, keyRowIdx, rpbRow, col)
-            .pack();
-      });
-      st = State::unpack(r);
+        return Seg{sub(keyRowIdx, rlo), keyRowIdx,
+                   sub(add(pos, g.kh - 1), row->idx)};
+      };
+      // A narrow window (one chunk of <= 8 keys per row): two key rows
+      // per update, in one 16-lane score vector.
+      int64_t step = pairRows() ? 2 : 1;
+      int64_t mainRows = g.kh / step * step;
+      auto r = loop(c(0), c(mainRows), c(step), pack(sts),
+                    [&](Value ti, ValueRange a) {
+                      SmallVector<Seg> segs = {seg(ti)};
+                      if (step == 2)
+                        segs.push_back(seg(add(ti, 1)));
+                      return pack(keyRow(unpack(a, n), qs, bi, head, i, segs));
+                    });
+      sts = unpack(r, n);
+      if (mainRows < g.kh)
+        sts = keyRow(sts, qs, bi, head, i, {seg(c(mainRows))});
     } else {
-      st = keyRow(st, qv, bi, head, Value(), Value(), col);
+      sts = keyRow(sts, qs, bi, head, Value(), {Seg{c(0), Value(), Value()}});
     }
-    Value inv = arith::DivFOp::create(b, loc, fc(1.0f), st.l);
-    Value invB = bcast(vecT, inv);
-    for (int64_t vi = 0; vi < nv; ++vi) {
-      Value o = arith::MulFOp::create(b, loc, st.acc[vi], invB);
-      SmallVector<Value> idx = qkvIdx(bi, head, i, j, vi * vw);
-      if (vi == nv - 1 && tailMask)
-        maskedStore(o, out, idx, tailMask);
-      else
-        store(o, out, idx);
+    for (int64_t x = 0; x < n; ++x) {
+      Value inv = arith::DivFOp::create(b, loc, fc(1.0f), sts[x].l);
+      Value invB = bcast(vecT, inv);
+      for (int64_t vi = 0; vi < nv; ++vi) {
+        Value o = arith::MulFOp::create(b, loc, sts[x].acc[vi], invB);
+        SmallVector<Value> idx = qkvIdx(bi, head, i, qs[x].col, vi * vw);
+        if (vi == nv - 1 && tailMask)
+          maskedStore(o, out, idx, tailMask);
+        else
+          store(o, out, idx);
+      }
     }
+  }
+
+  /// Copies K rows [rlo, rhi) x columns [clo, chi) of one head into the
+  /// scratch, transposed: kt[r - rlo][d][(c mod dw)*gs + pad + c div dw].
+  void transposeK(Value bi, Value head, Value rlo, Value rhi, Value clo,
+                  Value chi) {
+    auto body = [&](Value r) {
+      loop(clo, chi, c(1), [&](Value col) {
+        Value sc = add(add(mul(remI(col, g.dw), gs), pad), divI(col, g.dw));
+        Value ktRow = g.rank == 2 ? sub(r, rlo) : c(0);
+        auto one = [&](Value d) {
+          Value x = memref::LoadOp::create(b, loc, k,
+                                           qkvIdx(bi, head, r, col, d));
+          memref::StoreOp::create(b, loc, x, kt, ValueRange{ktRow, d, sc});
+        };
+        if (g.d <= 64)
+          for (int64_t d = 0; d < g.d; ++d)
+            one(c(d));
+        else
+          loop(c(0), c(g.d), c(1), one);
+      });
+    };
+    if (g.rank == 2)
+      loop(rlo, rhi, c(1), body);
+    else
+      body(Value());
   }
 
   /// Task t = ((b * HG + hg) * RT + rt) * CT + ct.
@@ -305,19 +523,55 @@ public:
     Value j1 = minSI(add(j0, qt), c(g.w));
     Value i0 = mul(rtI, qh);
     Value i1 = minSI(add(i0, qh), c(g.h));
+    // Every key of a query lies within (k-1)*dil of it (its window is k
+    // consecutive positions of its group and contains it).
+    Value rlo = maxSI(sub(i0, c((g.kh - 1) * g.dh)), c(0));
+    Value rhi = minSI(add(i1, (g.kh - 1) * g.dh), c(g.h));
+    Value clo = maxSI(sub(j0, c((g.kw - 1) * g.dw)), c(0));
+    Value chi = minSI(add(j1, (g.kw - 1) * g.dw), c(g.w));
+
+    kt = memref::AllocOp::create(b, loc, MemRefType::get({rs, g.d, cp}, f32),
+                                 b.getI64IntegerAttr(64));
+    pbuf = memref::AllocOp::create(b, loc, MemRefType::get({qb, 16}, f32),
+                                   b.getI64IntegerAttr(64));
+    // Zero the scratch once: lanes past a window read padding, never
+    // uninitialized memory.
+    auto zT = VectorType::get({16}, f32);
+    Value z16 = splat(zT, 0.0f);
+    loop(c(0), c(rs), c(1), [&](Value r) {
+      loop(c(0), c(g.d), c(1), [&](Value d) {
+        loop(c(0), c(cp), c(16), [&](Value x) {
+          vector::StoreOp::create(b, loc, z16, kt, ValueRange{r, d, x});
+        });
+      });
+    });
     loop(c(0), c(cfg.headsPerTask), c(1), [&](Value hh) {
       Value head = add(mul(hgI, cfg.headsPerTask), hh);
+      transposeK(bi, head, rlo, rhi, clo, chi);
+      auto rowBody = [&](Value i, const Dim *row) {
+        if (qb > 1) {
+          Value nb = arith::DivUIOp::create(b, loc, sub(j1, j0), c(qb));
+          Value jEnd = add(j0, arith::MulIOp::create(b, loc, nb, c(qb)));
+          loop(j0, jEnd, c(qb),
+               [&](Value j) { queries(bi, head, i, row, rlo, j, qb); });
+          loop(jEnd, j1, c(1),
+               [&](Value j) { queries(bi, head, i, row, rlo, j, 1); });
+        } else {
+          loop(j0, j1, c(1),
+               [&](Value j) { queries(bi, head, i, row, rlo, j, 1); });
+        }
+      };
       if (g.rank == 2) {
         loop(i0, i1, c(1), [&](Value i) {
           Dim row = window(i, g.h, g.kh, g.dh);
-          loop(j0, j1, c(1),
-               [&](Value j) { query(bi, head, i, &row, j); });
+          rowBody(i, &row);
         });
       } else {
-        loop(j0, j1, c(1),
-             [&](Value j) { query(bi, head, Value(), nullptr, j); });
+        rowBody(Value(), nullptr);
       }
     });
+    memref::DeallocOp::create(b, loc, kt);
+    memref::DeallocOp::create(b, loc, pbuf);
   }
 };
 

@@ -64,7 +64,8 @@ FailureOr<WaConfig> WaConfig::parse(ConfigAttr config, const WaConfig &base,
     if (!llvm::is_contained(kKnobs, name)) {
       reason = ("unknown knob '" + name +
                 "' for window attention (knobs: vector_width, query_tile, "
-                "query_tile_h, key_chunk, heads_per_task, threads)")
+                "query_tile_h, key_chunk, heads_per_task, query_block, "
+                "threads)")
                    .str();
       return failure();
     }
@@ -84,6 +85,8 @@ FailureOr<WaConfig> WaConfig::parse(ConfigAttr config, const WaConfig &base,
       c.keyChunk = v;
     else if (name == "heads_per_task")
       c.headsPerTask = v;
+    else if (name == "query_block")
+      c.queryBlock = v;
     else if (name == "threads")
       c.threads = v;
   }
@@ -96,6 +99,7 @@ ConfigAttr WaConfig::toAttr(MLIRContext *ctx) const {
                                {"query_tile_h", queryTileH},
                                {"key_chunk", keyChunk},
                                {"heads_per_task", headsPerTask},
+                               {"query_block", queryBlock},
                                {"threads", threads}});
 }
 
@@ -103,6 +107,20 @@ int64_t WaConfig::tasks(const WaGeom &g) const {
   return g.batch * ceilDiv(g.heads, headsPerTask) *
          ceilDiv(g.h, std::min(queryTileH, g.h)) *
          ceilDiv(g.w, std::min(queryTile, g.w));
+}
+
+WaScratch mlir::kjit::waScratch(const WaConfig &c, const WaGeom &g) {
+  WaScratch s;
+  s.keyChunk = std::max<int64_t>(1, std::min(c.keyChunk, g.kw));
+  s.scoreLanes = s.keyChunk <= 4 ? 4 : (s.keyChunk <= 8 ? 8 : 16);
+  s.d = g.d;
+  s.pad = g.causal ? g.kw - 1 : 0;
+  s.groupCols = s.pad + ceilDiv(g.w, g.dw);
+  s.cols = ceilDiv(g.dw * s.groupCols + s.scoreLanes, 16) * 16;
+  s.rows = g.rank == 2 ? std::min(g.h, std::min(c.queryTileH, g.h) +
+                                           2 * (g.kh - 1) * g.dh)
+                       : 1;
+  return s;
 }
 
 LogicalResult mlir::kjit::checkWaConfig(const WaConfig &c, const WaGeom &g,
@@ -134,6 +152,17 @@ LogicalResult mlir::kjit::checkWaConfig(const WaConfig &c, const WaGeom &g,
   if (g.heads % c.headsPerTask != 0)
     return bad("heads_per_task " + str(c.headsPerTask) +
                " must divide heads (" + str(g.heads) + ")");
+  if (c.queryBlock < 1 || c.queryBlock > 8)
+    return bad("query_block must be in [1, 8], got " + str(c.queryBlock));
+  {
+    WaScratch sc = waScratch(c, g);
+    int64_t bytes = sc.bytes();
+    if (bytes > kWaMaxScratchBytes)
+      return bad("query_tile_h " + str(c.queryTileH) + " needs a " +
+                 str(bytes) + "-byte K scratch per task (" + str(sc.rows) +
+                 " rows x D " + str(g.d) + " x " + str(sc.cols) +
+                 " columns); the limit is " + str(kWaMaxScratchBytes));
+  }
   if (c.threads < 1 || c.threads > 256)
     return bad("threads must be in [1, 256], got " + str(c.threads));
   return success();
@@ -154,11 +183,21 @@ WaConfig mlir::kjit::defaultWaConfig(const WaGeom &g, const TargetInfo &t) {
   int64_t chunks = ceilDiv(g.kw, 16);
   c.keyChunk = ceilDiv(g.kw, chunks);
   c.headsPerTask = 1;
-  c.queryTileH = 1;
+  // Queries of a row interleaved: their accumulators (nv vectors each)
+  // and score partial sums stay in registers.
+  int64_t nv = ceilDiv(g.d, c.vectorWidth);
+  c.queryBlock = nv <= 2 ? 4 : (nv <= 4 ? 2 : 1);
   c.threads = std::max(1u, t.numCores);
+  // Large tasks: the transposed K rows of a task's window (its halo
+  // rows are transposed again by the neighbouring task) cost less the
+  // more query rows share them. Split rows, then columns, until every
+  // thread has two tasks; keep the scratch within 1 MiB.
   c.queryTile = g.w;
-  // Enough tasks to keep the threads busy (and balanced).
-  while (c.queryTile > 4 && c.tasks(g) < 8 * c.threads)
+  c.queryTileH = g.h;
+  while (c.queryTileH > 1 && (c.tasks(g) < 2 * c.threads ||
+                              waScratch(c, g).bytes() > (int64_t(1) << 20)))
+    c.queryTileH = ceilDiv(c.queryTileH, 2);
+  while (c.queryTile > 16 && c.tasks(g) < 2 * c.threads)
     c.queryTile = ceilDiv(c.queryTile, 2);
   return c;
 }
@@ -184,6 +223,7 @@ SearchSpace mlir::kjit::waSearchSpace(const WaGeom &g, const TargetInfo &t) {
   for (int64_t v : {1, 2, 4, 7, 8, 13, 16})
     kc.ints.push_back(v);
   s.knobs.push_back(kc);
+  s.knobs.push_back(Knob{"query_block", {1, 2, 4, 8}, {}});
   Knob hp{"heads_per_task", {}, {}};
   for (int64_t v = 1; v <= g.heads; ++v)
     if (g.heads % v == 0)
@@ -213,13 +253,24 @@ CostFeatures mlir::kjit::waCostFeatures(const WaConfig &c, const WaGeom &g,
   f.movedBytes = tasks * c.headsPerTask * 4.0 * g.d *
                      (2 * haloW * haloH + 2.0 * qw * qh) +
                  rpbBytes;
-  f.workingSetBytes = c.headsPerTask * 4.0 * g.d * 2 * haloW * haloH;
+  WaScratch sc = waScratch(c, g);
+  f.workingSetBytes = c.headsPerTask * 4.0 * g.d * 2 * haloW * haloH +
+                      double(sc.bytes());
   int64_t nv = ceilDiv(g.d, c.vectorWidth);
   double pairs = g.batch * g.heads * g.keysPerImage();
-  f.vectorFmas = 2.0 * pairs * nv;
-  f.l1Loads = 2.0 * pairs * nv;
-  f.registerTile = 2 * nv + 2; // q and accumulators + score and exp
-  f.laneUtilization = double(g.d) / double(nv * c.vectorWidth);
+  // Scores: D FMAs (keys in lanes) per query, key row and chunk; p.v: nv
+  // FMAs per (query, key). Transposing K: one load + store per element
+  // and halo.
+  double queries = double(g.batch) * g.heads * g.h * g.w;
+  double chunks = queries * g.kh * ceilDiv(g.kw, sc.keyChunk);
+  f.vectorFmas = chunks * g.d + pairs * nv;
+  f.l1Loads = 2.0 * chunks * g.d + pairs * nv +
+              2.0 * tasks * c.headsPerTask * g.d * haloW * haloH;
+  f.registerTile = std::min<int64_t>(c.queryBlock, g.w) *
+                       (nv + std::clamp<int64_t>(ceilDiv(8, c.queryBlock), 1, 4)) +
+                   2;
+  f.laneUtilization = double(sc.keyChunk * g.d + g.kw * g.d) /
+                      double(sc.scoreLanes * g.d + g.kw * nv * c.vectorWidth);
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

@@ -37,11 +37,12 @@ struct WaConfig {
   int64_t queryTileH = 1;   ///< query rows per task (2-D only)
   int64_t keyChunk = 8;     ///< keys per online-softmax update (1..16)
   int64_t headsPerTask = 1; ///< heads per task (divides heads)
+  int64_t queryBlock = 4;   ///< queries of one row run interleaved (1..8)
   int64_t threads = 1;
 
-  static constexpr const char *kKnobs[] = {"vector_width",  "query_tile",
-                                           "query_tile_h",  "key_chunk",
-                                           "heads_per_task", "threads"};
+  static constexpr const char *kKnobs[] = {
+      "vector_width",   "query_tile",  "query_tile_h", "key_chunk",
+      "heads_per_task", "query_block", "threads"};
   /// Reads a config; absent knobs keep `base`'s values.
   static FailureOr<WaConfig> parse(ConfigAttr config, const WaConfig &base,
                                    std::string &reason);
@@ -49,6 +50,25 @@ struct WaConfig {
   /// Tasks of one call: batch x head groups x row tiles x column tiles.
   int64_t tasks(const WaGeom &g) const;
 };
+
+/// The per-task scratch of the CPU kernel: K of the task's key rows,
+/// transposed to [rows][D][cols] so that the keys of a window row are
+/// contiguous (column c of the image at (c mod dw) * groupCols + pad +
+/// c div dw) and a score vector is D FMAs with the keys in the lanes.
+struct WaScratch {
+  int64_t keyChunk = 1;   ///< keys per online-softmax update
+  int64_t scoreLanes = 4; ///< lanes of a score vector: 4/8/16 >= keyChunk
+  int64_t pad = 0;        ///< leading columns per group (causal: k-1)
+  int64_t groupCols = 1;  ///< pad + ceil(w / dw)
+  int64_t cols = 16;      ///< row length, multiple of 16, with the tail a
+                          ///< score vector may read past the last key
+  int64_t rows = 1;       ///< query_tile_h + 2 (kh-1) dh, at most h
+  int64_t d = 1;          ///< head dim
+  int64_t bytes() const { return 4 * rows * d * cols; }
+};
+WaScratch waScratch(const WaConfig &cfg, const WaGeom &g);
+/// Largest scratch a config may ask for.
+constexpr int64_t kWaMaxScratchBytes = int64_t(64) << 20;
 
 LogicalResult checkWaConfig(const WaConfig &cfg, const WaGeom &g,
                             const TargetInfo &target, std::string &reason);

@@ -61,3 +61,21 @@ func.func @default(%q: tensor<1x2x20x7xf32>) -> tensor<1x2x20x7xf32> {
   %y = kjit.window_attention %q, %q, %q {kernel_size = array<i64: 5>} : tensor<1x2x20x7xf32>, tensor<1x2x20x7xf32>, tensor<1x2x20x7xf32> -> tensor<1x2x20x7xf32>
   return %y : tensor<1x2x20x7xf32>
 }
+
+// -----
+
+func.func @block(%q: tensor<1x2x9x11x8xf32>) -> tensor<1x2x9x11x8xf32> {
+  // expected-error @+1 {{query_block must be in [1, 8], got 9}}
+  %y = kjit.window_attention %q, %q, %q {kernel_size = array<i64: 3, 3>, kjit.config = #kjit.config<{query_block = 9}>} : tensor<1x2x9x11x8xf32>, tensor<1x2x9x11x8xf32>, tensor<1x2x9x11x8xf32> -> tensor<1x2x9x11x8xf32>
+  return %y : tensor<1x2x9x11x8xf32>
+}
+
+// -----
+
+// The transposed-K scratch of a task (query_tile_h + 2 (kh-1) dh rows, at
+// most h, x D x columns) is bounded.
+func.func @scratch(%q: tensor<1x1x600x600x64xf32>) -> tensor<1x1x600x600x64xf32> {
+  // expected-error @+1 {{query_tile_h 600 needs a 95846400-byte K scratch per task (600 rows x D 64 x 624 columns); the limit is 67108864}}
+  %y = kjit.window_attention %q, %q, %q {kernel_size = array<i64: 3, 31>, dilation = array<i64: 1, 2>, kjit.config = #kjit.config<{query_tile_h = 600, vector_width = 8}>} : tensor<1x1x600x600x64xf32>, tensor<1x1x600x600x64xf32>, tensor<1x1x600x600x64xf32> -> tensor<1x1x600x600x64xf32>
+  return %y : tensor<1x1x600x600x64xf32>
+}
