@@ -1,10 +1,14 @@
 //===- Autotune.h - the tuner's interfaces ---------------------*- C++ -*-===//
 //
-// The contract the autotuner (issue: pruned spaces, cost model, measurer,
-// SQLite database, run-time selection) is built on. Only the interfaces
-// exist so far; the compiler side of the contract (TunableOpInterface:
-// search space, verifyConfig, default config, cost features) is in
-// dialects/kjit/IR and is implemented for the conv ops.
+// The contract the autotuner is built on (issue 4): a workload is one kjit
+// op with its operand types and attributes; a candidate is a
+// `#kjit.config<{...}>`; pruning rules and the cost model read the op's
+// CostFeatures (TunableOpInterface, dialects/kjit/IR); a Measurer runs a
+// candidate; a SearchStrategy orders what gets measured; a TuningDatabase
+// keeps every measurement keyed by workload + target + compiler key.
+//
+// Implementations: Space.h (workloads, enumeration), Pruning.h, CostModel.h,
+// Database.h (SQLite), Measurer.h, Search.h, Tuner.h (the driver).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_AUTOTUNE_AUTOTUNE_H
@@ -19,14 +23,19 @@
 
 namespace kjit::autotune {
 
-/// One point of a search space: knob name -> value, printed as the text of
-/// a `#kjit.config<{...}>` attribute.
+/// One point of a search space, printed as the text of a
+/// `#kjit.config<{...}>` attribute.
 struct Candidate {
   std::string configText;
+  bool operator==(const Candidate &o) const {
+    return configText == o.configText;
+  }
 };
 
-/// A workload: one kjit op with its operand types and attributes, printed
-/// canonically; its key is a hash of that text (ARCHITECTURE.md, Keys).
+/// A workload: one kjit op with its operand types and attributes (no
+/// config), printed canonically as a module `func.func @main` that takes the
+/// op's operands and returns its results; `key` is the SHA-256 of that text
+/// (ARCHITECTURE.md, Keys).
 struct Workload {
   std::string opName;
   std::string canonicalText;
@@ -34,12 +43,14 @@ struct Workload {
 };
 
 /// A hardware rule that removes candidates (register-file fit, cache fit,
-/// padding waste, ...). Each rule is named so that the tool can report what
-/// it removed.
+/// lane waste, ...). Each rule is named so that the tool can report what it
+/// removed.
 class PruningRule {
 public:
   virtual ~PruningRule() = default;
   virtual std::string name() const = 0;
+  /// One line saying what the rule keeps.
+  virtual std::string description() const { return ""; }
   /// True when `features` of a candidate break the rule on `target`.
   virtual bool prunes(const CostFeatures &features,
                       const TargetInfo &target) const = 0;
@@ -56,13 +67,20 @@ public:
 
 /// One measurement, success or failure (failures are records too).
 struct Measurement {
-  enum class Status { Ok, CompileError, Illegal, Crash, Timeout } status;
+  enum class Status { Ok, CompileError, Illegal, Crash, Timeout };
+  Status status = Status::Ok;
   double medianSeconds = 0, spreadSeconds = 0;
   int repeats = 0;
   std::string message;
+  bool ok() const { return status == Status::Ok; }
 };
 
-/// Runs a candidate (in a child process when it may crash).
+/// "ok", "compile-error", "illegal", "crash", "timeout".
+const char *statusName(Measurement::Status s);
+/// The inverse of statusName; nothing for an unknown name.
+std::optional<Measurement::Status> parseStatus(const std::string &name);
+
+/// Runs a candidate.
 class Measurer {
 public:
   virtual ~Measurer() = default;
@@ -70,8 +88,7 @@ public:
                               const Candidate &candidate) = 0;
 };
 
-/// Chooses what to measure next (pruned-exhaustive, random, model-guided,
-/// model-only).
+/// Chooses what to measure next (pruned-exhaustive, random, model-only).
 class SearchStrategy {
 public:
   virtual ~SearchStrategy() = default;
@@ -80,6 +97,9 @@ public:
   virtual std::optional<Candidate> next() = 0;
   virtual void observe(const Candidate &candidate,
                        const Measurement &result) = 0;
+  /// The strategy's pick when nothing more is measured (model-only: the cost
+  /// model's top candidate; others: the best observed so far).
+  virtual std::optional<Candidate> pick() const = 0;
 };
 
 /// Every measurement keyed by workload + target + compiler key.
