@@ -1,0 +1,102 @@
+//===- Pruning.cpp - named hardware rules --------------------------------===//
+#include "autotune/Pruning.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace kjit;
+using namespace kjit::autotune;
+
+bool kjit::autotune::breaksRegisterFit(const CostFeatures &f,
+                                       const TargetInfo &t) {
+  return f.registerTile > 0 && f.registerTile > t.numVectorRegisters * 7 / 8;
+}
+
+bool kjit::autotune::breaksMinRegisterFill(const CostFeatures &f,
+                                           const TargetInfo &t) {
+  return f.registerTile > 0 && f.registerTile < t.numVectorRegisters / 4.0;
+}
+
+bool kjit::autotune::breaksL2Fit(const CostFeatures &f, const TargetInfo &t) {
+  return f.workingSetBytes > t.l2Bytes / 2.0;
+}
+
+bool kjit::autotune::breaksLaneUtilization(const CostFeatures &f,
+                                           const TargetInfo &) {
+  return f.laneUtilization < 0.75;
+}
+
+bool kjit::autotune::breaksThreadsLeTasks(const CostFeatures &f,
+                                          const TargetInfo &) {
+  return f.threads > 1 && f.threads > f.parallelTasks;
+}
+
+bool kjit::autotune::breaksThreadsEqCores(const CostFeatures &f,
+                                          const TargetInfo &t) {
+  double want = std::max(
+      1.0, std::min<double>(std::max(1u, t.numCores), std::floor(f.parallelTasks)));
+  return f.threads != (int)want;
+}
+
+std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
+  std::vector<std::unique_ptr<PruningRule>> r;
+  r.push_back(std::make_unique<FunctionRule>(
+      "register-fit", "micro-tile uses at most 7/8 of the vector registers",
+      breaksRegisterFit));
+  r.push_back(std::make_unique<FunctionRule>(
+      "register-min-fill",
+      "micro-tile uses at least 1/4 of the vector registers",
+      breaksMinRegisterFill));
+  r.push_back(std::make_unique<FunctionRule>(
+      "l2-fit", "per-task working set fits in half of L2", breaksL2Fit));
+  r.push_back(std::make_unique<FunctionRule>(
+      "lane-utilization", "at least 75% of SIMD lanes useful",
+      breaksLaneUtilization));
+  r.push_back(std::make_unique<FunctionRule>(
+      "threads-le-tasks", "no more threads than parallel tasks",
+      breaksThreadsLeTasks));
+  r.push_back(std::make_unique<FunctionRule>(
+      "threads-eq-cores", "threads = min(cores, tasks)",
+      breaksThreadsEqCores));
+  return r;
+}
+
+std::vector<SpacePoint>
+kjit::autotune::prune(const EnumeratedSpace &space,
+                      const std::vector<std::unique_ptr<PruningRule>> &rules,
+                      const TargetInfo &target, PruningReport &report) {
+  report = PruningReport();
+  report.rawSize = space.rawSize;
+  report.illegal = space.illegal;
+  report.legal = space.legal.size();
+  for (const auto &r : rules)
+    report.removed.push_back({r->name(), 0});
+  std::vector<SpacePoint> out;
+  for (const SpacePoint &p : space.legal) {
+    bool keep = true;
+    for (size_t i = 0; i < rules.size() && keep; ++i)
+      if (rules[i]->prunes(p.features, target)) {
+        ++report.removed[i].second;
+        keep = false;
+      }
+    if (keep)
+      out.push_back(p);
+  }
+  if (out.empty() && !space.legal.empty()) {
+    report.fellBack = true;
+    out = space.legal;
+  }
+  report.survivors = out.size();
+  return out;
+}
+
+std::string kjit::autotune::formatReport(const PruningReport &r) {
+  std::string s = "  raw space: " + std::to_string(r.rawSize) + "\n";
+  s += "  illegal (verifyConfig): -" + std::to_string(r.illegal) + "\n";
+  for (const auto &[name, n] : r.removed)
+    s += "  rule " + name + ": -" + std::to_string(n) + "\n";
+  s += "  survivors: " + std::to_string(r.survivors);
+  if (r.fellBack)
+    s += " (every rule-surviving set was empty: kept all legal candidates)";
+  return s + "\n";
+}

@@ -1,0 +1,232 @@
+//===- Space.cpp - workloads and their search spaces ---------------------===//
+#include "autotune/Space.h"
+
+#include "compiler/InitAll.h"
+#include "dialects/kjit/IR/KjitDialect.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace kjit::autotune;
+
+namespace {
+llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+/// Collects diagnostics as text instead of printing them.
+struct DiagText {
+  explicit DiagText(MLIRContext &ctx) : handler(&ctx, [this](Diagnostic &d) {
+    if (!text.empty())
+      text += "\n";
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    d.getLocation().print(os);
+    text += loc + ": " + d.str();
+    return success();
+  }) {}
+  std::string text;
+  ScopedDiagnosticHandler handler;
+};
+
+std::unique_ptr<MLIRContext> newContext() {
+  auto ctx = std::make_unique<MLIRContext>(kjit::compiler::getRegistry(),
+                                           MLIRContext::Threading::DISABLED);
+  ctx->loadDialect<func::FuncDialect, mlir::kjit::KjitDialect>();
+  return ctx;
+}
+
+std::string printAttr(Attribute a) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  a.print(os);
+  return s;
+}
+} // namespace
+
+std::string kjit::autotune::sha256Hex(const std::string &data) {
+  auto hash = llvm::SHA256::hash(
+      llvm::ArrayRef<uint8_t>((const uint8_t *)data.data(), data.size()));
+  static const char *hex = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : hash) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+llvm::Expected<std::vector<Workload>>
+kjit::autotune::extractWorkloads(const std::string &mlirText) {
+  auto ctx = newContext();
+  DiagText diags(*ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(mlirText, ctx.get(), "input.mlir");
+  if (!module)
+    return makeError("invalid kjit module: " + diags.text);
+  std::vector<Workload> out;
+  module->walk([&](mlir::kjit::TunableOpInterface tunable) {
+    Operation *op = tunable.getOperation();
+    Location loc = UnknownLoc::get(ctx.get());
+    OpBuilder b(ctx.get());
+    OwningOpRef<ModuleOp> m = ModuleOp::create(loc);
+    b.setInsertionPointToEnd(m->getBody());
+    auto fty = b.getFunctionType(op->getOperandTypes(), op->getResultTypes());
+    auto f = func::FuncOp::create(b, loc, "main", fty);
+    Block *blk = f.addEntryBlock();
+    b.setInsertionPointToStart(blk);
+    Operation *c = b.clone(*op);
+    for (unsigned i = 0; i < c->getNumOperands(); ++i)
+      c->setOperand(i, blk->getArgument(i));
+    c->setLoc(loc);
+    c->removeAttr(mlir::kjit::kConfigAttrName);
+    func::ReturnOp::create(b, loc, c->getResults());
+    Workload w;
+    w.opName = op->getName().getStringRef().str();
+    llvm::raw_string_ostream os(w.canonicalText);
+    m->print(os);
+    w.key = sha256Hex(w.canonicalText);
+    out.push_back(std::move(w));
+  });
+  if (out.empty())
+    return makeError("the module holds no kjit op to tune");
+  return out;
+}
+
+struct ParsedWorkload::Impl {
+  Workload workload;
+  std::unique_ptr<MLIRContext> ctx;
+  OwningOpRef<ModuleOp> module;
+  mlir::kjit::TunableOpInterface op;
+
+  mlir::kjit::ConfigAttr parseConfig(const std::string &text,
+                                     std::string &why) const {
+    DiagText diags(*ctx);
+    Attribute a = mlir::parseAttribute(text, ctx.get());
+    auto c = llvm::dyn_cast_or_null<mlir::kjit::ConfigAttr>(a);
+    if (!c)
+      why = "not a #kjit.config attribute: '" + text + "'" +
+            (diags.text.empty() ? "" : " (" + diags.text + ")");
+    return c;
+  }
+};
+
+ParsedWorkload::ParsedWorkload(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+ParsedWorkload::~ParsedWorkload() = default;
+
+llvm::Expected<std::unique_ptr<ParsedWorkload>>
+ParsedWorkload::parse(const Workload &workload) {
+  auto impl = std::make_unique<Impl>();
+  impl->workload = workload;
+  impl->ctx = newContext();
+  DiagText diags(*impl->ctx);
+  impl->module = parseSourceString<ModuleOp>(workload.canonicalText,
+                                             impl->ctx.get(), "workload.mlir");
+  if (!impl->module)
+    return makeError("invalid workload: " + diags.text);
+  impl->module->walk([&](mlir::kjit::TunableOpInterface op) {
+    if (!impl->op)
+      impl->op = op;
+  });
+  if (!impl->op)
+    return makeError("the workload holds no kjit op");
+  return std::unique_ptr<ParsedWorkload>(new ParsedWorkload(std::move(impl)));
+}
+
+const Workload &ParsedWorkload::workload() const { return impl_->workload; }
+
+SearchSpace ParsedWorkload::searchSpace(const TargetInfo &target) const {
+  return impl_->op.getSearchSpace(target);
+}
+
+EnumeratedSpace ParsedWorkload::enumerate(const TargetInfo &target,
+                                          uint64_t limit) const {
+  EnumeratedSpace out;
+  out.raw = searchSpace(target);
+  const auto &knobs = out.raw.knobs;
+  if (knobs.empty())
+    return out;
+  for (const Knob &k : knobs)
+    if (k.size() == 0)
+      return out;
+  MLIRContext *ctx = impl_->ctx.get();
+  std::vector<size_t> idx(knobs.size(), 0);
+  while (true) {
+    if (limit && out.rawSize >= limit)
+      break;
+    ++out.rawSize;
+    std::vector<std::pair<std::string, int64_t>> ints;
+    std::vector<std::pair<std::string, std::string>> strs;
+    for (size_t i = 0; i < knobs.size(); ++i) {
+      if (knobs[i].isString())
+        strs.push_back({knobs[i].name, knobs[i].strings[idx[i]]});
+      else
+        ints.push_back({knobs[i].name, knobs[i].ints[idx[i]]});
+    }
+    auto config = mlir::kjit::ConfigAttr::get(ctx, ints, strs);
+    std::string why;
+    if (succeeded(impl_->op.verifyConfig(config, target, why))) {
+      SpacePoint p;
+      p.candidate.configText = printAttr(config);
+      p.features = impl_->op.getCostFeatures(config, target);
+      out.legal.push_back(std::move(p));
+    } else {
+      ++out.illegal;
+      if (out.firstIllegalReason.empty())
+        out.firstIllegalReason = why;
+    }
+    // Odometer increment, last knob fastest.
+    size_t i = knobs.size();
+    while (i > 0) {
+      --i;
+      if (++idx[i] < knobs[i].size())
+        break;
+      idx[i] = 0;
+      if (i == 0)
+        return out;
+    }
+  }
+  return out;
+}
+
+std::string ParsedWorkload::defaultConfig(const TargetInfo &target) const {
+  return printAttr(impl_->op.getDefaultConfig(target));
+}
+
+llvm::Error ParsedWorkload::verify(const std::string &configText,
+                                   const TargetInfo &target) const {
+  std::string why;
+  auto c = impl_->parseConfig(configText, why);
+  if (!c)
+    return makeError(why);
+  if (failed(impl_->op.verifyConfig(c, target, why)))
+    return makeError(why);
+  return llvm::Error::success();
+}
+
+CostFeatures ParsedWorkload::features(const std::string &configText,
+                                      const TargetInfo &target) const {
+  std::string why;
+  auto c = impl_->parseConfig(configText, why);
+  if (!c)
+    c = impl_->op.getDefaultConfig(target);
+  return impl_->op.getCostFeatures(c, target);
+}
+
+llvm::Expected<std::string>
+ParsedWorkload::canonicalConfig(const std::string &text) const {
+  std::string why;
+  auto c = impl_->parseConfig(text, why);
+  if (!c)
+    return makeError(why);
+  return printAttr(c);
+}
