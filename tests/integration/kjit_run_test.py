@@ -105,6 +105,58 @@ CASES = {
 }
 
 
+def monarch(x, r, l):
+    b, n = x.shape
+    m1, m2 = r.shape[0], r.shape[1]
+    x1 = np.einsum("ipq,biq->bip", r.astype(np.float64),
+                   x.reshape(b, m1, m2).astype(np.float64))
+    x2 = x1.transpose(0, 2, 1)                       # b, m2, m1
+    x3 = np.einsum("jac,bjc->bja", l.astype(np.float64), x2)
+    return x3.transpose(0, 2, 1).reshape(b, n)
+
+
+def causal_conv(u, k, d):
+    b, c, n = u.shape
+    y = np.zeros((b, c, n))
+    for bi in range(b):
+        for ci in range(c):
+            y[bi, ci] = np.convolve(u[bi, ci].astype(np.float64),
+                                    k[ci].astype(np.float64))[:n]
+    return y + d.astype(np.float64)[None, :, None] * u
+
+
+def natten_1d(q, k, v, ks, dil):
+    b, h, n, dd = q.shape
+    scale = 1.0 / np.sqrt(dd)
+    out = np.zeros(q.shape)
+    for i in range(n):
+        g, idx = i % dil, i // dil
+        ng = len(range(g, n, dil))
+        start = min(max(idx - ks // 2, 0), ng - ks)
+        keys = [(start + j) * dil + g for j in range(ks)]
+        s = np.einsum("bhd,bhkd->bhk", q[:, :, i].astype(np.float64),
+                      k[:, :, keys].astype(np.float64)) * scale
+        p = np.exp(s - s.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        out[:, :, i] = np.einsum("bhk,bhkd->bhd", p,
+                                 v[:, :, keys].astype(np.float64))
+    return out
+
+
+# The other op families: default config and two threads.
+OTHER_CASES = {
+    "butterfly.mlir": dict(
+        entry=None, inputs=[(5, 35), (7, 5, 5), (5, 7, 7)],
+        ref=lambda x, r, l: [monarch(x, r, l)]),
+    "fft_conv.mlir": dict(
+        entry=None, inputs=[(2, 3, 100), (3, 37), (3,)],
+        ref=lambda u, k, d: [causal_conv(u, k, d)]),
+    "window_attention_1d.mlir": dict(
+        entry=None, inputs=[(1, 2, 23, 8)] * 3,
+        ref=lambda q, k, v: [natten_1d(q, k, v, 5, 2)]),
+}
+
+
 class Runner:
     def __init__(self, kjit_run, inputs, workdir, seed):
         self.kjit_run = kjit_run
@@ -165,8 +217,8 @@ class Runner:
         return good
 
     # ------------------------------------------------------------------ cases
-    def numerics(self, extra_args=(), suffix=""):
-        for fname, case in CASES.items():
+    def numerics(self, extra_args=(), suffix="", cases=None):
+        for fname, case in (cases or CASES).items():
             name = fname + suffix
             tag = os.path.splitext(fname)[0] + re.sub(r"[^A-Za-z0-9]", "_",
                                                        suffix)
@@ -187,6 +239,8 @@ class Runner:
     def test_numerics(self):
         self.numerics()
         self.numerics(["--threads=2"], " --threads=2")
+        self.numerics(cases=OTHER_CASES)
+        self.numerics(["--threads=2"], " --threads=2", cases=OTHER_CASES)
         # A legal non-default config (merged into every op's default).
         self.numerics(["--config=#kjit.config<{vector_width = 8, ow_block = 4, "
                        "oh_block = 1, kw_unroll = 1, task_order = \"h_outer\"}>"],
