@@ -1,7 +1,7 @@
 //===- Space.cpp - workloads and their search spaces ---------------------===//
 #include "autotune/Space.h"
 
-#include "compiler/InitAll.h"
+#include "mlir/IR/DialectRegistry.h"
 #include "dialects/kjit/IR/KjitDialect.h"
 
 #include "mlir/AsmParser/AsmParser.h"
@@ -15,7 +15,11 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
-using namespace kjit::autotune;
+using ::kjit::SearchSpace;
+using ::kjit::TargetInfo;
+using ::kjit::CostFeatures;
+using ::kjit::Knob;
+using namespace ::kjit::autotune;
 
 namespace {
 llvm::Error makeError(const llvm::Twine &msg) {
@@ -38,7 +42,10 @@ struct DiagText {
 };
 
 std::unique_ptr<MLIRContext> newContext() {
-  auto ctx = std::make_unique<MLIRContext>(kjit::compiler::getRegistry(),
+  // Only what a workload holds: a func around one kjit op on tensors.
+  DialectRegistry registry;
+  registry.insert<func::FuncDialect, mlir::kjit::KjitDialect>();
+  auto ctx = std::make_unique<MLIRContext>(registry,
                                            MLIRContext::Threading::DISABLED);
   ctx->loadDialect<func::FuncDialect, mlir::kjit::KjitDialect>();
   return ctx;
@@ -52,7 +59,8 @@ std::string printAttr(Attribute a) {
 }
 } // namespace
 
-std::string kjit::autotune::sha256Hex(const std::string &data) {
+namespace kjit::autotune {
+std::string sha256Hex(const std::string &data) {
   auto hash = llvm::SHA256::hash(
       llvm::ArrayRef<uint8_t>((const uint8_t *)data.data(), data.size()));
   static const char *hex = "0123456789abcdef";
@@ -65,7 +73,7 @@ std::string kjit::autotune::sha256Hex(const std::string &data) {
 }
 
 llvm::Expected<std::vector<Workload>>
-kjit::autotune::extractWorkloads(const std::string &mlirText) {
+extractWorkloads(const std::string &mlirText) {
   auto ctx = newContext();
   DiagText diags(*ctx);
   OwningOpRef<ModuleOp> module =
@@ -100,6 +108,8 @@ kjit::autotune::extractWorkloads(const std::string &mlirText) {
     return makeError("the module holds no kjit op to tune");
   return out;
 }
+
+} // namespace kjit::autotune
 
 struct ParsedWorkload::Impl {
   Workload workload;

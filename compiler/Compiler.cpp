@@ -3,6 +3,13 @@
 #include "compiler/InitAll.h"
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/CPUPipeline.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 
 #include "llvm/Passes/PassBuilder.h"
 #include "mlir/IR/Diagnostics.h"
@@ -234,6 +241,7 @@ prepare(const CompileRequest &request) {
   opts.features = request.target.features;
   opts.config = request.config;
   opts.threads = request.threads;
+  opts.gpuChip = request.cudaChip;
   pm.addPass(createKjitAttachConfigs(opts));
   if (failed(pm.run(*module)))
     return makeError(diags.text.empty() ? "cannot resolve kjit configs"
@@ -249,7 +257,10 @@ prepare(const CompileRequest &request) {
   });
   out.workloadKey = sha256Hex(out.canonicalText + "\nentry=" + out.entry);
   out.cacheKey = sha256Hex(out.workloadKey + "\n" + request.target.key() +
-                           "\n" + compilerKey());
+                           "\n" + compilerKey() +
+                           (request.cudaChip.empty()
+                                ? std::string()
+                                : "\ncuda=" + request.cudaChip));
   timer.lap("configs and keys");
   return out;
 }
@@ -339,6 +350,104 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
   art.object.assign(buffer.begin(), buffer.end());
   timer.lap("machine code");
   return art;
+}
+
+llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
+                                         const std::string &chip,
+                                         const std::string &features) {
+  PhaseTimer timer("compileToPtx");
+  registerAllPasses();
+  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
+  DiagCapture diags(ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(prep.canonicalText, &ctx, "prepared.mlir");
+  if (!module)
+    return makeError("internal error: the prepared module does not parse: " +
+                     diags.text);
+  // The configs must have been resolved for a CUDA chip.
+  bool cpuConfigs = false;
+  module->walk([&](mlir::kjit::TunableOpInterface op) {
+    if (auto c = mlir::kjit::getConfig(op))
+      if (c.has("vector_width"))
+        cpuConfigs = true;
+  });
+  if (cpuConfigs)
+    return makeError("the module was prepared for the CPU; prepare it with "
+                     "CompileRequest::cudaChip = \"" + chip + "\"");
+  PassManager pm(&ctx);
+  NvvmPipelineOptions opts;
+  opts.chip = chip;
+  opts.features = features;
+  std::string reason;
+  if (failed(buildNvvmPipeline(pm, opts, reason)))
+    return makeError(reason);
+  if (failed(pm.run(*module)))
+    return makeError("GPU code generation failed: " + diags.text);
+  timer.lap("NVVM pipeline");
+  std::vector<std::string> ptx;
+  module->walk([&](gpu::BinaryOp bin) {
+    for (Attribute a : bin.getObjects())
+      if (auto obj = dyn_cast<gpu::ObjectAttr>(a))
+        ptx.push_back(obj.getObject().getValue().str());
+  });
+  if (ptx.empty())
+    return makeError("the module has no kjit op to run on the GPU");
+  if (ptx.size() > 1)
+    return makeError("the module has " + Twine(ptx.size()) +
+                     " GPU kernels; compileToPtx returns one so far");
+  return ptx.front();
+}
+
+std::string ptxasPath() {
+  if (const char *env = std::getenv("KJIT_PTXAS"))
+    return env;
+  return KJIT_PTXAS_PATH;
+}
+
+llvm::Expected<std::string> assemblePtx(const std::string &ptx,
+                                        const std::string &chip) {
+  std::string ptxas = ptxasPath();
+  if (ptxas.empty())
+    return makeError("no ptxas: install the CUDA toolkit or set KJIT_PTXAS");
+  if (!cudaTargetInfo(chip))
+    return makeError("unknown CUDA chip '" + chip + "'");
+  llvm::SmallString<128> in, out, err;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("kjit", "ptx", in))
+    return makeError("cannot create a temporary file: " + ec.message());
+  if (auto ec = llvm::sys::fs::createTemporaryFile("kjit", "cubin", out))
+    return makeError("cannot create a temporary file: " + ec.message());
+  if (auto ec = llvm::sys::fs::createTemporaryFile("kjit", "log", err))
+    return makeError("cannot create a temporary file: " + ec.message());
+  llvm::scope_exit cleanup([&] {
+    llvm::sys::fs::remove(in);
+    llvm::sys::fs::remove(out);
+    llvm::sys::fs::remove(err);
+  });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(in, ec);
+    if (ec)
+      return makeError("cannot write " + in + ": " + ec.message());
+    os << ptx;
+  }
+  std::string arch = "-arch=" + chip;
+  llvm::SmallVector<llvm::StringRef> args = {ptxas, arch, in, "-o", out};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, err.str(),
+                                                err.str()};
+  std::string execErr;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
+                                     /*SecondsToWait=*/120, 0, &execErr);
+  if (rc != 0) {
+    std::string log;
+    if (auto buf = llvm::MemoryBuffer::getFile(err))
+      log = (*buf)->getBuffer().str();
+    return makeError("ptxas -arch=" + chip + " failed (exit " +
+                     Twine(rc) + "): " + (log.empty() ? execErr : log));
+  }
+  auto buf = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
+  if (!buf)
+    return makeError("cannot read the cubin: " + buf.getError().message());
+  return (*buf)->getBuffer().str();
 }
 
 llvm::Expected<Artifact> compile(const CompileRequest &req) {

@@ -47,6 +47,9 @@ struct CompileRequest {
   /// Overrides the `threads` knob of every op when > 0.
   int threads = 0;
   CpuTarget target;
+  /// CUDA chip ("sm_90") to resolve GPU configs for (then feed the prepared
+  /// module to compileToPtx); empty: CPU configs for `target`.
+  std::string cudaChip;
 };
 
 /// What `prepare` returns: cheap to get (parse + verify + config
@@ -76,6 +79,21 @@ llvm::Expected<Artifact> generate(const PreparedModule &prepared,
                                   const CpuTarget &target);
 /// prepare + generate.
 llvm::Expected<Artifact> compile(const CompileRequest &request);
+
+/// Runs the NVVM pipeline (kjit-nvvm-pipeline) on a module prepared with
+/// `CompileRequest::cudaChip` = `chip` and returns the PTX text of its one
+/// GPU kernel. `features` empty: kjit pins a PTX version ptxas 13 reads.
+/// Needs no GPU and no CUDA driver. An unknown chip or too old a PTX
+/// version is an error, never an LLVM abort.
+llvm::Expected<std::string> compileToPtx(const PreparedModule &prepared,
+                                         const std::string &chip,
+                                         const std::string &features = "");
+/// The ptxas kjit was configured with ("" when none was found); the
+/// environment variable KJIT_PTXAS overrides it.
+std::string ptxasPath();
+/// Assembles PTX into a cubin for `chip` with ptxas (a child process).
+llvm::Expected<std::string> assemblePtx(const std::string &ptx,
+                                        const std::string &chip);
 
 /// The name of the packed entry symbol for an entry function.
 std::string packedSymbolName(const std::string &entry);

@@ -2,11 +2,15 @@
 #include "compiler/InitAll.h"
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/CPUPipeline.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 
@@ -19,6 +23,10 @@ void ::kjit::compiler::registerAllDialects(mlir::DialectRegistry &registry) {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  // The GPU path: gpu.module -> LLVM IR -> PTX (gpu-module-to-binary).
+  mlir::registerGPUDialectTranslation(registry);
+  mlir::registerNVVMDialectTranslation(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }
 
 const mlir::DialectRegistry &::kjit::compiler::getRegistry() {
@@ -36,5 +44,6 @@ void ::kjit::compiler::registerAllPasses() {
     mlir::registerAllPasses();
     registerKjitCompilerPasses();
     registerCpuPipeline();
+    registerNvvmPipeline();
   });
 }

@@ -23,6 +23,9 @@ def KjitAttachConfigs : Pass<"kjit-attach-configs", "ModuleOp"> {
            "#kjit.config<{...}> for ops without one">,
     Option<"threads", "threads", "int", "0",
            "override of the threads knob when > 0">,
+    Option<"gpuChip", "gpu-chip", "std::string", "\"\"",
+           "CUDA chip (sm_80, sm_90, ...): resolve GPU configs for it; "
+           "empty: the CPU target">,
   ];
   let dependentDialects = ["mlir::kjit::KjitDialect"];
 }
@@ -58,6 +61,28 @@ def KjitGenerateCpuKernels : Pass<"kjit-generate-cpu-kernels", "ModuleOp"> {
                            "mlir::vector::VectorDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::omp::OpenMPDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def KjitGenerateGpuKernels : Pass<"kjit-generate-gpu-kernels", "ModuleOp"> {
+  let summary = "Give each outlined kernel a body that launches a tiled GPU kernel";
+  let description = [{
+    The GPU counterpart of `kjit-generate-cpu-kernels`: each outlined kernel
+    declaration (after bufferization) gets a body holding one `gpu.launch`.
+    For `kjit.depthwise_conv2d` (NHWC) a thread block computes a tile of
+    block_h x block_w output pixels x channels_per_block channels with
+    `threads` threads (channel fastest, so NHWC accesses coalesce); with
+    `smem_stage` = 1 the input halo of the tile is staged in shared memory
+    (a workgroup attribution) behind one barrier, so each input element is
+    read from global memory once per block instead of once per tap. The
+    configs must be CUDA configs (`kjit-attach-configs{gpu-chip=...}`).
+    Ops without a GPU generator are an error naming the op.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::gpu::GPUDialect",
+                           "mlir::kjit::KjitDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect",
                            "mlir::func::FuncDialect"];
 }
 

@@ -2,6 +2,8 @@
 //
 // kjit-run FILE.mlir [--entry=main] --input=A.npy ... --output=Y.npy ...
 //         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu]
+// kjit-run FILE.mlir --target=cuda --emit=ptx|cubin [--chip=sm_90] [-o OUT]
+//         (GPU code without a GPU: PTX text, or a cubin through ptxas)
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read).
@@ -42,9 +44,23 @@ static cl::opt<int>
            cl::desc("Time N kernel calls after a warm-up and print "
                     "`time_ms median=.. min=.. max=.. runs=N`"),
            cl::init(0), cl::cat(category));
-static cl::opt<std::string> target("target",
-                                   cl::desc("Target: cpu (cuda: not yet)"),
-                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Target: cpu, or cuda (code only so far: --emit)"),
+           cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("With --target=cuda: print the PTX (ptx) or write the "
+                  "cubin assembled by ptxas (cubin) instead of running"),
+         cl::init(""), cl::cat(category));
+static cl::opt<std::string> chip("chip",
+                                 cl::desc("CUDA chip for --emit (sm_80, "
+                                          "sm_90, ...)"),
+                                 cl::init("sm_90"), cl::cat(category));
+static cl::opt<std::string>
+    emitOutput("o", cl::desc("Where --emit writes (default: stdout for ptx, "
+                             "required for cubin)"),
+               cl::value_desc("FILE"), cl::init(""), cl::cat(category));
 
 static int fail(const std::string &message) {
   fprintf(stderr, "kjit-run: error: %s\n", message.c_str());
@@ -116,10 +132,40 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "' (expected cpu or cuda)");
   if (repeat < 0)
     return fail("--repeat must be >= 0");
+  if (!emit.empty() && target != "cuda")
+    return fail("--emit needs --target=cuda");
+  if (!emit.empty() && emit != "ptx" && emit != "cubin")
+    return fail("unknown --emit '" + emit + "' (expected ptx or cubin)");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file)
     return fail(inputFile + ": cannot read: " + file.getError().message());
+
+  if (!emit.empty()) {
+    if (emit == "cubin" && emitOutput.empty())
+      return fail("--emit=cubin needs -o FILE");
+    kjit::CompileOptions options;
+    options.entry = entry;
+    options.config = config;
+    options.threads = threads;
+    auto code = kjit::emitCudaCode(
+        (*file)->getBuffer().str(), options, chip,
+        emit == "ptx" ? kjit::CudaCodeFormat::PTX : kjit::CudaCodeFormat::Cubin);
+    if (!code)
+      return fail(inputFile + ": " + code.errorMessage());
+    if (emitOutput.empty() || emitOutput == "-") {
+      fwrite(code->data(), 1, code->size(), stdout);
+      return 0;
+    }
+    FILE *f = fopen(emitOutput.c_str(), "wb");
+    if (!f)
+      return fail(emitOutput + ": cannot write");
+    bool ok = fwrite(code->data(), 1, code->size(), f) == code->size();
+    ok = (fclose(f) == 0) && ok;
+    if (!ok)
+      return fail(emitOutput + ": cannot write");
+    return 0;
+  }
 
   kjit::Jit jit(tgt);
   kjit::CompileOptions options;

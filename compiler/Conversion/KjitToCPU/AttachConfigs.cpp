@@ -1,6 +1,7 @@
 //===- AttachConfigs.cpp - resolve every op's #kjit.config ---------------===//
 #include "compiler/Compiler.h"
 #include "compiler/Passes.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 
@@ -24,6 +25,15 @@ struct AttachConfigs
         (cpu.empty() && features.empty())
             ? ::kjit::compiler::CpuTarget::host()
             : ::kjit::compiler::CpuTarget::fromNames(cpu, features);
+    if (!gpuChip.empty()) {
+      auto info = ::kjit::compiler::cudaTargetInfo(gpuChip);
+      if (!info) {
+        module.emitError() << "unknown CUDA chip '" << gpuChip
+                           << "' (expected sm_80, sm_86, sm_89, sm_90, ...)";
+        return signalPassFailure();
+      }
+      target.info = *info;
+    }
 
     ConfigAttr fallback;
     if (!config.empty()) {

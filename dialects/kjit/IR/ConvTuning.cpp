@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <cmath>
@@ -282,15 +283,213 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
 }
 
 //===----------------------------------------------------------------------===//
+// GPU (CUDA) config of the depthwise kernel.
+//===----------------------------------------------------------------------===//
+
+FailureOr<DwGpuConfig> DwGpuConfig::parse(ConfigAttr config,
+                                          const DwGpuConfig &base,
+                                          std::string &reason) {
+  DwGpuConfig c = base;
+  KnobReader knobs("a depthwise convolution on CUDA");
+  knobs.integer("block_w", c.blockW)
+      .integer("block_h", c.blockH)
+      .integer("channels_per_block", c.channelsPerBlock)
+      .integer("threads", c.threads)
+      .integer("smem_stage", c.smemStage);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr DwGpuConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx, {{"block_w", blockW},
+                               {"block_h", blockH},
+                               {"channels_per_block", channelsPerBlock},
+                               {"threads", threads},
+                               {"smem_stage", smemStage}},
+                         {});
+}
+
+int64_t mlir::kjit::dwGpuHaloRows(const DwGpuConfig &c, const DwGeom &g) {
+  return (c.blockH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+}
+int64_t mlir::kjit::dwGpuHaloCols(const DwGpuConfig &c, const DwGeom &g) {
+  return (c.blockW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+}
+int64_t mlir::kjit::dwGpuSharedBytes(const DwGpuConfig &c, const DwGeom &g) {
+  if (!c.smemStage)
+    return 0;
+  return 4 * dwGpuHaloRows(c, g) * dwGpuHaloCols(c, g) * c.channelsPerBlock;
+}
+
+static int64_t gpuSharedLimit(const TargetInfo &t) {
+  int64_t lim = kGpuStaticSharedLimit;
+  if (t.sharedMemPerBlock > 0)
+    lim = std::min<int64_t>(lim, (int64_t)t.sharedMemPerBlock);
+  return lim;
+}
+
+LogicalResult mlir::kjit::checkDwGpuConfig(const DwGpuConfig &c,
+                                           ArrayRef<DwGeom> branches,
+                                           const TargetInfo &t,
+                                           std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  int64_t cpb = c.channelsPerBlock;
+  if (cpb != 1 && cpb != 2 && cpb != 4 && cpb != 8 && cpb != 16 &&
+      cpb != 32 && cpb != 64)
+    return bad("channels_per_block must be a power of two in [1, 64], got " +
+               std::to_string(cpb));
+  if (c.blockW < 1 || c.blockW > 64)
+    return bad("block_w must be in [1, 64], got " + std::to_string(c.blockW));
+  if (c.blockH < 1 || c.blockH > 64)
+    return bad("block_h must be in [1, 64], got " + std::to_string(c.blockH));
+  int64_t maxThreads = t.maxThreadsPerBlock ? t.maxThreadsPerBlock : 1024;
+  maxThreads = std::min<int64_t>(maxThreads, 1024);
+  if (c.threads < 32 || c.threads > maxThreads || c.threads % 32 != 0)
+    return bad("threads (per block) must be a multiple of 32 in [32, " +
+               std::to_string(maxThreads) + "], got " +
+               std::to_string(c.threads));
+  if (c.threads % cpb != 0)
+    return bad("threads (" + std::to_string(c.threads) +
+               ") must be a multiple of channels_per_block (" +
+               std::to_string(cpb) + ")");
+  if (c.smemStage != 0 && c.smemStage != 1)
+    return bad("smem_stage must be 0 or 1, got " +
+               std::to_string(c.smemStage));
+  int64_t limit = gpuSharedLimit(t);
+  for (const DwGeom &g : branches) {
+    int64_t bytes = dwGpuSharedBytes(c, g);
+    if (bytes > limit)
+      return bad("the shared-memory halo tile needs " + std::to_string(bytes) +
+                 " bytes per block (" + std::to_string(dwGpuHaloRows(c, g)) +
+                 " x " + std::to_string(dwGpuHaloCols(c, g)) + " x " +
+                 std::to_string(cpb) + " floats); at most " +
+                 std::to_string(limit) +
+                 "; use smaller block_w/block_h/channels_per_block or "
+                 "smem_stage = 0");
+  }
+  return success();
+}
+
+DwGpuConfig mlir::kjit::defaultDwGpuConfig(ArrayRef<DwGeom> branches,
+                                           const TargetInfo &t) {
+  int64_t maxC = 1, maxOw = 1, maxOh = 1;
+  for (const DwGeom &g : branches) {
+    maxC = std::max(maxC, g.c);
+    maxOw = std::max(maxOw, g.ow);
+    maxOh = std::max(maxOh, g.oh);
+  }
+  int64_t limit = gpuSharedLimit(t);
+  // Candidates from the most reuse-friendly down; the first whose halo tile
+  // fits in shared memory wins. Channels stay >= 8 where possible (32-byte
+  // sectors of NHWC rows).
+  static const int64_t cand[][3] = {
+      // channels_per_block, block_h, block_w
+      {32, 8, 8}, {32, 4, 8}, {16, 8, 8}, {16, 4, 8}, {8, 8, 8},
+      {8, 4, 8},  {8, 4, 4},  {4, 4, 4},  {4, 2, 4},  {4, 2, 2},
+      {4, 1, 2},  {4, 1, 1},  {1, 1, 1}};
+  DwGpuConfig c;
+  bool found = false;
+  for (const auto &k : cand) {
+    c.channelsPerBlock = std::min<int64_t>(k[0], llvm::PowerOf2Ceil(maxC));
+    c.blockH = std::min(k[1], maxOh);
+    c.blockW = std::min(k[2], maxOw);
+    c.smemStage = 1;
+    bool fits = llvm::all_of(branches, [&](const DwGeom &g) {
+      return dwGpuSharedBytes(c, g) <= limit;
+    });
+    if (fits) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    c.channelsPerBlock = std::min<int64_t>(32, llvm::PowerOf2Ceil(maxC));
+    c.blockH = std::min<int64_t>(4, maxOh);
+    c.blockW = std::min<int64_t>(8, maxOw);
+    c.smemStage = 0;
+  }
+  int64_t work = c.channelsPerBlock * c.blockH * c.blockW;
+  int64_t threads = std::min<int64_t>(256, work);
+  threads = std::max<int64_t>(32, (threads + 31) / 32 * 32);
+  while (threads % c.channelsPerBlock)
+    threads += 32;
+  c.threads = threads;
+  return c;
+}
+
+SearchSpace mlir::kjit::dwGpuSearchSpace(ArrayRef<DwGeom> branches,
+                                         const TargetInfo &t) {
+  SearchSpace s;
+  s.knobs.push_back({"block_w", {1, 2, 4, 8, 16, 32}, {}});
+  s.knobs.push_back({"block_h", {1, 2, 4, 8, 16, 32}, {}});
+  s.knobs.push_back({"channels_per_block", {4, 8, 16, 32, 64}, {}});
+  s.knobs.push_back({"threads", {64, 128, 256, 512, 1024}, {}});
+  s.knobs.push_back({"smem_stage", {0, 1}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
+                                           ArrayRef<DwGeom> branches,
+                                           const TargetInfo &t) {
+  CostFeatures f;
+  double tasks = 0, lanesUsed = 0, lanesTotal = 0;
+  for (const DwGeom &g : branches) {
+    f.flops += g.flops();
+    f.compulsoryBytes +=
+        4.0 * (g.n * g.c * (g.h * g.w + g.oh * g.ow) + g.c * g.kh * g.kw);
+    int64_t cb = ceilDiv(g.c, c.channelsPerBlock);
+    int64_t blocks =
+        g.n * cb * ceilDiv(g.oh, c.blockH) * ceilDiv(g.ow, c.blockW);
+    tasks += blocks;
+    f.movedBytes += 4.0 * blocks * c.channelsPerBlock *
+                    (dwGpuHaloRows(c, g) * dwGpuHaloCols(c, g) +
+                     c.blockH * c.blockW);
+    f.workingSetBytes =
+        std::max(f.workingSetBytes, (double)dwGpuSharedBytes(c, g));
+    lanesUsed += g.c;
+    lanesTotal += cb * c.channelsPerBlock;
+  }
+  f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
+  f.parallelTasks = tasks;
+  f.threads = c.threads;
+  return f;
+}
+
+//===----------------------------------------------------------------------===//
 // TunableOpInterface of the two conv ops (identical: one kernel family).
 //===----------------------------------------------------------------------===//
 
 namespace {
+bool isCuda(const TargetInfo &t) { return t.kind == TargetInfo::Kind::CUDA; }
+
+/// What the GPU code generator does not cover yet, as a reason.
+template <typename OpT>
+LogicalResult gpuSupported(OpT op, std::string &reason) {
+  Operation *o = op.getOperation();
+  if (auto dw = dyn_cast<DepthwiseConv2dOp>(o)) {
+    if (dw.getLayout() != "nhwc") {
+      reason = "kjit.depthwise_conv2d on CUDA supports layout \"nhwc\" "
+               "only so far";
+      return failure();
+    }
+    return success();
+  }
+  reason = o->getName().getStringRef().str() +
+           " has no GPU code generator yet";
+  return failure();
+}
+
 template <typename OpT>
 SearchSpace convSpace(OpT op, const TargetInfo &t) {
   std::string why;
   auto b = getDwBranches(op, why);
-  return succeeded(b) ? dwSearchSpace(*b, t) : SearchSpace();
+  if (failed(b))
+    return SearchSpace();
+  return isCuda(t) ? dwGpuSearchSpace(*b, t) : dwSearchSpace(*b, t);
 }
 template <typename OpT>
 LogicalResult convVerify(OpT op, ConfigAttr config, const TargetInfo &t,
@@ -298,6 +497,14 @@ LogicalResult convVerify(OpT op, ConfigAttr config, const TargetInfo &t,
   auto b = getDwBranches(op, reason);
   if (failed(b))
     return failure();
+  if (isCuda(t)) {
+    if (failed(gpuSupported(op, reason)))
+      return failure();
+    auto c = DwGpuConfig::parse(config, defaultDwGpuConfig(*b, t), reason);
+    if (failed(c))
+      return failure();
+    return checkDwGpuConfig(*c, *b, t, reason);
+  }
   auto c = DwConfig::parse(config, defaultDwConfig(*b, t), reason);
   if (failed(c))
     return failure();
@@ -308,6 +515,9 @@ ConfigAttr convDefault(OpT op, const TargetInfo &t) {
   std::string why;
   auto b = getDwBranches(op, why);
   SmallVector<DwGeom> none;
+  if (isCuda(t))
+    return defaultDwGpuConfig(succeeded(b) ? *b : none, t)
+        .toAttr(op->getContext());
   return defaultDwConfig(succeeded(b) ? *b : none, t)
       .toAttr(op->getContext());
 }
@@ -317,6 +527,11 @@ CostFeatures convCost(OpT op, ConfigAttr config, const TargetInfo &t) {
   auto b = getDwBranches(op, why);
   if (failed(b))
     return {};
+  if (isCuda(t)) {
+    auto g = DwGpuConfig::parse(config, defaultDwGpuConfig(*b, t), why);
+    return dwGpuCostFeatures(succeeded(g) ? *g : defaultDwGpuConfig(*b, t),
+                             *b, t);
+  }
   auto c = DwConfig::parse(config, defaultDwConfig(*b, t), why);
   return dwCostFeatures(succeeded(c) ? *c : defaultDwConfig(*b, t), *b, t);
 }

@@ -58,6 +58,43 @@ int64_t dwPackedRows(const DwGeom &g, int64_t ohTile);
 /// Columns of padded input the kernel reads.
 int64_t dwPackedCols(const DwGeom &g);
 
+/// The GPU (CUDA) knobs of the depthwise kernel, used when the target's
+/// kind is CUDA (the CPU knobs above are untouched). One thread block
+/// computes a tile of block_h x block_w output pixels x channels_per_block
+/// channels; `threads` threads per block, channel fastest (coalesced NHWC
+/// accesses); the input halo of the tile is staged in shared memory when
+/// `smem_stage` = 1.
+struct DwGpuConfig {
+  int64_t blockW = 8;
+  int64_t blockH = 8;
+  int64_t channelsPerBlock = 32;
+  int64_t threads = 256;
+  int64_t smemStage = 1; ///< 1: input halo in shared memory; 0: global reads
+
+  static FailureOr<DwGpuConfig> parse(ConfigAttr config,
+                                      const DwGpuConfig &base,
+                                      std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+};
+
+/// Shared memory limit per block kjit assumes without opt-in (48 KiB).
+constexpr int64_t kGpuStaticSharedLimit = 48 * 1024;
+/// Bytes of shared memory the halo tile of `cfg` needs for branch `g`.
+int64_t dwGpuSharedBytes(const DwGpuConfig &cfg, const DwGeom &g);
+/// Rows / columns of the input halo of one output tile.
+int64_t dwGpuHaloRows(const DwGpuConfig &cfg, const DwGeom &g);
+int64_t dwGpuHaloCols(const DwGpuConfig &cfg, const DwGeom &g);
+LogicalResult checkDwGpuConfig(const DwGpuConfig &cfg,
+                               ArrayRef<DwGeom> branches,
+                               const TargetInfo &target, std::string &reason);
+DwGpuConfig defaultDwGpuConfig(ArrayRef<DwGeom> branches,
+                               const TargetInfo &target);
+SearchSpace dwGpuSearchSpace(ArrayRef<DwGeom> branches,
+                             const TargetInfo &target);
+CostFeatures dwGpuCostFeatures(const DwGpuConfig &cfg,
+                               ArrayRef<DwGeom> branches,
+                               const TargetInfo &target);
+
 } // namespace mlir::kjit
 
 #endif

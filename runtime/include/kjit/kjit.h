@@ -195,6 +195,19 @@ private:
   std::unique_ptr<JitImpl> impl_;
 };
 
+/// What emitCudaCode returns.
+enum class CudaCodeFormat { PTX, Cubin };
+
+/// GPU code without a GPU or a CUDA driver: the PTX text (or, through
+/// ptxas, the cubin) of the one kjit op of `mlirText` for a CUDA chip
+/// ("sm_80", "sm_90", ...). Configs are resolved for that chip (the GPU
+/// knobs: block_w, block_h, channels_per_block, threads, smem_stage).
+/// Only kjit.depthwise_conv2d (NHWC) has a GPU code generator so far.
+Result<std::string> emitCudaCode(const std::string &mlirText,
+                                 const CompileOptions &options = {},
+                                 const std::string &chip = "sm_90",
+                                 CudaCodeFormat format = CudaCodeFormat::PTX);
+
 /// kjit's version and the compiler key (kjit + LLVM versions, pipeline hash).
 std::string version();
 std::string compilerKey();

@@ -1,0 +1,113 @@
+//===- Measurer.cpp - time a candidate through the runtime ---------------===//
+#include "autotune/Measurer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <random>
+
+using namespace kjit;
+using namespace kjit::autotune;
+
+RuntimeMeasurer::RuntimeMeasurer(kjit::Jit &jit, TargetInfo target,
+                                 MeasureOptions options)
+    : jit_(jit), target_(target), options_(options) {}
+RuntimeMeasurer::~RuntimeMeasurer() = default;
+
+namespace {
+int64_t numElements(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+} // namespace
+
+Measurement RuntimeMeasurer::measure(const Workload &workload,
+                                     const Candidate &candidate) {
+  Measurement m;
+  // Legality first: an illegal config is its own kind of failure.
+  auto &pw = parsed_[workload.key];
+  if (!pw) {
+    auto p = ParsedWorkload::parse(workload);
+    if (!p) {
+      m.status = Measurement::Status::CompileError;
+      m.message = llvm::toString(p.takeError());
+      return m;
+    }
+    pw = std::move(*p);
+  }
+  if (auto e = pw->verify(candidate.configText, target_)) {
+    m.status = Measurement::Status::Illegal;
+    m.message = llvm::toString(std::move(e));
+    return m;
+  }
+  CompileOptions co;
+  co.config = candidate.configText;
+  auto kernel = jit_.compileModule(workload.canonicalText, co);
+  if (!kernel) {
+    m.status = Measurement::Status::CompileError;
+    m.message = kernel.errorMessage();
+    return m;
+  }
+  // Input sets: fresh random data, rotated.
+  double setBytes = 0;
+  for (const ArgInfo &a : kernel->inputs())
+    setBytes += (double)numElements(a.shape) * dtypeSize(a.dtype);
+  int sets = options_.minInputSets;
+  if (setBytes > 0)
+    sets = std::max<int>(sets, (int)std::min(
+                                   64.0, options_.rotateBytes / setBytes + 1));
+  std::mt19937 rng(options_.seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<std::vector<std::vector<uint8_t>>> inBufs(sets);
+  std::vector<std::vector<TensorView>> inViews(sets);
+  for (int s = 0; s < sets; ++s)
+    for (const ArgInfo &a : kernel->inputs()) {
+      int64_t n = numElements(a.shape);
+      std::vector<uint8_t> buf(n * dtypeSize(a.dtype) + 64);
+      if (a.dtype == DType::f32) {
+        float *f = (float *)buf.data();
+        for (int64_t i = 0; i < n; ++i)
+          f[i] = dist(rng);
+      } // i32 inputs (indices) stay zero: always in range.
+      inBufs[s].push_back(std::move(buf));
+      inViews[s].emplace_back(inBufs[s].back().data(), a.dtype, a.shape);
+    }
+  std::vector<std::vector<uint8_t>> outBufs;
+  std::vector<TensorView> outViews;
+  for (const ArgInfo &a : kernel->outputs()) {
+    outBufs.emplace_back(numElements(a.shape) * dtypeSize(a.dtype) + 64);
+    outViews.emplace_back(outBufs.back().data(), a.dtype, a.shape);
+  }
+  int run = 0;
+  auto once = [&]() -> Status {
+    return kernel->run(inViews[run++ % sets], outViews);
+  };
+  for (int i = 0; i < options_.warmup; ++i)
+    if (Status s = once(); !s) {
+      m.status = Measurement::Status::Crash;
+      m.message = "run failed: " + s.message();
+      return m;
+    }
+  std::vector<double> times;
+  for (int i = 0; i < std::max(1, options_.repeats); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = once();
+    auto t1 = std::chrono::steady_clock::now();
+    if (!s) {
+      m.status = Measurement::Status::Crash;
+      m.message = "run failed: " + s.message();
+      return m;
+    }
+    times.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  size_t n = times.size();
+  m.medianSeconds =
+      n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  m.spreadSeconds = times.back() - times.front();
+  m.repeats = (int)n;
+  m.status = Measurement::Status::Ok;
+  return m;
+}

@@ -1,0 +1,54 @@
+//===- Tuner.h - tune one workload: space, prune, rank, measure -*- C++ -*-===//
+#ifndef KJIT_AUTOTUNE_TUNER_H
+#define KJIT_AUTOTUNE_TUNER_H
+
+#include "autotune/CostModel.h"
+#include "autotune/Database.h"
+#include "autotune/Pruning.h"
+#include "autotune/Search.h"
+
+#include <functional>
+
+namespace kjit::autotune {
+
+struct TuneOptions {
+  std::string strategy = "pruned"; ///< pruned | random | model
+  Budget budget;                   ///< per workload
+  uint64_t topK = 0;               ///< pruned: measure at most the top k
+  unsigned seed = 1;
+  bool resume = true; ///< skip workloads with a record for these keys
+  bool dryRun = false; ///< space and pruning only
+};
+
+struct TuneResult {
+  Workload workload;
+  PruningReport pruning;
+  std::string defaultConfig;
+  std::optional<double> defaultSeconds;
+  std::string bestConfig;
+  std::optional<double> bestSeconds;
+  std::string modelPick; ///< the cost model's top candidate
+  uint64_t measured = 0, failed = 0;
+  double seconds = 0;
+  bool skipped = false; ///< resume: already tuned
+};
+
+/// Called after each measurement (index from 1).
+using ProgressFn = std::function<void(uint64_t index, const Candidate &,
+                                      const Measurement &)>;
+
+/// The space (enumerate, prune with the default rules, rank with the
+/// roofline model), then the default config and the strategy's candidates
+/// measured and recorded in `db` (may be null). Model-only measures nothing
+/// but the default.
+llvm::Expected<TuneResult> tuneWorkload(const Workload &workload,
+                                        const TargetInfo &target,
+                                        const std::string &targetKey,
+                                        const std::string &compilerKey,
+                                        SqliteDatabase *db, Measurer *measurer,
+                                        const TuneOptions &options,
+                                        const ProgressFn &progress = {});
+
+} // namespace kjit::autotune
+
+#endif

@@ -1,0 +1,167 @@
+//===- NVVMPipeline.cpp - the NVVM (CUDA) pipeline -----------------------===//
+//
+// One function builds the pipeline for compileToPtx and for kjit-opt
+// (`--kjit-nvvm-pipeline`), so a lit test can replay any GPU compile.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Pipelines/NVVMPipeline.h"
+
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+namespace {
+struct ChipInfo {
+  const char *name;
+  int cc;     ///< compute capability, e.g. 90
+  int minPtx; ///< oldest PTX ISA (x10) with this target
+  int pinPtx; ///< the PTX ISA kjit emits by default
+};
+// PTX ISA versions: sm_80 7.0, sm_86 7.1, sm_87 7.4, sm_89/sm_90 7.8,
+// sm_90a 8.0, sm_100 8.6, sm_120 8.7. kjit pins PTX 8.0 where it suffices:
+// every ptxas from CUDA 12.0 on (and 13.x) reads it.
+constexpr ChipInfo kChips[] = {
+    {"sm_80", 80, 70, 80},  {"sm_86", 86, 71, 80},  {"sm_87", 87, 74, 80},
+    {"sm_89", 89, 78, 80},  {"sm_90", 90, 78, 80},  {"sm_90a", 90, 80, 80},
+    {"sm_100", 100, 86, 86}, {"sm_120", 120, 87, 87},
+};
+/// Newest PTX ISA both LLVM 22's NVPTX backend and ptxas 13.0 read.
+constexpr int kMaxPtx = 90;
+
+const ChipInfo *findChip(llvm::StringRef chip) {
+  for (const ChipInfo &c : kChips)
+    if (chip == c.name)
+      return &c;
+  return nullptr;
+}
+
+std::string knownChips() {
+  std::string s;
+  for (const ChipInfo &c : kChips)
+    s += (s.empty() ? "" : ", ") + std::string(c.name);
+  return s;
+}
+
+/// A pass that only fails: how a pipeline registered for kjit-opt reports
+/// bad options (the registration callback cannot fail).
+struct FailPass : PassWrapper<FailPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FailPass)
+  explicit FailPass(std::string msg) : msg(std::move(msg)) {}
+  FailPass(const FailPass &o) : PassWrapper(o), msg(o.msg) {}
+  llvm::StringRef getArgument() const override { return "kjit-nvvm-bad-options"; }
+  void runOnOperation() override {
+    getOperation().emitError() << "kjit-nvvm-pipeline: " << msg;
+    signalPassFailure();
+  }
+  std::string msg;
+};
+} // namespace
+
+namespace kjit::compiler {
+
+std::optional<TargetInfo> cudaTargetInfo(llvm::StringRef chip) {
+  const ChipInfo *c = findChip(chip);
+  if (!c)
+    return std::nullopt;
+  TargetInfo t;
+  t.kind = TargetInfo::Kind::CUDA;
+  t.computeCapability = c->cc;
+  t.maxThreadsPerBlock = 1024;
+  t.sharedMemPerBlock = 48 * 1024; // static shared memory without opt-in
+  t.smCount = c->cc == 90 ? 132 : (c->cc == 80 ? 108 : 0);
+  return t;
+}
+
+std::optional<std::string> nvptxFeatures(llvm::StringRef chip,
+                                         llvm::StringRef features,
+                                         std::string &reason) {
+  const ChipInfo *c = findChip(chip);
+  if (!c) {
+    reason = "unknown CUDA chip '" + chip.str() + "' (known: " + knownChips() +
+             ")";
+    return std::nullopt;
+  }
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::SplitString(features, parts, ",");
+  bool hasPtx = false;
+  for (llvm::StringRef f : parts) {
+    llvm::StringRef v = f.trim();
+    if (!v.consume_front("+ptx"))
+      continue;
+    int ver = 0;
+    if (v.getAsInteger(10, ver)) {
+      reason = "malformed PTX feature '" + f.str() + "' (expected +ptxNN)";
+      return std::nullopt;
+    }
+    if (ver < c->minPtx) {
+      reason = "PTX ISA " + std::to_string(ver / 10) + "." +
+               std::to_string(ver % 10) + " does not support " + chip.str() +
+               " (needs +ptx" + std::to_string(c->minPtx) + " or newer)";
+      return std::nullopt;
+    }
+    if (ver > kMaxPtx) {
+      reason = "PTX ISA +ptx" + std::to_string(ver) +
+               " is newer than LLVM 22 and ptxas 13 read (at most +ptx" +
+               std::to_string(kMaxPtx) + ")";
+      return std::nullopt;
+    }
+    hasPtx = true;
+  }
+  std::string out = features.str();
+  if (!hasPtx)
+    out = "+ptx" + std::to_string(c->pinPtx) + (out.empty() ? "" : ",") + out;
+  return out;
+}
+
+LogicalResult buildNvvmPipeline(OpPassManager &pm,
+                                const NvvmPipelineOptions &options,
+                                std::string &reason) {
+  auto features = nvptxFeatures(options.chip, options.features, reason);
+  if (!features)
+    return failure();
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  // The same front half as the CPU pipeline: kernels as calls, tensors ->
+  // memrefs with caller-provided results, deallocation.
+  if (failed(parsePassPipeline(
+          "kjit-outline-kernels,canonicalize,"
+          "one-shot-bufferize{bufferize-function-boundaries=1 "
+          "function-boundary-type-conversion=identity-layout-map},"
+          "buffer-results-to-out-params{hoist-static-allocs=1 "
+          "modify-public-functions=1},"
+          "buffer-deallocation-pipeline,"
+          "kjit-generate-gpu-kernels,cse",
+          pm, os))) {
+    reason = "internal error: bad NVVM pipeline: " + err;
+    return failure();
+  }
+  // Upstream: gpu-kernel-outlining, nvvm-attach-target, GPU-to-NVVM in the
+  // gpu.module, host to LLVM, gpu-module-to-binary (format isa = PTX text).
+  gpu::GPUToNVVMPipelineOptions up;
+  up.cubinChip = options.chip.getValue();
+  up.cubinFeatures = *features;
+  up.cubinFormat = "isa";
+  up.optLevel = options.optLevel.getValue();
+  gpu::buildLowerToNVVMPassPipeline(pm, up);
+  return success();
+}
+
+void registerNvvmPipeline() {
+  PassPipelineRegistration<NvvmPipelineOptions>(
+      "kjit-nvvm-pipeline",
+      "Lower kjit ops (with CUDA configs attached) to a gpu.binary of PTX",
+      [](OpPassManager &pm, const NvvmPipelineOptions &options) {
+        std::string reason;
+        if (failed(buildNvvmPipeline(pm, options, reason))) {
+          pm.clear();
+          pm.addPass(std::make_unique<FailPass>(reason));
+        }
+      });
+}
+
+} // namespace kjit::compiler
