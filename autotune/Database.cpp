@@ -189,6 +189,46 @@ SqliteDatabase::open(const std::string &path) {
   return db;
 }
 
+llvm::Expected<std::unique_ptr<SqliteDatabase>>
+SqliteDatabase::openReadOnly(const std::string &path) {
+  auto fail = [&](const llvm::Twine &why) {
+    return makeError("tuning database '" + path + "': " + why);
+  };
+  if (path.empty())
+    return makeError("no tuning database path");
+  sqlite3 *raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, path));
+  if (rc != SQLITE_OK)
+    return fail(raw ? sqlite3_errmsg(raw) : "cannot open");
+  sqlite3_busy_timeout(raw, 5000);
+  int appId = 0;
+  {
+    Stmt s(raw, "PRAGMA application_id");
+    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
+      return fail(llvm::Twine("not a kjit tuning database (") +
+                  sqlite3_errmsg(raw) + ")");
+    appId = sqlite3_column_int(s.s, 0);
+  }
+  if (appId != kApplicationId)
+    return fail("not a kjit tuning database (another application id)");
+  int version = 0;
+  {
+    Stmt s(raw, "SELECT max(version) FROM kjit_schema_version");
+    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
+      return fail(llvm::Twine("not a kjit tuning database (") +
+                  sqlite3_errmsg(raw) + ")");
+    version = sqlite3_column_int(s.s, 0);
+  }
+  if (version != kSchemaVersion)
+    return fail("schema version " + llvm::Twine(version) +
+                " is not the one this kjit reads (" +
+                llvm::Twine(kSchemaVersion) + ")");
+  return db;
+}
+
 llvm::Error SqliteDatabase::insert(const Record &r) {
   Stmt s(db_, "INSERT INTO measurements(workload_key, workload_text, op_name,"
               " target_key, compiler_key, config, median_s, spread_s, repeats,"
@@ -290,6 +330,21 @@ std::optional<Candidate> SqliteDatabase::best(const Workload &w,
   if (!r)
     return std::nullopt;
   return Candidate{r->config};
+}
+
+std::vector<Record>
+SqliteDatabase::bestPerWorkload(const std::string &opName,
+                                const std::string &targetKey,
+                                const std::string &compilerKey) {
+  auto rs = query("op_name = ?1 AND target_key = ?2 AND compiler_key = ?3 "
+                  "AND status = 'ok'",
+                  {opName, targetKey, compilerKey},
+                  "ORDER BY workload_key ASC, median_s ASC, id ASC");
+  std::vector<Record> out;
+  for (Record &r : rs)
+    if (out.empty() || out.back().workloadKey != r.workloadKey)
+      out.push_back(std::move(r));
+  return out;
 }
 
 std::vector<Record> SqliteDatabase::records(const std::string &workloadKey,

@@ -32,6 +32,11 @@ public:
   /// Opens (creating when absent or empty) the database at `path`.
   static llvm::Expected<std::unique_ptr<SqliteDatabase>>
   open(const std::string &path);
+  /// Opens an existing database read-only (run-time selection): never
+  /// creates, migrates or writes. Errors: a missing file, a file that is not
+  /// SQLite, another schema, a newer schema version.
+  static llvm::Expected<std::unique_ptr<SqliteDatabase>>
+  openReadOnly(const std::string &path);
   ~SqliteDatabase() override;
 
   bool record(const Workload &workload, const std::string &targetKey,
@@ -45,6 +50,11 @@ public:
   std::optional<Record> bestRecord(const std::string &workloadKey,
                                    const std::string &targetKey,
                                    const std::string &compilerKey);
+  /// For every workload of `opName` tuned for exactly these target and
+  /// compiler keys, its best successful record (ordered by workload key).
+  std::vector<Record> bestPerWorkload(const std::string &opName,
+                                      const std::string &targetKey,
+                                      const std::string &compilerKey);
   /// Every record for these keys (any status), oldest first.
   std::vector<Record> records(const std::string &workloadKey,
                               const std::string &targetKey,

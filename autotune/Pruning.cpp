@@ -38,6 +38,50 @@ bool kjit::autotune::breaksThreadsEqCores(const CostFeatures &f,
   return f.threads != (int)want;
 }
 
+bool kjit::autotune::breaksRegisterHalfFill(const CostFeatures &f,
+                                            const TargetInfo &t) {
+  if (f.registerTile <= 0 || f.registerTileCap <= 0)
+    return false;
+  double want = std::min(t.numVectorRegisters / 2.0, f.registerTileCap);
+  return f.registerTile < want;
+}
+
+bool kjit::autotune::breaksL2MinFill(const CostFeatures &f,
+                                     const TargetInfo &t) {
+  double fill = t.l2Bytes / 16.0;
+  if (f.maxWorkingSetBytes <= 0 || f.workingSetBytes <= 0 ||
+      f.workingSetBytes >= fill || f.maxWorkingSetBytes < fill)
+    return false;
+  // Tiles grown to the fill would leave about tasks * ws / fill tasks.
+  double tasksAtFill = f.parallelTasks * f.workingSetBytes / fill;
+  return tasksAtFill >= 2.0 * std::max(1u, t.numCores);
+}
+
+bool kjit::autotune::breaksWidestVector(const CostFeatures &f,
+                                        const TargetInfo &t) {
+  if (f.vectorLanes <= 0 || f.widestLaneUtilization < 0)
+    return false;
+  double widest = f.widestVectorLanes > 0 ? f.widestVectorLanes
+                                          : (double)t.maxF32Lanes();
+  return f.vectorLanes < widest &&
+         !(f.laneUtilization > f.widestLaneUtilization);
+}
+
+bool kjit::autotune::breaksUnrollDivides(const CostFeatures &f,
+                                         const TargetInfo &) {
+  return f.unrollRemainder > 0;
+}
+
+bool kjit::autotune::breaksTileWaste(const CostFeatures &f,
+                                     const TargetInfo &) {
+  return f.tailWaste > 1.0 / 8;
+}
+
+bool kjit::autotune::breaksNoEffectKnob(const CostFeatures &f,
+                                        const TargetInfo &) {
+  return f.redundantVariant;
+}
+
 std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
   std::vector<std::unique_ptr<PruningRule>> r;
   r.push_back(std::make_unique<FunctionRule>(
@@ -48,10 +92,35 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
       "micro-tile uses at least 1/4 of the vector registers",
       breaksMinRegisterFill));
   r.push_back(std::make_unique<FunctionRule>(
+      "register-half-fill",
+      "micro-tile uses at least min(1/2 of the registers, the largest tile "
+      "the problem allows)",
+      breaksRegisterHalfFill));
+  r.push_back(std::make_unique<FunctionRule>(
       "l2-fit", "per-task working set fits in half of L2", breaksL2Fit));
+  r.push_back(std::make_unique<FunctionRule>(
+      "l2-min-fill",
+      "per-task working set >= L2/16 unless too few tasks (< 2 x cores) "
+      "or a smaller problem",
+      breaksL2MinFill));
   r.push_back(std::make_unique<FunctionRule>(
       "lane-utilization", "at least 75% of SIMD lanes useful",
       breaksLaneUtilization));
+  r.push_back(std::make_unique<FunctionRule>(
+      "widest-vector",
+      "no narrower vector than the widest unless strictly better lane "
+      "utilization",
+      breaksWidestVector));
+  r.push_back(std::make_unique<FunctionRule>(
+      "unroll-divides", "unroll factor divides the loop or unrolls it fully",
+      breaksUnrollDivides));
+  r.push_back(std::make_unique<FunctionRule>(
+      "tile-waste", "at most 1/8 of the register-tile work in tail tiles",
+      breaksTileWaste));
+  r.push_back(std::make_unique<FunctionRule>(
+      "no-effect-knob",
+      "drop variants differing only in a knob with no effect here",
+      breaksNoEffectKnob));
   r.push_back(std::make_unique<FunctionRule>(
       "threads-le-tasks", "no more threads than parallel tasks",
       breaksThreadsLeTasks));

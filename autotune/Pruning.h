@@ -44,6 +44,25 @@ bool breaksLaneUtilization(const CostFeatures &f, const TargetInfo &t);
 bool breaksThreadsLeTasks(const CostFeatures &f, const TargetInfo &t);
 /// Threads = cores (or all tasks when fewer tasks than cores).
 bool breaksThreadsEqCores(const CostFeatures &f, const TargetInfo &t);
+/// The micro-tile must fill at least half of the register file, or the
+/// largest tile the problem allows when that is smaller
+/// (CostFeatures::registerTileCap; no-op when unknown).
+bool breaksRegisterHalfFill(const CostFeatures &f, const TargetInfo &t);
+/// A task's working set must be at least L2/16, unless the whole problem is
+/// smaller or tiles that large would leave fewer than 2 x cores tasks
+/// (estimated: tasks shrink as the working set grows). No-op when
+/// CostFeatures::maxWorkingSetBytes is unknown.
+bool breaksL2MinFill(const CostFeatures &f, const TargetInfo &t);
+/// No vector narrower than the widest the op accepts on the target unless
+/// it gives strictly better lane utilization.
+bool breaksWidestVector(const CostFeatures &f, const TargetInfo &t);
+/// An unroll factor must divide the loop or unroll it fully.
+bool breaksUnrollDivides(const CostFeatures &f, const TargetInfo &t);
+/// At most 1/8 of the register-tile work in partial tail tiles.
+bool breaksTileWaste(const CostFeatures &f, const TargetInfo &t);
+/// A candidate that only differs from another in a knob with no effect on
+/// this workload (CostFeatures::redundantVariant) is dropped.
+bool breaksNoEffectKnob(const CostFeatures &f, const TargetInfo &t);
 
 /// The default rules, in the order they are applied.
 std::vector<std::unique_ptr<PruningRule>> defaultRules();

@@ -59,57 +59,6 @@ std::string printAttr(Attribute a) {
 }
 } // namespace
 
-namespace kjit::autotune {
-std::string sha256Hex(const std::string &data) {
-  auto hash = llvm::SHA256::hash(
-      llvm::ArrayRef<uint8_t>((const uint8_t *)data.data(), data.size()));
-  static const char *hex = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : hash) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
-
-llvm::Expected<std::vector<Workload>>
-extractWorkloads(const std::string &mlirText) {
-  auto ctx = newContext();
-  DiagText diags(*ctx);
-  OwningOpRef<ModuleOp> module =
-      parseSourceString<ModuleOp>(mlirText, ctx.get(), "input.mlir");
-  if (!module)
-    return makeError("invalid kjit module: " + diags.text);
-  std::vector<Workload> out;
-  module->walk([&](mlir::kjit::TunableOpInterface tunable) {
-    Operation *op = tunable.getOperation();
-    Location loc = UnknownLoc::get(ctx.get());
-    OpBuilder b(ctx.get());
-    OwningOpRef<ModuleOp> m = ModuleOp::create(loc);
-    b.setInsertionPointToEnd(m->getBody());
-    auto fty = b.getFunctionType(op->getOperandTypes(), op->getResultTypes());
-    auto f = func::FuncOp::create(b, loc, "main", fty);
-    Block *blk = f.addEntryBlock();
-    b.setInsertionPointToStart(blk);
-    Operation *c = b.clone(*op);
-    for (unsigned i = 0; i < c->getNumOperands(); ++i)
-      c->setOperand(i, blk->getArgument(i));
-    c->setLoc(loc);
-    c->removeAttr(mlir::kjit::kConfigAttrName);
-    func::ReturnOp::create(b, loc, c->getResults());
-    Workload w;
-    w.opName = op->getName().getStringRef().str();
-    llvm::raw_string_ostream os(w.canonicalText);
-    m->print(os);
-    w.key = sha256Hex(w.canonicalText);
-    out.push_back(std::move(w));
-  });
-  if (out.empty())
-    return makeError("the module holds no kjit op to tune");
-  return out;
-}
-
-} // namespace kjit::autotune
 
 struct ParsedWorkload::Impl {
   Workload workload;

@@ -3,17 +3,14 @@
 #define KJIT_AUTOTUNE_SPACE_H
 
 #include "autotune/Autotune.h"
+#include "autotune/Workload.h"
 #include "llvm/Support/Error.h"
 
 #include <memory>
 
 namespace kjit::autotune {
 
-/// Every kjit op (TunableOpInterface) of a module as a standalone workload,
-/// in program order. A config the op carries in the file is dropped (the
-/// tuner chooses it). Errors: unparsable text, no kjit op.
-llvm::Expected<std::vector<Workload>>
-extractWorkloads(const std::string &mlirText);
+// extractWorkloads, workloadOf and sha256Hex: autotune/Workload.h.
 
 /// A candidate with what the pruning rules and the cost model read.
 struct SpacePoint {
@@ -61,9 +58,6 @@ private:
   explicit ParsedWorkload(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-/// SHA-256 of `data` in hex.
-std::string sha256Hex(const std::string &data);
 
 } // namespace kjit::autotune
 

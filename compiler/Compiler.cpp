@@ -12,6 +12,7 @@
 #include "llvm/Support/Program.h"
 
 #include "llvm/Passes/PassBuilder.h"
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -235,6 +236,44 @@ prepare(const CompileRequest &request) {
   if (ft.getNumResults() == 0)
     return makeError("@" + request.entry + " returns nothing");
 
+  // Suggested per-op configs (the tuning database): an op's own knobs when
+  // verifyConfig accepts them over its default; else dropped with a note.
+  std::vector<std::string> notes;
+  if (!request.opConfigs.empty()) {
+    auto info = request.target.info;
+    if (!request.cudaChip.empty())
+      if (auto ci = cudaTargetInfo(request.cudaChip))
+        info = *ci;
+    mlir::kjit::ConfigAttr threadsOverride;
+    if (request.threads > 0)
+      threadsOverride =
+          mlir::kjit::ConfigAttr::get(&ctx, {{"threads", request.threads}});
+    unsigned index = 0;
+    module->walk([&](mlir::kjit::TunableOpInterface op) {
+      unsigned i = index++;
+      notes.emplace_back();
+      auto it = request.opConfigs.find(i);
+      if (it == request.opConfigs.end() || mlir::kjit::getConfig(op))
+        return;
+      DiagCapture quiet(ctx);
+      auto hint = llvm::dyn_cast_or_null<mlir::kjit::ConfigAttr>(
+          mlir::parseAttribute(it->second, &ctx));
+      if (!hint) {
+        notes.back() = "not a #kjit.config: '" + it->second + "'";
+        return;
+      }
+      mlir::kjit::ConfigAttr c = op.getDefaultConfig(info)
+                                     .merge(hint)
+                                     .merge(threadsOverride);
+      std::string why;
+      if (failed(op.verifyConfig(c, info, why))) {
+        notes.back() = "illegal here: " + why;
+        return;
+      }
+      op->setAttr(mlir::kjit::kConfigAttrName, hint);
+    });
+  }
+
   PassManager pm(&ctx);
   KjitAttachConfigsOptions opts;
   opts.cpu = request.target.cpu;
@@ -255,6 +294,8 @@ prepare(const CompileRequest &request) {
     Attribute(mlir::kjit::getConfig(op)).print(cs);
     out.configs.push_back(s);
   });
+  notes.resize(out.configs.size());
+  out.configNotes = std::move(notes);
   out.workloadKey = sha256Hex(out.canonicalText + "\nentry=" + out.entry);
   out.cacheKey = sha256Hex(out.workloadKey + "\n" + request.target.key() +
                            "\n" + compilerKey() +

@@ -12,6 +12,7 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ struct CompileRequest {
   std::string config;
   /// Overrides the `threads` knob of every op when > 0.
   int threads = 0;
+  /// Suggested configs by kjit op index (program order, as in
+  /// PreparedModule::configs), e.g. from the tuning database: applied as the
+  /// op's own knobs when the op has none, after verifyConfig accepts them
+  /// over the op's default; an illegal one is dropped (the op gets
+  /// `config`/its default) and said in PreparedModule::configNotes.
+  std::map<unsigned, std::string> opConfigs;
   CpuTarget target;
   /// CUDA chip ("sm_90") to resolve GPU configs for (then feed the prepared
   /// module to compileToPtx); empty: CPU configs for `target`.
@@ -59,6 +66,8 @@ struct PreparedModule {
   std::string entry;
   std::vector<ArgSpec> args;        ///< inputs, then outputs
   std::vector<std::string> configs; ///< resolved config of each kjit op
+  /// Per kjit op: "" or why its CompileRequest::opConfigs entry was dropped.
+  std::vector<std::string> configNotes;
   std::string workloadKey;          ///< hash of canonicalText + entry
   std::string cacheKey; ///< workload + target + compiler version (hex)
 };

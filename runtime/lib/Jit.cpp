@@ -10,6 +10,7 @@
 #include "KernelErrors.h"
 #include "OpText.h"
 #include "RuntimeInternal.h"
+#include "Selection.h"
 #include "compiler/Compiler.h"
 
 #include <condition_variable>
@@ -43,10 +44,13 @@ struct LoadedKernel {
 namespace kjit {
 class KernelImpl {
 public:
-  KernelImpl(std::shared_ptr<const LoadedKernel> loaded, std::string origin)
-      : loaded(std::move(loaded)), origin(std::move(origin)) {}
+  KernelImpl(std::shared_ptr<const LoadedKernel> loaded, std::string origin,
+             std::vector<std::string> sources = {})
+      : loaded(std::move(loaded)), origin(std::move(origin)),
+        sources(std::move(sources)) {}
   std::shared_ptr<const LoadedKernel> loaded;
   std::string origin;
+  std::vector<std::string> sources; ///< per op: where its config came from
 };
 } // namespace kjit
 
@@ -59,6 +63,9 @@ const std::vector<ArgInfo> &Kernel::outputs() const {
 }
 const std::vector<std::string> &Kernel::configs() const {
   return impl_->loaded->configs;
+}
+const std::vector<std::string> &Kernel::configSources() const {
+  return impl_->sources;
 }
 const std::string &Kernel::origin() const { return impl_->origin; }
 const std::string &Kernel::source() const { return impl_->loaded->source; }
@@ -263,6 +270,7 @@ public:
   Target target;
   JitOptions options;
   std::shared_ptr<DiskCache> disk;
+  std::unique_ptr<TuningSelector> selector;
 
 private:
   /// One memory-cache slot; the first thread to ask for a key compiles,
@@ -289,6 +297,10 @@ private:
 
 JitImpl::JitImpl(Target target, JitOptions options)
     : target(target), options(std::move(options)) {
+  selector = std::make_unique<TuningSelector>(TuningSelector::resolvePath(
+      this->options.tuningDb, this->options.cacheDir.empty()
+                                  ? DiskCache::defaultDirectory()
+                                  : this->options.cacheDir));
   if (!this->options.diskCache || target.kind != Target::Kind::CPU)
     return;
   std::string dir = this->options.cacheDir.empty()
@@ -394,15 +406,39 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
   request.config = opts.config;
   request.threads = opts.threads;
   request.target = hostCpu();
+  // Run-time selection (ARCHITECTURE.md, Autotuning step 6): without an
+  // explicit config, each op gets the tuning database's pick, which
+  // prepare() re-verifies (an illegal one falls back to the default).
+  OpSelection selection;
+  if (opts.config.empty()) {
+    selection = selector->select(text, request.target, opts.threads);
+    request.opConfigs = selection.configs;
+  }
   auto prepared = compiler::prepare(request);
   if (!prepared)
     return toStatus(prepared.takeError());
+  std::vector<std::string> sources = selection.sources;
+  sources.resize(prepared->configs.size(),
+                 opts.config.empty() ? "default" : "option");
+  if (!opts.config.empty())
+    for (std::string &s : sources)
+      if (s != "own")
+        s = "option";
+  for (size_t i = 0; i < prepared->configNotes.size(); ++i)
+    if (!prepared->configNotes[i].empty())
+      sources[i] = "default (" + sources[i] +
+                   " config not used: " + prepared->configNotes[i] + ")";
+  if (opts.config.empty())
+    if (std::string why = selector->problem(); !why.empty())
+      for (std::string &s : sources)
+        if (s == "default")
+          s = "default (tuning database not used: " + why + ")";
 
-  auto toKernel = [](const Result<Served> &served) -> Result<Kernel> {
+  auto toKernel = [&sources](const Result<Served> &served) -> Result<Kernel> {
     if (!served)
       return served.status();
-    return Kernel(
-        std::make_shared<KernelImpl>(served->kernel, served->origin));
+    return Kernel(std::make_shared<KernelImpl>(served->kernel, served->origin,
+                                               sources));
   };
   if (!options.memoryCache)
     return toKernel(loadOrGenerate(*prepared));
@@ -423,7 +459,8 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
     slot->cv.wait(lock, [&] { return slot->done; });
     if (!slot->kernel)
       return slot->error;
-    return Kernel(std::make_shared<KernelImpl>(slot->kernel, "memory-cache"));
+    return Kernel(
+        std::make_shared<KernelImpl>(slot->kernel, "memory-cache", sources));
   }
 
   Result<Served> served = loadOrGenerate(*prepared);
@@ -452,6 +489,8 @@ Jit::Jit(Jit &&) noexcept = default;
 Jit &Jit::operator=(Jit &&) noexcept = default;
 
 const Target &Jit::target() const { return impl_->target; }
+
+std::string Jit::tuningDbPath() const { return impl_->selector->path(); }
 
 std::string Jit::cacheDir() const {
   return impl_->disk ? impl_->disk->directory() : "";

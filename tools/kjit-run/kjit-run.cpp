@@ -2,6 +2,9 @@
 //
 // kjit-run FILE.mlir [--entry=main] --input=A.npy ... --output=Y.npy ...
 //         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu]
+//         [--tuning-db=PATH|off] [--print-configs]
+// Without --config each kjit op gets the tuning database's config (exact
+// record, else the nearest tuned workload re-verified, else the default).
 // kjit-run FILE.mlir --target=cuda --emit=ptx|cubin [--chip=sm_90] [-o OUT]
 //         (GPU code without a GPU: PTX text, or a cubin through ptxas)
 //
@@ -36,6 +39,16 @@ static cl::list<std::string>
 static cl::opt<std::string>
     config("config", cl::desc("#kjit.config<{...}> for every kjit op"),
            cl::init(""), cl::cat(category));
+static cl::opt<std::string> tuningDb(
+    "tuning-db",
+    cl::desc("Tuning database for configs when --config is not given "
+             "(default: $KJIT_TUNING_DB, else <cache dir>/tuning.sqlite; "
+             "'off': none)"),
+    cl::value_desc("PATH|off"), cl::init(""), cl::cat(category));
+static cl::opt<bool> printConfigs(
+    "print-configs",
+    cl::desc("Print each kjit op's config and where it came from"),
+    cl::init(false), cl::cat(category));
 // libLLVM.so already registers an option named "threads", so ours cannot be
 // a cl::opt: it is taken out of argv before llvm::cl sees the rest.
 static int threads = 0;
@@ -167,7 +180,9 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  kjit::Jit jit(tgt);
+  kjit::JitOptions jitOptions;
+  jitOptions.tuningDb = tuningDb;
+  kjit::Jit jit(tgt, jitOptions);
   kjit::CompileOptions options;
   options.entry = entry;
   options.config = config;
@@ -175,6 +190,12 @@ int main(int argc, char **argv) {
   auto kernel = jit.compileModule((*file)->getBuffer().str(), options);
   if (!kernel)
     return fail(inputFile + ": " + kernel.errorMessage());
+  if (printConfigs)
+    for (size_t i = 0; i < kernel->configs().size(); ++i)
+      printf("config %zu: %s (%s)\n", i, kernel->configs()[i].c_str(),
+             i < kernel->configSources().size()
+                 ? kernel->configSources()[i].c_str()
+                 : "?");
 
   const auto &ins = kernel->inputs();
   const auto &outs = kernel->outputs();

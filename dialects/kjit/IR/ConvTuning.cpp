@@ -197,12 +197,14 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
     maxKw = std::max(maxKw, g.kw);
   c.kwUnroll = maxKw <= 16 ? maxKw : 1;
   c.threads = std::max(1u, t.numCores);
-  // Rows per task: the packed input tile fits half of L2, and there are
-  // enough tasks to feed the threads.
+  // Rows per task: the packed input tile and the filter (the per-task
+  // working set of dwCostFeatures, which the l2-fit rule reads) fit half of
+  // L2, and there are enough tasks to feed the threads.
   const DwGeom &g0 = branches.empty() ? DwGeom() : branches.front();
   int64_t tile = maxOh;
   while (tile > c.ohBlock &&
-         4.0 * dwPackedRows(g0, tile) * dwPackedCols(g0) * c.vectorWidth >
+         4.0 * c.vectorWidth *
+                 (dwPackedRows(g0, tile) * dwPackedCols(g0) + g0.kh * g0.kw) >
              t.l2Bytes / 2)
     tile = (tile + 1) / 2;
   int64_t tasks = 0;
@@ -229,14 +231,28 @@ SearchSpace mlir::kjit::dwSearchSpace(ArrayRef<DwGeom> branches,
   s.knobs.push_back(vw);
   s.knobs.push_back({"ow_block", {1, 2, 4, 7, 8, 12, 14, 16, 28}, {}});
   s.knobs.push_back({"oh_block", {1, 2, 3, 4}, {}});
-  s.knobs.push_back({"kw_unroll", {1, 2, 4}, {}});
+  // 1, 2, 4, and the full unroll of the widest filter row (at most 16, the
+  // default for small filters).
+  int64_t maxKw = 1;
+  for (const DwGeom &g : branches)
+    maxKw = std::max(maxKw, g.kw);
+  Knob kwu{"kw_unroll", {1, 2, 4}, {}};
+  int64_t full = std::min<int64_t>(maxKw, 16);
+  if (!llvm::is_contained(kwu.ints, full))
+    kwu.ints.push_back(full);
+  s.knobs.push_back(kwu);
   int64_t maxOh = 1;
   for (const DwGeom &g : branches)
     maxOh = std::max(maxOh, g.oh);
+  // Rows per task: the output height and its successive (rounded-up)
+  // halvings down to 1, the values defaultDwConfig steps through; they
+  // split the rows into near-equal tasks.
   Knob tile{"oh_tile", {}, {}};
-  for (int64_t v = 1; v < maxOh; v *= 2)
-    tile.ints.push_back(v);
-  tile.ints.push_back(maxOh);
+  for (int64_t v = maxOh;; v = (v + 1) / 2) {
+    tile.ints.insert(tile.ints.begin(), v);
+    if (v == 1)
+      break;
+  }
   s.knobs.push_back(tile);
   Knob th{"threads", {}, {}};
   for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
@@ -279,6 +295,55 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
   f.parallelTasks = tasks;
   f.threads = c.threads;
+
+  // Generic pruning facts.
+  int64_t widest = std::min<int64_t>(16, t.maxF32Lanes() >= 16 ? 16
+                                         : t.maxF32Lanes() >= 8 ? 8
+                                                                : 4);
+  f.vectorLanes = c.vectorWidth;
+  f.widestVectorLanes = widest;
+  double wideTotal = 0, tailWork = 0, allWork = 0;
+  bool redundant = c.hOuter;
+  int64_t maxOw = 1, maxOh = 1;
+  bool unitRows = true;
+  for (const DwGeom &g : branches) {
+    wideTotal += ceilDiv(g.c, widest) * widest;
+    if (c.kwUnroll < g.kw)
+      f.unrollRemainder = std::max(
+          f.unrollRemainder, (double)(g.kw % c.kwUnroll) / (double)g.kw);
+    // Rows of each task, then full register blocks of rows and columns.
+    int64_t tilesH = ceilDiv(g.oh, c.ohTile), fullRows = 0;
+    for (int64_t i = 0; i < tilesH; ++i) {
+      int64_t r = std::min(c.ohTile, g.oh - i * c.ohTile);
+      fullRows += r / c.ohBlock * c.ohBlock;
+    }
+    int64_t fullCols = g.ow / c.owBlock * c.owBlock;
+    double work = (double)g.n * g.c * g.oh * g.ow * g.kh * g.kw;
+    allWork += work;
+    tailWork += work * (1.0 - (double)(fullRows * fullCols) /
+                                  (double)(g.oh * g.ow));
+    f.maxWorkingSetBytes = std::max(
+        f.maxWorkingSetBytes,
+        4.0 * c.vectorWidth * (dwPackedRows(g, g.oh) * dwPackedCols(g) +
+                               g.kh * g.kw));
+    // The task order only matters with several channel blocks and several
+    // row tiles.
+    if (g.n * ceilDiv(g.c, c.vectorWidth) > 1 && tilesH > 1)
+      redundant = false;
+    maxOw = std::max(maxOw, g.ow);
+    maxOh = std::max(maxOh, g.oh);
+    unitRows = unitRows && g.sh == 1 && g.dh == 1;
+  }
+  f.widestLaneUtilization = wideTotal > 0 ? lanesUsed / wideTotal : 1;
+  f.tailWaste = allWork > 0 ? tailWork / allWork : 0;
+  f.redundantVariant = redundant;
+  // The largest register tile (within 7/8 of the file) the output allows.
+  int64_t capRegs = t.numVectorRegisters * 7 / 8, cap = 0;
+  for (int64_t i = 1; i <= std::min<int64_t>(unitRows ? 4 : 1, maxOh); ++i)
+    for (int64_t j = 1; j <= std::min<int64_t>(32, maxOw); ++j)
+      if (i * j + i + 1 <= capRegs)
+        cap = std::max(cap, i * j + i + 1);
+  f.registerTileCap = cap;
   return f;
 }
 

@@ -38,6 +38,27 @@ struct CostFeatures {
   double laneUtilization = 1; ///< useful fraction of SIMD lanes
   double parallelTasks = 1;   ///< independent tasks for threads
   int threads = 1;
+
+  // Generic facts for pruning rules. The defaults make every rule that reads
+  // them a no-op, so an op that does not fill them keeps the old behaviour.
+  double vectorLanes = 0;            ///< lanes of the chosen vector (0: n/a)
+  double widestVectorLanes = 0; ///< widest lanes the op accepts on this
+                                ///< target (0: the target's widest)
+  double widestLaneUtilization = -1; ///< laneUtilization with the widest
+                                     ///< legal vector (<0: unknown)
+  double unrollRemainder = 0; ///< fraction of an unrolled loop's iterations
+                              ///< outside the unrolled body (0: divides or
+                              ///< full unroll)
+  double tailWaste = 0; ///< fraction of the register-tile work done in
+                        ///< partial (tail) tiles
+  double maxWorkingSetBytes = 0; ///< per-task working set of the coarsest
+                                 ///< tiling (the whole problem; 0: unknown)
+  double registerTileCap = 0; ///< largest register tile this problem can
+                              ///< use (0: unknown)
+  bool redundantVariant = false; ///< the same schedule as another candidate
+                                 ///< that differs only in a knob with no
+                                 ///< effect here (e.g. the order of a loop
+                                 ///< of one iteration)
 };
 
 } // namespace kjit

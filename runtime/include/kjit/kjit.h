@@ -149,6 +149,13 @@ public:
   const std::vector<ArgInfo> &outputs() const;
   /// The resolved `#kjit.config<...>` of each kjit op, in program order.
   const std::vector<std::string> &configs() const;
+  /// Where each op's config came from, in program order: "tuned" (the
+  /// tuning database's record for this workload, target and compiler),
+  /// "nearest <key>" (the best config of the nearest tuned workload,
+  /// re-verified for this one), "default", "default (<why the database's
+  /// config was not used>)", "option" (CompileOptions::config) or "own" (the
+  /// op carries a config in the module).
+  const std::vector<std::string> &configSources() const;
   /// Where the code came from: "compiled", "memory-cache" or "disk-cache".
   const std::string &origin() const;
   /// The MLIR the kernel was compiled from.
@@ -167,6 +174,13 @@ struct JitOptions {
   std::string cacheDir;
   bool diskCache = true;
   bool memoryCache = true;
+  /// Tuning database for run-time selection (compiles without
+  /// CompileOptions::config): empty: $KJIT_TUNING_DB, else
+  /// <cache dir>/tuning.sqlite; "off": none. A missing file means no lookup;
+  /// one that cannot be read means default configs and one warning on
+  /// stderr, never a failed compile. Read once per module text: records
+  /// added later are seen by a new Jit.
+  std::string tuningDb;
 };
 
 class JitImpl;
@@ -190,6 +204,8 @@ public:
   const Target &target() const;
   /// The directory of the disk cache ("" when disabled).
   std::string cacheDir() const;
+  /// The tuning database path looked up ("" or "off" when none).
+  std::string tuningDbPath() const;
 
 private:
   std::unique_ptr<JitImpl> impl_;

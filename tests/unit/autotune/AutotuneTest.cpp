@@ -184,6 +184,159 @@ TEST(Pruning, ThreadsEqualCores) {
   EXPECT_FALSE(breaksThreadsEqCores(f, t));
 }
 
+TEST(Pruning, RegisterHalfFill) {
+  TargetInfo t = fixedTarget(); // 32 registers: at least 16 live
+  CostFeatures f;
+  f.registerTile = 15;
+  EXPECT_FALSE(breaksRegisterHalfFill(f, t)); // cap unknown: no-op
+  f.registerTileCap = 28;
+  EXPECT_TRUE(breaksRegisterHalfFill(f, t));
+  f.registerTile = 16;
+  EXPECT_FALSE(breaksRegisterHalfFill(f, t));
+  f.registerTile = 7, f.registerTileCap = 7; // a tiny output: its largest tile
+  EXPECT_FALSE(breaksRegisterHalfFill(f, t));
+}
+
+TEST(Pruning, L2MinFill) {
+  TargetInfo t = fixedTarget(); // L2/16 = 64 KiB, 2 cores
+  CostFeatures f;
+  f.workingSetBytes = 16 * 1024;
+  f.parallelTasks = 64;
+  EXPECT_FALSE(breaksL2MinFill(f, t)); // problem size unknown: no-op
+  f.maxWorkingSetBytes = 1 << 20;
+  EXPECT_TRUE(breaksL2MinFill(f, t)); // 64 * 16/64 = 16 tasks at the fill
+  f.parallelTasks = 8;
+  EXPECT_FALSE(breaksL2MinFill(f, t)); // 8 * 16/64 = 2 tasks < 2 x 2 cores
+}
+
+TEST(Pruning, L2MinFillKeepsParallelismAndSmallProblems) {
+  TargetInfo t = fixedTarget();
+  CostFeatures f;
+  f.workingSetBytes = 16 * 1024;
+  f.maxWorkingSetBytes = 1 << 20;
+  f.parallelTasks = 15; // 15/4 < 2 x 2 cores: growing tiles starves cores
+  EXPECT_FALSE(breaksL2MinFill(f, t));
+  f.parallelTasks = 64;
+  f.maxWorkingSetBytes = 32 * 1024; // the whole problem is below L2/16
+  EXPECT_FALSE(breaksL2MinFill(f, t));
+  f.maxWorkingSetBytes = 1 << 20;
+  f.workingSetBytes = 64 * 1024; // at the fill
+  EXPECT_FALSE(breaksL2MinFill(f, t));
+}
+
+TEST(Pruning, WidestVector) {
+  TargetInfo t = fixedTarget(); // 16 lanes
+  CostFeatures f;
+  f.vectorLanes = 8;
+  EXPECT_FALSE(breaksWidestVector(f, t)); // widest utilization unknown
+  f.widestLaneUtilization = 1;
+  f.laneUtilization = 1;
+  EXPECT_TRUE(breaksWidestVector(f, t));
+  f.vectorLanes = 16;
+  EXPECT_FALSE(breaksWidestVector(f, t));
+  // 24 channels: 8 lanes use all, 16 lanes use 24/32: strictly better.
+  f.vectorLanes = 8, f.laneUtilization = 1, f.widestLaneUtilization = 0.75;
+  EXPECT_FALSE(breaksWidestVector(f, t));
+  // The op's widest (8) below the target's (16).
+  f.widestVectorLanes = 8, f.laneUtilization = f.widestLaneUtilization = 1;
+  EXPECT_FALSE(breaksWidestVector(f, t));
+}
+
+TEST(Pruning, UnrollDivides) {
+  TargetInfo t = fixedTarget();
+  CostFeatures f;
+  EXPECT_FALSE(breaksUnrollDivides(f, t));
+  f.unrollRemainder = 1.0 / 7; // kw 7, unroll 2 or 4 (well, 3/7 for 4)
+  EXPECT_TRUE(breaksUnrollDivides(f, t));
+}
+
+TEST(Pruning, TileWaste) {
+  TargetInfo t = fixedTarget();
+  CostFeatures f;
+  f.tailWaste = 0.125;
+  EXPECT_FALSE(breaksTileWaste(f, t));
+  f.tailWaste = 0.126;
+  EXPECT_TRUE(breaksTileWaste(f, t));
+}
+
+TEST(Pruning, NoEffectKnob) {
+  TargetInfo t = fixedTarget();
+  CostFeatures f;
+  EXPECT_FALSE(breaksNoEffectKnob(f, t));
+  f.redundantVariant = true;
+  EXPECT_TRUE(breaksNoEffectKnob(f, t));
+}
+
+TEST(Pruning, DepthwiseFeaturesForTheRules) {
+  auto pw = ParsedWorkload::parse(dwWorkload()); // 1x8x8x16, 3x3
+  ASSERT_TRUE((bool)pw);
+  TargetInfo t = fixedTarget();
+  CostFeatures f = (*pw)->features(
+      "#kjit.config<{vector_width = 8, ow_block = 3, oh_block = 2, "
+      "kw_unroll = 2, oh_tile = 4, threads = 2, task_order = \"h_outer\"}>",
+      t);
+  EXPECT_EQ(f.vectorLanes, 8);
+  EXPECT_EQ(f.widestVectorLanes, 16);
+  EXPECT_DOUBLE_EQ(f.widestLaneUtilization, 1.0);
+  EXPECT_DOUBLE_EQ(f.unrollRemainder, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(f.tailWaste, 1.0 - 6.0 / 8); // 6 of 8 columns in full tiles
+  EXPECT_FALSE(f.redundantVariant); // 2 channel blocks x 2 row tiles
+  EXPECT_GT(f.maxWorkingSetBytes, f.workingSetBytes);
+  EXPECT_EQ(f.registerTileCap, 28); // 3 x 8 + 3 + 1 in 7/8 of 32
+  f = (*pw)->features(
+      "#kjit.config<{vector_width = 16, ow_block = 4, oh_block = 2, "
+      "kw_unroll = 3, oh_tile = 8, threads = 2, task_order = \"h_outer\"}>",
+      t);
+  EXPECT_DOUBLE_EQ(f.unrollRemainder, 0);
+  EXPECT_DOUBLE_EQ(f.tailWaste, 0);
+  EXPECT_TRUE(f.redundantVariant); // one channel block, one row tile
+}
+
+namespace {
+std::string dwSame(int k) {
+  std::string ks = std::to_string(k), p = std::to_string(k / 2);
+  return "func.func @main(%x: tensor<1x56x56x256xf32>, %w: tensor<256x" + ks +
+         "x" + ks + "xf32>) -> tensor<1x56x56x256xf32> {\n"
+         "  %y = kjit.depthwise_conv2d %x, %w {padding = array<i64: " + p +
+         ", " + p + ", " + p + ", " + p + ">} : tensor<1x56x56x256xf32>, "
+         "tensor<256x" + ks + "x" + ks + "xf32> -> tensor<1x56x56x256xf32>\n"
+         "  return %y : tensor<1x56x56x256xf32>\n}\n";
+}
+} // namespace
+
+// The bench's large-kernel convs: tens of survivors, and the default config
+// (what an untuned compile runs) is one of them.
+TEST(Pruning, BenchConvsKeepTheirDefaultInTensOfSurvivors) {
+  for (TargetInfo t : {fixedTarget(), [] {
+         TargetInfo a = fixedTarget(); // AVX2-like
+         a.hasAVX512 = false, a.vectorBits = 256, a.numVectorRegisters = 16;
+         a.l2Bytes = 512 * 1024, a.numCores = 4;
+         return a;
+       }()})
+    for (int k : {7, 13, 31}) {
+      SCOPED_TRACE("k=" + std::to_string(k) + " vectorBits=" +
+                   std::to_string(t.vectorBits));
+      auto ws = extractWorkloads(dwSame(k));
+      ASSERT_TRUE((bool)ws) << llvm::toString(ws.takeError());
+      auto pw = ParsedWorkload::parse(ws->front());
+      ASSERT_TRUE((bool)pw);
+      EnumeratedSpace s = (*pw)->enumerate(t);
+      PruningReport r;
+      auto survivors = prune(s, defaultRules(), t, r);
+      EXPECT_FALSE(r.fellBack);
+      EXPECT_LE(r.survivors, 150u) << formatReport(r);
+      std::string def = (*pw)->defaultConfig(t);
+      bool found = false;
+      for (const SpacePoint &p : survivors)
+        found = found || p.candidate.configText == def;
+      EXPECT_TRUE(found) << def << "\n" << formatReport(r);
+      // And no rule removes the default's features outright.
+      CostFeatures f = (*pw)->features(def, t);
+      for (const auto &rule : defaultRules())
+        EXPECT_FALSE(rule->prunes(f, t)) << rule->name() << ": " << def;
+    }
+}
+
 TEST(Pruning, ReportCountsEveryCandidateOnce) {
   auto pw = ParsedWorkload::parse(dwWorkload());
   ASSERT_TRUE((bool)pw);
@@ -199,8 +352,6 @@ TEST(Pruning, ReportCountsEveryCandidateOnce) {
   EXPECT_EQ(removed + r.survivors, r.legal);
   EXPECT_EQ(r.survivors, survivors.size());
   EXPECT_GT(r.survivors, 0u);
-  // Not yet the "dozens" on this tiny workload: the knobs the
-  // features do not see (kw_unroll, task_order) are not pruned.
   EXPECT_LT(r.survivors, r.legal / 2);
   std::string text = formatReport(r);
   EXPECT_NE(text.find("rule register-fit: -"), std::string::npos);

@@ -1,0 +1,119 @@
+//===- Selection.cpp - run-time config selection for the Jit -------------===//
+#include "Selection.h"
+
+#include "autotune/Selector.h"
+#include "autotune/Workload.h"
+#include "compiler/InitAll.h"
+#include "dialects/kjit/IR/KjitDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace kjit;
+using namespace kjit::runtime;
+
+std::string kjit::runtime::tuningTargetKey(const compiler::CpuTarget &target,
+                                           int threads) {
+  std::string key = target.key();
+  // As kjit-tune --threads=N records it.
+  if (threads > 0 && threads != target.info.numCores)
+    key += ";tuned-threads=" + std::to_string(threads);
+  return key;
+}
+
+TuningSelector::TuningSelector(std::string path) : path_(std::move(path)) {}
+TuningSelector::~TuningSelector() = default;
+
+std::string TuningSelector::resolvePath(const std::string &tuningDb,
+                                        const std::string &cacheDir) {
+  if (!tuningDb.empty())
+    return tuningDb;
+  if (const char *p = getenv("KJIT_TUNING_DB"); p && *p)
+    return p;
+  return cacheDir.empty() ? "" : cacheDir + "/tuning.sqlite";
+}
+
+std::string TuningSelector::problem() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return problem_;
+}
+
+autotune::SqliteDatabase *TuningSelector::database() {
+  if (db_ || failed_)
+    return db_.get();
+  if (path_.empty() || path_ == "off")
+    return nullptr;
+  // A missing file is no error: nothing has been tuned yet (looked for
+  // again at the next compile).
+  if (!llvm::sys::fs::exists(path_))
+    return nullptr;
+  auto opened = autotune::SqliteDatabase::openReadOnly(path_);
+  if (!opened) {
+    failed_ = true;
+    problem_ = llvm::toString(opened.takeError());
+    fprintf(stderr,
+            "kjit: warning: tuning database not used (default configs): "
+            "%s\n",
+            problem_.c_str());
+    return nullptr;
+  }
+  db_ = std::move(*opened);
+  return db_.get();
+}
+
+OpSelection TuningSelector::select(const std::string &mlirText,
+                                   const compiler::CpuTarget &target,
+                                   int threads) {
+  std::lock_guard<std::mutex> lock(mu_);
+  autotune::SqliteDatabase *db = database();
+  if (!db)
+    return {};
+  std::string memoKey = std::to_string(threads) + "\n" + mlirText;
+  if (auto it = memo_.find(memoKey); it != memo_.end())
+    return it->second;
+
+  mlir::MLIRContext ctx(compiler::getRegistry(),
+                        mlir::MLIRContext::Threading::DISABLED);
+  // Parse errors are prepare()'s to report; here they mean no selection.
+  mlir::ScopedDiagnosticHandler quiet(
+      &ctx, [](mlir::Diagnostic &) { return mlir::success(); });
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceString<mlir::ModuleOp>(mlirText, &ctx, "input.mlir");
+  if (!module)
+    return {};
+  std::string targetKey = tuningTargetKey(target, threads);
+  std::string compilerKey = compiler::compilerKey();
+  OpSelection out;
+  unsigned index = 0;
+  module->walk([&](mlir::kjit::TunableOpInterface op) {
+    unsigned i = index++;
+    if (mlir::kjit::getConfig(op)) {
+      out.sources.push_back("own");
+      return;
+    }
+    autotune::Workload w = autotune::workloadOf(op.getOperation());
+    autotune::Selection s =
+        autotune::selectConfig(*db, w, targetKey, compilerKey);
+    switch (s.source) {
+    case autotune::Selection::Source::Exact:
+      out.configs[i] = s.config;
+      out.sources.push_back("tuned");
+      break;
+    case autotune::Selection::Source::Nearest:
+      out.configs[i] = s.config;
+      out.sources.push_back("nearest " + s.fromWorkloadKey.substr(0, 16));
+      break;
+    case autotune::Selection::Source::None:
+      out.sources.push_back("default");
+      break;
+    }
+  });
+  memo_[memoKey] = out;
+  return out;
+}

@@ -1,0 +1,69 @@
+//===- Selection.h - run-time config selection for the Jit -----*- C++ -*-===//
+//
+// Internal to libkjit. For a compile without an explicit config, each kjit op
+// gets the tuning database's pick (autotune/Selector.h: exact record, else
+// the nearest tuned workload, re-verified by compiler::prepare) or its
+// default. A database that is missing or "off" means no lookup; one that
+// cannot be read means defaults and one warning on stderr.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_RUNTIME_SELECTION_H
+#define KJIT_RUNTIME_SELECTION_H
+
+#include "compiler/Compiler.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kjit::autotune {
+class SqliteDatabase;
+} // namespace kjit::autotune
+
+namespace kjit::runtime {
+
+/// What the database suggests for one module.
+struct OpSelection {
+  std::map<unsigned, std::string> configs; ///< by kjit op index
+  /// Per kjit op: "tuned", "nearest <workload key prefix>", "default",
+  /// "own" (the op carries a config); empty when the module did not parse.
+  std::vector<std::string> sources;
+};
+
+class TuningSelector {
+public:
+  /// `path` is the resolved database path ("" or "off": no lookup).
+  explicit TuningSelector(std::string path);
+  ~TuningSelector();
+  /// `tuningDb` of JitOptions: "off" → "off"; "" → $KJIT_TUNING_DB, else
+  /// <cacheDir>/tuning.sqlite.
+  static std::string resolvePath(const std::string &tuningDb,
+                                 const std::string &cacheDir);
+
+  OpSelection select(const std::string &mlirText,
+                     const compiler::CpuTarget &target, int threads);
+  const std::string &path() const { return path_; }
+  /// Why the database is not used ("" when it is, or when it is absent).
+  std::string problem();
+
+private:
+  /// The open database, or null (missing, off, unreadable). Under mu_.
+  autotune::SqliteDatabase *database();
+
+  std::string path_;
+  std::mutex mu_;
+  std::unique_ptr<autotune::SqliteDatabase> db_;
+  bool failed_ = false;
+  std::string problem_;
+  std::unordered_map<std::string, OpSelection> memo_;
+};
+
+/// The target key kjit-tune records for `target` tuned with `threads`.
+std::string tuningTargetKey(const compiler::CpuTarget &target, int threads);
+
+} // namespace kjit::runtime
+
+#endif

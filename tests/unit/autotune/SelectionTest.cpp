@@ -1,0 +1,199 @@
+//===- SelectionTest.cpp - run-time config selection from the tuning DB --===//
+//
+// ARCHITECTURE.md, Autotuning step 6, through the public Jit: an exact record
+// for (workload, target, compiler) gives its best config; records for another
+// target or compiler key are never served; otherwise the nearest tuned
+// workload's config, re-verified for the new shape (illegal: the default);
+// a corrupt database file means defaults, never a failed compile.
+//
+//===----------------------------------------------------------------------===//
+#include "autotune/Database.h"
+#include "autotune/Selector.h"
+#include "autotune/Workload.h"
+#include "kjit/kjit.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace kjit;
+using namespace kjit::autotune;
+
+namespace {
+/// A 3x3 "same" depthwise conv on N x H x W x C.
+std::string conv(int h, int w, int c) {
+  std::string in = "tensor<1x" + std::to_string(h) + "x" + std::to_string(w) +
+                   "x" + std::to_string(c) + "xf32>";
+  std::string f = "tensor<" + std::to_string(c) + "x3x3xf32>";
+  return "func.func @main(%x: " + in + ", %w: " + f + ") -> " + in +
+         " {\n  %y = \"kjit.depthwise_conv2d\"(%x, %w) {layout = \"nhwc\", "
+         "strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, padding "
+         "= array<i64: 1, 1, 1, 1>} : (" +
+         in + ", " + f + ") -> " + in + "\n  return %y : " + in + "\n}\n";
+}
+
+const char *kC1 = "#kjit.config<{vector_width = 4, ow_block = 2, oh_block = "
+                  "1, kw_unroll = 1, oh_tile = 2, threads = 1, task_order = "
+                  "\"c_outer\"}>";
+const char *kC2 = "#kjit.config<{vector_width = 4, ow_block = 3, oh_block = "
+                  "2, kw_unroll = 1, oh_tile = 4, threads = 1, task_order = "
+                  "\"h_outer\"}>";
+const char *kC3 = "#kjit.config<{vector_width = 4, ow_block = 1, oh_block = "
+                  "1, kw_unroll = 3, oh_tile = 1, threads = 1, task_order = "
+                  "\"h_outer\"}>";
+
+class SelectionTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kjit-selection-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    dbPath = dir + "/tuning.sqlite";
+  }
+  void TearDown() override {
+    std::remove((dbPath + "-wal").c_str());
+    std::remove((dbPath + "-shm").c_str());
+    std::remove(dbPath.c_str());
+    rmdir(dir.c_str());
+  }
+
+  void record(const std::string &text, const std::string &config,
+              double seconds, std::string targetKey = "",
+              std::string compilerKey = "") {
+    auto ws = extractWorkloads(text);
+    ASSERT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
+    auto db = SqliteDatabase::open(dbPath);
+    ASSERT_TRUE(bool(db)) << llvm::toString(db.takeError());
+    Measurement m;
+    m.medianSeconds = seconds;
+    m.repeats = 5;
+    ASSERT_TRUE((*db)->record(
+        ws->front(), targetKey.empty() ? Target::host().key() : targetKey,
+        compilerKey.empty() ? kjit::compilerKey() : compilerKey,
+        Candidate{config}, m))
+        << (*db)->lastError();
+  }
+
+  /// Compiles `text` with the tuning database at `db` ("off": none).
+  Kernel compile(const std::string &text, const std::string &db,
+                 const std::string &config = "") {
+    JitOptions jo;
+    jo.tuningDb = db;
+    jo.diskCache = false;
+    Jit jit(Target::host(), jo);
+    CompileOptions co;
+    co.config = config;
+    auto k = jit.compileModule(text, co);
+    EXPECT_TRUE(bool(k)) << k.errorMessage();
+    return *k;
+  }
+  std::string resolved(const std::string &text, const std::string &config) {
+    return compile(text, "off", config).configs().at(0);
+  }
+
+  std::string dir, dbPath;
+};
+} // namespace
+
+TEST_F(SelectionTest, ExactRecordIsUsed) {
+  std::string text = conv(16, 16, 32);
+  std::string def = resolved(text, "");
+  ASSERT_NE(resolved(text, kC1), def) << "pick a config other than default";
+  record(text, kC2, 2e-3);
+  record(text, kC1, 1e-3); // the best
+  Kernel k = compile(text, dbPath);
+  EXPECT_EQ(k.configs().at(0), resolved(text, kC1));
+  EXPECT_EQ(k.configSources().at(0), "tuned");
+  // An explicit config overrides the database.
+  Kernel o = compile(text, dbPath, kC3);
+  EXPECT_EQ(o.configs().at(0), resolved(text, kC3));
+  EXPECT_EQ(o.configSources().at(0), "option");
+  // "off": no lookup.
+  EXPECT_EQ(compile(text, "off").configs().at(0), def);
+}
+
+TEST_F(SelectionTest, OtherTargetOrCompilerKeyIsNotServed) {
+  std::string text = conv(16, 16, 32);
+  std::string def = resolved(text, "");
+  record(text, kC1, 1e-3, "cpu=some-other-cpu;features=+sse2");
+  record(text, kC2, 1e-3, "", "kjit 0.0.1;llvm=1;pipeline=0;build=0");
+  Kernel k = compile(text, dbPath);
+  EXPECT_EQ(k.configs().at(0), def);
+  EXPECT_EQ(k.configSources().at(0), "default");
+  // With a current record too, only that one is served even though the
+  // foreign ones are faster.
+  record(text, kC3, 5e-3);
+  Kernel t = compile(text, dbPath);
+  EXPECT_EQ(t.configs().at(0), resolved(text, kC3));
+  EXPECT_EQ(t.configSources().at(0), "tuned");
+}
+
+TEST_F(SelectionTest, NearestWorkloadIsUsedWhenLegal) {
+  record(conv(16, 16, 32), kC1, 1e-3);
+  record(conv(64, 64, 32), kC2, 1e-3);
+  std::string text = conv(20, 20, 32);
+  Kernel k = compile(text, dbPath);
+  EXPECT_EQ(k.configs().at(0), resolved(text, kC1));
+  EXPECT_EQ(k.configSources().at(0).rfind("nearest ", 0), 0u)
+      << k.configSources().at(0);
+  Kernel far = compile(conv(60, 60, 32), dbPath);
+  EXPECT_EQ(far.configs().at(0), resolved(conv(60, 60, 32), kC2));
+}
+
+TEST_F(SelectionTest, IllegalNearestConfigFallsBackToDefault) {
+  // Legal for 16x16 (the packed tile is tiny), illegal for 4096x4096: a
+  // whole-image oh_tile packs 4 * 4098 * 4098 * 4 bytes > 256 MiB.
+  const char *wholeImage =
+      "#kjit.config<{vector_width = 4, ow_block = 2, oh_block = 1, "
+      "kw_unroll = 1, oh_tile = 4096, threads = 1, task_order = "
+      "\"c_outer\"}>";
+  record(conv(16, 16, 4), wholeImage, 1e-3);
+  EXPECT_EQ(compile(conv(16, 16, 4), dbPath).configSources().at(0), "tuned");
+  std::string big = conv(4096, 4096, 4);
+  Kernel k = compile(big, dbPath);
+  EXPECT_EQ(k.configs().at(0), resolved(big, ""));
+  EXPECT_NE(k.configSources().at(0).find("default (nearest"),
+            std::string::npos)
+      << k.configSources().at(0);
+  EXPECT_NE(k.configSources().at(0).find("256 MiB"), std::string::npos)
+      << k.configSources().at(0);
+}
+
+TEST_F(SelectionTest, CorruptDatabaseMeansDefaults) {
+  {
+    std::ofstream f(dbPath);
+    f << "this is not an SQLite database\n";
+  }
+  std::string text = conv(16, 16, 32);
+  Kernel k = compile(text, dbPath);
+  EXPECT_EQ(k.configs().at(0), resolved(text, ""));
+  EXPECT_NE(k.configSources().at(0).find("tuning database not used"),
+            std::string::npos)
+      << k.configSources().at(0);
+  // A missing file is no error and says nothing.
+  Kernel m = compile(text, dir + "/missing.sqlite");
+  EXPECT_EQ(m.configSources().at(0), "default");
+}
+
+TEST(SelectionDistance, OnlyShapesMayDiffer) {
+  auto a = extractWorkloads(conv(16, 16, 32));
+  auto b = extractWorkloads(conv(20, 20, 32));
+  std::string otherPad = conv(16, 16, 32);
+  otherPad.replace(otherPad.find("1, 1, 1, 1"), 10, "0, 2, 1, 1");
+  auto c = extractWorkloads(otherPad);
+  ASSERT_TRUE(bool(a) && bool(b) && bool(c));
+  auto ab = workloadDistance(a->front().canonicalText,
+                             b->front().canonicalText);
+  ASSERT_TRUE(ab.has_value());
+  EXPECT_GT(*ab, 0.0);
+  EXPECT_EQ(workloadDistance(a->front().canonicalText,
+                             a->front().canonicalText),
+            0.0);
+  // Another attribute (padding) is never a neighbour.
+  EXPECT_FALSE(workloadDistance(a->front().canonicalText,
+                                c->front().canonicalText)
+                   .has_value());
+}
