@@ -1,4 +1,5 @@
 //===- AttentionTuning.cpp - TunableOpInterface of window_attention ------===//
+#include "dialects/kjit/IR/TunableFamily.h"
 #include "dialects/kjit/IR/AttentionTuning.h"
 
 #include "mlir/IR/Builders.h"
@@ -280,37 +281,6 @@ CostFeatures mlir::kjit::waCostFeatures(const WaConfig &c, const WaGeom &g,
 // TunableOpInterface
 //===----------------------------------------------------------------------===//
 
-SearchSpace WindowAttentionOp::getSearchSpace(const TargetInfo &t) {
-  std::string why;
-  auto g = getWaGeom(*this, why);
-  return succeeded(g) ? waSearchSpace(*g, t) : SearchSpace();
-}
-
-LogicalResult WindowAttentionOp::verifyConfig(ConfigAttr config,
-                                              const TargetInfo &t,
-                                              std::string &reason) {
-  auto g = getWaGeom(*this, reason);
-  if (failed(g))
-    return failure();
-  auto c = WaConfig::parse(config, defaultWaConfig(*g, t), reason);
-  if (failed(c))
-    return failure();
-  return checkWaConfig(*c, *g, t, reason);
-}
-
-ConfigAttr WindowAttentionOp::getDefaultConfig(const TargetInfo &t) {
-  std::string why;
-  auto g = getWaGeom(*this, why);
-  return defaultWaConfig(succeeded(g) ? *g : WaGeom(), t)
-      .toAttr(getContext());
-}
-
-CostFeatures WindowAttentionOp::getCostFeatures(ConfigAttr config,
-                                                const TargetInfo &t) {
-  std::string why;
-  auto g = getWaGeom(*this, why);
-  if (failed(g))
-    return {};
-  auto c = WaConfig::parse(config, defaultWaConfig(*g, t), why);
-  return waCostFeatures(succeeded(c) ? *c : defaultWaConfig(*g, t), *g, t);
-}
+using WaFamily = TunableFamily<WaConfig, getWaGeom, defaultWaConfig,
+                               checkWaConfig, waSearchSpace, waCostFeatures>;
+KJIT_TUNABLE_OP(WindowAttentionOp, WaFamily)

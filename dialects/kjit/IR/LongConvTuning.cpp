@@ -1,4 +1,5 @@
 //===- LongConvTuning.cpp - TunableOpInterface of butterfly_matmul, fft_conv ===//
+#include "dialects/kjit/IR/TunableFamily.h"
 #include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/LongConvTuning.h"
 
@@ -181,37 +182,10 @@ CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
   return f;
 }
 
-SearchSpace ButterflyMatmulOp::getSearchSpace(const TargetInfo &t) {
-  std::string why;
-  auto g = getBflyGeom(*this, why);
-  return succeeded(g) ? bflySearchSpace(*g, t) : SearchSpace();
-}
-LogicalResult ButterflyMatmulOp::verifyConfig(ConfigAttr config,
-                                              const TargetInfo &t,
-                                              std::string &reason) {
-  auto g = getBflyGeom(*this, reason);
-  if (failed(g))
-    return failure();
-  auto c = BflyConfig::parse(config, defaultBflyConfig(*g, t), reason);
-  if (failed(c))
-    return failure();
-  return checkBflyConfig(*c, *g, t, reason);
-}
-ConfigAttr ButterflyMatmulOp::getDefaultConfig(const TargetInfo &t) {
-  std::string why;
-  auto g = getBflyGeom(*this, why);
-  return defaultBflyConfig(succeeded(g) ? *g : BflyGeom(), t)
-      .toAttr(getContext());
-}
-CostFeatures ButterflyMatmulOp::getCostFeatures(ConfigAttr config,
-                                                const TargetInfo &t) {
-  std::string why;
-  auto g = getBflyGeom(*this, why);
-  if (failed(g))
-    return {};
-  auto c = BflyConfig::parse(config, defaultBflyConfig(*g, t), why);
-  return bflyCostFeatures(succeeded(c) ? *c : defaultBflyConfig(*g, t), *g, t);
-}
+using BflyFamily = TunableFamily<BflyConfig, getBflyGeom, defaultBflyConfig,
+                                 checkBflyConfig, bflySearchSpace,
+                                 bflyCostFeatures>;
+KJIT_TUNABLE_OP(ButterflyMatmulOp, BflyFamily)
 
 //===----------------------------------------------------------------------===//
 // fft_conv
@@ -356,33 +330,7 @@ CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
   return f;
 }
 
-SearchSpace FftConvOp::getSearchSpace(const TargetInfo &t) {
-  std::string why;
-  auto g = getFftGeom(*this, why);
-  return succeeded(g) ? fftSearchSpace(*g, t) : SearchSpace();
-}
-LogicalResult FftConvOp::verifyConfig(ConfigAttr config, const TargetInfo &t,
-                                      std::string &reason) {
-  auto g = getFftGeom(*this, reason);
-  if (failed(g))
-    return failure();
-  auto c = FftConfig::parse(config, defaultFftConfig(*g, t), reason);
-  if (failed(c))
-    return failure();
-  return checkFftConfig(*c, *g, t, reason);
-}
-ConfigAttr FftConvOp::getDefaultConfig(const TargetInfo &t) {
-  std::string why;
-  auto g = getFftGeom(*this, why);
-  return defaultFftConfig(succeeded(g) ? *g : FftGeom(), t)
-      .toAttr(getContext());
-}
-CostFeatures FftConvOp::getCostFeatures(ConfigAttr config,
-                                        const TargetInfo &t) {
-  std::string why;
-  auto g = getFftGeom(*this, why);
-  if (failed(g))
-    return {};
-  auto c = FftConfig::parse(config, defaultFftConfig(*g, t), why);
-  return fftCostFeatures(succeeded(c) ? *c : defaultFftConfig(*g, t), *g, t);
-}
+using FftFamily = TunableFamily<FftConfig, getFftGeom, defaultFftConfig,
+                                checkFftConfig, fftSearchSpace,
+                                fftCostFeatures>;
+KJIT_TUNABLE_OP(FftConvOp, FftFamily)

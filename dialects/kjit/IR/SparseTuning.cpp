@@ -1,4 +1,5 @@
 //===- SparseTuning.cpp - TunableOpInterface of kjit.spmm -----------------===//
+#include "dialects/kjit/IR/TunableFamily.h"
 #include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/SparseTuning.h"
 
@@ -197,36 +198,7 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
 // SpmmOp's TunableOpInterface
 //===----------------------------------------------------------------------===//
 
-SearchSpace SpmmOp::getSearchSpace(const TargetInfo &t) {
-  std::string why;
-  auto g = getSpmmGeom(*this, why);
-  return succeeded(g) ? spmmSearchSpace(*g, t) : SearchSpace();
-}
-
-LogicalResult SpmmOp::verifyConfig(ConfigAttr config, const TargetInfo &t,
-                                   std::string &reason) {
-  auto g = getSpmmGeom(*this, reason);
-  if (failed(g))
-    return failure();
-  auto c = SpmmConfig::parse(config, defaultSpmmConfig(*g, t), reason);
-  if (failed(c))
-    return failure();
-  return checkSpmmConfig(*c, *g, t, reason);
-}
-
-ConfigAttr SpmmOp::getDefaultConfig(const TargetInfo &t) {
-  std::string why;
-  auto g = getSpmmGeom(*this, why);
-  return defaultSpmmConfig(succeeded(g) ? *g : SpmmGeom(), t)
-      .toAttr(getContext());
-}
-
-CostFeatures SpmmOp::getCostFeatures(ConfigAttr config, const TargetInfo &t) {
-  std::string why;
-  auto g = getSpmmGeom(*this, why);
-  if (failed(g))
-    return {};
-  auto c = SpmmConfig::parse(config, defaultSpmmConfig(*g, t), why);
-  return spmmCostFeatures(succeeded(c) ? *c : defaultSpmmConfig(*g, t), *g,
-                          t);
-}
+using SpmmFamily = TunableFamily<SpmmConfig, getSpmmGeom, defaultSpmmConfig,
+                                 checkSpmmConfig, spmmSearchSpace,
+                                 spmmCostFeatures>;
+KJIT_TUNABLE_OP(SpmmOp, SpmmFamily)
