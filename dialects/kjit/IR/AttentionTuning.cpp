@@ -1,4 +1,5 @@
 //===- AttentionTuning.cpp - TunableOpInterface of window_attention ------===//
+#include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/TunableFamily.h"
 #include "dialects/kjit/IR/AttentionTuning.h"
 
@@ -131,12 +132,8 @@ LogicalResult mlir::kjit::checkWaConfig(const WaConfig &c, const WaGeom &g,
     reason = std::move(why);
     return failure();
   };
-  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
-    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
-  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
-    return bad("vector_width " + str(c.vectorWidth) + " needs " +
-               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
-               str(t.vectorBits));
+  if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
+    return failure();
   if (c.queryTile < 1)
     return bad("query_tile must be >= 1, got " + str(c.queryTile));
   if (c.queryTileH < 1)

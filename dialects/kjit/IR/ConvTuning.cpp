@@ -121,14 +121,8 @@ LogicalResult mlir::kjit::checkDwConfig(const DwConfig &c,
     reason = std::move(why);
     return failure();
   };
-  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
-    return bad("vector_width must be 4, 8 or 16, got " +
-               std::to_string(c.vectorWidth));
-  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
-    return bad("vector_width " + std::to_string(c.vectorWidth) +
-               " needs " + std::to_string(c.vectorWidth * 32) +
-               "-bit vectors; the target has " +
-               std::to_string(t.vectorBits));
+  if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
+    return failure();
   if (c.owBlock < 1 || c.owBlock > 32)
     return bad("ow_block must be in [1, 32], got " +
                std::to_string(c.owBlock));

@@ -63,3 +63,18 @@ LogicalResult KnobReader::read(ConfigAttr config, std::string &reason) const {
   }
   return success();
 }
+
+LogicalResult mlir::kjit::checkVectorWidth(int64_t vw, const TargetInfo &t,
+                                           std::string &reason) {
+  if (vw != 4 && vw != 8 && vw != 16) {
+    reason = "vector_width must be 4, 8 or 16, got " + std::to_string(vw);
+    return failure();
+  }
+  if (vw > (int64_t)t.maxF32Lanes()) {
+    reason = "vector_width " + std::to_string(vw) + " needs " +
+             std::to_string(vw * 32) + "-bit vectors; the target has " +
+             std::to_string(t.vectorBits);
+    return failure();
+  }
+  return success();
+}

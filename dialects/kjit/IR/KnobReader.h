@@ -39,6 +39,11 @@ private:
   std::vector<Binding> bindings;
 };
 
+/// Legality of a CPU `vector_width` knob (4, 8 or 16 f32 lanes, no wider
+/// than the target's vectors): success, or failure with `reason`.
+LogicalResult checkVectorWidth(int64_t vectorWidth, const TargetInfo &target,
+                               std::string &reason);
+
 } // namespace mlir::kjit
 
 #endif

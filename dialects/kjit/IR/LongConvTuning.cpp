@@ -76,12 +76,8 @@ LogicalResult mlir::kjit::checkBflyConfig(const BflyConfig &c,
     reason = std::move(why);
     return failure();
   };
-  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
-    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
-  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
-    return bad("vector_width " + str(c.vectorWidth) + " needs " +
-               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
-               str(t.vectorBits));
+  if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
+    return failure();
   if (c.rowBlock < 1 || c.rowBlock > 4)
     return bad("row_block must be in [1, 4], got " + str(c.rowBlock));
   if (c.blockTile < 1 || c.blockTile > 16)
@@ -251,12 +247,8 @@ LogicalResult mlir::kjit::checkFftConfig(const FftConfig &c, const FftGeom &g,
     reason = std::move(why);
     return failure();
   };
-  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
-    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
-  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
-    return bad("vector_width " + str(c.vectorWidth) + " needs " +
-               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
-               str(t.vectorBits));
+  if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
+    return failure();
   if (c.vectorWidth * c.vectorWidth > g.n)
     return bad("vector_width " + str(c.vectorWidth) +
                " needs an FFT of at least vector_width^2 = " +

@@ -83,12 +83,8 @@ LogicalResult mlir::kjit::checkSpmmConfig(const SpmmConfig &c,
     reason = std::move(why);
     return failure();
   };
-  if (c.vectorWidth != 4 && c.vectorWidth != 8 && c.vectorWidth != 16)
-    return bad("vector_width must be 4, 8 or 16, got " + str(c.vectorWidth));
-  if (c.vectorWidth > (int64_t)t.maxF32Lanes())
-    return bad("vector_width " + str(c.vectorWidth) + " needs " +
-               str(c.vectorWidth * 32) + "-bit vectors; the target has " +
-               str(t.vectorBits));
+  if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
+    return failure();
   if (c.nBlock < 1 || c.nBlock > 16)
     return bad("n_block must be in [1, 16], got " + str(c.nBlock));
   // n_block accumulators, the broadcast nonzero, one loaded row of b.
