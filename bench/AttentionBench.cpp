@@ -18,6 +18,7 @@
 // 4*D*k*k per query (2*D for q.k, 2*D for p.v; exp and softmax not counted).
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchUtil.h"
 #include "kjit/kjit.h"
 
 #include <algorithm>
@@ -31,6 +32,8 @@
 #include <vector>
 
 namespace {
+using kjit::bench::medianMs;
+using kjit::bench::relDiff;
 
 constexpr int64_t kHeads = 4, kH = 56, kW = 56, kD = 32;
 constexpr int kRuns = 7;
@@ -146,19 +149,6 @@ void onThreads(int threads, const std::function<void(int64_t, int64_t, int)> &f)
     t.join();
 }
 
-double medianMs(const std::function<void()> &f) {
-  f(); // warm-up
-  std::vector<double> ms;
-  for (int r = 0; r < kRuns; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 double maxDiff(const std::vector<float> &a, const std::vector<float> &b) {
   double m = 0;
   for (size_t i = 0; i < a.size(); ++i)
@@ -241,8 +231,8 @@ int main() {
                        ks, threads, maxDiff(*o, ref));
           return 1;
         }
-      double tk = medianMs(runKjit), tn = medianMs(runNaive),
-             tg = medianMs(runGather);
+      double tk = medianMs(kRuns, runKjit), tn = medianMs(kRuns, runNaive),
+             tg = medianMs(kRuns, runGather);
       std::printf("| %d | %d | %s | %s | %s | %.2f× | %.2f× | `%s` |\n", ks,
                   threads, cell(tk, flops).c_str(), cell(tn, flops).c_str(),
                   cell(tg, flops).c_str(), tn / tk, tg / tk,

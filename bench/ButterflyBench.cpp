@@ -14,6 +14,7 @@
 // Usage: kjit_bench_butterfly [reps=5] [extra kjit configs...]
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchUtil.h"
 #include "kjit/kjit.h"
 
 #include <dlfcn.h>
@@ -30,6 +31,8 @@
 #include <vector>
 
 namespace {
+using kjit::bench::medianMs;
+using kjit::bench::relDiff;
 
 constexpr int64_t kB = 3136, kM1 = 64, kM2 = 64, kN = kM1 * kM2;
 
@@ -37,29 +40,6 @@ void setOmpThreads(int n) {
   using Fn = void (*)(int);
   if (auto f = (Fn)dlsym(RTLD_DEFAULT, "omp_set_num_threads"))
     f(n);
-}
-
-double medianMs(int reps, const std::function<void()> &fn) {
-  fn(); // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    double d = double(a[i]) - b[i];
-    num += d * d;
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
 }
 
 std::string module() {

@@ -20,6 +20,7 @@
 // Usage: kjit_bench_fftconv [reps=7] [extra kjit configs...]
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchUtil.h"
 #include "kjit/kjit.h"
 
 #include <fftw3.h>
@@ -37,31 +38,10 @@
 #include <vector>
 
 namespace {
+using kjit::bench::medianMs;
+using kjit::bench::relDiff;
 
 constexpr int64_t kB = 1, kC = 64;
-
-double medianMs(int reps, const std::function<void()> &fn) {
-  fn(); // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-double relDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    double d = double(a[i]) - b[i];
-    num += d * d;
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
 
 std::string module(int64_t L) {
   std::string ut = "tensor<" + std::to_string(kB) + "x" + std::to_string(kC) +

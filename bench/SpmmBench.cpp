@@ -14,6 +14,7 @@
 // KJIT_BENCH_CONFIG=<#kjit.config<...>> times kjit with other knobs.
 //
 //===----------------------------------------------------------------------===//
+#include "bench/BenchUtil.h"
 #include "kjit/kjit.h"
 
 #include <Eigen/Dense>
@@ -32,6 +33,8 @@
 #include <vector>
 
 namespace {
+using kjit::bench::medianMs;
+using kjit::bench::relDiff;
 
 constexpr int64_t kM = 1024, kK = 1024, kN = 3136;
 
@@ -48,19 +51,6 @@ void setGompThreads(int n) {
 int reps() {
   const char *s = std::getenv("KJIT_BENCH_REPS");
   return s ? std::max(1, atoi(s)) : 7;
-}
-
-double medianMs(const std::function<void()> &fn) {
-  fn(); // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps(); ++i) {
-    auto a = std::chrono::steady_clock::now();
-    fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 double maxRelErr(const float *a, const float *b, size_t n) {
@@ -174,9 +164,9 @@ int main() {
       Row r;
       r.sparsity = sparsity;
       r.threads = threads;
-      r.kjit = medianMs(runK);
-      r.eigen = medianMs(runE);
-      r.dense = medianMs(runD);
+      r.kjit = medianMs(reps(), runK);
+      r.eigen = medianMs(reps(), runE);
+      r.dense = medianMs(reps(), runD);
       r.config = k->configs().empty() ? "" : k->configs()[0];
       std::fprintf(stderr, "sparsity %d%% threads %d: kjit %.2f ms, Eigen "
                            "%.2f ms, dense %.2f ms\n",
