@@ -20,6 +20,7 @@
 // bias on and off; batch 2; a sample of legal configs; 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
+#include "tests/integration/TestSupport.h"
 #include "kjit/kjit.h"
 #include "tests/reference/Reference.h"
 
@@ -38,38 +39,11 @@
 namespace ref = kjit::reference;
 
 namespace {
+using kjit::testing::baseSeed;
+using kjit::testing::sharedJit;
+using kjit::testing::randomVector;
 
 constexpr double kRtol = 1e-4;
-
-/// One seed per process, printed in every failure.
-uint64_t baseSeed() {
-  static uint64_t seed = [] {
-    if (const char *s = std::getenv("KJIT_TEST_SEED"))
-      return uint64_t(std::strtoull(s, nullptr, 0));
-    std::random_device rd;
-    return (uint64_t(rd()) << 32) ^ rd();
-  }();
-  return seed;
-}
-
-std::vector<float> randomVector(size_t n, std::mt19937_64 &rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &e : v)
-    e = u(rng);
-  return v;
-}
-
-kjit::Jit &sharedJit() {
-  // Memory cache on, disk cache off: the tests must exercise the compiler,
-  // not an entry some earlier build left on disk.
-  static kjit::Jit jit(kjit::Target::host(), [] {
-    kjit::JitOptions o;
-    o.diskCache = false;
-    return o;
-  }());
-  return jit;
-}
 
 ref::DwConv toRef(const kjit::DepthwiseConv2d &op) {
   ref::DwConv p;

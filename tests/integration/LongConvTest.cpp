@@ -20,6 +20,7 @@
 // the vector width; a sample of legal configs; 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
+#include "tests/integration/TestSupport.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
@@ -34,33 +35,9 @@
 #include <vector>
 
 namespace {
-
-uint64_t baseSeed() {
-  static uint64_t seed = [] {
-    if (const char *s = std::getenv("KJIT_TEST_SEED"))
-      return uint64_t(std::strtoull(s, nullptr, 0));
-    std::random_device rd;
-    return (uint64_t(rd()) << 32) ^ rd();
-  }();
-  return seed;
-}
-
-std::vector<float> randomVector(size_t n, std::mt19937_64 &rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &e : v)
-    e = u(rng);
-  return v;
-}
-
-kjit::Jit &sharedJit() {
-  static kjit::Jit jit(kjit::Target::host(), [] {
-    kjit::JitOptions o;
-    o.diskCache = false;
-    return o;
-  }());
-  return jit;
-}
+using kjit::testing::baseSeed;
+using kjit::testing::sharedJit;
+using kjit::testing::randomVector;
 
 struct Compare {
   bool ok = true;

@@ -17,6 +17,7 @@
 // re-run with KJIT_TEST_SEED=<seed>.
 //
 //===----------------------------------------------------------------------===//
+#include "tests/integration/TestSupport.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
@@ -31,27 +32,10 @@
 #include <vector>
 
 namespace {
+using kjit::testing::baseSeed;
+using kjit::testing::sharedJit;
 
 constexpr double kRtol = 1e-4;
-
-uint64_t baseSeed() {
-  static uint64_t seed = [] {
-    if (const char *s = std::getenv("KJIT_TEST_SEED"))
-      return uint64_t(std::strtoull(s, nullptr, 0));
-    std::random_device rd;
-    return (uint64_t(rd()) << 32) ^ rd();
-  }();
-  return seed;
-}
-
-kjit::Jit &sharedJit() {
-  static kjit::Jit jit(kjit::Target::host(), [] {
-    kjit::JitOptions o;
-    o.diskCache = false;
-    return o;
-  }());
-  return jit;
-}
 
 bool hostHasAvx512() {
 #if defined(__x86_64__)
