@@ -327,7 +327,10 @@ TEST(Spmm, MalformedCsrIsAnErrorNotACrash) {
     CsrOptions o;
     o.sparsity = 0.5;
     Csr good = randomCsr(m, k, o, rng);
-    while (good.rowPtr[1] == 0 || good.nnz() < 8) // row 0 has entries
+    // Rows 0 and m-1 have entries: the mutations above must each break the
+    // CSR (with an empty last row, "last entry below nnz" changed nothing).
+    while (good.rowPtr[1] == 0 || good.rowPtr[m] == good.rowPtr[m - 1] ||
+           good.nnz() < 8)
       good = randomCsr(m, k, o, rng);
     std::vector<float> b = randomDense(size_t(k * n), rng);
     auto kern = compileSpmm(m, k, n, good.nnz(), "", threads);
