@@ -69,6 +69,23 @@ CREATE INDEX measurements_keys
   ON measurements(workload_key, target_key, compiler_key, status, median_s);
 INSERT INTO kjit_schema_version(version) VALUES (1);
 )sql";
+
+/// Schema migrations: kMigrations[i] takes version i + 1 to i + 2, run in
+/// the transaction that opens the file. A new schema is v1 + every one.
+const char *kMigrations[] = {
+    // v2: which tool and strategy measured a record (e.g. "kjit-tune:pruned",
+    // "seed"), and an index for the records of one workload on any target
+    // (seeding a search from foreign records).
+    R"sql(
+ALTER TABLE measurements ADD COLUMN source TEXT NOT NULL DEFAULT '';
+CREATE INDEX measurements_workload
+  ON measurements(workload_key, status, median_s);
+UPDATE kjit_schema_version SET version = 2;
+)sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) + 1 ==
+                  kjit::autotune::SqliteDatabase::kSchemaVersion,
+              "one migration per schema version after the first");
 } // namespace
 
 const char *kjit::autotune::statusName(Measurement::Status s) {
@@ -145,6 +162,18 @@ SqliteDatabase::open(const std::string &path) {
   if (tables > 0 && appId != kApplicationId)
     return fail("an SQLite database with another schema (not a kjit tuning "
                 "database); refusing to touch it");
+  // A damaged file is an error here, not a crash or wrong records later.
+  {
+    Stmt s(raw, "PRAGMA quick_check");
+    std::string verdict;
+    if (s && sqlite3_step(s.s) == SQLITE_ROW)
+      verdict = s.col(0);
+    else
+      verdict = sqlite3_errmsg(raw);
+    if (verdict != "ok")
+      return fail("the file is corrupt (" + verdict +
+                  "); move it away or restore it from an export");
+  }
   if (auto e = exec(raw, "PRAGMA journal_mode=WAL"))
     return fail("cannot enable WAL: " + llvm::toString(std::move(e)));
   // WAL + NORMAL: a committed record survives a killed process.
@@ -177,15 +206,25 @@ SqliteDatabase::open(const std::string &path) {
     }
     version = 1;
   }
-  // Migrations from older versions go here (version -> version + 1).
   if (version > kSchemaVersion) {
     (void)exec(raw, "ROLLBACK");
     return fail("schema version " + llvm::Twine(version) +
                 " is newer than this kjit understands (" +
                 llvm::Twine(kSchemaVersion) + ")");
   }
+  // Older versions migrate step by step, in this transaction: a failure
+  // (or a killed process) leaves the file at its old version.
+  for (; version < kSchemaVersion; ++version) {
+    if (auto e = exec(raw, kMigrations[version - 1])) {
+      (void)exec(raw, "ROLLBACK");
+      return fail("cannot migrate schema version " + llvm::Twine(version) +
+                  " to " + llvm::Twine(version + 1) + ": " +
+                  llvm::toString(std::move(e)));
+    }
+  }
   if (auto e = exec(raw, "COMMIT"))
     return fail(llvm::toString(std::move(e)));
+  db->version_ = version;
   return db;
 }
 
@@ -222,18 +261,20 @@ SqliteDatabase::openReadOnly(const std::string &path) {
                   sqlite3_errmsg(raw) + ")");
     version = sqlite3_column_int(s.s, 0);
   }
-  if (version != kSchemaVersion)
+  // Older schemas are read as they are (read-only: never migrated here).
+  if (version < 1 || version > kSchemaVersion)
     return fail("schema version " + llvm::Twine(version) +
-                " is not the one this kjit reads (" +
+                " is not one this kjit reads (1 to " +
                 llvm::Twine(kSchemaVersion) + ")");
+  db->version_ = version;
   return db;
 }
 
 llvm::Error SqliteDatabase::insert(const Record &r) {
   Stmt s(db_, "INSERT INTO measurements(workload_key, workload_text, op_name,"
               " target_key, compiler_key, config, median_s, spread_s, repeats,"
-              " status, message, timestamp)"
-              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+              " status, message, timestamp, source)"
+              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s)
     return makeError(sqlite3_errmsg(db_));
   s.text(1, r.workloadKey);
@@ -248,6 +289,7 @@ llvm::Error SqliteDatabase::insert(const Record &r) {
   s.text(10, statusName(r.result.status));
   s.text(11, r.result.message);
   sqlite3_bind_int64(s.s, 12, r.timestamp);
+  s.text(13, r.source);
   if (sqlite3_step(s.s) != SQLITE_DONE)
     return makeError(sqlite3_errmsg(db_));
   return llvm::Error::success();
@@ -264,6 +306,7 @@ bool SqliteDatabase::record(const Workload &w, const std::string &targetKey,
   r.compilerKey = compilerKey;
   r.config = c.configText;
   r.result = m;
+  r.source = source_;
   r.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
@@ -280,7 +323,9 @@ SqliteDatabase::query(const std::string &where,
                       const std::string &tail) {
   std::string sql = "SELECT workload_key, workload_text, op_name, target_key,"
                     " compiler_key, config, median_s, spread_s, repeats,"
-                    " status, message, timestamp FROM measurements";
+                    " status, message, timestamp, ";
+  sql += version_ >= 2 ? "source" : "''";
+  sql += " FROM measurements";
   if (!where.empty())
     sql += " WHERE " + where;
   sql += " " + tail;
@@ -305,6 +350,7 @@ SqliteDatabase::query(const std::string &where,
         parseStatus(s.col(9)).value_or(Measurement::Status::Crash);
     r.result.message = s.col(10);
     r.timestamp = sqlite3_column_int64(s.s, 11);
+    r.source = s.col(12);
     out.push_back(std::move(r));
   }
   return out;
@@ -347,6 +393,26 @@ SqliteDatabase::bestPerWorkload(const std::string &opName,
   return out;
 }
 
+std::vector<Record>
+SqliteDatabase::foreignRecords(const std::string &workloadKey,
+                               const std::string &targetKey,
+                               const std::string &compilerKey) {
+  return query("workload_key = ?1 AND status = 'ok' AND "
+               "(target_key != ?2 OR compiler_key != ?3)",
+               {workloadKey, targetKey, compilerKey},
+               "ORDER BY median_s ASC, id ASC");
+}
+
+llvm::Expected<std::string> SqliteDatabase::integrityCheck() {
+  Stmt s(db_, "PRAGMA integrity_check");
+  if (!s)
+    return makeError(sqlite3_errmsg(db_));
+  std::string out;
+  while (sqlite3_step(s.s) == SQLITE_ROW)
+    out += (out.empty() ? "" : "\n") + s.col(0);
+  return out;
+}
+
 std::vector<Record> SqliteDatabase::records(const std::string &workloadKey,
                                             const std::string &targetKey,
                                             const std::string &compilerKey) {
@@ -370,7 +436,8 @@ static llvm::json::Object toJson(const Record &r) {
       {"spread_s", r.result.spreadSeconds},
       {"repeats", r.result.repeats},
       {"status", statusName(r.result.status)},
-      {"message", r.result.message},   {"timestamp", r.timestamp}};
+      {"message", r.result.message},   {"timestamp", r.timestamp},
+      {"source", r.source}};
 }
 
 llvm::Error SqliteDatabase::exportJsonLines(const std::string &path) {
@@ -429,6 +496,8 @@ SqliteDatabase::importJsonLines(const std::string &path) {
     r.result.spreadSeconds = o->getNumber("spread_s").value_or(0);
     r.result.repeats = (int)o->getInteger("repeats").value_or(0);
     r.timestamp = o->getInteger("timestamp").value_or(0);
+    if (auto src = o->getString("source"))
+      r.source = src->str();
     recs.push_back(std::move(r));
   }
   if (auto e = exec(db_, "BEGIN IMMEDIATE"))

@@ -24,11 +24,14 @@ struct Record {
   std::string config;
   Measurement result;
   int64_t timestamp = 0; ///< seconds since the epoch
+  std::string source;    ///< what measured it ("kjit-tune:pruned", ...)
 };
 
 class SqliteDatabase : public TuningDatabase {
 public:
-  static constexpr int kSchemaVersion = 1;
+  /// v1: measurements; v2: + measurements.source and a per-workload index.
+  /// open() migrates an older file in place (one transaction).
+  static constexpr int kSchemaVersion = 2;
   /// Opens (creating when absent or empty) the database at `path`.
   static llvm::Expected<std::unique_ptr<SqliteDatabase>>
   open(const std::string &path);
@@ -59,6 +62,18 @@ public:
   std::vector<Record> records(const std::string &workloadKey,
                               const std::string &targetKey,
                               const std::string &compilerKey);
+  /// Successful records of this workload measured for another target or
+  /// compiler (best first): never served as current, but they may seed a
+  /// search.
+  std::vector<Record> foreignRecords(const std::string &workloadKey,
+                                     const std::string &targetKey,
+                                     const std::string &compilerKey);
+  /// PRAGMA integrity_check's verdict ("ok" when sound).
+  llvm::Expected<std::string> integrityCheck();
+  /// The source stored with the records record() adds from now on.
+  void setSource(std::string source) { source_ = std::move(source); }
+  /// The schema version of the open file.
+  int schemaVersion() const { return version_; }
   uint64_t count();
   /// Every record as one JSON object per line.
   llvm::Error exportJsonLines(const std::string &path);
@@ -79,7 +94,8 @@ private:
                             const std::vector<std::string> &args,
                             const std::string &tail);
   sqlite3 *db_;
-  std::string path_, lastError_;
+  std::string path_, lastError_, source_;
+  int version_ = kSchemaVersion;
 };
 
 } // namespace kjit::autotune

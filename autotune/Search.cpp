@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <random>
 
+#include "llvm/ADT/StringRef.h"
+
 using namespace kjit::autotune;
 
 ListStrategy::ListStrategy(std::string name, std::vector<Candidate> order,
@@ -55,4 +57,110 @@ kjit::autotune::makeRandom(const std::vector<SpacePoint> &points,
 ModelOnlyStrategy::ModelOnlyStrategy(const std::vector<SpacePoint> &ranked) {
   if (!ranked.empty())
     top_ = ranked.front().candidate;
+}
+
+std::map<std::string, std::string>
+kjit::autotune::knobValues(const std::string &text) {
+  std::map<std::string, std::string> out;
+  llvm::StringRef s(text);
+  size_t b = s.find("<{"), e = s.rfind("}>");
+  if (b == llvm::StringRef::npos || e == llvm::StringRef::npos || e < b)
+    return out;
+  s = s.slice(b + 2, e);
+  while (!s.empty()) {
+    // Split at the next comma outside a string.
+    size_t i = 0;
+    bool quoted = false;
+    for (; i < s.size(); ++i) {
+      if (s[i] == '"')
+        quoted = !quoted;
+      else if (s[i] == ',' && !quoted)
+        break;
+    }
+    llvm::StringRef item = s.take_front(i).trim();
+    s = i < s.size() ? s.drop_front(i + 1) : llvm::StringRef();
+    auto [k, v] = item.split('=');
+    if (!k.trim().empty())
+      out[k.trim().str()] = v.trim().str();
+  }
+  return out;
+}
+
+GuidedStrategy::GuidedStrategy(std::vector<SpacePoint> ranked,
+                               std::vector<SpacePoint> legal, Budget budget,
+                               size_t initial, size_t incumbents)
+    : budget_(budget), initial_(std::max<size_t>(1, initial)),
+      incumbents_(std::max<size_t>(1, incumbents)),
+      start_(std::chrono::steady_clock::now()) {
+  for (SpacePoint &p : ranked)
+    ranked_.push_back({p.candidate, knobValues(p.candidate.configText),
+                       p.predictedSeconds});
+  for (SpacePoint &p : legal)
+    legal_.push_back({p.candidate, knobValues(p.candidate.configText),
+                      p.predictedSeconds});
+}
+
+std::optional<Candidate> GuidedStrategy::next() {
+  if (budget_.maxCandidates && handedOut_ >= budget_.maxCandidates)
+    return std::nullopt;
+  if (budget_.seconds > 0 &&
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+              .count() >= budget_.seconds)
+    return std::nullopt;
+  auto hand = [&](const Candidate &c) {
+    seen_.insert(c.configText);
+    ++handedOut_;
+    return c;
+  };
+  auto nextSurvivor = [&]() -> std::optional<Candidate> {
+    while (nextRanked_ < ranked_.size()) {
+      const Point &p = ranked_[nextRanked_++];
+      if (!seen_.count(p.candidate.configText))
+        return hand(p.candidate);
+    }
+    return std::nullopt;
+  };
+  // Phase 1: the model's best survivors.
+  if (handedOut_ < initial_ || measured_.empty())
+    if (auto c = nextSurvivor())
+      return c;
+  // Phase 2: the best-predicted unmeasured neighbour of the incumbents.
+  for (size_t i = 0; i < std::min(incumbents_, measured_.size()); ++i) {
+    auto inc = knobValues(measured_[i].second);
+    const Point *best = nullptr;
+    for (const Point &p : legal_) {
+      if (seen_.count(p.candidate.configText) || p.knobs.size() != inc.size())
+        continue;
+      int diff = 0;
+      for (const auto &[k, v] : p.knobs) {
+        auto it = inc.find(k);
+        if (it == inc.end() || it->second != v)
+          ++diff;
+      }
+      if (diff == 1 && (!best || p.predicted < best->predicted))
+        best = &p;
+    }
+    if (best)
+      return hand(best->candidate);
+  }
+  // The incumbents' neighbourhoods are exhausted: go on down the ranking.
+  if (auto c = nextSurvivor())
+    return c;
+  return std::nullopt;
+}
+
+void GuidedStrategy::observe(const Candidate &c, const Measurement &m) {
+  seen_.insert(c.configText);
+  if (!m.ok())
+    return;
+  auto it = std::lower_bound(
+      measured_.begin(), measured_.end(),
+      std::make_pair(m.medianSeconds, c.configText));
+  measured_.insert(it, {m.medianSeconds, c.configText});
+}
+
+std::optional<Candidate> GuidedStrategy::pick() const {
+  if (measured_.empty())
+    return std::nullopt;
+  return Candidate{measured_.front().second};
 }

@@ -6,7 +6,9 @@
 #include "autotune/Space.h"
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace kjit::autotune {
 
@@ -43,6 +45,42 @@ makePrunedExhaustive(const std::vector<SpacePoint> &ranked, Budget budget);
 std::unique_ptr<SearchStrategy>
 makeRandom(const std::vector<SpacePoint> &points, Budget budget,
            unsigned seed);
+
+/// The knobs of a printed `#kjit.config<{k = v : i64, s = "x"}>` as
+/// name -> value text (the value as printed).
+std::map<std::string, std::string> knobValues(const std::string &configText);
+
+/// Model-guided search (a model-seeded local search): first the cost
+/// model's `initial` best survivors, then, repeatedly, the unmeasured
+/// neighbours (one knob changed, anywhere in `legal`) of the best measured
+/// candidates, the model's best-predicted neighbour first; when the best
+/// candidates have no unmeasured neighbour left, the next survivor in model
+/// order. The measurements steer it where the model is wrong.
+class GuidedStrategy : public SearchStrategy {
+public:
+  /// `ranked`: the pruned survivors best-first; `legal`: every legal point
+  /// (its neighbours come from here), predictedSeconds filled.
+  GuidedStrategy(std::vector<SpacePoint> ranked, std::vector<SpacePoint> legal,
+                 Budget budget, size_t initial = 4, size_t incumbents = 2);
+  std::string name() const override { return "guided"; }
+  std::optional<Candidate> next() override;
+  void observe(const Candidate &c, const Measurement &m) override;
+  std::optional<Candidate> pick() const override;
+
+private:
+  struct Point {
+    Candidate candidate;
+    std::map<std::string, std::string> knobs;
+    double predicted = 0;
+  };
+  std::vector<Point> ranked_, legal_;
+  Budget budget_;
+  size_t initial_, incumbents_;
+  size_t handedOut_ = 0, nextRanked_ = 0;
+  std::set<std::string> seen_; ///< handed out or observed
+  std::vector<std::pair<double, std::string>> measured_; ///< ok, by time
+  std::chrono::steady_clock::time_point start_;
+};
 
 /// Model-only: measures nothing; pick() is the cost model's top candidate.
 class ModelOnlyStrategy : public SearchStrategy {

@@ -1,7 +1,11 @@
 //===- Tuner.cpp - tune one workload -------------------------------------===//
 #include "autotune/Tuner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
 
 using namespace kjit::autotune;
 
@@ -47,6 +51,16 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
                          options.topK < budget.maxCandidates))
       budget.maxCandidates = options.topK;
     strategy = makePrunedExhaustive(survivors, budget);
+  } else if (options.strategy == "guided") {
+    if (options.topK && (!budget.maxCandidates ||
+                         options.topK < budget.maxCandidates))
+      budget.maxCandidates = options.topK;
+    std::vector<SpacePoint> legal = space.legal;
+    rank(legal, model, target);
+    size_t initial = std::max<uint64_t>(
+        2, budget.maxCandidates ? budget.maxCandidates / 3 : 4);
+    strategy = std::make_unique<GuidedStrategy>(survivors, std::move(legal),
+                                                budget, initial);
   } else if (options.strategy == "random") {
     if (options.topK && !budget.maxCandidates)
       budget.maxCandidates = options.topK;
@@ -56,12 +70,25 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
   } else {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "unknown strategy '" + options.strategy +
-                                       "' (pruned, random or model)");
+                                       "' (pruned, guided, random or model)");
   }
 
+  auto stopped = [&]() { return options.stop && options.stop->load(); };
   uint64_t index = 0;
+  std::set<std::string> measuredTexts;
+  // Returns false when tuning must stop (interrupted).
   auto measureOne = [&](const Candidate &c) {
+    if (stopped()) {
+      res.interrupted = true;
+      return false;
+    }
+    measuredTexts.insert(c.configText);
     Measurement m = measurer->measure(workload, c);
+    if (stopped() && !m.ok()) {
+      // Most likely the child killed by the interrupt: not a result.
+      res.interrupted = true;
+      return false;
+    }
     ++index;
     if (m.ok()) {
       ++res.measured;
@@ -72,21 +99,85 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     } else {
       ++res.failed;
     }
+    res.trace.push_back(res.bestSeconds ? *res.bestSeconds
+                                        : std::numeric_limits<double>::quiet_NaN());
     if (db)
       db->record(workload, targetKey, compilerKey, c, m);
     strategy->observe(c, m);
     if (progress)
       progress(index, c, m);
-    return m;
+    return true;
   };
+  // The best configs this workload had on other targets or compilers
+  // (legal here) seed the search, right after the default; they are never
+  // served as current.
+  std::vector<std::string> seeds;
+  if (db && options.maxSeeds && options.strategy != "model") {
+    for (const Record &r :
+         db->foreignRecords(workload.key, targetKey, compilerKey)) {
+      if (seeds.size() >= options.maxSeeds)
+        break;
+      auto canon = (*pw)->canonicalConfig(r.config);
+      if (!canon) {
+        llvm::consumeError(canon.takeError());
+        continue;
+      }
+      if (auto e = (*pw)->verify(*canon, target)) {
+        llvm::consumeError(std::move(e));
+        continue;
+      }
+      if (*canon != res.defaultConfig &&
+          std::find(seeds.begin(), seeds.end(), *canon) == seeds.end())
+        seeds.push_back(*canon);
+    }
+  }
+  if (options.onPlan) {
+    uint64_t pool = options.strategy == "model"    ? 0
+                    : options.strategy == "pruned" ? survivors.size()
+                                                   : space.legal.size();
+    if (budget.maxCandidates)
+      pool = std::min<uint64_t>(pool, budget.maxCandidates);
+    options.onPlan(1 + seeds.size() + pool);
+  }
   // The default first: the baseline of the speed-up.
-  Measurement dm = measureOne(Candidate{res.defaultConfig});
-  if (dm.ok())
-    res.defaultSeconds = dm.medianSeconds;
-  while (auto c = strategy->next()) {
-    if (c->configText == res.defaultConfig)
+  bool go = measureOne(Candidate{res.defaultConfig});
+  if (go && res.measured == 1)
+    res.defaultSeconds = res.bestSeconds;
+  for (const std::string &sd : seeds) {
+    if (!go || !(go = measureOne(Candidate{sd})))
+      break;
+    ++res.seeded;
+  }
+  while (go) {
+    if (stopped()) {
+      res.interrupted = true;
+      break;
+    }
+    auto c = strategy->next();
+    if (!c)
+      break;
+    if (measuredTexts.count(c->configText))
       continue;
-    measureOne(*c);
+    go = measureOne(*c);
+  }
+  if (db) {
+    // The pruned-exhaustive optimum is known when every survivor has a
+    // record for these keys.
+    std::set<std::string> have;
+    double best = std::numeric_limits<double>::infinity();
+    for (const Record &r : db->records(workload.key, targetKey, compilerKey)) {
+      have.insert(r.config);
+      if (r.result.ok())
+        best = std::min(best, r.result.medianSeconds);
+    }
+    bool all = !survivors.empty();
+    for (const SpacePoint &p : survivors)
+      if (!have.count(p.candidate.configText)) {
+        all = false;
+        break;
+      }
+    if (all && std::isfinite(best))
+      res.exhaustiveBest = best;
   }
   return finish();
 }

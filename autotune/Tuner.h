@@ -7,17 +7,28 @@
 #include "autotune/Pruning.h"
 #include "autotune/Search.h"
 
+#include <atomic>
 #include <functional>
 
 namespace kjit::autotune {
 
 struct TuneOptions {
-  std::string strategy = "pruned"; ///< pruned | random | model
+  std::string strategy = "pruned"; ///< pruned | guided | random | model
   Budget budget;                   ///< per workload
   uint64_t topK = 0;               ///< pruned: measure at most the top k
   unsigned seed = 1;
   bool resume = true; ///< skip workloads with a record for these keys
   bool dryRun = false; ///< space and pruning only
+  /// Records of this workload from another target or compiler key are
+  /// never served as current, but their best configs (legal here) are
+  /// measured first, right after the default: at most this many (0: none).
+  uint64_t maxSeeds = 4;
+  /// Set (e.g. by a SIGINT handler): stop after the current measurement; a
+  /// failure seen once it is set is not recorded (the child was killed).
+  const std::atomic<bool> *stop = nullptr;
+  /// Called once before measuring, with how many candidates at most will be
+  /// measured (default + seeds + the strategy's bound).
+  std::function<void(uint64_t planned)> onPlan;
 };
 
 struct TuneResult {
@@ -31,6 +42,13 @@ struct TuneResult {
   uint64_t measured = 0, failed = 0;
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
+  bool interrupted = false; ///< stopped by TuneOptions::stop
+  uint64_t seeded = 0;      ///< foreign records' configs measured
+  /// Best-so-far seconds after each measurement (NaN while none succeeded).
+  std::vector<double> trace;
+  /// The best time over every record of these keys when those cover every
+  /// pruned survivor (the pruned-exhaustive optimum); else nothing.
+  std::optional<double> exhaustiveBest;
 };
 
 /// Called after each measurement (index from 1).

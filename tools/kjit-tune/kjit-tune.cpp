@@ -1,46 +1,90 @@
 //===- kjit-tune.cpp - the offline autotuner -----------------------------===//
 //
-// kjit-tune FILE.mlir... [--db=PATH] [--strategy=pruned|random|model]
-//   [--top-k=N] [--budget=SECONDS] [--threads=N] [--resume] [--dry-run]
+// kjit-tune INPUT... [--db=PATH] [--target=host|sm_NN]
+//   [--strategy=pruned|guided|random|model] [--top-k=N] [--budget=SECONDS]
+//   [--total-budget=SECONDS] [--timeout=SECONDS] [--threads=N] [--resume]
+//   [--dry-run] [--export=FILE] [--import=FILE] [--plot=DIR]
 //
-// Every kjit op in the files is a workload. Exit codes: 0 ok, 1 a tuning
-// error, 2 bad input or usage.
+// INPUT: an MLIR file (every kjit op is a workload), a workload list
+// (*.list / *.txt: one MLIR path a line, '#' comments, relative to the
+// list) or JSON lines with a "workload_text" field (*.jsonl, e.g. an
+// --export). Every candidate is measured in a child process (this binary,
+// run as `kjit-tune --measure-worker REQ RES`): a crash or a hang is a failed
+// candidate, and tuning goes on. Ctrl-C stops after saving what was
+// measured. Exit codes: 0 ok, 1 a tuning error, 2 bad input or usage,
+// 130 interrupted.
 //
 //===----------------------------------------------------------------------===//
-#include "autotune/Measurer.h"
+#include "autotune/Plot.h"
+#include "autotune/ProcessMeasurer.h"
 #include "autotune/Tuner.h"
 #include "compiler/Compiler.h"
-#include "kjit/kjit.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
+#include <set>
+#include <unistd.h>
 
 using namespace kjit;
 using namespace kjit::autotune;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory cat("kjit-tune options");
-static cl::list<std::string> files(cl::Positional, cl::desc("<file.mlir>..."),
-                                   cl::OneOrMore, cl::cat(cat));
+static cl::list<std::string>
+    inputs(cl::Positional,
+           cl::desc("<file.mlir | workloads.list | workloads.jsonl>..."),
+           cl::ZeroOrMore, cl::cat(cat));
 static cl::opt<std::string>
     dbPath("db",
            cl::desc("Tuning database (default: $KJIT_TUNING_DB, else "
                     "<kjit cache dir>/tuning.sqlite)"),
            cl::value_desc("path"), cl::cat(cat));
 static cl::opt<std::string>
-    strategy("strategy", cl::desc("pruned (default), random or model"),
+    targetName("target",
+               cl::desc("host (default), or a CUDA chip such as sm_90 "
+                        "(--dry-run only: its GPU search spaces)"),
+               cl::init("host"), cl::cat(cat));
+static cl::opt<std::string>
+    strategy("strategy",
+             cl::desc("pruned (default: the pruned space in cost-model "
+                      "order), guided (model-seeded local search), random "
+                      "or model (measure only the default)"),
              cl::init("pruned"), cl::cat(cat));
 static cl::opt<unsigned> topK("top-k",
                               cl::desc("Measure at most N candidates per "
-                                       "workload (0: all survivors)"),
+                                       "workload (0: no bound)"),
                               cl::init(0), cl::cat(cat));
 static cl::opt<double> budget("budget",
                               cl::desc("Seconds of tuning per workload "
                                        "(0: no limit)"),
                               cl::init(30), cl::cat(cat));
+static cl::opt<double>
+    totalBudget("total-budget",
+                cl::desc("Seconds of tuning for the whole run (0: no "
+                         "limit); workloads left when it is spent are not "
+                         "tuned"),
+                cl::init(0), cl::cat(cat));
+static cl::opt<double>
+    timeout("timeout",
+            cl::desc("Seconds one candidate may take (compile + runs) before "
+                     "it is killed and recorded as a timeout"),
+            cl::init(60), cl::cat(cat));
+static cl::opt<unsigned> repeats("repeats",
+                                 cl::desc("Timed runs per candidate (the "
+                                          "median is recorded)"),
+                                 cl::init(7), cl::cat(cat));
 // --threads=N: libLLVM already registers a global option named "threads",
 // so this one is taken out of argv before llvm::cl sees it.
 static unsigned threads = 0;
@@ -49,111 +93,353 @@ static cl::opt<bool> resume("resume",
                                      "target and compiler (default on; "
                                      "--resume=false to retune)"),
                             cl::init(true), cl::cat(cat));
+static cl::opt<unsigned>
+    seeds("seeds",
+          cl::desc("Measure first the best configs of at most N records of "
+                   "the workload from other targets or compilers (default "
+                   "4; 0: none)"),
+          cl::init(4), cl::cat(cat));
 static cl::opt<bool> dryRun("dry-run",
                             cl::desc("Print each space and its pruning; "
                                      "measure nothing"),
                             cl::cat(cat));
+static cl::opt<std::string>
+    exportPath("export",
+               cl::desc("After tuning, write every record of the database "
+                        "as JSON lines to FILE"),
+               cl::value_desc("FILE"), cl::cat(cat));
+static cl::opt<std::string>
+    importPath("import",
+               cl::desc("Before tuning, add the records of a JSON-lines "
+                        "FILE to the database"),
+               cl::value_desc("FILE"), cl::cat(cat));
+static cl::opt<std::string>
+    plotDir("plot",
+            cl::desc("Directory of the run's SVG plot (default: the "
+                     "database's directory)"),
+            cl::value_desc("DIR"), cl::cat(cat));
+
+static std::atomic<bool> gStop{false};
+extern "C" void onInterrupt(int) {
+  if (gStop.exchange(true)) {
+    // A second Ctrl-C: every committed record is already on disk.
+    _exit(130);
+  }
+}
 
 static std::string fmtTime(std::optional<double> s) {
   if (!s)
-    return "failed";
+    return "-";
   char buf[32];
-  snprintf(buf, sizeof buf, "%.1f us", *s * 1e6);
+  if (*s < 1e-3)
+    snprintf(buf, sizeof buf, "%.1f us", *s * 1e6);
+  else
+    snprintf(buf, sizeof buf, "%.2f ms", *s * 1e3);
   return buf;
 }
 
+static int usage(const llvm::Twine &msg) {
+  llvm::errs() << "kjit-tune: " << msg << "\n";
+  return 2;
+}
+
+/// Reads the workloads of one input; appends to `out`.
+static llvm::Error readInput(const std::string &path,
+                             std::vector<Workload> &out, int depth = 0) {
+  auto fail = [&](const llvm::Twine &m) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), m);
+  };
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf)
+    return fail("cannot read '" + path + "': " + buf.getError().message());
+  llvm::StringRef text = (*buf)->getBuffer();
+  llvm::StringRef ext = llvm::sys::path::extension(path);
+  if (ext == ".jsonl") {
+    unsigned line = 0;
+    while (!text.empty()) {
+      auto [l, rest] = text.split('\n');
+      text = rest;
+      ++line;
+      if (l.trim().empty())
+        continue;
+      auto v = llvm::json::parse(l);
+      if (!v)
+        return fail(path + ":" + llvm::Twine(line) + ": " +
+                    llvm::toString(v.takeError()));
+      auto *o = v->getAsObject();
+      auto wt = o ? o->getString("workload_text") : std::nullopt;
+      if (!wt)
+        return fail(path + ":" + llvm::Twine(line) +
+                    ": no \"workload_text\" string");
+      auto ws = extractWorkloads(wt->str());
+      if (!ws)
+        return fail(path + ":" + llvm::Twine(line) + ": " +
+                    llvm::toString(ws.takeError()));
+      out.insert(out.end(), ws->begin(), ws->end());
+    }
+    return llvm::Error::success();
+  }
+  if (ext == ".list" || ext == ".txt") {
+    if (depth > 0)
+      return fail("'" + path + "': a workload list inside a list");
+    llvm::SmallString<256> dir(path);
+    llvm::sys::path::remove_filename(dir);
+    unsigned line = 0;
+    while (!text.empty()) {
+      auto [l, rest] = text.split('\n');
+      text = rest;
+      ++line;
+      l = l.split('#').first.trim();
+      if (l.empty())
+        continue;
+      llvm::SmallString<256> p(l);
+      if (llvm::sys::path::is_relative(p) && !dir.empty()) {
+        p = dir;
+        llvm::sys::path::append(p, l);
+      }
+      if (auto e = readInput(p.str().str(), out, depth + 1))
+        return fail(path + ":" + llvm::Twine(line) + ": " +
+                    llvm::toString(std::move(e)));
+    }
+    return llvm::Error::success();
+  }
+  auto ws = extractWorkloads(text.str());
+  if (!ws)
+    return fail(path + ": " + llvm::toString(ws.takeError()));
+  out.insert(out.end(), ws->begin(), ws->end());
+  return llvm::Error::success();
+}
+
+/// A progress bar on a terminal, plain lines otherwise.
+struct Progress {
+  bool tty = isatty(STDOUT_FILENO);
+  uint64_t planned = 0;
+  std::string label;
+  std::chrono::steady_clock::time_point start;
+  double budgetSeconds = 0;
+  bool drawn = false;
+
+  void begin(const std::string &l, uint64_t plan, double budgetS) {
+    label = l;
+    planned = plan;
+    budgetSeconds = budgetS;
+    start = std::chrono::steady_clock::now();
+  }
+  void update(uint64_t n, const Candidate &c, const Measurement &m,
+              std::optional<double> best) {
+    if (!tty) {
+      llvm::outs() << "  [" << n << "] " << c.configText << "  "
+                   << (m.ok() ? fmtTime(m.medianSeconds) + " (spread " +
+                                    fmtTime(m.spreadSeconds) + ")"
+                              : std::string(statusName(m.status)) + ": " +
+                                    m.message)
+                   << "\n";
+      llvm::outs().flush();
+      return;
+    }
+    double elapsed = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    double frac = planned ? double(n) / planned : 0;
+    if (budgetSeconds > 0)
+      frac = std::max(frac, elapsed / budgetSeconds);
+    frac = std::min(1.0, frac);
+    const int width = 30;
+    int fill = (int)std::lround(frac * width);
+    std::string bar(fill, '#');
+    bar += std::string(width - fill, '.');
+    char line[256];
+    snprintf(line, sizeof line, "\r  [%s] %3d%% %llu/%llu  best %s  %s%s",
+             bar.c_str(), (int)std::lround(frac * 100),
+             (unsigned long long)n, (unsigned long long)planned,
+             fmtTime(best).c_str(), m.ok() ? "" : statusName(m.status),
+             "\033[K");
+    llvm::outs() << line;
+    llvm::outs().flush();
+    drawn = true;
+  }
+  void end() {
+    if (tty && drawn)
+      llvm::outs() << "\n";
+    drawn = false;
+  }
+};
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && llvm::StringRef(argv[1]) == "--measure-worker") {
+    if (argc != 4) {
+      llvm::errs() << "kjit-tune: --measure-worker REQUEST RESULT\n";
+      return 2;
+    }
+    return runMeasureWorker(argv[2], argv[3]);
+  }
   std::vector<char *> args;
   for (int i = 0; i < argc; ++i) {
     llvm::StringRef a(argv[i]);
     if (i > 0 && (a.consume_front("--threads=") ||
                   a.consume_front("-threads="))) {
-      if (a.getAsInteger(10, threads) || threads == 0) {
-        llvm::errs() << "kjit-tune: --threads needs a positive integer, got '"
-                     << a << "'\n";
-        return 2;
-      }
+      if (a.getAsInteger(10, threads) || threads == 0)
+        return usage("--threads needs a positive integer, got '" + a + "'");
       continue;
     }
     args.push_back(argv[i]);
   }
   cl::HideUnrelatedOptions(cat);
-  cl::ParseCommandLineOptions(
-      (int)args.size(), args.data(),
-      "kjit-tune: the offline kjit autotuner\n\n"
-      "  --threads=N   tune for N threads (default: every core)\n");
-  if (strategy != "pruned" && strategy != "random" && strategy != "model") {
-    llvm::errs() << "kjit-tune: unknown --strategy '" << strategy
-                 << "' (pruned, random or model)\n";
+  if (!cl::ParseCommandLineOptions(
+          (int)args.size(), args.data(),
+          "kjit-tune: the offline kjit autotuner\n\n"
+          "  kjit-tune model.mlir --db=tuning.sqlite --budget=60\n"
+          "  kjit-tune model.mlir --dry-run            (spaces and pruning)\n"
+          "  kjit-tune model.mlir --target=sm_90 --dry-run\n"
+          "  kjit-tune --db=a.sqlite --export=a.jsonl  (and --import=...)\n\n"
+          "  --threads=N   tune for N threads (default: every core)\n",
+          &llvm::errs()))
     return 2;
-  }
-  compiler::CpuTarget cpu = compiler::CpuTarget::host();
-  TargetInfo target = cpu.info;
-  std::string targetKey = cpu.key();
-  if (threads > 0 && threads != target.numCores) {
-    target.numCores = threads;
-    targetKey += ";tuned-threads=" + std::to_string(threads);
+  if (strategy != "pruned" && strategy != "guided" && strategy != "random" &&
+      strategy != "model")
+    return usage("unknown --strategy '" + strategy +
+                 "' (pruned, guided, random or model)");
+  if (budget < 0 || totalBudget < 0 || timeout <= 0 || repeats == 0)
+    return usage("--budget and --total-budget must be >= 0, --timeout and "
+                 "--repeats > 0");
+  if (inputs.empty() && importPath.empty() && exportPath.empty())
+    return usage("no input (give MLIR files, a workload list, or "
+                 "--import/--export; --help for usage)");
+
+  // The target.
+  TargetInfo target;
+  std::string targetKey, chip;
+  if (targetName == "host") {
+    compiler::CpuTarget cpu = compiler::CpuTarget::host();
+    target = cpu.info;
+    targetKey = cpu.key();
+    if (threads > 0 && threads != target.numCores) {
+      target.numCores = threads;
+      targetKey += ";tuned-threads=" + std::to_string(threads);
+    }
+  } else if (llvm::StringRef(targetName).starts_with("sm_")) {
+    auto ci = compiler::cudaTargetInfo(targetName);
+    if (!ci) {
+      std::string why;
+      (void)compiler::nvptxFeatures(targetName, "", why);
+      return usage("unknown --target '" + targetName + "': " + why);
+    }
+    if (!dryRun)
+      return usage("--target=" + targetName +
+                   ": kjit-tune measures on the host only so far; use "
+                   "--dry-run to see the GPU search spaces");
+    target = *ci;
+    chip = targetName;
+    targetKey = "cuda;" + chip;
+  } else {
+    return usage("unknown --target '" + targetName +
+                 "' (host, or a CUDA chip such as sm_90)");
   }
   std::string compilerKey = compiler::compilerKey();
 
   std::vector<Workload> workloads;
-  for (const std::string &f : files) {
-    auto buf = llvm::MemoryBuffer::getFile(f);
-    if (!buf) {
-      llvm::errs() << "kjit-tune: cannot read '" << f
-                   << "': " << buf.getError().message() << "\n";
-      return 2;
-    }
-    auto ws = extractWorkloads((*buf)->getBuffer().str());
-    if (!ws) {
-      llvm::errs() << "kjit-tune: " << f << ": "
-                   << llvm::toString(ws.takeError()) << "\n";
-      return 2;
-    }
-    workloads.insert(workloads.end(), ws->begin(), ws->end());
-  }
+  for (const std::string &f : inputs)
+    if (auto e = readInput(f, workloads))
+      return usage(llvm::toString(std::move(e)));
 
   std::unique_ptr<SqliteDatabase> db;
-  std::unique_ptr<Jit> jit;
-  std::unique_ptr<RuntimeMeasurer> measurer;
-  if (!dryRun) {
+  if (!dryRun || !importPath.empty() || !exportPath.empty()) {
     std::string path = dbPath.empty() ? SqliteDatabase::defaultPath()
                                       : std::string(dbPath);
     auto d = SqliteDatabase::open(path);
-    if (!d) {
-      llvm::errs() << "kjit-tune: " << llvm::toString(d.takeError()) << "\n";
-      return 2;
-    }
+    if (!d)
+      return usage(llvm::toString(d.takeError()));
     db = std::move(*d);
-    jit = std::make_unique<Jit>();
-    measurer = std::make_unique<RuntimeMeasurer>(*jit, target);
+    db->setSource("kjit-tune:" + strategy);
+  }
+  if (!importPath.empty()) {
+    auto n = db->importJsonLines(importPath);
+    if (!n)
+      return usage("--import: " + llvm::toString(n.takeError()));
+    llvm::outs() << "imported " << *n << " records from " << importPath
+                 << "\n";
+  }
+
+  // Ctrl-C / SIGTERM: stop after the current candidate, save, report.
+  struct sigaction sa = {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::unique_ptr<ProcessMeasurer> measurer;
+  if (!dryRun) {
+    ProcessMeasureOptions po;
+    po.workerPath =
+        llvm::sys::fs::getMainExecutable(argv[0], (void *)&usage);
+    po.timeoutSeconds = timeout;
+    po.threads = threads;
+    po.measure.repeats = (int)repeats;
+    po.stop = &gStop;
+    measurer = std::make_unique<ProcessMeasurer>(po);
   }
 
   TuneOptions opts;
   opts.strategy = strategy;
   opts.topK = topK;
-  opts.budget.seconds = budget;
   opts.resume = resume;
   opts.dryRun = dryRun;
+  opts.maxSeeds = seeds;
+  opts.stop = &gStop;
   int rc = 0;
   std::vector<TuneResult> results;
-  for (size_t i = 0; i < workloads.size(); ++i) {
+  auto runStart = std::chrono::steady_clock::now();
+  uint64_t notTuned = 0;
+  Progress progress;
+  for (size_t i = 0; i < workloads.size() && !gStop; ++i) {
     const Workload &w = workloads[i];
     llvm::outs() << "workload " << i + 1 << "/" << workloads.size() << ": "
                  << w.opName << " " << w.key.substr(0, 16) << "\n";
     llvm::outs().flush();
+    if (!chip.empty()) {
+      // A GPU space only where the compiler generates GPU code for it.
+      compiler::CompileRequest req;
+      req.mlirText = w.canonicalText;
+      req.cudaChip = chip;
+      auto prepared = compiler::prepare(req);
+      llvm::Error e = prepared ? llvm::Error::success() : prepared.takeError();
+      if (!e) {
+        auto ptx = compiler::compileToPtx(*prepared, chip);
+        if (!ptx)
+          e = ptx.takeError();
+      }
+      if (e) {
+        llvm::outs() << "  no search space on " << chip << ": "
+                     << llvm::toString(std::move(e)) << "\n";
+        continue;
+      }
+    }
+    opts.budget.seconds = budget;
+    if (totalBudget > 0) {
+      double left = totalBudget - std::chrono::duration<double>(
+                                      std::chrono::steady_clock::now() -
+                                      runStart)
+                                      .count();
+      if (left <= 0) {
+        notTuned = workloads.size() - i;
+        llvm::outs() << "  total budget spent: " << notTuned
+                     << " workload(s) left untuned\n";
+        break;
+      }
+      opts.budget.seconds = budget > 0 ? std::min<double>(budget, left) : left;
+    }
+    std::optional<double> best;
+    opts.onPlan = [&](uint64_t planned) {
+      progress.begin(w.opName, planned, opts.budget.seconds);
+    };
     auto r = tuneWorkload(
         w, target, targetKey, compilerKey, db.get(), measurer.get(), opts,
         [&](uint64_t n, const Candidate &c, const Measurement &m) {
-          llvm::outs() << "  [" << n << "] " << c.configText << "  "
-                       << (m.ok() ? fmtTime(m.medianSeconds) +
-                                        " (spread " +
-                                        fmtTime(m.spreadSeconds) + ")"
-                                  : std::string(statusName(m.status)) +
-                                        ": " + m.message)
-                       << "\n";
-          llvm::outs().flush();
+          if (m.ok() && (!best || m.medianSeconds < *best))
+            best = m.medianSeconds;
+          progress.update(n, c, m, best);
         });
+    progress.end();
     if (!r) {
       llvm::errs() << "kjit-tune: " << w.opName << ": "
                    << llvm::toString(r.takeError()) << "\n";
@@ -166,31 +452,80 @@ int main(int argc, char **argv) {
     if (r->skipped)
       llvm::outs() << "  already tuned (resume): best " << r->bestConfig
                    << " " << fmtTime(r->bestSeconds) << "\n";
+    if (r->seeded)
+      llvm::outs() << "  seeded with " << r->seeded
+                   << " config(s) from other targets/compilers\n";
     results.push_back(std::move(*r));
   }
-  if (dryRun)
-    return rc;
-  llvm::outs() << "\n"
-               << llvm::format("%-24s %-17s %12s %12s %8s %10s %8s\n", "op",
-                               "workload", "default", "best", "speedup",
-                               "meas/fail", "seconds");
-  for (const TuneResult &r : results) {
-    std::string speed = "-";
-    if (r.defaultSeconds && r.bestSeconds && *r.bestSeconds > 0) {
-      char b[32];
-      snprintf(b, sizeof b, "%.2fx", *r.defaultSeconds / *r.bestSeconds);
-      speed = b;
+  bool interrupted = gStop.load();
+  if (!dryRun && !results.empty()) {
+    llvm::outs() << "\n"
+                 << llvm::format("%-24s %-17s %12s %12s %8s %10s %8s\n", "op",
+                                 "workload", "default", "best", "speedup",
+                                 "meas/fail", "seconds");
+    std::vector<PlotSeries> series;
+    for (const TuneResult &r : results) {
+      std::string speed = "-";
+      if (r.defaultSeconds && r.bestSeconds && *r.bestSeconds > 0) {
+        char b[32];
+        snprintf(b, sizeof b, "%.2fx", *r.defaultSeconds / *r.bestSeconds);
+        speed = b;
+      }
+      std::string mf = r.skipped ? "resumed"
+                                 : std::to_string(r.measured) + "/" +
+                                       std::to_string(r.failed);
+      llvm::outs() << llvm::format(
+          "%-24s %-17s %12s %12s %8s %10s %8.1f%s\n",
+          r.workload.opName.c_str(), r.workload.key.substr(0, 16).c_str(),
+          fmtTime(r.defaultSeconds).c_str(), fmtTime(r.bestSeconds).c_str(),
+          speed.c_str(), mf.c_str(), r.seconds,
+          r.interrupted ? "  (interrupted)" : "");
+      if (!r.bestConfig.empty())
+        llvm::outs() << "  best: " << r.bestConfig << "\n";
+      if (!r.trace.empty())
+        series.push_back({r.workload.opName + " " +
+                              r.workload.key.substr(0, 8),
+                          r.trace, r.defaultSeconds, r.exhaustiveBest});
     }
-    std::string mf = r.skipped ? "resumed"
-                               : std::to_string(r.measured) + "/" +
-                                     std::to_string(r.failed);
-    llvm::outs() << llvm::format(
-        "%-24s %-17s %12s %12s %8s %10s %8.1f\n", r.workload.opName.c_str(),
-        r.workload.key.substr(0, 16).c_str(),
-        fmtTime(r.defaultSeconds).c_str(), fmtTime(r.bestSeconds).c_str(),
-        speed.c_str(), mf.c_str(), r.seconds);
-    if (!r.bestConfig.empty())
-      llvm::outs() << "  best: " << r.bestConfig << "\n";
+    if (!series.empty()) {
+      llvm::SmallString<256> dir(plotDir);
+      if (dir.empty()) {
+        dir = db->path();
+        llvm::sys::path::remove_filename(dir);
+        if (dir.empty())
+          dir = ".";
+      }
+      char stamp[64];
+      std::time_t now = std::time(nullptr);
+      std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S",
+                    std::localtime(&now));
+      llvm::SmallString<256> p(dir);
+      llvm::sys::path::append(p, std::string("kjit-tune-") + stamp + "-" +
+                                     std::to_string(getpid()) + ".svg");
+      if (auto e = llvm::sys::fs::create_directories(dir))
+        llvm::errs() << "kjit-tune: cannot create '" << dir
+                     << "': " << e.message() << "\n";
+      else if (auto e2 = writeTracePlot(p.str().str(),
+                                        "kjit-tune " + strategy + " (" +
+                                            targetName + ")",
+                                        series))
+        llvm::errs() << "kjit-tune: " << llvm::toString(std::move(e2))
+                     << "\n";
+      else
+        llvm::outs() << "plot: " << p << "\n";
+    }
+  }
+  if (!exportPath.empty()) {
+    if (auto e = db->exportJsonLines(exportPath))
+      return usage("--export: " + llvm::toString(std::move(e)));
+    llvm::outs() << "exported " << db->count() << " records to "
+                 << exportPath << "\n";
+  }
+  if (interrupted) {
+    llvm::outs() << "interrupted: every measurement so far is saved"
+                 << (db ? " in " + db->path() : std::string()) << "\n";
+    llvm::outs().flush();
+    return 130;
   }
   return rc;
 }

@@ -1,0 +1,62 @@
+//===- ProcessMeasurer.h - measure each candidate in a child ---*- C++ -*-===//
+//
+// The offline tuner measures every candidate in a fresh child process (the
+// kjit-tune binary itself, run as `kjit-tune --measure-worker REQ RES`), so
+// that a candidate that segfaults or hangs is recorded as a failed candidate
+// (status crash / timeout) and tuning goes on. The child is started with
+// posix_spawn (no fork of a multithreaded process holding an MLIR context),
+// in a process group of its own (a terminal's Ctrl-C reaches the tuner only:
+// it kills the child and stops cleanly). The request and the result travel
+// as JSON files.
+//
+// Test hook: KJIT_TUNE_TEST_FAULT="crash:TEXT" (or "hang:TEXT") makes the
+// worker crash with SIGSEGV (or hang) for a candidate whose config text
+// contains TEXT; nothing else reads it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_AUTOTUNE_PROCESSMEASURER_H
+#define KJIT_AUTOTUNE_PROCESSMEASURER_H
+
+#include "autotune/Measurer.h"
+
+#include <atomic>
+
+namespace kjit::autotune {
+
+struct ProcessMeasureOptions {
+  /// The worker executable (kjit-tune); it is run as
+  /// `<workerPath> --measure-worker <request.json> <result.json>`.
+  std::string workerPath;
+  /// Wall-clock seconds for one candidate (compile + runs); the child is
+  /// killed after it and the candidate recorded as a timeout.
+  double timeoutSeconds = 60;
+  /// Threads the target is tuned for (0: every core); the worker verifies
+  /// configs against the host with that many cores.
+  unsigned threads = 0;
+  MeasureOptions measure;
+  /// When it becomes true the running child is killed and measure() returns
+  /// at once (interrupted() is then true; the result is not a measurement).
+  const std::atomic<bool> *stop = nullptr;
+};
+
+class ProcessMeasurer : public Measurer {
+public:
+  explicit ProcessMeasurer(ProcessMeasureOptions options);
+  Measurement measure(const Workload &workload,
+                      const Candidate &candidate) override;
+  /// True when the last measure() was cut short by `stop`.
+  bool interrupted() const { return interrupted_; }
+
+private:
+  ProcessMeasureOptions options_;
+  bool interrupted_ = false;
+};
+
+/// The worker's side: reads the request, measures the candidate in this
+/// process with RuntimeMeasurer and writes the result. Returns the exit code.
+int runMeasureWorker(const std::string &requestPath,
+                     const std::string &resultPath);
+
+} // namespace kjit::autotune
+
+#endif
