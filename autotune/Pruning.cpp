@@ -14,7 +14,10 @@ bool kjit::autotune::breaksRegisterFit(const CostFeatures &f,
 
 bool kjit::autotune::breaksMinRegisterFill(const CostFeatures &f,
                                            const TargetInfo &t) {
-  return f.registerTile > 0 && f.registerTile < t.numVectorRegisters / 4.0;
+  double want = t.numVectorRegisters / 4.0;
+  if (f.registerTileCap > 0)
+    want = std::min(want, f.registerTileCap);
+  return f.registerTile > 0 && f.registerTile < want;
 }
 
 bool kjit::autotune::breaksL2Fit(const CostFeatures &f, const TargetInfo &t) {
@@ -23,7 +26,9 @@ bool kjit::autotune::breaksL2Fit(const CostFeatures &f, const TargetInfo &t) {
 
 bool kjit::autotune::breaksLaneUtilization(const CostFeatures &f,
                                            const TargetInfo &) {
-  return f.laneUtilization < 0.75;
+  double best = f.maxLaneUtilization > 0 ? std::min(1.0, f.maxLaneUtilization)
+                                         : 1.0;
+  return f.laneUtilization < 0.75 * best;
 }
 
 bool kjit::autotune::breaksThreadsLeTasks(const CostFeatures &f,
@@ -89,7 +94,8 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
       breaksRegisterFit));
   r.push_back(std::make_unique<FunctionRule>(
       "register-min-fill",
-      "micro-tile uses at least 1/4 of the vector registers",
+      "micro-tile uses at least min(1/4 of the vector registers, the "
+      "largest tile the problem allows)",
       breaksMinRegisterFill));
   r.push_back(std::make_unique<FunctionRule>(
       "register-half-fill",
@@ -104,7 +110,8 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
       "or a smaller problem",
       breaksL2MinFill));
   r.push_back(std::make_unique<FunctionRule>(
-      "lane-utilization", "at least 75% of SIMD lanes useful",
+      "lane-utilization",
+      "at least 75% of SIMD lanes useful (of the best the problem allows)",
       breaksLaneUtilization));
   r.push_back(std::make_unique<FunctionRule>(
       "widest-vector",

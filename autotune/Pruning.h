@@ -34,11 +34,14 @@ private:
 /// 7/8 of the registers live): a full file spills (measured 25-40% slower).
 bool breaksRegisterFit(const CostFeatures &f, const TargetInfo &t);
 /// The micro-tile must fill at least a quarter of the register file, so
-/// there are enough independent accumulators to hide FMA latency.
+/// there are enough independent accumulators to hide FMA latency (or the
+/// largest tile the problem allows, CostFeatures::registerTileCap, when
+/// that is smaller).
 bool breaksMinRegisterFill(const CostFeatures &f, const TargetInfo &t);
 /// A task's working set must fit in half of L2.
 bool breaksL2Fit(const CostFeatures &f, const TargetInfo &t);
-/// At least 75% of the SIMD lanes must do useful work (bounded padding).
+/// At least 75% of the SIMD lanes must do useful work (bounded padding);
+/// of CostFeatures::maxLaneUtilization when the problem cannot fill them.
 bool breaksLaneUtilization(const CostFeatures &f, const TargetInfo &t);
 /// No more threads than parallel tasks.
 bool breaksThreadsLeTasks(const CostFeatures &f, const TargetInfo &t);

@@ -93,11 +93,77 @@ GuidedStrategy::GuidedStrategy(std::vector<SpacePoint> ranked,
       incumbents_(std::max<size_t>(1, incumbents)),
       start_(std::chrono::steady_clock::now()) {
   for (SpacePoint &p : ranked)
-    ranked_.push_back({p.candidate, knobValues(p.candidate.configText),
+    ranked_.push_back({p.candidate, knobValues(p.candidate.configText), {},
                        p.predictedSeconds});
   for (SpacePoint &p : legal)
-    legal_.push_back({p.candidate, knobValues(p.candidate.configText),
+    legal_.push_back({p.candidate, knobValues(p.candidate.configText), {},
                       p.predictedSeconds});
+  // Each knob's values in order: numerically when they are integers, else
+  // in order of appearance.
+  std::map<std::string, std::vector<std::string>> values;
+  for (const Point &p : legal_)
+    for (const auto &[k, v] : p.knobs) {
+      auto &vs = values[k];
+      if (std::find(vs.begin(), vs.end(), v) == vs.end())
+        vs.push_back(v);
+    }
+  for (auto &[k, vs] : values) {
+    bool ints = true;
+    for (const std::string &v : vs) {
+      long long x;
+      if (llvm::StringRef(v).split(' ').first.getAsInteger(10, x))
+        ints = false;
+    }
+    if (ints)
+      std::stable_sort(vs.begin(), vs.end(), [](const std::string &a,
+                                                const std::string &b) {
+        long long x = 0, y = 0;
+        (void)llvm::StringRef(a).split(' ').first.getAsInteger(10, x);
+        (void)llvm::StringRef(b).split(' ').first.getAsInteger(10, y);
+        return x < y;
+      });
+  }
+  for (Point &p : legal_)
+    for (const auto &[k, v] : p.knobs) {
+      auto &vs = values[k];
+      p.index[k] = (int)(std::find(vs.begin(), vs.end(), v) - vs.begin());
+    }
+}
+
+const GuidedStrategy::Point *
+GuidedStrategy::neighbour(const std::string &incText,
+                          bool adjacentOnly) const {
+  const Point *inc = nullptr;
+  for (const Point &p : legal_)
+    if (p.candidate.configText == incText) {
+      inc = &p;
+      break;
+    }
+  if (!inc)
+    return nullptr; // e.g. a seed outside this space
+  const Point *best = nullptr;
+  for (const Point &p : legal_) {
+    if (seen_.count(p.candidate.configText) ||
+        p.knobs.size() != inc->knobs.size())
+      continue;
+    int diff = 0, step = 0;
+    for (const auto &[k, i] : p.index) {
+      auto it = inc->index.find(k);
+      if (it == inc->index.end()) {
+        diff = 99;
+        break;
+      }
+      if (it->second != i) {
+        ++diff;
+        step = std::abs(it->second - i);
+      }
+    }
+    if (diff != 1 || (adjacentOnly && step != 1))
+      continue;
+    if (!best || p.predicted < best->predicted)
+      best = &p;
+  }
+  return best;
 }
 
 std::optional<Candidate> GuidedStrategy::next() {
@@ -125,24 +191,11 @@ std::optional<Candidate> GuidedStrategy::next() {
     if (auto c = nextSurvivor())
       return c;
   // Phase 2: the best-predicted unmeasured neighbour of the incumbents.
-  for (size_t i = 0; i < std::min(incumbents_, measured_.size()); ++i) {
-    auto inc = knobValues(measured_[i].second);
-    const Point *best = nullptr;
-    for (const Point &p : legal_) {
-      if (seen_.count(p.candidate.configText) || p.knobs.size() != inc.size())
-        continue;
-      int diff = 0;
-      for (const auto &[k, v] : p.knobs) {
-        auto it = inc.find(k);
-        if (it == inc.end() || it->second != v)
-          ++diff;
-      }
-      if (diff == 1 && (!best || p.predicted < best->predicted))
-        best = &p;
-    }
-    if (best)
-      return hand(best->candidate);
-  }
+  size_t n = std::min(incumbents_, measured_.size());
+  for (bool adjacent : {true, false})
+    for (size_t i = 0; i < n; ++i)
+      if (const Point *p = neighbour(measured_[i].second, adjacent))
+        return hand(p->candidate);
   // The incumbents' neighbourhoods are exhausted: go on down the ranking.
   if (auto c = nextSurvivor())
     return c;

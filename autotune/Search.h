@@ -51,11 +51,13 @@ makeRandom(const std::vector<SpacePoint> &points, Budget budget,
 std::map<std::string, std::string> knobValues(const std::string &configText);
 
 /// Model-guided search (a model-seeded local search): first the cost
-/// model's `initial` best survivors, then, repeatedly, the unmeasured
-/// neighbours (one knob changed, anywhere in `legal`) of the best measured
-/// candidates, the model's best-predicted neighbour first; when the best
-/// candidates have no unmeasured neighbour left, the next survivor in model
-/// order. The measurements steer it where the model is wrong.
+/// model's `initial` best survivors, then, repeatedly, an unmeasured
+/// neighbour of the best measured candidates (the `incumbents`), the
+/// model's best-predicted first: a neighbour changes one knob to the next
+/// value up or down (then, when those are all measured, to any value),
+/// anywhere in `legal`, pruned or not; when the incumbents have no
+/// unmeasured neighbour left, the next survivor in model order. The
+/// measurements steer it where the model is wrong.
 class GuidedStrategy : public SearchStrategy {
 public:
   /// `ranked`: the pruned survivors best-first; `legal`: every legal point
@@ -71,8 +73,12 @@ private:
   struct Point {
     Candidate candidate;
     std::map<std::string, std::string> knobs;
+    std::map<std::string, int> index; ///< of each value in its knob's order
     double predicted = 0;
   };
+  /// The best-predicted unmeasured neighbour of `inc` (adjacent values
+  /// only, or any value of one knob).
+  const Point *neighbour(const std::string &inc, bool adjacentOnly) const;
   std::vector<Point> ranked_, legal_;
   Budget budget_;
   size_t initial_, incumbents_;

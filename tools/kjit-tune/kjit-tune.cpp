@@ -6,7 +6,7 @@
 //   [--dry-run] [--export=FILE] [--import=FILE] [--plot=DIR]
 //
 // INPUT: an MLIR file (every kjit op is a workload), a workload list
-// (*.list / *.txt: one MLIR path a line, '#' comments, relative to the
+// (*.list: one MLIR path a line, '#' comments, relative to the
 // list) or JSON lines with a "workload_text" field (*.jsonl, e.g. an
 // --export). Every candidate is measured in a child process (this binary,
 // run as `kjit-tune --measure-worker REQ RES`): a crash or a hang is a failed
@@ -179,7 +179,7 @@ static llvm::Error readInput(const std::string &path,
     }
     return llvm::Error::success();
   }
-  if (ext == ".list" || ext == ".txt") {
+  if (ext == ".list") {
     if (depth > 0)
       return fail("'" + path + "': a workload list inside a list");
     llvm::SmallString<256> dir(path);
@@ -341,6 +341,16 @@ int main(int argc, char **argv) {
   for (const std::string &f : inputs)
     if (auto e = readInput(f, workloads))
       return usage(llvm::toString(std::move(e)));
+  {
+    // The same workload twice (two equal ops, or many records of one
+    // workload in a JSON-lines list) is tuned once.
+    std::set<std::string> keys;
+    std::vector<Workload> unique;
+    for (Workload &w : workloads)
+      if (keys.insert(w.key).second)
+        unique.push_back(std::move(w));
+    workloads = std::move(unique);
+  }
 
   std::unique_ptr<SqliteDatabase> db;
   if (!dryRun || !importPath.empty() || !exportPath.empty()) {
@@ -409,8 +419,14 @@ int main(int argc, char **argv) {
           e = ptx.takeError();
       }
       if (e) {
-        llvm::outs() << "  no search space on " << chip << ": "
-                     << llvm::toString(std::move(e)) << "\n";
+        std::string why = llvm::toString(std::move(e));
+        // The op's interface resolved CPU knobs for the chip: it has no GPU
+        // tuning (compileToPtx says so in terms of the prepared module).
+        if (why.find("prepared for the CPU") != std::string::npos)
+          why = w.opName + " has no GPU code generator or GPU configs yet "
+                "(its config for " + chip + " has CPU knobs)";
+        llvm::outs() << "  no search space on " << chip << ": " << why
+                     << "\n";
         continue;
       }
     }

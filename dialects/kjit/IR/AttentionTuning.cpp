@@ -267,8 +267,41 @@ CostFeatures mlir::kjit::waCostFeatures(const WaConfig &c, const WaGeom &g,
   f.registerTile = std::min<int64_t>(c.queryBlock, g.w) *
                        (nv + std::clamp<int64_t>(ceilDiv(8, c.queryBlock), 1, 4)) +
                    2;
-  f.laneUtilization = double(sc.keyChunk * g.d + g.kw * g.d) /
-                      double(sc.scoreLanes * g.d + g.kw * nv * c.vectorWidth);
+  auto lanes = [&](int64_t vw) {
+    int64_t n = ceilDiv(g.d, vw);
+    return double(sc.keyChunk * g.d + g.kw * g.d) /
+           double(sc.scoreLanes * g.d + g.kw * n * vw);
+  };
+  f.laneUtilization = lanes(c.vectorWidth);
+  // Generic facts for the pruning rules.
+  f.vectorLanes = c.vectorWidth;
+  // The widest useful vector: the target's widest, but no wider than the
+  // narrowest one that covers D (wider ones only add idle lanes).
+  int64_t widest = 4;
+  for (int64_t v : {8, 16})
+    if (v <= (int64_t)t.maxF32Lanes() && v / 2 < g.d)
+      widest = v;
+  f.widestVectorLanes = widest;
+  f.widestLaneUtilization = lanes(widest);
+  // Queries of a tile go through the register block of query_block; the
+  // remainder of each tile runs one query at a time (the tail).
+  {
+    int64_t qwEff = std::min(c.queryTile, g.w);
+    int64_t full = g.w / qwEff, last = g.w % qwEff;
+    double tail = double(full) * (qwEff % c.queryBlock) +
+                  (last ? double(last % c.queryBlock) : 0.0);
+    f.tailWaste = c.queryBlock > 1 ? tail / double(g.w) : 0.0;
+  }
+  // key_chunk is clamped to the window's width: of the space's values
+  // (1, 2, 4, 7, 8, 13, 16) beyond it, only the smallest is kept.
+  {
+    const int64_t kc[] = {1, 2, 4, 7, 8, 13, 16};
+    int64_t prev = 0;
+    for (int64_t v : kc)
+      if (v < c.keyChunk)
+        prev = v;
+    f.redundantVariant = c.keyChunk > g.kw && prev >= g.kw;
+  }
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

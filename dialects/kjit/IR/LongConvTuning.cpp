@@ -171,8 +171,42 @@ CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
   f.l1Loads = f.vectorFmas * (double)(c.rowBlock + c.blockTile) /
                   (double)(c.rowBlock * c.blockTile) +
               vecRows * g.n * (c.fuseTranspose ? 2 : 4);
-  f.registerTile = c.rowBlock * c.blockTile + c.rowBlock + 1;
+  // The generator clamps block_tile to a stage's outputs (m2, then m1).
+  int64_t m = std::max(g.m1, g.m2);
+  int64_t bt = std::min(c.blockTile, m);
+  f.registerTile = c.rowBlock * bt + c.rowBlock + 1;
   f.laneUtilization = rowsDone > 0 ? g.b / rowsDone : 1;
+  // Generic facts for the pruning rules. Rows go into the lanes: a batch
+  // smaller than a vector cannot fill it (the best: the narrowest vector).
+  auto util = [&](int64_t vw) {
+    double rows = double(ceilDiv(g.b, vw) * vw);
+    return rows > 0 ? g.b / rows : 1.0;
+  };
+  f.maxLaneUtilization = util(4);
+  f.vectorLanes = c.vectorWidth;
+  int64_t widest = 4;
+  for (int64_t v : {8, 16})
+    if (v <= (int64_t)t.maxF32Lanes())
+      widest = v;
+  f.widestVectorLanes = widest;
+  f.widestLaneUtilization = util(widest);
+  // Outputs of a stage in tiles of block_tile: the remainder tile is the
+  // tail (stage work is proportional to its outputs).
+  auto tail = [&](int64_t outs) {
+    return c.blockTile < outs ? double(outs % c.blockTile) : 0.0;
+  };
+  f.tailWaste = g.m1 + g.m2 > 0
+                    ? (tail(g.m2) + tail(g.m1)) / double(g.m1 + g.m2)
+                    : 0.0;
+  // block_tile beyond both stages' outputs: the same code as the smallest
+  // value of the space (1, 2, 4, 6, 8, 12, 16) that covers them.
+  {
+    int64_t prev = 0;
+    for (int64_t v : {1, 2, 4, 6, 8, 12, 16})
+      if (v < c.blockTile)
+        prev = v;
+    f.redundantVariant = c.blockTile > m && prev >= m;
+  }
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

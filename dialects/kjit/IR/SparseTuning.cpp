@@ -164,7 +164,6 @@ SearchSpace mlir::kjit::spmmSearchSpace(const SpmmGeom &g,
 CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
                                           const SpmmGeom &g,
                                           const TargetInfo &t) {
-  (void)t;
   CostFeatures f;
   double nnz = g.nnz, n = g.n, m = g.m, k = g.k;
   double vecsPerRow = (double)ceilDiv(g.n, c.vectorWidth);
@@ -183,8 +182,34 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
   f.l1Loads = nnz * vecsPerRow +
               2.0 * nnz * (double)ceilDiv(std::max<int64_t>(g.n, 1),
                                           c.blockCols());
-  f.registerTile = c.nBlock + 2;
   f.laneUtilization = vecsPerRow > 0 ? n / (vecsPerRow * c.vectorWidth) : 1;
+  // Generic facts for the pruning rules. A cache tile of `cols` columns is
+  // done in register blocks of n_block vectors; the remainder columns in
+  // one (masked) block of ceil(rem / vector_width) vectors. When one block
+  // is wider than the tile, the whole tile is that remainder block.
+  int64_t cols = std::max<int64_t>(1, std::min(c.nTile, g.n));
+  int64_t w = c.blockCols();
+  int64_t blocks = cols / w, rem = cols % w;
+  int64_t tileVecs = ceilDiv(cols, c.vectorWidth);
+  f.registerTile =
+      (blocks > 0 ? c.nBlock : ceilDiv(rem, c.vectorWidth)) + 2;
+  f.registerTileCap = tileVecs + 2;
+  f.tailWaste = blocks > 0 ? double(rem) / double(cols) : 0.0;
+  f.vectorLanes = c.vectorWidth;
+  int64_t widest = 4;
+  for (int64_t v : {8, 16})
+    if (v <= (int64_t)t.maxF32Lanes())
+      widest = v;
+  f.widestVectorLanes = widest;
+  f.widestLaneUtilization =
+      g.n > 0 ? n / (double(ceilDiv(g.n, widest)) * widest) : 1;
+  // Variants that generate the same code: an n_tile beyond N when a smaller
+  // one of the space (128, 256, ...) is too; an n_block whose block already
+  // covers the tile at half the size; the partition with one task.
+  bool sameTile = c.nTile > g.n && c.nTile / 2 >= std::max<int64_t>(g.n, 128);
+  bool sameBlock = c.nBlock > 1 && (c.nBlock / 2) * c.vectorWidth >= cols;
+  bool samePartition = tasks <= 1 && !c.balanceNnz;
+  f.redundantVariant = sameTile || sameBlock || samePartition;
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

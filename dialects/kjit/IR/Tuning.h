@@ -55,6 +55,9 @@ struct CostFeatures {
                                  ///< tiling (the whole problem; 0: unknown)
   double registerTileCap = 0; ///< largest register tile this problem can
                               ///< use (0: unknown)
+  double maxLaneUtilization = 0; ///< the best laneUtilization any config
+                                 ///< reaches on this problem (0: unknown,
+                                 ///< taken as 1)
   bool redundantVariant = false; ///< the same schedule as another candidate
                                  ///< that differs only in a knob with no
                                  ///< effect here (e.g. the order of a loop

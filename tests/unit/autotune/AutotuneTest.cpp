@@ -140,6 +140,12 @@ TEST(Pruning, RegisterMinFill) {
   EXPECT_TRUE(breaksMinRegisterFill(f, t));
   f.registerTile = 8;
   EXPECT_FALSE(breaksMinRegisterFill(f, t));
+  // A problem whose largest tile is smaller: that tile is enough.
+  f.registerTileCap = 5;
+  f.registerTile = 5;
+  EXPECT_FALSE(breaksMinRegisterFill(f, t));
+  f.registerTile = 4;
+  EXPECT_TRUE(breaksMinRegisterFill(f, t));
 }
 
 TEST(Pruning, L2Fit) {
@@ -157,6 +163,13 @@ TEST(Pruning, LaneUtilization) {
   f.laneUtilization = 37.0 / 48; // 37 channels in 3 x 16 lanes
   EXPECT_FALSE(breaksLaneUtilization(f, t));
   f.laneUtilization = 37.0 / 64;
+  EXPECT_TRUE(breaksLaneUtilization(f, t));
+  // 5 rows in vectors of >= 4 lanes: 5/8 is the best there is; 75% of it
+  // is the bar.
+  f.maxLaneUtilization = 5.0 / 8;
+  f.laneUtilization = 5.0 / 8;
+  EXPECT_FALSE(breaksLaneUtilization(f, t));
+  f.laneUtilization = 5.0 / 16;
   EXPECT_TRUE(breaksLaneUtilization(f, t));
 }
 
@@ -335,6 +348,121 @@ TEST(Pruning, BenchConvsKeepTheirDefaultInTensOfSurvivors) {
       for (const auto &rule : defaultRules())
         EXPECT_FALSE(rule->prunes(f, t)) << rule->name() << ": " << def;
     }
+}
+
+namespace {
+/// The survivors of one workload's space on `t`, with the report.
+std::vector<SpacePoint> survivorsOf(const std::string &mlir,
+                                    const TargetInfo &t, PruningReport &r) {
+  auto ws = extractWorkloads(mlir);
+  EXPECT_TRUE((bool)ws) << (ws ? "" : llvm::toString(ws.takeError()));
+  auto pw = ParsedWorkload::parse(ws->front());
+  EXPECT_TRUE((bool)pw);
+  return prune((*pw)->enumerate(t), defaultRules(), t, r);
+}
+bool anyKnob(const std::vector<SpacePoint> &ps, const std::string &text) {
+  for (const SpacePoint &p : ps)
+    if (p.candidate.configText.find(text) != std::string::npos)
+      return true;
+  return false;
+}
+const char *kAttention1d = R"mlir(
+func.func @main(%q: tensor<1x2x23x8xf32>, %k: tensor<1x2x23x8xf32>, %v: tensor<1x2x23x8xf32>) -> tensor<1x2x23x8xf32> {
+  %y = kjit.window_attention %q, %k, %v {kernel_size = array<i64: 5>, dilation = array<i64: 2>} : tensor<1x2x23x8xf32>, tensor<1x2x23x8xf32>, tensor<1x2x23x8xf32> -> tensor<1x2x23x8xf32>
+  return %y : tensor<1x2x23x8xf32>
+})mlir";
+const char *kButterfly = R"mlir(
+func.func @main(%x: tensor<5x35xf32>, %r: tensor<7x5x5xf32>, %l: tensor<5x7x7xf32>) -> tensor<5x35xf32> {
+  %y = kjit.butterfly_matmul %x, %r, %l : tensor<5x35xf32>, tensor<7x5x5xf32>, tensor<5x7x7xf32> -> tensor<5x35xf32>
+  return %y : tensor<5x35xf32>
+})mlir";
+const char *kSpmm = R"mlir(
+func.func @main(%rp: tensor<14xi32>, %ci: tensor<40xi32>, %v: tensor<40xf32>,
+                %b: tensor<11x37xf32>) -> tensor<13x37xf32> {
+  %y = kjit.spmm %rp, %ci, %v, %b
+      : tensor<14xi32>, tensor<40xi32>, tensor<40xf32>, tensor<11x37xf32>
+      -> tensor<13x37xf32>
+  return %y : tensor<13x37xf32>
+})mlir";
+const char *kFft = R"mlir(
+func.func @main(%u: tensor<2x3x100xf32>, %k: tensor<3x37xf32>, %d: tensor<3xf32>) -> tensor<2x3x100xf32> {
+  %y = kjit.fft_conv %u, %k, %d : tensor<2x3x100xf32>, tensor<3x37xf32>, tensor<3xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+})mlir";
+} // namespace
+
+// The non-conv ops: hundreds or thousands of raw candidates, dozens survive
+// (no fallback to the legal set), and the rules that remove them are the
+// ones the ops' features feed.
+TEST(Pruning, NonConvOpsPruneToDozens) {
+  TargetInfo t = fixedTarget();
+  struct Case {
+    const char *name, *mlir;
+    std::vector<std::string> activeRules;
+  } cases[] = {
+      {"window_attention", kAttention1d,
+       {"lane-utilization", "widest-vector", "tile-waste", "no-effect-knob"}},
+      {"butterfly_matmul", kButterfly,
+       {"lane-utilization", "tile-waste", "no-effect-knob"}},
+      {"spmm", kSpmm, {"register-min-fill", "no-effect-knob"}},
+      {"fft_conv", kFft, {"threads-eq-cores"}},
+  };
+  for (const Case &c : cases) {
+    SCOPED_TRACE(c.name);
+    PruningReport r;
+    auto s = survivorsOf(c.mlir, t, r);
+    EXPECT_FALSE(r.fellBack) << formatReport(r);
+    EXPECT_GE(r.survivors, 4u) << formatReport(r);
+    EXPECT_LE(r.survivors, 99u) << formatReport(r);
+    if (r.rawSize > 1000) // fft_conv's space is small to begin with
+      EXPECT_GE(r.rawSize, 20 * r.survivors) << formatReport(r);
+    for (const std::string &rule : c.activeRules) {
+      bool removed = false;
+      for (const auto &[name, n] : r.removed)
+        removed = removed || (name == rule && n > 0);
+      EXPECT_TRUE(removed) << rule << " removed nothing\n" << formatReport(r);
+    }
+  }
+}
+
+TEST(Pruning, AttentionFeatures) {
+  TargetInfo t = fixedTarget(); // 16 lanes
+  PruningReport r;
+  auto s = survivorsOf(kAttention1d, t, r);
+  // D = 8: 8-lane vectors only (4 is narrower for nothing, 16 wastes half).
+  EXPECT_TRUE(anyKnob(s, "vector_width = 8 "));
+  EXPECT_FALSE(anyKnob(s, "vector_width = 4 "));
+  EXPECT_FALSE(anyKnob(s, "vector_width = 16 "));
+  // kernel 5: key chunks 8, 13 and 16 are all clamped to 5, like 7.
+  EXPECT_TRUE(anyKnob(s, "key_chunk = 7 "));
+  EXPECT_FALSE(anyKnob(s, "key_chunk = 13 "));
+  // A query tile of 1 leaves every query of a larger block in the tail.
+  for (const SpacePoint &p : s)
+    if (p.candidate.configText.find("query_tile = 1 ") != std::string::npos)
+      EXPECT_NE(p.candidate.configText.find("query_block = 1 "),
+                std::string::npos)
+          << p.candidate.configText;
+}
+
+TEST(Pruning, ButterflyAndSpmmFeatures) {
+  TargetInfo t = fixedTarget();
+  PruningReport r;
+  // 5 rows: 16-lane vectors fill under a third of the lanes.
+  auto b = survivorsOf(kButterfly, t, r);
+  EXPECT_FALSE(anyKnob(b, "vector_width = 16 "));
+  EXPECT_FALSE(anyKnob(b, "block_tile = 12 ")); // = 8 on 7 outputs
+  EXPECT_FALSE(anyKnob(b, "block_tile = 16 "));
+  // N = 37: every n_tile from 256 up is the same single tile as 128.
+  auto s = survivorsOf(kSpmm, t, r);
+  EXPECT_TRUE(anyKnob(s, "n_tile = 128 "));
+  EXPECT_FALSE(anyKnob(s, "n_tile = 256 "));
+  EXPECT_FALSE(anyKnob(s, "n_tile = 2048 "));
+  // With one task (row_tile = 13 = M) the partition has no effect.
+  for (const SpacePoint &p : s)
+    if (p.candidate.configText.find("row_tile = 13 ") != std::string::npos)
+      EXPECT_NE(p.candidate.configText.find("partition = \"nnz\""),
+                std::string::npos)
+          << p.candidate.configText;
 }
 
 TEST(Pruning, ReportCountsEveryCandidateOnce) {

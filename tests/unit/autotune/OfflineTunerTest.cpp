@@ -1,0 +1,698 @@
+//===- OfflineTunerTest.cpp - the offline tuner's process side -----------===//
+//
+// Candidates measured in child processes (a crashing or hanging candidate is
+// a failed record and tuning goes on), the model-guided strategy, seeding
+// from foreign records, schema migration, a corrupt file, and kjit-tune
+// itself under SIGINT, kill -9 and a second tuner writing the same file.
+//
+//===----------------------------------------------------------------------===//
+#include "autotune/CostModel.h"
+#include "autotune/Database.h"
+#include "autotune/Plot.h"
+#include "autotune/ProcessMeasurer.h"
+#include "autotune/Pruning.h"
+#include "autotune/Search.h"
+#include "autotune/Space.h"
+#include "autotune/Tuner.h"
+#include "compiler/Compiler.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fcntl.h>
+#include <set>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char **environ;
+
+using namespace kjit;
+using namespace kjit::autotune;
+
+#ifndef KJIT_TUNE_BINARY
+#error "KJIT_TUNE_BINARY must name the kjit-tune executable"
+#endif
+
+namespace {
+const char *kDw3x3 = R"mlir(
+func.func @main(%x: tensor<1x8x8x16xf32>, %w: tensor<16x3x3xf32>)
+    -> tensor<1x8x8x16xf32> {
+  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
+        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
+        padding = array<i64: 1, 1, 1, 1>}
+      : (tensor<1x8x8x16xf32>, tensor<16x3x3xf32>) -> tensor<1x8x8x16xf32>
+  return %y : tensor<1x8x8x16xf32>
+}
+)mlir";
+
+const char *kDw5x5 = R"mlir(
+func.func @main(%x: tensor<1x7x9x8xf32>, %w: tensor<8x5x5xf32>)
+    -> tensor<1x7x9x8xf32> {
+  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
+        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
+        padding = array<i64: 2, 2, 2, 2>}
+      : (tensor<1x7x9x8xf32>, tensor<8x5x5xf32>) -> tensor<1x7x9x8xf32>
+  return %y : tensor<1x7x9x8xf32>
+}
+)mlir";
+
+std::string tempPath(const std::string &name) {
+  std::string p = ::testing::TempDir() + "/kjit-ot-" +
+                  std::to_string(getpid()) + "-" + name;
+  std::remove(p.c_str());
+  std::remove((p + "-wal").c_str());
+  std::remove((p + "-shm").c_str());
+  return p;
+}
+
+std::string writeTemp(const std::string &name, const std::string &text) {
+  std::string p = tempPath(name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+Workload workload(const char *text) {
+  auto ws = extractWorkloads(text);
+  EXPECT_TRUE((bool)ws) << (ws ? "" : llvm::toString(ws.takeError()));
+  return ws->front();
+}
+
+/// The order kjit-tune's pruned strategy measures on this host: the
+/// default, then the ranked survivors (without the default).
+std::vector<std::string> measureOrder(const Workload &w) {
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto pw = ParsedWorkload::parse(w);
+  EXPECT_TRUE((bool)pw);
+  PruningReport rep;
+  auto surv = prune((*pw)->enumerate(host), defaultRules(), host, rep);
+  rank(surv, RooflineModel(), host);
+  std::vector<std::string> order = {(*pw)->defaultConfig(host)};
+  for (const SpacePoint &p : surv)
+    if (p.candidate.configText != order.front())
+      order.push_back(p.candidate.configText);
+  return order;
+}
+
+/// Scoped environment variable.
+struct Env {
+  std::string name;
+  Env(const char *n, const std::string &v) : name(n) {
+    setenv(n, v.c_str(), 1);
+  }
+  ~Env() { unsetenv(name.c_str()); }
+};
+
+ProcessMeasureOptions workerOptions(double timeout = 20) {
+  ProcessMeasureOptions o;
+  o.workerPath = KJIT_TUNE_BINARY;
+  o.timeoutSeconds = timeout;
+  o.measure.repeats = 3;
+  o.measure.warmup = 1;
+  return o;
+}
+
+/// kjit-tune started with posix_spawn; output to a file.
+struct Tuner {
+  pid_t pid = -1;
+  std::string out;
+  Tuner(std::vector<std::string> args, const std::string &outPath,
+        const std::vector<std::string> &env = {})
+      : out(outPath) {
+    args.insert(args.begin(), KJIT_TUNE_BINARY);
+    std::vector<char *> argv;
+    for (std::string &a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char **e = environ; *e; ++e)
+      envs.push_back(*e);
+    envs.insert(envs.end(), env.begin(), env.end());
+    std::vector<char *> envp;
+    for (std::string &e : envs)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    EXPECT_EQ(posix_spawn(&pid, KJIT_TUNE_BINARY, &fa, nullptr, argv.data(),
+                          envp.data()),
+              0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  /// The exit code (128 + signal when killed); -1 after `seconds`.
+  int wait(double seconds = 60) {
+    auto t0 = std::chrono::steady_clock::now();
+    int st = 0;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count() > seconds) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  std::string output() const {
+    std::ifstream f(out);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+};
+
+uint64_t recordsIn(const std::string &db) {
+  auto d = SqliteDatabase::openReadOnly(db);
+  if (!d) {
+    llvm::consumeError(d.takeError());
+    return 0;
+  }
+  return (*d)->count();
+}
+
+/// Waits until `db` holds at least `n` records.
+bool waitForRecords(const std::string &db, uint64_t n, double seconds = 60) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+             .count() < seconds) {
+    if (recordsIn(db) >= n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+} // namespace
+
+//===--------------------------------------------------------------------===//
+// Measurement in a child process
+//===--------------------------------------------------------------------===//
+
+TEST(ProcessMeasurer, MeasuresInAChild) {
+  Workload w = workload(kDw3x3);
+  ProcessMeasurer m(workerOptions());
+  auto order = measureOrder(w);
+  Measurement ok = m.measure(w, {order[0]});
+  ASSERT_TRUE(ok.ok()) << ok.message;
+  EXPECT_GT(ok.medianSeconds, 0);
+  EXPECT_EQ(ok.repeats, 3);
+  // The worker's own failures come back as they are.
+  Measurement illegal = m.measure(w, {"#kjit.config<{oh_block = 9}>"});
+  EXPECT_EQ(illegal.status, Measurement::Status::Illegal);
+  EXPECT_NE(illegal.message.find("oh_block"), std::string::npos);
+  // A worker that cannot be started is a failed candidate, not a crash.
+  ProcessMeasureOptions bad = workerOptions();
+  bad.workerPath = "/nonexistent/kjit-tune";
+  Measurement none = ProcessMeasurer(bad).measure(w, {order[0]});
+  EXPECT_EQ(none.status, Measurement::Status::Crash);
+  EXPECT_NE(none.message.find("cannot start"), std::string::npos)
+      << none.message;
+}
+
+/// One candidate of the pruned order is broken (`fault`: crash or hang):
+/// it is recorded as failed with `expected`, every other candidate is
+/// measured, and the best is a working one.
+static void tuneWithBrokenCandidate(const std::string &fault,
+                                    Measurement::Status expected,
+                                    double timeout) {
+  Workload w = workload(kDw3x3);
+  auto order = measureOrder(w);
+  ASSERT_GE(order.size(), 4u);
+  std::string broken = order[2];
+  Env env("KJIT_TUNE_TEST_FAULT", fault + ":" + broken);
+  std::string path = tempPath(fault + ".sqlite");
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE((bool)db);
+  ProcessMeasurer m(workerOptions(timeout));
+  TuneOptions o;
+  o.topK = 4;
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = tuneWorkload(w, host, "T", "C", db->get(), &m, o);
+  double took = std::chrono::duration<double>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  auto recs = (*db)->records(w.key, "T", "C");
+  ASSERT_EQ(recs.size(), r->measured + r->failed);
+  EXPECT_GE(recs.size(), 4u); // the default + the top 4 (but the default)
+  int failed = 0;
+  for (const Record &rec : recs) {
+    if (rec.config == broken) {
+      EXPECT_EQ(rec.result.status, expected) << rec.result.message;
+      ++failed;
+    } else {
+      EXPECT_TRUE(rec.result.ok()) << rec.config << ": " << rec.result.message;
+    }
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(r->failed, 1u);
+  EXPECT_GE(r->measured, 3u);
+  ASSERT_TRUE(r->bestSeconds.has_value());
+  EXPECT_NE(r->bestConfig, broken);
+  EXPECT_EQ((*db)->best(w, "T", "C")->configText, r->bestConfig);
+  if (expected == Measurement::Status::Timeout)
+    EXPECT_LT(took, timeout + 30);
+}
+
+TEST(ProcessMeasurer, CrashingCandidateIsRecordedAndTuningGoesOn) {
+  tuneWithBrokenCandidate("crash", Measurement::Status::Crash, 30);
+}
+
+TEST(ProcessMeasurer, HangingCandidateTimesOutAndTuningGoesOn) {
+  tuneWithBrokenCandidate("hang", Measurement::Status::Timeout, 2);
+}
+
+TEST(ProcessMeasurer, StopKillsTheChild) {
+  Workload w = workload(kDw3x3);
+  auto order = measureOrder(w);
+  Env env("KJIT_TUNE_TEST_FAULT", "hang:" + order[0]);
+  std::atomic<bool> stop{false};
+  ProcessMeasureOptions o = workerOptions(60);
+  o.stop = &stop;
+  ProcessMeasurer m(o);
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  Measurement r = m.measure(w, {order[0]});
+  t.join();
+  EXPECT_TRUE(m.interrupted());
+  EXPECT_FALSE(r.ok());
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          t0)
+                .count(),
+            10.0);
+}
+
+//===--------------------------------------------------------------------===//
+// The model-guided strategy
+//===--------------------------------------------------------------------===//
+
+TEST(Search, KnobValuesOfAPrintedConfig) {
+  auto k = knobValues("#kjit.config<{a = 1 : i64, mode = \"x,y\", "
+                      "threads = 12 : i64}>");
+  ASSERT_EQ(k.size(), 3u);
+  EXPECT_EQ(k["a"], "1 : i64");
+  EXPECT_EQ(k["mode"], "\"x,y\"");
+  EXPECT_EQ(k["threads"], "12 : i64");
+  EXPECT_TRUE(knobValues("garbage").empty());
+}
+
+namespace {
+/// A 6 x 6 grid space: the model predicts a + b (best at (1, 1)); the true
+/// time is |a - 5| + |b - 6| + 1 (best at (5, 6)).
+std::vector<SpacePoint> grid() {
+  std::vector<SpacePoint> v;
+  for (int a = 1; a <= 6; ++a)
+    for (int b = 1; b <= 6; ++b) {
+      SpacePoint p;
+      p.candidate.configText = "#kjit.config<{a = " + std::to_string(a) +
+                               " : i64, b = " + std::to_string(b) + " : i64}>";
+      p.predictedSeconds = a + b;
+      v.push_back(p);
+    }
+  std::stable_sort(v.begin(), v.end(), [](auto &x, auto &y) {
+    return x.predictedSeconds < y.predictedSeconds;
+  });
+  return v;
+}
+double trueTime(const std::string &config) {
+  auto k = knobValues(config);
+  int a = std::stoi(k["a"]), b = std::stoi(k["b"]);
+  return std::abs(a - 5) + std::abs(b - 6) + 1;
+}
+Measurement timed(double s) {
+  Measurement m;
+  m.medianSeconds = s;
+  m.repeats = 1;
+  return m;
+}
+} // namespace
+
+TEST(Search, GuidedFollowsMeasurementsWhereTheModelIsWrong) {
+  auto legal = grid();
+  // The pruned survivors: the model's top 6 only (the true best is not
+  // among them).
+  std::vector<SpacePoint> survivors(legal.begin(), legal.begin() + 6);
+  Budget b;
+  b.maxCandidates = 16;
+  GuidedStrategy g(survivors, legal, b, 2);
+  std::set<std::string> seen;
+  double best = 1e9;
+  uint64_t n = 0;
+  while (auto c = g.next()) {
+    EXPECT_TRUE(seen.insert(c->configText).second) << "measured twice";
+    double t = trueTime(c->configText);
+    best = std::min(best, t);
+    g.observe(*c, timed(t));
+    ++n;
+  }
+  EXPECT_EQ(n, 16u); // the budget
+  EXPECT_EQ(best, 1.0) << "the guided search did not reach the true best";
+  EXPECT_EQ(trueTime(g.pick()->configText), 1.0);
+  // The pruned-exhaustive order over the same survivors cannot.
+  auto pruned = makePrunedExhaustive(survivors, b);
+  double pbest = 1e9;
+  while (auto c = pruned->next())
+    pbest = std::min(pbest, trueTime(c->configText));
+  EXPECT_GT(pbest, 1.0);
+}
+
+TEST(Search, GuidedStopsWhenTheSpaceIsMeasured) {
+  auto legal = grid();
+  GuidedStrategy g(legal, legal, Budget{}, 3);
+  uint64_t n = 0;
+  while (auto c = g.next()) {
+    g.observe(*c, timed(trueTime(c->configText)));
+    ++n;
+  }
+  EXPECT_EQ(n, legal.size());
+  // Failures are observed, never picked.
+  GuidedStrategy f(legal, legal, Budget{}, 1);
+  auto c = f.next();
+  Measurement crash;
+  crash.status = Measurement::Status::Crash;
+  f.observe(*c, crash);
+  EXPECT_FALSE(f.pick().has_value());
+}
+
+TEST(Tuner, GuidedStrategyTunesARealWorkload) {
+  Workload w = workload(kDw3x3);
+  std::string path = tempPath("guided.sqlite");
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE((bool)db);
+  ProcessMeasurer m(workerOptions());
+  TuneOptions o;
+  o.strategy = "guided";
+  o.topK = 4;
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto r = tuneWorkload(w, host, "T", "C", db->get(), &m, o);
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  EXPECT_EQ(r->measured + r->failed, 5u); // default + 4
+  EXPECT_EQ(r->trace.size(), 5u);
+  for (size_t i = 1; i < r->trace.size(); ++i)
+    EXPECT_LE(r->trace[i], r->trace[i - 1]); // best-so-far never rises
+  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), 5u);
+}
+
+//===--------------------------------------------------------------------===//
+// Foreign records: never current, but they seed a search
+//===--------------------------------------------------------------------===//
+
+namespace {
+/// In-process fake: a fixed time per config (the fastest one named).
+struct FakeMeasurer : Measurer {
+  std::string fastest;
+  std::vector<std::string> seen;
+  Measurement measure(const Workload &, const Candidate &c) override {
+    seen.push_back(c.configText);
+    return timed(c.configText == fastest ? 1e-6 : 5e-6);
+  }
+};
+} // namespace
+
+TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
+  Workload w = workload(kDw3x3);
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto order = measureOrder(w);
+  // A legal config the pruned top-1 would not reach: the last survivor.
+  std::string foreignBest = order.back();
+  ASSERT_NE(foreignBest, order[1]);
+  std::string path = tempPath("seed.sqlite");
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE((bool)db);
+  ASSERT_TRUE((*db)->record(w, "other-cpu", "C", {foreignBest}, timed(2e-6)));
+  ASSERT_TRUE((*db)->record(w, "T", "old-compiler", {order[1]}, timed(3e-6)));
+  // An illegal foreign config is not a seed.
+  ASSERT_TRUE((*db)->record(w, "other-cpu", "C",
+                            {"#kjit.config<{oh_block = 9}>"}, timed(1e-7)));
+  // Not served as current.
+  EXPECT_FALSE((*db)->best(w, "T", "C").has_value());
+  EXPECT_EQ((*db)->foreignRecords(w.key, "T", "C").size(), 3u);
+  FakeMeasurer m;
+  m.fastest = foreignBest;
+  TuneOptions o;
+  o.topK = 1;
+  auto r = tuneWorkload(w, host, "T", "C", db->get(), &m, o);
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  EXPECT_EQ(r->seeded, 2u);
+  ASSERT_GE(m.seen.size(), 3u);
+  EXPECT_EQ(m.seen[0], order[0]);     // the default first
+  EXPECT_EQ(m.seen[1], foreignBest);  // then the seeds, best first
+  EXPECT_EQ(r->bestConfig, foreignBest);
+  // What is served is this target's own measurement of it.
+  auto best = (*db)->bestRecord(w.key, "T", "C");
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->config, foreignBest);
+  EXPECT_DOUBLE_EQ(best->result.medianSeconds, 1e-6);
+  // Seeding off: only the default and the strategy's pick.
+  FakeMeasurer m2;
+  TuneOptions o2;
+  o2.topK = 1;
+  o2.maxSeeds = 0;
+  auto r2 = tuneWorkload(w, host, "T2", "C", db->get(), &m2, o2);
+  ASSERT_TRUE((bool)r2);
+  EXPECT_EQ(r2->seeded, 0u);
+  EXPECT_EQ(m2.seen.size(), 2u);
+}
+
+//===--------------------------------------------------------------------===//
+// The database file: migration, corruption
+//===--------------------------------------------------------------------===//
+
+TEST(Database, MigratesAVersion1File) {
+  std::string path = tempPath("v1.sqlite");
+  sqlite3 *raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  // The v1 schema as kjit wrote it.
+  const char *v1 = R"sql(
+CREATE TABLE kjit_schema_version(version INTEGER NOT NULL);
+CREATE TABLE measurements(
+  id INTEGER PRIMARY KEY, workload_key TEXT NOT NULL,
+  workload_text TEXT NOT NULL, op_name TEXT NOT NULL,
+  target_key TEXT NOT NULL, compiler_key TEXT NOT NULL,
+  config TEXT NOT NULL, median_s REAL NOT NULL, spread_s REAL NOT NULL,
+  repeats INTEGER NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
+  timestamp INTEGER NOT NULL);
+CREATE INDEX measurements_keys
+  ON measurements(workload_key, target_key, compiler_key, status, median_s);
+INSERT INTO kjit_schema_version(version) VALUES (1);
+PRAGMA application_id=1802135924;
+INSERT INTO measurements(workload_key, workload_text, op_name, target_key,
+  compiler_key, config, median_s, spread_s, repeats, status, message,
+  timestamp) VALUES ('wk', 'text', 'op', 'T', 'C', '#old', 0.002, 0, 3,
+  'ok', '', 100);
+)sql";
+  char *err = nullptr;
+  ASSERT_EQ(sqlite3_exec(raw, v1, nullptr, nullptr, &err), SQLITE_OK)
+      << (err ? err : "");
+  sqlite3_close(raw);
+  {
+    // Read-only (run-time selection) reads a v1 file as it is.
+    auto ro = SqliteDatabase::openReadOnly(path);
+    ASSERT_TRUE((bool)ro) << llvm::toString(ro.takeError());
+    EXPECT_EQ((*ro)->schemaVersion(), 1);
+    EXPECT_EQ((*ro)->bestRecord("wk", "T", "C")->config, "#old");
+  }
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE((bool)db) << llvm::toString(db.takeError());
+  EXPECT_EQ((*db)->schemaVersion(), SqliteDatabase::kSchemaVersion);
+  auto old = (*db)->bestRecord("wk", "T", "C");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->config, "#old");
+  EXPECT_EQ(old->source, "");
+  (*db)->setSource("test:v2");
+  ASSERT_TRUE((*db)->record(Workload{"op", "text", "wk"}, "T", "C", {"#new"},
+                            timed(0.001)));
+  auto now = (*db)->bestRecord("wk", "T", "C");
+  EXPECT_EQ(now->config, "#new");
+  EXPECT_EQ(now->source, "test:v2");
+  EXPECT_EQ(*(*db)->integrityCheck(), "ok");
+  db->reset();
+  // The stored version moved on.
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt *s = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT version FROM kjit_schema_version", -1, &s,
+                     nullptr);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(s, 0), SqliteDatabase::kSchemaVersion);
+  sqlite3_finalize(s);
+  sqlite3_close(raw);
+}
+
+TEST(Database, NewerSchemaIsAClearError) {
+  std::string path = tempPath("v99.sqlite");
+  { ASSERT_TRUE((bool)SqliteDatabase::open(path)); }
+  sqlite3 *raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE kjit_schema_version SET version = 99",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  auto db = SqliteDatabase::open(path);
+  ASSERT_FALSE((bool)db);
+  EXPECT_NE(llvm::toString(db.takeError()).find("newer"), std::string::npos);
+}
+
+TEST(Database, CorruptFileIsAClearError) {
+  std::string path = tempPath("corrupt.sqlite");
+  {
+    auto db = SqliteDatabase::open(path);
+    ASSERT_TRUE((bool)db);
+    Workload w{"op", std::string(2000, 'x'), "wk"};
+    for (int i = 0; i < 40; ++i)
+      (*db)->record(w, "T", "C", {"#c" + std::to_string(i)}, timed(1e-3));
+  } // closed: the WAL is checkpointed into the file
+  {
+    // Scribble over the pages after the first (the header stays valid).
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 100);
+    std::string junk(3 * 4096, '\x5a');
+    f.write(junk.data(), junk.size());
+  }
+  auto db = SqliteDatabase::open(path);
+  ASSERT_FALSE((bool)db);
+  std::string msg = llvm::toString(db.takeError());
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_TRUE(msg.find("corrupt") != std::string::npos ||
+              msg.find("malformed") != std::string::npos)
+      << msg;
+}
+
+//===--------------------------------------------------------------------===//
+// kjit-tune under signals and a second writer
+//===--------------------------------------------------------------------===//
+
+namespace {
+/// Starts kjit-tune on dw3x3 with the third candidate hanging, waits until
+/// two records are committed.
+std::unique_ptr<Tuner> startHangingTuner(const std::string &db,
+                                         const std::string &name) {
+  std::string in = writeTemp(name + ".mlir", kDw3x3);
+  auto order = measureOrder(workload(kDw3x3));
+  EXPECT_GE(order.size(), 3u);
+  auto t = std::make_unique<Tuner>(
+      std::vector<std::string>{in, "--db=" + db, "--top-k=6", "--repeats=2",
+                               "--timeout=120", "--resume=false",
+                               "--plot=" + ::testing::TempDir()},
+      tempPath(name + ".out"),
+      std::vector<std::string>{"KJIT_TUNE_TEST_FAULT=hang:" + order[2]});
+  EXPECT_TRUE(waitForRecords(db, 2)) << t->output();
+  // The third candidate is now hanging in its child.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  return t;
+}
+} // namespace
+
+TEST(KjitTune, SigintStopsCleanlyWithEverythingSaved) {
+  std::string db = tempPath("sigint.sqlite");
+  auto t = startHangingTuner(db, "sigint");
+  kill(t->pid, SIGINT);
+  int rc = t->wait(20);
+  std::string out = t->output();
+  EXPECT_EQ(rc, 130) << out;
+  EXPECT_NE(out.find("interrupted"), std::string::npos) << out;
+  auto d = SqliteDatabase::open(db);
+  ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
+  EXPECT_EQ((*d)->count(), 2u); // the killed candidate is not a record
+  EXPECT_EQ(*(*d)->integrityCheck(), "ok");
+  // The final table was printed.
+  EXPECT_NE(out.find("speedup"), std::string::npos) << out;
+}
+
+TEST(KjitTune, KillNineKeepsCommittedRecords) {
+  std::string db = tempPath("kill9.sqlite");
+  auto t = startHangingTuner(db, "kill9");
+  uint64_t before = recordsIn(db);
+  kill(t->pid, SIGKILL);
+  EXPECT_EQ(t->wait(20), 128 + SIGKILL);
+  auto d = SqliteDatabase::open(db);
+  ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
+  EXPECT_GE((*d)->count(), before);
+  EXPECT_GE((*d)->count(), 2u);
+  EXPECT_EQ(*(*d)->integrityCheck(), "ok");
+  // And tuning resumes on it.
+  std::string in = writeTemp("kill9-again.mlir", kDw3x3);
+  Tuner again({in, "--db=" + db, "--top-k=1", "--repeats=2",
+               "--plot=" + ::testing::TempDir()},
+              tempPath("kill9-again.out"));
+  EXPECT_EQ(again.wait(60), 0) << again.output();
+  EXPECT_NE(again.output().find("already tuned"), std::string::npos)
+      << again.output();
+}
+
+TEST(KjitTune, TwoTunersWriteOneDatabase) {
+  std::string db = tempPath("two.sqlite");
+  std::string a = writeTemp("two-a.mlir", kDw3x3),
+              b = writeTemp("two-b.mlir", kDw5x5);
+  std::vector<std::string> common = {"--db=" + db, "--top-k=3",
+                                     "--repeats=2",
+                                     "--plot=" + ::testing::TempDir()};
+  auto argsFor = [&](const std::string &in) {
+    std::vector<std::string> v = {in};
+    v.insert(v.end(), common.begin(), common.end());
+    return v;
+  };
+  Tuner t1(argsFor(a), tempPath("two-a.out")),
+      t2(argsFor(b), tempPath("two-b.out"));
+  EXPECT_EQ(t1.wait(90), 0) << t1.output();
+  EXPECT_EQ(t2.wait(90), 0) << t2.output();
+  auto d = SqliteDatabase::open(db);
+  ASSERT_TRUE((bool)d);
+  EXPECT_EQ(*(*d)->integrityCheck(), "ok");
+  std::string target = compiler::CpuTarget::host().key();
+  std::string ck = compiler::compilerKey();
+  for (const char *text : {kDw3x3, kDw5x5}) {
+    Workload w = workload(text);
+    EXPECT_GE((*d)->records(w.key, target, ck).size(), 3u) << w.key;
+    EXPECT_TRUE((*d)->best(w, target, ck).has_value());
+  }
+}
+
+TEST(KjitTune, WritesAPlotOfBestSoFar) {
+  std::string db = tempPath("plot.sqlite");
+  std::string dir = tempPath("plots");
+  std::string in = writeTemp("plot.mlir", kDw3x3);
+  Tuner t({in, "--db=" + db, "--top-k=2", "--repeats=2", "--plot=" + dir},
+          tempPath("plot.out"));
+  ASSERT_EQ(t.wait(60), 0) << t.output();
+  std::string out = t.output();
+  size_t at = out.find("plot: ");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::string svgPath = out.substr(at + 6, out.find('\n', at) - at - 6);
+  EXPECT_EQ(svgPath.rfind(dir, 0), 0u) << svgPath;
+  std::ifstream f(svgPath);
+  std::string svg(std::istreambuf_iterator<char>(f), {});
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("best-so-far"), std::string::npos);
+  EXPECT_NE(svg.find("kjit.depthwise_conv2d"), std::string::npos);
+  // Not a TTY: plain lines, no progress bar.
+  EXPECT_EQ(out.find('\r'), std::string::npos);
+  EXPECT_NE(out.find("  [1] "), std::string::npos);
+}
+
+TEST(Plot, MarksTheExhaustiveBest) {
+  PlotSeries s{"op", {NAN, 4e-6, 2e-6, 2e-6}, 4e-6, 1.5e-6};
+  std::string svg = tracePlotSvg("run", {s});
+  EXPECT_NE(svg.find("class=\"best-so-far\""), std::string::npos);
+  EXPECT_NE(svg.find("class=\"exhaustive-best\""), std::string::npos);
+  // Three finite points on the polyline.
+  size_t p = svg.find("points=\"");
+  ASSERT_NE(p, std::string::npos);
+  std::string pts = svg.substr(p + 8, svg.find('"', p + 8) - p - 8);
+  EXPECT_EQ(std::count(pts.begin(), pts.end(), ','), 3);
+  PlotSeries none{"none", {}, std::nullopt, std::nullopt};
+  EXPECT_EQ(tracePlotSvg("run", {none}).find("exhaustive-best\""),
+            std::string::npos);
+}
