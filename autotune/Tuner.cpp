@@ -34,7 +34,13 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
                       .count();
     return std::move(res);
   };
-  if (options.dryRun || !measurer)
+  // An op without knobs, or whose very default is illegal here (an op
+  // without a code generator for the target): nothing to search.
+  if (auto e = (*pw)->verify(res.defaultConfig, target))
+    res.nothingToTune = llvm::toString(std::move(e));
+  else if (space.rawSize == 0)
+    res.nothingToTune = workload.opName + " has no tuning knobs on this target";
+  if (options.dryRun || !measurer || !res.nothingToTune.empty())
     return finish();
   if (db && options.resume)
     if (auto best = db->bestRecord(workload.key, targetKey, compilerKey)) {

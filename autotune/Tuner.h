@@ -43,6 +43,10 @@ struct TuneResult {
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
   bool interrupted = false; ///< stopped by TuneOptions::stop
+  /// Set when the op offers nothing to tune on this target (no knobs, or
+  /// not even its default config is legal: e.g. no code generator yet);
+  /// then nothing is measured.
+  std::string nothingToTune;
   uint64_t seeded = 0;      ///< foreign records' configs measured
   /// Best-so-far seconds after each measurement (NaN while none succeeded).
   std::vector<double> trace;

@@ -462,6 +462,10 @@ int main(int argc, char **argv) {
       rc = 1;
       continue;
     }
+    if (!r->nothingToTune.empty()) {
+      llvm::outs() << "  nothing to tune: " << r->nothingToTune << "\n";
+      continue;
+    }
     llvm::outs() << formatReport(r->pruning);
     if (!r->modelPick.empty())
       llvm::outs() << "  model pick: " << r->modelPick << "\n";

@@ -696,3 +696,137 @@ TEST(Plot, MarksTheExhaustiveBest) {
   EXPECT_EQ(tracePlotSvg("run", {none}).find("exhaustive-best\""),
             std::string::npos);
 }
+
+//===--------------------------------------------------------------------===//
+// Nothing to tune, the exhaustive optimum, the progress bar
+//===--------------------------------------------------------------------===//
+
+// kjit.spgemm: handled generically. Without a code generator (its default
+// config is illegal) nothing is measured and the reason is said; once its
+// interface gives a space, that space is tuned like any other.
+TEST(Tuner, AnOpWithNothingToTuneIsSaidNotMeasured) {
+  const char *spgemm = R"mlir(
+func.func @main(%arp: tensor<4xi32>, %aci: tensor<6xi32>, %av: tensor<6xf32>,
+                %brp: tensor<5xi32>, %bci: tensor<7xi32>, %bv: tensor<7xf32>)
+    -> (tensor<4xi32>, tensor<?xi32>, tensor<?xf32>) {
+  %r, %c, %v = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv {shape = array<i64: 3, 4, 5>}
+      : tensor<4xi32>, tensor<6xi32>, tensor<6xf32>, tensor<5xi32>, tensor<7xi32>, tensor<7xf32>
+      -> tensor<4xi32>, tensor<?xi32>, tensor<?xf32>
+  return %r, %c, %v : tensor<4xi32>, tensor<?xi32>, tensor<?xf32>
+})mlir";
+  Workload w = workload(spgemm);
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto pw = ParsedWorkload::parse(w);
+  ASSERT_TRUE((bool)pw);
+  bool defaultLegal = true;
+  if (auto e = (*pw)->verify((*pw)->defaultConfig(host), host)) {
+    defaultLegal = false;
+    llvm::consumeError(std::move(e));
+  }
+  bool hasSpace = (*pw)->enumerate(host).rawSize > 0;
+  FakeMeasurer m;
+  TuneOptions o;
+  o.topK = 2;
+  auto r = tuneWorkload(w, host, "T", "C", nullptr, &m, o);
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  if (!defaultLegal || !hasSpace) {
+    EXPECT_FALSE(r->nothingToTune.empty());
+    if (!defaultLegal)
+      EXPECT_NE(r->nothingToTune.find("kjit.spgemm"), std::string::npos)
+          << r->nothingToTune;
+    EXPECT_TRUE(m.seen.empty());
+    EXPECT_EQ(r->measured + r->failed, 0u);
+  } else {
+    EXPECT_TRUE(r->nothingToTune.empty());
+    EXPECT_GE(m.seen.size(), 2u);
+  }
+}
+
+TEST(Tuner, ExhaustiveBestIsKnownWhenEverySurvivorHasARecord) {
+  Workload w = workload(kDw3x3);
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto order = measureOrder(w);
+  std::string path = tempPath("exhaustive.sqlite");
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE((bool)db);
+  FakeMeasurer m;
+  m.fastest = order.back();
+  TuneOptions part;
+  part.topK = 2;
+  auto r1 = tuneWorkload(w, host, "T", "C", db->get(), &m, part);
+  ASSERT_TRUE((bool)r1);
+  EXPECT_FALSE(r1->exhaustiveBest.has_value()); // survivors left unmeasured
+  TuneOptions all;
+  all.resume = false;
+  auto r2 = tuneWorkload(w, host, "T", "C", db->get(), &m, all);
+  ASSERT_TRUE((bool)r2);
+  ASSERT_TRUE(r2->exhaustiveBest.has_value());
+  EXPECT_DOUBLE_EQ(*r2->exhaustiveBest, 1e-6);
+  EXPECT_EQ(r2->bestConfig, order.back());
+}
+
+TEST(KjitTune, ProgressBarOnATerminal) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  std::string slave = ptsname(master);
+  std::string db = tempPath("tty.sqlite");
+  std::string in = writeTemp("tty.mlir", kDw3x3);
+  // kjit-tune's stdout is the terminal; the Tuner helper's file is unused.
+  std::vector<std::string> args = {KJIT_TUNE_BINARY, in, "--db=" + db,
+                                   "--top-k=2", "--repeats=2",
+                                   "--plot=" + ::testing::TempDir()};
+  std::vector<char *> argv;
+  for (std::string &a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, slave.c_str(), O_RDWR, 0);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, KJIT_TUNE_BINARY, &fa, nullptr, argv.data(),
+                        environ),
+            0);
+  posix_spawn_file_actions_destroy(&fa);
+  std::string out;
+  char buf[4096];
+  int st = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(master, &rs);
+    timeval tv{0, 50000};
+    if (select(master + 1, &rs, nullptr, nullptr, &tv) > 0) {
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n > 0)
+        out.append(buf, n);
+    }
+    if (waitpid(pid, &st, WNOHANG) == pid)
+      break;
+    ASSERT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            t0)
+                  .count(),
+              60.0);
+  }
+  // Drain what is left.
+  for (int i = 0; i < 20; ++i) {
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(master, &rs);
+    timeval tv{0, 20000};
+    if (select(master + 1, &rs, nullptr, nullptr, &tv) <= 0)
+      break;
+    ssize_t n = read(master, buf, sizeof buf);
+    if (n <= 0)
+      break;
+    out.append(buf, n);
+  }
+  close(master);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  EXPECT_NE(out.find('\r'), std::string::npos) << out;
+  EXPECT_NE(out.find("] 100% 3/3"), std::string::npos) << out;
+  EXPECT_EQ(out.find("  [1] #kjit.config"), std::string::npos) << out;
+  EXPECT_NE(out.find("speedup"), std::string::npos) << out;
+}
