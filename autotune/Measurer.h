@@ -23,7 +23,8 @@ struct MeasureOptions {
 
 /// Compiles a candidate with the runtime (Jit::compileModule, config =
 /// the candidate) and times Kernel::run: warm-up, median of repeats, spread
-/// (max - min of the timed runs), rotated freshly filled input buffers.
+/// (max - min of the timed runs), rotated freshly filled input buffers (a
+/// CSR operand gets a valid random structure).
 /// An illegal config (verifyConfig) and a compile error come back as failed
 /// measurements with the message.
 class RuntimeMeasurer : public Measurer {

@@ -269,7 +269,7 @@ TEST(ProcessMeasurer, CrashingCandidateIsRecordedAndTuningGoesOn) {
 }
 
 TEST(ProcessMeasurer, HangingCandidateTimesOutAndTuningGoesOn) {
-  tuneWithBrokenCandidate("hang", Measurement::Status::Timeout, 2);
+  tuneWithBrokenCandidate("hang", Measurement::Status::Timeout, 4);
 }
 
 TEST(ProcessMeasurer, StopKillsTheChild) {
@@ -293,6 +293,36 @@ TEST(ProcessMeasurer, StopKillsTheChild) {
                                           t0)
                 .count(),
             10.0);
+}
+
+// kjit.spmm checks its CSR at run time: the measurer's inputs must be a
+// valid one (zero-filled row_ptr is not), in the child as in process.
+TEST(Measurer, SparseOperandsGetAValidCsr) {
+  const char *spmm = R"mlir(
+func.func @main(%rp: tensor<14xi32>, %ci: tensor<40xi32>, %v: tensor<40xf32>,
+                %b: tensor<11x37xf32>) -> tensor<13x37xf32> {
+  %y = kjit.spmm %rp, %ci, %v, %b
+      : tensor<14xi32>, tensor<40xi32>, tensor<40xf32>, tensor<11x37xf32>
+      -> tensor<13x37xf32>
+  return %y : tensor<13x37xf32>
+})mlir";
+  Workload w = workload(spmm);
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto pw = ParsedWorkload::parse(w);
+  ASSERT_TRUE((bool)pw);
+  std::string def = (*pw)->defaultConfig(host);
+  kjit::JitOptions jo;
+  jo.tuningDb = "off";
+  kjit::Jit jit(kjit::Target::host(), jo);
+  MeasureOptions mo;
+  mo.repeats = 2;
+  mo.warmup = 1;
+  mo.minInputSets = 3;
+  RuntimeMeasurer in(jit, host, mo);
+  Measurement a = in.measure(w, {def});
+  EXPECT_TRUE(a.ok()) << a.message;
+  Measurement b = ProcessMeasurer(workerOptions()).measure(w, {def});
+  EXPECT_TRUE(b.ok()) << b.message;
 }
 
 //===--------------------------------------------------------------------===//
