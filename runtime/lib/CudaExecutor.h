@@ -1,23 +1,14 @@
-//===- CudaExecutor.h - the CUDA driver API, loaded at run time -*- C++ -*-===//
+//===- CudaExecutor.h - the CUDA driver for the runtime ---------*- C++ -*-===//
 //
-// libcuda.so.1 is opened with dlopen when first needed (never linked:
-// binaries start on machines without a driver; $KJIT_CUDA_DRIVER names
-// another library, for tests). Every entry point comes from dlsym; every
-// call's CUresult becomes an llvm::Error with the driver's own message.
-// Without a driver: an error starting "no CUDA driver".
-//
-// Kernels: compiler::generateCuda makes a host object whose code calls the
-// mgpu* functions of MLIR's GPU runtime ABI (module load, launch, streams).
-// This file implements them over the driver (cudaRuntimeSymbols(), bound
-// as absolute symbols when the object is linked in ORC), so neither
-// libmlir_cuda_runtime nor -lcuda is needed. Those functions return
-// nothing: a failing call records its error in the calling thread's
-// CudaLaunchScope and later calls do nothing, so the caller gets the first
-// error from CudaLaunchScope::finish().
+// CudaDriver.h (driver through dlopen, the mgpu* functions kjit's CUDA host
+// code calls, launch scopes, event timing) with llvm::Error results, for
+// the runtime. See CudaDriver.h for how kernels reach the driver.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_RUNTIME_CUDAEXECUTOR_H
 #define KJIT_RUNTIME_CUDAEXECUTOR_H
+
+#include "CudaDriver.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
@@ -30,20 +21,7 @@
 
 namespace kjit::runtime {
 
-struct CudaDeviceInfo {
-  int ordinal = 0;
-  std::string name;
-  int computeCapability = 0; ///< e.g. 90
-  int smCount = 0;
-  int maxThreadsPerBlock = 0;
-  int sharedMemPerBlock = 0;
-  int l2CacheBytes = 0;
-  int driverVersion = 0; ///< e.g. 13000
-  /// "sm_90" (the chip kjit compiles for).
-  std::string chip() const { return "sm_" + std::to_string(computeCapability); }
-  /// "NVIDIA H100 80GB HBM3;sm_90;driver=13000": the tuning key of the GPU.
-  std::string key() const;
-};
+using CudaDeviceInfo = cuda::DeviceInfo;
 
 /// The driver, loaded once per process; an error (starting "no CUDA
 /// driver") when the library cannot be opened, lacks the driver API, or
@@ -67,26 +45,16 @@ llvm::Error cudaCopyToHost(int ordinal, void *dst, uint64_t src,
 std::optional<std::pair<uint64_t, size_t>> cudaAllocationOf(int ordinal,
                                                             uint64_t ptr);
 
-/// While alive, the mgpu* functions called on this thread use device
-/// `ordinal`'s primary context and a stream of kjit's own for this thread
-/// and device, and record their first error here. With `deferSync` the
-/// generated code's stream synchronizations are skipped (launches stay in
-/// stream order): for timing many launches back to back.
+/// cuda::LaunchScope with an llvm::Error from finish().
 class CudaLaunchScope {
 public:
-  explicit CudaLaunchScope(int ordinal, bool deferSync = false);
-  ~CudaLaunchScope();
-  CudaLaunchScope(const CudaLaunchScope &) = delete;
-  CudaLaunchScope &operator=(const CudaLaunchScope &) = delete;
-  /// Synchronizes the stream and returns the first error of the scope
-  /// (setup, an mgpu* call, or the synchronization).
+  explicit CudaLaunchScope(int ordinal, bool deferSync = false)
+      : scope_(ordinal, deferSync) {}
   llvm::Error finish();
-  /// The stream the scope's launches go to (CUstream), null on error.
-  void *stream() const;
+  void *stream() const { return scope_.stream(); }
 
 private:
-  int previousOrdinal_;
-  bool previousDefer_;
+  cuda::LaunchScope scope_;
 };
 
 /// The mgpu* functions kjit implements, as (symbol, address).
