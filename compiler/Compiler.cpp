@@ -417,16 +417,20 @@ runNvvmPipeline(MLIRContext &ctx, DiagCapture &diags,
   if (!module)
     return makeError("internal error: the prepared module does not parse: " +
                      diags.text);
-  // The configs must have been resolved for a CUDA chip.
-  bool cpuConfigs = false;
+  // The configs must have been resolved for a CUDA chip: an op with a CPU
+  // config has no GPU configuration (no GPU generator for it yet), or the
+  // whole module was prepared for the CPU.
+  std::string cpuOp;
   module->walk([&](mlir::kjit::TunableOpInterface op) {
     if (auto c = mlir::kjit::getConfig(op))
-      if (c.has("vector_width"))
-        cpuConfigs = true;
+      if (c.has("vector_width") && cpuOp.empty())
+        cpuOp = op->getName().getStringRef().str();
   });
-  if (cpuConfigs)
-    return makeError("the module was prepared for the CPU; prepare it with "
-                     "CompileRequest::cudaChip = \"" + chip + "\"");
+  if (!cpuOp.empty())
+    return makeError(cpuOp + " has a CPU config, not a CUDA one: it has no "
+                     "GPU code generator yet, or the module was prepared for "
+                     "the CPU (prepare it with CompileRequest::cudaChip = \"" +
+                     chip + "\")");
   PassManager pm(&ctx);
   NvvmPipelineOptions opts;
   opts.chip = chip;

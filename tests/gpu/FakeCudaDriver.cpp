@@ -7,7 +7,8 @@
 // that report 0.25 ms. Modules: a cubin must be an ELF image and PTX must
 // hold ".version"; cuModuleGetFunction finds a kernel by its name in the
 // image. cuLaunchKernel runs nothing: it records the launch and returns
-// CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called.
+// CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called
+// (or $KJIT_FAKE_CUDA_LAUNCH_OK was set when cuInit ran).
 // Loaded by the runtime through KJIT_CUDA_DRIVER; never used on a machine
 // with a GPU (the real-driver tests use libcuda.so.1).
 //
@@ -81,6 +82,8 @@ size_t kjit_fake_live_allocations() {
 CUresult cuInit(unsigned) {
   if (std::getenv("KJIT_FAKE_CUDA_NO_DEVICE"))
     return kNoDevice;
+  if (std::getenv("KJIT_FAKE_CUDA_LAUNCH_OK"))
+    launchResult = kSuccess;
   initialized = true;
   return kSuccess;
 }

@@ -10,8 +10,9 @@
 // is copied to the device and back) and --repeat times it on the device with
 // CUDA events, the L2 cache flushed before each run (--no-l2-flush: not).
 // Without a CUDA driver: `kjit-run: error: ...: no CUDA driver: ...`.
-// kjit-run FILE.mlir --target=cuda --emit=ptx|cubin [--chip=sm_90] [-o OUT]
-//         (GPU code without a GPU: PTX text, or a cubin through ptxas)
+// kjit-run FILE.mlir --target=cuda --emit=ptx|cubin|host-object [--chip=sm_90]
+//         [-o OUT] (GPU code without a GPU: PTX text, a cubin through ptxas,
+//         or the host object that launches it; see kjit::CudaCodeFormat)
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read).
@@ -77,8 +78,9 @@ static cl::opt<bool>
               cl::init(false), cl::cat(category));
 static cl::opt<std::string>
     emit("emit",
-         cl::desc("With --target=cuda: print the PTX (ptx) or write the "
-                  "cubin assembled by ptxas (cubin) instead of running"),
+         cl::desc("With --target=cuda: print the PTX (ptx), or write the "
+                  "cubin assembled by ptxas (cubin) or the host object "
+                  "that runs the kernel (host-object) instead of running"),
          cl::init(""), cl::cat(category));
 static cl::opt<std::string> chip("chip",
                                  cl::desc("CUDA chip for --emit (sm_80, "
@@ -161,23 +163,27 @@ int main(int argc, char **argv) {
     return fail("--repeat must be >= 0");
   if (!emit.empty() && target != "cuda")
     return fail("--emit needs --target=cuda");
-  if (!emit.empty() && emit != "ptx" && emit != "cubin")
-    return fail("unknown --emit '" + emit + "' (expected ptx or cubin)");
+  if (!emit.empty() && emit != "ptx" && emit != "cubin" &&
+      emit != "host-object")
+    return fail("unknown --emit '" + emit +
+                "' (expected ptx, cubin or host-object)");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file)
     return fail(inputFile + ": cannot read: " + file.getError().message());
 
   if (!emit.empty()) {
-    if (emit == "cubin" && emitOutput.empty())
-      return fail("--emit=cubin needs -o FILE");
+    if (emit != "ptx" && emitOutput.empty())
+      return fail("--emit=" + emit + " needs -o FILE");
     kjit::CompileOptions options;
     options.entry = entry;
     options.config = config;
     options.threads = threads;
     auto code = kjit::emitCudaCode(
         (*file)->getBuffer().str(), options, chip,
-        emit == "ptx" ? kjit::CudaCodeFormat::PTX : kjit::CudaCodeFormat::Cubin);
+        emit == "ptx"     ? kjit::CudaCodeFormat::PTX
+        : emit == "cubin" ? kjit::CudaCodeFormat::Cubin
+                          : kjit::CudaCodeFormat::HostObject);
     if (!code)
       return fail(inputFile + ": " + code.errorMessage());
     if (emitOutput.empty() || emitOutput == "-") {

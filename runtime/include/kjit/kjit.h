@@ -282,8 +282,15 @@ private:
   std::unique_ptr<JitImpl> impl_;
 };
 
-/// What emitCudaCode returns.
-enum class CudaCodeFormat { PTX, Cubin };
+/// What emitCudaCode returns: the kernel's PTX text, its cubin (ptxas), or
+/// the host object Target::cuda runs (ELF relocatable for the host CPU,
+/// the device code embedded, a cubin when ptxas is there and PTX for the
+/// driver's JIT otherwise), defining `void kjit_packed_<entry>(void **args)`
+/// (args[i]: memref descriptor of argument i, inputs then outputs, device
+/// pointers) and `void kjit_init_<entry>(void)` (loads the device code),
+/// and calling MLIR's mgpu* runtime functions (kjit's CudaDriver implements
+/// them). For running compiled kernels where kjit itself cannot be built.
+enum class CudaCodeFormat { PTX, Cubin, HostObject };
 
 /// GPU code without a GPU or a CUDA driver: the PTX text (or, through
 /// ptxas, the cubin) of the one kjit op of `mlirText` for a CUDA chip
