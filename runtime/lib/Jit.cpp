@@ -2,7 +2,10 @@
 //
 // compile: descriptor -> MLIR text -> compiler::prepare (parse, verify,
 // resolve configs, key) -> memory cache -> disk cache -> compiler::generate
-// -> disk store -> CpuExecutor::load.
+// -> disk store -> CpuExecutor::load. Target::cuda: configs for the device's
+// chip, compiler::generateCuda, the object linked with kjit's mgpu*
+// functions (CudaDriver.cpp) and its device code loaded on the device;
+// Kernel::run stages host views through device memory.
 //
 //===----------------------------------------------------------------------===//
 #include "CpuExecutor.h"
@@ -545,7 +548,7 @@ JitImpl::JitImpl(Target target, JitOptions options)
     else
       cudaChip = info->chip();
   }
-  if (!this->options.diskCache || target.kind != Target::Kind::CPU)
+  if (!this->options.diskCache)
     return;
   std::string dir = this->options.cacheDir.empty()
                         ? DiskCache::defaultDirectory()
@@ -603,8 +606,8 @@ loadSignature(const KernelSignature &sig, std::string_view object) {
 /// functions, then its device code loaded into device `ordinal`'s primary
 /// context (kjit_init_<entry>); a failed load is the compile's error.
 static Result<std::shared_ptr<const LoadedKernel>>
-loadCudaKernel(const KernelSignature &sig, const compiler::Artifact &art,
-               int ordinal) {
+loadCudaKernel(const KernelSignature &sig, std::string_view object,
+               const std::string &initSymbol, int ordinal) {
   Result<CpuExecutor *> executor = CpuExecutor::get();
   if (!executor)
     return executor.status();
@@ -613,8 +616,8 @@ loadCudaKernel(const KernelSignature &sig, const compiler::Artifact &art,
       return userError("kernel argument of rank " +
                        std::to_string(a.shape.size()) +
                        " is above the supported " + std::to_string(kMaxRank));
-  auto addrs = (*executor)->loadSymbols(
-      art.object, {art.symbol, art.initSymbol}, cudaRuntimeSymbols());
+  auto addrs = (*executor)->loadSymbols(object, {sig.symbol, initSymbol},
+                                        cudaRuntimeSymbols());
   if (!addrs)
     return addrs.status();
   auto init = reinterpret_cast<void (*)()>((*addrs)[1]);
@@ -622,9 +625,8 @@ loadCudaKernel(const KernelSignature &sig, const compiler::Artifact &art,
     CudaLaunchScope scope(ordinal);
     init();
     if (llvm::Error e = scope.finish())
-      return toStatus(std::move(e), "cannot load the kernel's " +
-                                        art.deviceCode +
-                                        " on CUDA device " +
+      return toStatus(std::move(e), "cannot load the kernel's device code "
+                                    "on CUDA device " +
                                         std::to_string(ordinal));
   }
   // The module stays loaded for the life of the process, like the host code
@@ -643,12 +645,28 @@ Result<JitImpl::Served>
 JitImpl::loadOrGenerate(const compiler::PreparedModule &prepared) {
   const std::string &key = prepared.cacheKey;
   if (target.kind == Target::Kind::CUDA) {
-    auto artifact =
-        compiler::generateCuda(prepared, cudaChip, hostCpu());
+    // The host object with its device code; the cache key holds the chip.
+    std::string init = compiler::initSymbolName(prepared.entry);
+    if (disk) {
+      KernelSignature want =
+          signatureOf(prepared, compiler::packedSymbolName(prepared.entry));
+      if (std::optional<CacheEntry> hit = disk->load(key);
+          hit && hit->signature.sameArgs(want)) {
+        auto loaded =
+            loadCudaKernel(hit->signature, hit->object, init, target.ordinal);
+        if (loaded)
+          return Served{*loaded, "disk-cache"};
+      }
+    }
+    auto artifact = compiler::generateCuda(prepared, cudaChip, hostCpu());
     if (!artifact)
       return toStatus(artifact.takeError());
     KernelSignature sig = signatureOf(artifact->prepared, artifact->symbol);
-    auto loaded = loadCudaKernel(sig, *artifact, target.ordinal);
+    if (disk)
+      if (Status s = disk->store(key, CacheEntry{sig, artifact->object}); !s)
+        fprintf(stderr, "kjit: warning: %s\n", s.message().c_str());
+    auto loaded = loadCudaKernel(sig, artifact->object, artifact->initSymbol,
+                                 target.ordinal);
     if (!loaded)
       return loaded.status();
     return Served{*loaded, "compiled"};

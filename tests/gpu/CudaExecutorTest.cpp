@@ -45,6 +45,12 @@ std::vector<float> randomVector(size_t n, std::mt19937_64 &rng) {
   return v;
 }
 
+JitOptions noDiskCache() {
+  JitOptions o;
+  o.diskCache = false;
+  return o;
+}
+
 struct Case {
   int64_t n, h, w, c, k, stride, dil;
   bool bias;
@@ -64,7 +70,7 @@ TEST(CudaExecutor, DeviceQueryWithDriver) {
 
 TEST(CudaExecutor, DepthwiseConvMatchesReference) {
   REQUIRE_GPU();
-  Jit jit(Target::cuda(0));
+  Jit jit(Target::cuda(0), noDiskCache());
   const Case cases[] = {{1, 13, 17, 40, 7, 1, 1, true},
                         {2, 31, 29, 67, 3, 1, 1, false},
                         {1, 23, 19, 33, 13, 1, 1, true},
@@ -130,7 +136,7 @@ TEST(CudaExecutor, DepthwiseConvMatchesReference) {
 
 TEST(CudaExecutor, TimingWithEvents) {
   REQUIRE_GPU();
-  Jit jit(Target::cuda(0));
+  Jit jit(Target::cuda(0), noDiskCache());
   DepthwiseConv2d op;
   op.channels = 64, op.height = 56, op.width = 56;
   op.kernel = {7, 7};

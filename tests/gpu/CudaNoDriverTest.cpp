@@ -72,7 +72,9 @@ Symbols symbolsOf(const std::string &object) {
 } // namespace
 
 TEST(CudaNoDriver, JitCompileSaysNoCudaDriver) {
-  Jit jit(Target::cuda(0));
+  JitOptions o;
+  o.diskCache = false;
+  Jit jit(Target::cuda(0), o);
   auto k = jit.compileModule(kDwModule);
   ASSERT_FALSE(bool(k));
   EXPECT_TRUE(startsWithNoDriver(k.errorMessage())) << k.errorMessage();

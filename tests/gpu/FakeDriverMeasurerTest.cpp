@@ -39,7 +39,9 @@ func.func @main(%x: tensor<1x19x23x40xf32>, %w: tensor<40x5x5xf32>)
 } // namespace
 
 TEST(FakeDriverMeasurer, GpuCandidatesAreTimedWithEvents) {
-  Jit jit(Target::cuda(0));
+  JitOptions o;
+  o.diskCache = false;
+  Jit jit(Target::cuda(0), o);
   auto gpu = compiler::cudaTargetInfo("sm_90");
   ASSERT_TRUE(gpu.has_value());
   MeasureOptions mo;

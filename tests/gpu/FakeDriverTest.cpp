@@ -52,8 +52,14 @@ struct Fake {
   }
 };
 
+JitOptions noDiskCache() {
+  JitOptions o;
+  o.diskCache = false;
+  return o;
+}
+
 Jit &cudaJit() {
-  static Jit jit(Target::cuda(0));
+  static Jit jit(Target::cuda(0), noDiskCache());
   return jit;
 }
 
@@ -270,4 +276,41 @@ TEST(FakeDriver, TimingUsesEvents) {
   EXPECT_NE(ms.errorMessage().find("cuLaunchKernel failed"), std::string::npos)
       << ms.errorMessage();
   EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+}
+
+TEST(FakeDriver, DiskCacheServesCudaKernels) {
+  char tmpl[] = "/tmp/kjit-fake-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  JitOptions o;
+  o.cacheDir = tmpl;
+  DepthwiseConv2d op = dwOp();
+  op.channels = 24; // a workload no other test compiled
+  {
+    Jit jit(Target::cuda(0), o);
+    auto k = jit.compile(op);
+    ASSERT_TRUE(bool(k)) << k.errorMessage();
+    EXPECT_EQ(k->origin(), "compiled");
+  }
+  Jit jit(Target::cuda(0), o);
+  auto k = jit.compile(op);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  EXPECT_EQ(k->origin(), "disk-cache");
+  // The cached kernel launches like a fresh one.
+  Fake::get().setLaunchResult(0);
+  int before = Fake::get().launchCount();
+  std::vector<float> x = randomVector(13 * 17 * 24), w = randomVector(24 * 49),
+                     b = randomVector(24), y(13 * 17 * 24);
+  Status s = k->run({TensorView(x.data(), {1, 13, 17, 24}),
+                     TensorView(w.data(), {24, 7, 7}),
+                     TensorView(b.data(), {24})},
+                    {TensorView(y.data(), {1, 13, 17, 24})});
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(Fake::get().launchCount(), before + 1);
+  // A CPU Jit on the same directory does not see the CUDA entry.
+  Jit cpu(Target::host(), o);
+  auto kc = cpu.compile(op);
+  ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+  EXPECT_EQ(kc->origin(), "compiled");
+  std::string rm = std::string("rm -rf ") + tmpl;
+  EXPECT_EQ(system(rm.c_str()), 0);
 }
