@@ -574,7 +574,14 @@ llvm::Expected<Artifact> generateCuda(const PreparedModule &prep,
   hoistGlobalStructors(*llmod, "llvm.global_ctors", initSymbolName(prep.entry));
   hoistGlobalStructors(*llmod, "llvm.global_dtors", finiSymbolName(prep.entry));
   timer.lap("translation to LLVM IR");
-  auto object = hostObject(*llmod, host, timer);
+  // The host side only marshals arguments and calls the driver: built for
+  // the architecture's baseline CPU, so that an object made on one machine
+  // (bench/gpu's bundle) runs on the GPU machine's CPU whatever its ISA
+  // extensions.
+  CpuTarget baseline = host;
+  baseline.cpu = llvm::Triple(host.triple).isX86() ? "x86-64" : "generic";
+  baseline.features = "";
+  auto object = hostObject(*llmod, baseline, timer);
   if (!object)
     return object.takeError();
   Artifact art;
