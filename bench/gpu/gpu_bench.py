@@ -377,6 +377,9 @@ def peers(wl, arrays):
     return out
 
 
+RUNNER_DEVICE = []
+
+
 def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
     """kjit_gpu_runner on one kernel library: (ms or None, error or "")."""
     cmd = [runner, os.path.join(d, entry["kernel"]), "main"]
@@ -390,22 +393,34 @@ def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         return None, (r.stderr.strip() or f"exit {r.returncode}")[:300]
+    ms = None
     for line in r.stdout.splitlines():
+        if line.startswith("device ") and not RUNNER_DEVICE:
+            RUNNER_DEVICE.append(line[len("device "):])
         if line.startswith("time_ms"):
-            return float(line.split()[1].split("=")[1]), ""
-    return None, ""
+            ms = float(line.split()[1].split("=")[1])
+    return ms, ""
 
 
 def run(args):
     import tempfile
-    import torch
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            raise RuntimeError("torch sees no CUDA device")
+        props = torch.cuda.get_device_properties(0)
+        l2 = getattr(props, "L2_cache_size", 50 << 20)
+        device = (f"{props.name} (sm_{props.major}{props.minor}, "
+                  f"{props.multi_processor_count} SMs, L2 {l2 >> 20} MiB), "
+                  f"torch {torch.__version__}, CUDA {torch.version.cuda}")
+    except Exception as e:  # kjit's numerics and times still run
+        torch, l2 = None, 0
+        device = f"(PyTorch unusable: {e}; no peer timings)"
+        print(device, flush=True)
     bundle = os.path.abspath(args.bundle)
     with open(os.path.join(bundle, "manifest.json")) as f:
         manifest = json.load(f)
     entries = {e["name"]: e for e in manifest["workloads"]}
-    props = torch.cuda.get_device_properties(0)
-    l2 = getattr(props, "L2_cache_size", 50 << 20)
-    chip = f"sm_{props.major}{props.minor}"
     rng = np.random.default_rng(args.seed)
     tmp = tempfile.mkdtemp(prefix="kjit-gpu-bench-")
     rows, failures = [], 0
@@ -447,7 +462,7 @@ def run(args):
                 verdict += "; bench shape FAILED: " + err
                 failures += 1
         try:
-            pl = peers(bench_wl, arrays)
+            pl = peers(bench_wl, arrays) if torch else []
         except Exception as e:  # a peer that cannot be built is reported
             pl = [(f"(peer setup failed: {str(e)[:100]})", None)]
         for desc, fn in pl or [("(no peer)", None)]:
@@ -464,14 +479,15 @@ def run(args):
                          f"{peer_ms:.4f}" if peer_ms else "—", ratio))
         print(f"{bench['name']}: {verdict[:150]}; kjit {kjit_ms} ms",
               flush=True)
-        torch.cuda.empty_cache()
+        if torch:
+            torch.cuda.empty_cache()
     shutil.rmtree(tmp, ignore_errors=True)
+    runner_device = RUNNER_DEVICE[0] if RUNNER_DEVICE else None
     date = datetime.date.today().isoformat()
     lines = [
         f"# kjit on the GPU, {date}", "",
-        f"Device: {props.name} ({chip}, {props.multi_processor_count} SMs, "
-        f"L2 {l2 >> 20} MiB), torch {torch.__version__}, CUDA "
-        f"{torch.version.cuda}. Kernels built for {manifest['chip']} from "
+        f"Device: {device}; {runner_device or '?'} (kjit's driver view). "
+        f"Kernels built for {manifest['chip']} from "
         f"commit {manifest.get('commit', '?')} ({manifest['created']}).", "",
         "Command: `bench/gpu/run.sh` on the GPU machine, with the bundle of "
         "`bench/gpu/prepare.sh`. Numerics: kjit's GPU output on the check "
