@@ -158,3 +158,39 @@ TEST(CudaExecutor, TimingWithEvents) {
     EXPECT_LT(v, 1000.0);
   }
 }
+
+// Two convs with a device buffer between them (kjit-host-allocs-to-gpu).
+TEST(CudaExecutor, ChainedConvsMatchReference) {
+  REQUIRE_GPU();
+  Jit jit(Target::cuda(0), noDiskCache());
+  const char *chain = R"(
+func.func @main(%x: tensor<1x23x19x24xf32>, %w1: tensor<24x3x3xf32>, %w2: tensor<24x7x7xf32>) -> tensor<1x23x19x24xf32> {
+  %y = "kjit.depthwise_conv2d"(%x, %w1) {padding = array<i64: 1, 1, 1, 1>} : (tensor<1x23x19x24xf32>, tensor<24x3x3xf32>) -> tensor<1x23x19x24xf32>
+  %z = "kjit.depthwise_conv2d"(%y, %w2) {padding = array<i64: 3, 3, 3, 3>} : (tensor<1x23x19x24xf32>, tensor<24x7x7xf32>) -> tensor<1x23x19x24xf32>
+  return %z : tensor<1x23x19x24xf32>
+}
+)";
+  auto k = jit.compileModule(chain);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  std::mt19937_64 rng(seed());
+  ref::DwConv p1;
+  p1.n = 1, p1.c = 24, p1.h = 23, p1.w = 19, p1.kh = p1.kw = 3;
+  p1.padding = {1, 1, 1, 1};
+  ref::DwConv p2 = p1;
+  p2.kh = p2.kw = 7;
+  p2.padding = {3, 3, 3, 3};
+  std::vector<float> x = randomVector(p1.inputSize(), rng),
+                     w1 = randomVector(p1.filterSize(), rng),
+                     w2 = randomVector(p2.filterSize(), rng);
+  std::vector<float> y = ref::depthwiseConv2d(p1, x.data(), w1.data(), nullptr);
+  std::vector<float> want =
+      ref::depthwiseConv2d(p2, y.data(), w2.data(), nullptr);
+  std::vector<float> z(want.size(), -7.0f);
+  Status s = k->run({TensorView(x.data(), {1, 23, 19, 24}),
+                     TensorView(w1.data(), {24, 3, 3}),
+                     TensorView(w2.data(), {24, 7, 7})},
+                    {TensorView(z.data(), {1, 23, 19, 24})});
+  ASSERT_TRUE(s.isOk()) << s.message();
+  ref::Comparison cmp = ref::compare(z.data(), want);
+  EXPECT_TRUE(cmp.ok) << "seed " << seed() << ": " << cmp.describe();
+}

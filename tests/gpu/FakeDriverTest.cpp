@@ -314,3 +314,30 @@ TEST(FakeDriver, DiskCacheServesCudaKernels) {
   std::string rm = std::string("rm -rf ") + tmpl;
   EXPECT_EQ(system(rm.c_str()), 0);
 }
+
+// Two kjit ops with a buffer between them that no one returns: the buffer
+// is device memory (mgpuMemAlloc/mgpuMemFree through the driver), both
+// kernels launch in order, and nothing is left allocated.
+TEST(FakeDriver, IntermediateBufferIsDeviceMemory) {
+  const char *chain = R"(
+func.func @main(%x: tensor<1x21x21x16xf32>, %w1: tensor<16x3x3xf32>, %w2: tensor<16x5x5xf32>) -> tensor<1x21x21x16xf32> {
+  %y = "kjit.depthwise_conv2d"(%x, %w1) {padding = array<i64: 1, 1, 1, 1>} : (tensor<1x21x21x16xf32>, tensor<16x3x3xf32>) -> tensor<1x21x21x16xf32>
+  %z = "kjit.depthwise_conv2d"(%y, %w2) {padding = array<i64: 2, 2, 2, 2>} : (tensor<1x21x21x16xf32>, tensor<16x5x5xf32>) -> tensor<1x21x21x16xf32>
+  return %z : tensor<1x21x21x16xf32>
+}
+)";
+  auto k = cudaJit().compileModule(chain);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  Fake::get().setLaunchResult(0);
+  std::vector<float> x = randomVector(21 * 21 * 16), w1 = randomVector(16 * 9),
+                     w2 = randomVector(16 * 25), z(21 * 21 * 16);
+  int before = Fake::get().launchCount();
+  Status s = k->run({TensorView(x.data(), {1, 21, 21, 16}),
+                     TensorView(w1.data(), {16, 3, 3}),
+                     TensorView(w2.data(), {16, 5, 5})},
+                    {TensorView(z.data(), {1, 21, 21, 16})});
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(Fake::get().launchCount(), before + 2);
+  EXPECT_STREQ(Fake::get().lastKernel(), "main_kjit_1_kernel");
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+}
