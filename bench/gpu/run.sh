@@ -27,8 +27,15 @@ else
   echo "no working C++ compiler here: using the bundle's prebuilt runner"
   RUNNER="$BUNDLE/kjit_gpu_runner"
 fi
+# The Python with numpy (and PyTorch for the peers; on the GPU machines the
+# plain python3 has both).
+PY=""
+for p in ${PYTHON:-} python3 /usr/bin/python3; do
+  if "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then echo "run.sh: no Python with numpy" >&2; exit 2; fi
 OUTFILE=bench/results/gpu-$(date -u +%Y-%m-%d).md
-PYTHONUNBUFFERED=1 timeout 420 python3 bench/gpu/gpu_bench.py run \
+PYTHONUNBUFFERED=1 timeout 420 "$PY" bench/gpu/gpu_bench.py run \
   --bundle "$BUNDLE" --runner "$RUNNER" --out "$OUTFILE" \
   --repeat "${REPEAT:-20}"
 rc=$?
