@@ -20,6 +20,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Config/llvm-config.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -143,6 +144,66 @@ llvm::Expected<ArgSpec> argSpec(Type t, bool isOutput, const Twine &what) {
 }
 
 } // namespace
+
+/// LLVM -O2 (without the loop and SLP vectorizers) and machine code for
+/// `target`: an ELF relocatable object.
+static llvm::Expected<std::string>
+hostObject(llvm::Module &llmod, const ::kjit::compiler::CpuTarget &target,
+           PhaseTimer &timer) {
+
+  llvm::Triple triple(target.triple);
+  std::string err;
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!t)
+    return makeError("no LLVM target for " + target.triple + ": " + err);
+  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
+      triple, target.cpu, target.features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return makeError("cannot create a target machine for " + target.cpu);
+  llmod.setDataLayout(tm->createDataLayout());
+  llmod.setTargetTriple(triple);
+  for (llvm::Function &f : llmod) {
+    if (f.isDeclaration())
+      continue;
+    f.addFnAttr("target-cpu", target.cpu);
+    f.addFnAttr("target-features", target.features);
+  }
+  {
+    // -O2 without LLVM's loop and SLP vectorizers: the kernels arrive
+    // vectorized and register-blocked, and those passes are a large part of
+    // the optimizer's time (JIT latency) for no gain on this code.
+    llvm::PipelineTuningOptions tuning;
+    tuning.LoopVectorization = false;
+    tuning.SLPVectorization = false;
+    llvm::PassBuilder pb(tm.get(), tuning);
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    llvm::ModulePassManager mpm =
+        pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+    mpm.run(llmod, mam);
+  }
+  timer.lap("LLVM -O2");
+
+  llvm::SmallVector<char, 0> buffer;
+  {
+    llvm::raw_svector_ostream os(buffer);
+    llvm::legacy::PassManager codegen;
+    if (tm->addPassesToEmitFile(codegen, os, nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return makeError("the target cannot emit object files");
+    codegen.run(llmod);
+  }
+  timer.lap("machine code");
+  return std::string(buffer.begin(), buffer.end());
+}
 
 namespace kjit::compiler {
 
@@ -334,87 +395,42 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
     return makeError("internal error: translation to LLVM IR failed: " +
                      diags.text);
   timer.lap("translation to LLVM IR");
-
-  llvm::Triple triple(target.triple);
-  std::string err;
-  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, err);
-  if (!t)
-    return makeError("no LLVM target for " + target.triple + ": " + err);
-  std::unique_ptr<llvm::TargetMachine> tm(t->createTargetMachine(
-      triple, target.cpu, target.features, llvm::TargetOptions(),
-      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
-  if (!tm)
-    return makeError("cannot create a target machine for " + target.cpu);
-  llmod->setDataLayout(tm->createDataLayout());
-  llmod->setTargetTriple(triple);
-  for (llvm::Function &f : *llmod) {
-    if (f.isDeclaration())
-      continue;
-    f.addFnAttr("target-cpu", target.cpu);
-    f.addFnAttr("target-features", target.features);
-  }
-  {
-    // -O2 without LLVM's loop and SLP vectorizers: the kernels arrive
-    // vectorized and register-blocked, and those passes are a large part of
-    // the optimizer's time (JIT latency) for no gain on this code.
-    llvm::PipelineTuningOptions tuning;
-    tuning.LoopVectorization = false;
-    tuning.SLPVectorization = false;
-    llvm::PassBuilder pb(tm.get(), tuning);
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::ModulePassManager mpm =
-        pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
-    mpm.run(*llmod, mam);
-  }
-  timer.lap("LLVM -O2");
-
+  auto object = hostObject(*llmod, target, timer);
+  if (!object)
+    return object.takeError();
   Artifact art;
   art.prepared = prep;
   art.symbol = packedSymbolName(prep.entry);
-  llvm::SmallVector<char, 0> buffer;
-  {
-    llvm::raw_svector_ostream os(buffer);
-    llvm::legacy::PassManager codegen;
-    if (tm->addPassesToEmitFile(codegen, os, nullptr,
-                                llvm::CodeGenFileType::ObjectFile))
-      return makeError("the target cannot emit object files");
-    codegen.run(*llmod);
-  }
-  art.object.assign(buffer.begin(), buffer.end());
-  timer.lap("machine code");
+  art.object = std::move(*object);
   return art;
 }
 
-llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
-                                         const std::string &chip,
-                                         const std::string &features) {
-  PhaseTimer timer("compileToPtx");
-  registerAllPasses();
-  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
-  DiagCapture diags(ctx);
+/// The prepared module through kjit-nvvm-pipeline: host code in the LLVM
+/// dialect (gpu.launch_func left for the translation) and one gpu.binary of
+/// PTX per kernel.
+static llvm::Expected<OwningOpRef<ModuleOp>>
+runNvvmPipeline(MLIRContext &ctx, DiagCapture &diags,
+                const PreparedModule &prep, const std::string &chip,
+                const std::string &features) {
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(prep.canonicalText, &ctx, "prepared.mlir");
   if (!module)
     return makeError("internal error: the prepared module does not parse: " +
                      diags.text);
-  // The configs must have been resolved for a CUDA chip.
-  bool cpuConfigs = false;
+  // The configs must have been resolved for a CUDA chip: an op with a CPU
+  // config has no GPU configuration (no GPU generator for it yet), or the
+  // whole module was prepared for the CPU.
+  std::string cpuOp;
   module->walk([&](mlir::kjit::TunableOpInterface op) {
     if (auto c = mlir::kjit::getConfig(op))
-      if (c.has("vector_width"))
-        cpuConfigs = true;
+      if (c.has("vector_width") && cpuOp.empty())
+        cpuOp = op->getName().getStringRef().str();
   });
-  if (cpuConfigs)
-    return makeError("the module was prepared for the CPU; prepare it with "
-                     "CompileRequest::cudaChip = \"" + chip + "\"");
+  if (!cpuOp.empty())
+    return makeError(cpuOp + " has a CPU config, not a CUDA one: it has no "
+                     "GPU code generator yet, or the module was prepared for "
+                     "the CPU (prepare it with CompileRequest::cudaChip = \"" +
+                     chip + "\")");
   PassManager pm(&ctx);
   NvvmPipelineOptions opts;
   opts.chip = chip;
@@ -424,9 +440,22 @@ llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
     return makeError(reason);
   if (failed(pm.run(*module)))
     return makeError("GPU code generation failed: " + diags.text);
+  return std::move(module);
+}
+
+llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
+                                         const std::string &chip,
+                                         const std::string &features) {
+  PhaseTimer timer("compileToPtx");
+  registerAllPasses();
+  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
+  DiagCapture diags(ctx);
+  auto module = runNvvmPipeline(ctx, diags, prep, chip, features);
+  if (!module)
+    return module.takeError();
   timer.lap("NVVM pipeline");
   std::vector<std::string> ptx;
-  module->walk([&](gpu::BinaryOp bin) {
+  (*module)->walk([&](gpu::BinaryOp bin) {
     for (Attribute a : bin.getObjects())
       if (auto obj = dyn_cast<gpu::ObjectAttr>(a))
         ptx.push_back(obj.getObject().getValue().str());
@@ -437,6 +466,132 @@ llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
     return makeError("the module has " + Twine(ptx.size()) +
                      " GPU kernels; compileToPtx returns one so far");
   return ptx.front();
+}
+
+/// Moves the functions of `@llvm.global_ctors` (or `_dtors`) into one
+/// external `void name(void)` that calls them in priority order, and drops
+/// the array: ORC does not run an object's static constructors, and the
+/// runtime wants to run (and check) the module load itself.
+static void hoistGlobalStructors(llvm::Module &m, llvm::StringRef array,
+                                 llvm::StringRef name) {
+  llvm::LLVMContext &c = m.getContext();
+  auto *fnTy = llvm::FunctionType::get(llvm::Type::getVoidTy(c), false);
+  auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
+                                    name, m);
+  auto *bb = llvm::BasicBlock::Create(c, "entry", fn);
+  llvm::IRBuilder<> b(bb);
+  if (llvm::GlobalVariable *gv = m.getNamedGlobal(array)) {
+    std::vector<std::pair<uint64_t, llvm::Function *>> fns;
+    if (auto *init = dyn_cast_or_null<llvm::ConstantArray>(
+            gv->hasInitializer() ? gv->getInitializer() : nullptr))
+      for (llvm::Value *op : init->operands())
+        if (auto *cs = dyn_cast<llvm::ConstantStruct>(op))
+          if (auto *f = dyn_cast<llvm::Function>(
+                  cs->getOperand(1)->stripPointerCasts()))
+            fns.push_back(
+                {cast<llvm::ConstantInt>(cs->getOperand(0))->getZExtValue(),
+                 f});
+    std::stable_sort(fns.begin(), fns.end(), [](auto &x, auto &y) {
+      return x.first < y.first;
+    });
+    // Destructors run in the reverse order of constructors.
+    if (array == "llvm.global_dtors")
+      std::reverse(fns.begin(), fns.end());
+    for (auto &[prio, f] : fns)
+      b.CreateCall(f);
+    gv->eraseFromParent();
+  }
+  b.CreateRetVoid();
+}
+
+std::string initSymbolName(const std::string &entry) {
+  return "kjit_init_" + entry;
+}
+std::string finiSymbolName(const std::string &entry) {
+  return "kjit_fini_" + entry;
+}
+
+llvm::Expected<Artifact> generateCuda(const PreparedModule &prep,
+                                      const std::string &chip,
+                                      const CpuTarget &host,
+                                      CudaBinaryFormat format) {
+  PhaseTimer timer("generateCuda");
+  registerAllPasses();
+  initLLVMTargets();
+  MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
+  DiagCapture diags(ctx);
+  auto module = runNvvmPipeline(ctx, diags, prep, chip, "");
+  if (!module)
+    return module.takeError();
+  timer.lap("NVVM pipeline");
+
+  bool cubin = format == CudaBinaryFormat::Cubin ||
+               (format == CudaBinaryFormat::Auto && !ptxasPath().empty() &&
+                llvm::sys::fs::can_execute(ptxasPath()));
+  std::string embedded = cubin ? "cubin" : "ptx";
+  if (cubin) {
+    // ptxas ahead of time: the driver loads a cubin without its JIT.
+    llvm::Error failure = llvm::Error::success();
+    (*module)->walk([&](gpu::BinaryOp bin) {
+      SmallVector<Attribute> objects;
+      for (Attribute a : bin.getObjects()) {
+        auto obj = dyn_cast<gpu::ObjectAttr>(a);
+        if (!obj || obj.getFormat() != gpu::CompilationTarget::Assembly) {
+          objects.push_back(a);
+          continue;
+        }
+        auto code = assemblePtx(obj.getObject().getValue().str(), chip);
+        if (!code) {
+          failure = llvm::joinErrors(std::move(failure), code.takeError());
+          objects.push_back(a);
+          continue;
+        }
+        objects.push_back(gpu::ObjectAttr::get(
+            &ctx, obj.getTarget(), gpu::CompilationTarget::Binary,
+            StringAttr::get(&ctx, *code), obj.getProperties(),
+            obj.getKernels()));
+      }
+      bin.setObjectsAttr(ArrayAttr::get(&ctx, objects));
+    });
+    if (failure)
+      return std::move(failure);
+    timer.lap("ptxas");
+  }
+
+  PassManager pm(&ctx);
+  KjitEmitPackedEntryOptions packed;
+  packed.entry = prep.entry;
+  pm.addPass(createKjitEmitPackedEntry(packed));
+  if (failed(pm.run(**module)))
+    return makeError("code generation failed: " + diags.text);
+
+  llvm::LLVMContext llctx;
+  std::unique_ptr<llvm::Module> llmod =
+      translateModuleToLLVMIR(**module, llctx, "kjit");
+  if (!llmod)
+    return makeError("internal error: translation to LLVM IR failed: " +
+                     diags.text);
+  hoistGlobalStructors(*llmod, "llvm.global_ctors", initSymbolName(prep.entry));
+  hoistGlobalStructors(*llmod, "llvm.global_dtors", finiSymbolName(prep.entry));
+  timer.lap("translation to LLVM IR");
+  // The host side only marshals arguments and calls the driver: built for
+  // the architecture's baseline CPU, so that an object made on one machine
+  // (bench/gpu's bundle) runs on the GPU machine's CPU whatever its ISA
+  // extensions.
+  CpuTarget baseline = host;
+  baseline.cpu = llvm::Triple(host.triple).isX86() ? "x86-64" : "generic";
+  baseline.features = "";
+  auto object = hostObject(*llmod, baseline, timer);
+  if (!object)
+    return object.takeError();
+  Artifact art;
+  art.prepared = prep;
+  art.symbol = packedSymbolName(prep.entry);
+  art.initSymbol = initSymbolName(prep.entry);
+  art.finiSymbol = finiSymbolName(prep.entry);
+  art.deviceCode = embedded;
+  art.object = std::move(*object);
+  return art;
 }
 
 std::string ptxasPath() {

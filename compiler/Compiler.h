@@ -79,6 +79,11 @@ struct Artifact {
   /// descriptor {T *alloc, T *aligned, int64 offset, int64 sizes[R],
   /// int64 strides[R]} of argument i (inputs, then outputs).
   std::string symbol;
+  /// CUDA only (generateCuda): `void init(void)` loads the embedded device
+  /// code into the current CUDA context (through the mgpu* runtime
+  /// functions), `void fini(void)` unloads it; deviceCode is "ptx" or
+  /// "cubin". Empty for CPU objects.
+  std::string initSymbol, finiSymbol, deviceCode;
 };
 
 /// Parses, verifies and resolves configs; no code generation.
@@ -97,6 +102,27 @@ llvm::Expected<Artifact> compile(const CompileRequest &request);
 llvm::Expected<std::string> compileToPtx(const PreparedModule &prepared,
                                          const std::string &chip,
                                          const std::string &features = "");
+/// What generateCuda embeds in the host object: PTX (the driver JIT-compiles
+/// it when the module is loaded) or a cubin from ptxas; Auto: a cubin when
+/// ptxas is there, else PTX.
+enum class CudaBinaryFormat { Auto, PTX, Cubin };
+
+/// The host object for a CUDA target: the NVVM pipeline on a module
+/// prepared for `chip`, the device code (PTX, or a cubin from ptxas)
+/// embedded as a constant, the host code (argument marshalling and launches
+/// through the mgpu* functions MLIR's gpu-to-llvm calls: mgpuModuleLoad /
+/// mgpuModuleLoadJIT, mgpuModuleGetFunction, mgpuLaunchKernel,
+/// mgpuStream*) compiled for `host` with kjit_packed_<entry>,
+/// kjit_init_<entry> and kjit_fini_<entry>. Needs no GPU and no driver:
+/// only loading and running it do.
+llvm::Expected<Artifact> generateCuda(const PreparedModule &prepared,
+                                      const std::string &chip,
+                                      const CpuTarget &host,
+                                      CudaBinaryFormat format =
+                                          CudaBinaryFormat::Auto);
+std::string initSymbolName(const std::string &entry);
+std::string finiSymbolName(const std::string &entry);
+
 /// The ptxas kjit was configured with ("" when none was found); the
 /// environment variable KJIT_PTXAS overrides it.
 std::string ptxasPath();

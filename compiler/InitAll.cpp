@@ -25,6 +25,10 @@ void ::kjit::compiler::registerAllDialects(mlir::DialectRegistry &registry) {
   mlir::registerOpenMPDialectTranslation(registry);
   // The GPU path: gpu.module -> LLVM IR -> PTX (gpu-module-to-binary).
   mlir::registerGPUDialectTranslation(registry);
+  // #gpu.select_object: embeds a gpu.binary and emits the module load and
+  // launch calls when host code is translated (CUDA targets).
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(
+      registry);
   mlir::registerNVVMDialectTranslation(registry);
   mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }

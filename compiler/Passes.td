@@ -86,6 +86,20 @@ def KjitGenerateGpuKernels : Pass<"kjit-generate-gpu-kernels", "ModuleOp"> {
                            "mlir::func::FuncDialect"];
 }
 
+def KjitHostAllocsToGpu : Pass<"kjit-host-allocs-to-gpu", "ModuleOp"> {
+  let summary = "Buffers between GPU kernels in device memory";
+  let description = [{
+    For CUDA targets, after the kernels became `gpu.launch`es: every
+    `memref.alloc` / `memref.dealloc` of host code (outside `gpu.launch` and
+    `gpu.module`), i.e. a buffer that only kernels touch (an intermediate
+    between two kjit ops), becomes a device allocation: `gpu.alloc async` /
+    `gpu.dealloc async` between `gpu.wait`s, which gpu-to-llvm lowers to
+    mgpuMemAlloc / mgpuMemFree. Without it such buffers were host `malloc`
+    memory that the kernels cannot address.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 def KjitEmitPackedEntry : Pass<"kjit-emit-packed-entry", "ModuleOp"> {
   let summary = "Add `void kjit_packed_<entry>(void **args)` for the runtime";
   let description = [{

@@ -135,7 +135,7 @@ LogicalResult buildNvvmPipeline(OpPassManager &pm,
           "buffer-results-to-out-params{hoist-static-allocs=1 "
           "modify-public-functions=1},"
           "buffer-deallocation-pipeline,"
-          "kjit-generate-gpu-kernels,cse",
+          "kjit-generate-gpu-kernels,cse,kjit-host-allocs-to-gpu",
           pm, os))) {
     reason = "internal error: bad NVVM pipeline: " + err;
     return failure();

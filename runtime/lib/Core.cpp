@@ -1,4 +1,5 @@
 //===- Core.cpp - dtypes, tensor views, targets, versions -----------------===//
+#include "CudaExecutor.h"
 #include "RuntimeInternal.h"
 #include "compiler/Compiler.h"
 
@@ -94,9 +95,86 @@ const compiler::CpuTarget &hostCpu() { return hostCpuTarget(); }
 } // namespace kjit::runtime
 
 std::string Target::key() const {
-  if (kind == Kind::CUDA)
-    return "cuda:" + std::to_string(ordinal);
+  if (kind == Kind::CUDA) {
+    auto info = runtime::cudaDeviceInfo(ordinal);
+    if (!info) {
+      llvm::consumeError(info.takeError());
+      return "cuda:" + std::to_string(ordinal) + ";no-driver";
+    }
+    return "cuda:" + info->key();
+  }
   return hostCpuTarget().key();
+}
+
+TensorView TensorView::onDevice(void *data, DType dtype,
+                                std::vector<int64_t> shape, int device) {
+  TensorView v(data, dtype, std::move(shape));
+  v.memory = Memory::Device;
+  v.device = device;
+  return v;
+}
+
+Result<DeviceBuffer> DeviceBuffer::allocate(size_t bytes, int device) {
+  auto p = runtime::cudaAlloc(device, bytes);
+  if (!p)
+    return runtime::toStatus(p.takeError());
+  DeviceBuffer b;
+  b.ptr_ = uintptr_t(*p);
+  b.bytes_ = bytes;
+  b.device_ = device;
+  return b;
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (ptr_)
+    llvm::consumeError(runtime::cudaFree(device_, ptr_));
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer &&o) noexcept
+    : ptr_(o.ptr_), bytes_(o.bytes_), device_(o.device_) {
+  o.ptr_ = 0;
+  o.bytes_ = 0;
+}
+
+DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&o) noexcept {
+  if (this != &o) {
+    if (ptr_)
+      llvm::consumeError(runtime::cudaFree(device_, ptr_));
+    ptr_ = o.ptr_;
+    bytes_ = o.bytes_;
+    device_ = o.device_;
+    o.ptr_ = 0;
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+Status DeviceBuffer::copyFromHost(const void *src, size_t bytes) {
+  if (bytes > bytes_)
+    return runtime::userError("copyFromHost: " + std::to_string(bytes) +
+                              " bytes into a " + std::to_string(bytes_) +
+                              "-byte device buffer");
+  if (bytes && !src)
+    return runtime::userError("copyFromHost: null source");
+  if (llvm::Error e = runtime::cudaCopyToDevice(device_, ptr_, src, bytes))
+    return runtime::toStatus(std::move(e));
+  return Status::ok();
+}
+
+Status DeviceBuffer::copyToHost(void *dst, size_t bytes) const {
+  if (bytes > bytes_)
+    return runtime::userError("copyToHost: " + std::to_string(bytes) +
+                              " bytes from a " + std::to_string(bytes_) +
+                              "-byte device buffer");
+  if (bytes && !dst)
+    return runtime::userError("copyToHost: null destination");
+  if (llvm::Error e = runtime::cudaCopyToHost(device_, dst, ptr_, bytes))
+    return runtime::toStatus(std::move(e));
+  return Status::ok();
+}
+
+TensorView DeviceBuffer::view(DType dtype, std::vector<int64_t> shape) const {
+  return TensorView::onDevice(data(), dtype, std::move(shape), device_);
 }
 
 std::string kjit::version() {

@@ -52,6 +52,15 @@ Result<CpuExecutor *> CpuExecutor::get() {
 
 Result<PackedFn> CpuExecutor::load(std::string_view object,
                                    const std::string &symbol) {
+  auto addrs = loadSymbols(object, {symbol});
+  if (!addrs)
+    return addrs.status();
+  return reinterpret_cast<PackedFn>((*addrs)[0]);
+}
+
+Result<std::vector<void *>> CpuExecutor::loadSymbols(
+    std::string_view object, const std::vector<std::string> &symbols,
+    const std::vector<std::pair<const char *, void *>> &extraSymbols) {
   llvm::orc::LLJIT &jit = *impl_->jit;
   std::string name = "kjit.kernel." + std::to_string(impl_->nextId++);
   auto jd = jit.getExecutionSession().createJITDylib(name);
@@ -77,6 +86,10 @@ Result<PackedFn> CpuExecutor::load(std::string_view object,
   runtimeSymbols[mangle("kjit_rt_report_error")] = {
       llvm::orc::ExecutorAddr::fromPtr(&kjit_rt_report_error),
       llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  for (const auto &[sym, addr] : extraSymbols)
+    runtimeSymbols[mangle(sym)] = {
+        llvm::orc::ExecutorAddr::fromPtr(addr),
+        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
   if (llvm::Error err =
           jd->define(llvm::orc::absoluteSymbols(std::move(runtimeSymbols))))
     return internalError("cannot define the runtime's symbols: " +
@@ -96,9 +109,13 @@ Result<PackedFn> CpuExecutor::load(std::string_view object,
   if (llvm::Error err = jit.addObjectFile(*jd, std::move(buffer)))
     return internalError("cannot add kernel object: " +
                          llvm::toString(std::move(err)));
-  auto addr = jit.lookup(*jd, symbol);
-  if (!addr)
-    return internalError("cannot link kernel symbol '" + symbol +
-                         "': " + llvm::toString(addr.takeError()));
-  return addr->toPtr<PackedFn>();
+  std::vector<void *> out;
+  for (const std::string &symbol : symbols) {
+    auto addr = jit.lookup(*jd, symbol);
+    if (!addr)
+      return internalError("cannot link kernel symbol '" + symbol +
+                           "': " + llvm::toString(addr.takeError()));
+    out.push_back(addr->toPtr<void *>());
+  }
+  return out;
 }

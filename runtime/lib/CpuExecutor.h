@@ -12,6 +12,8 @@
 #include "kjit/kjit.h"
 
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace kjit::runtime {
 
@@ -27,6 +29,13 @@ public:
   /// The code stays loaded for the life of the process (kernels are cached
   /// and handed out as shared handles, so unloading buys little).
   Result<PackedFn> load(std::string_view object, const std::string &symbol);
+  /// The same for several symbols; `extraSymbols` (name, address) are bound
+  /// as absolute symbols before the object is linked (e.g. the mgpu*
+  /// functions of a CUDA kernel's host code).
+  Result<std::vector<void *>>
+  loadSymbols(std::string_view object, const std::vector<std::string> &symbols,
+              const std::vector<std::pair<const char *, void *>>
+                  &extraSymbols = {});
 
   struct Impl;
 

@@ -26,6 +26,12 @@ Result<std::string> emitCudaCode(const std::string &mlirText,
   auto prepared = compiler::prepare(request);
   if (!prepared)
     return runtime::toStatus(prepared.takeError());
+  if (format == CudaCodeFormat::HostObject) {
+    auto art = compiler::generateCuda(*prepared, chip, hostCpu());
+    if (!art)
+      return runtime::toStatus(art.takeError());
+    return art->object;
+  }
   auto ptx = compiler::compileToPtx(*prepared, chip);
   if (!ptx)
     return runtime::toStatus(ptx.takeError());

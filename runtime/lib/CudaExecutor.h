@@ -1,42 +1,74 @@
-//===- CudaExecutor.h - the CUDA driver API, loaded at run time -*- C++ -*-===//
+//===- CudaExecutor.h - the CUDA driver for the runtime ---------*- C++ -*-===//
 //
-// libcuda.so.1 is opened with dlopen when first needed (never linked:
-// binaries start on machines without a driver). Every entry point comes
-// from dlsym; every call's CUresult becomes an llvm::Error with the
-// driver's own message. Without a driver: a "no CUDA driver" error.
-// First slice: driver loading, cuInit and device query; module load,
-// launch, buffers and events come next (issue 5).
+// CudaDriver.h (driver through dlopen, the mgpu* functions kjit's CUDA host
+// code calls, launch scopes, event timing) with llvm::Error results, for
+// the runtime. See CudaDriver.h for how kernels reach the driver.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_RUNTIME_CUDAEXECUTOR_H
 #define KJIT_RUNTIME_CUDAEXECUTOR_H
 
+#include "CudaDriver.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kjit::runtime {
 
-struct CudaDeviceInfo {
-  int ordinal = 0;
-  std::string name;
-  int computeCapability = 0; ///< e.g. 90
-  int smCount = 0;
-  int maxThreadsPerBlock = 0;
-  int sharedMemPerBlock = 0;
-  int driverVersion = 0; ///< e.g. 13000
-  /// "sm_90" (the chip kjit compiles for).
-  std::string chip() const { return "sm_" + std::to_string(computeCapability); }
-};
+using CudaDeviceInfo = cuda::DeviceInfo;
 
 /// The driver, loaded once per process; an error (starting "no CUDA
-/// driver") when libcuda.so.1 cannot be opened, or when cuInit fails.
-/// `libraryName` is for tests (default libcuda.so.1).
-llvm::Error loadCudaDriver(const char *libraryName = "libcuda.so.1");
-/// Number of CUDA devices (after loadCudaDriver succeeds).
+/// driver") when the library cannot be opened, lacks the driver API, or
+/// cuInit fails. `libraryName` null: $KJIT_CUDA_DRIVER, else libcuda.so.1.
+llvm::Error loadCudaDriver(const char *libraryName = nullptr);
+/// Number of CUDA devices (loads the driver).
 llvm::Expected<int> cudaDeviceCount();
-/// Properties of device `ordinal`.
+/// Properties of device `ordinal` (loads the driver).
 llvm::Expected<CudaDeviceInfo> cudaDeviceInfo(int ordinal);
+
+/// Device memory (the device's primary context). Addresses are unified
+/// (one address space with the host's), held as uint64_t.
+llvm::Expected<uint64_t> cudaAlloc(int ordinal, size_t bytes);
+llvm::Error cudaFree(int ordinal, uint64_t ptr);
+llvm::Error cudaCopyToDevice(int ordinal, uint64_t dst, const void *src,
+                             size_t bytes);
+llvm::Error cudaCopyToHost(int ordinal, void *dst, uint64_t src,
+                           size_t bytes);
+/// The device allocation holding `ptr` as (base, bytes); nullopt when
+/// `ptr` is not device memory (or there is no driver).
+std::optional<std::pair<uint64_t, size_t>> cudaAllocationOf(int ordinal,
+                                                            uint64_t ptr);
+
+/// cuda::LaunchScope with an llvm::Error from finish().
+class CudaLaunchScope {
+public:
+  explicit CudaLaunchScope(int ordinal, bool deferSync = false)
+      : scope_(ordinal, deferSync) {}
+  llvm::Error finish();
+  void *stream() const { return scope_.stream(); }
+
+private:
+  cuda::LaunchScope scope_;
+};
+
+/// The mgpu* functions kjit implements, as (symbol, address).
+std::vector<std::pair<const char *, void *>> cudaRuntimeSymbols();
+
+/// Device times of `repeat` calls of `launch` (which must launch on the
+/// scope's stream, e.g. a packed kernel entry called inside a
+/// CudaLaunchScope with deferSync), in milliseconds, measured with one CUDA
+/// event pair around each call. `flushL2`: before each timed call, a
+/// memset of twice the device's L2 size on the same stream (outside the
+/// events) so that no call finds its data in L2 from the previous one.
+llvm::Expected<std::vector<double>>
+cudaTimeLaunches(int ordinal, int repeat, bool flushL2,
+                 llvm::function_ref<void()> launch);
 
 } // namespace kjit::runtime
 

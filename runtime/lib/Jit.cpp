@@ -2,10 +2,14 @@
 //
 // compile: descriptor -> MLIR text -> compiler::prepare (parse, verify,
 // resolve configs, key) -> memory cache -> disk cache -> compiler::generate
-// -> disk store -> CpuExecutor::load.
+// -> disk store -> CpuExecutor::load. Target::cuda: configs for the device's
+// chip, compiler::generateCuda, the object linked with kjit's mgpu*
+// functions (CudaDriver.cpp) and its device code loaded on the device;
+// Kernel::run stages host views through device memory.
 //
 //===----------------------------------------------------------------------===//
 #include "CpuExecutor.h"
+#include "CudaExecutor.h"
 #include "KernelCache.h"
 #include "KernelErrors.h"
 #include "OpText.h"
@@ -13,6 +17,7 @@
 #include "Selection.h"
 #include "compiler/Compiler.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +43,7 @@ struct LoadedKernel {
   std::vector<ArgInfo> inputs, outputs;
   std::vector<std::string> configs;
   std::string source;
+  Target target;
 };
 } // namespace
 
@@ -68,6 +74,7 @@ const std::vector<std::string> &Kernel::configSources() const {
   return impl_->sources;
 }
 const std::string &Kernel::origin() const { return impl_->origin; }
+const Target &Kernel::target() const { return impl_->loaded->target; }
 const std::string &Kernel::source() const { return impl_->loaded->source; }
 
 namespace {
@@ -156,11 +163,209 @@ struct AlignedFree {
 };
 } // namespace
 
+namespace {
+/// Checks counts and every view against the signature; fills `views` and
+/// `names` (inputs, then outputs).
+Status checkArgs(const LoadedKernel &k, const std::vector<TensorView> &inputs,
+                 const std::vector<TensorView> &outputs,
+                 std::vector<const TensorView *> &views,
+                 std::vector<std::string> &names) {
+  if (inputs.size() != k.inputs.size())
+    return userError("kernel takes " + std::to_string(k.inputs.size()) +
+                     " inputs, got " + std::to_string(inputs.size()));
+  if (outputs.size() != k.outputs.size())
+    return userError("kernel produces " + std::to_string(k.outputs.size()) +
+                     " outputs, got " + std::to_string(outputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    names.push_back("input " + std::to_string(i));
+    if (Status s = checkView(inputs[i], k.inputs[i], names.back()); !s)
+      return s;
+    views.push_back(&inputs[i]);
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    names.push_back("output " + std::to_string(i));
+    if (Status s = checkView(outputs[i], k.outputs[i], names.back()); !s)
+      return s;
+    views.push_back(&outputs[i]);
+  }
+  // The kernel writes outputs while it still reads inputs: an output may not
+  // share a byte with any input or with another output (host and device
+  // addresses share one space under CUDA's unified addressing).
+  std::vector<ByteRange> ranges;
+  for (const TensorView *v : views)
+    ranges.push_back(byteRange(
+        *v, v->strides.empty() ? v->contiguousStrides() : v->strides));
+  for (size_t o = inputs.size(); o < views.size(); ++o)
+    for (size_t j = 0; j < views.size(); ++j)
+      if (j != o && views[o]->memory == views[j]->memory &&
+          ranges[o].overlaps(ranges[j]))
+        return userError(names[o] + " overlaps " + names[j] +
+                         " in memory; outputs must not alias inputs or "
+                         "other outputs");
+  return Status::ok();
+}
+
+/// Memref descriptor {alloc, aligned, offset, sizes[R], strides[R]} of a
+/// contiguous tensor at `data`.
+using Descriptor = std::array<int64_t, 3 + 2 * kMaxRank>;
+void fillDescriptor(Descriptor &d, void *data,
+                    const std::vector<int64_t> &shape) {
+  size_t rank = shape.size();
+  d[0] = d[1] = int64_t(reinterpret_cast<intptr_t>(data));
+  d[2] = 0;
+  int64_t running = 1;
+  for (size_t r = rank; r-- > 0;) {
+    d[3 + r] = shape[r];
+    d[3 + rank + r] = running;
+    running *= shape[r];
+  }
+}
+
+/// A CUDA kernel's arguments on its device: device views as given, host
+/// views staged through temporary device buffers.
+struct CudaArgs {
+  std::vector<DeviceBuffer> temps; ///< per view; empty for device views
+  std::vector<Descriptor> descs;
+  std::vector<void *> args;
+};
+
+Status stageCudaArgs(const LoadedKernel &k,
+                     const std::vector<const TensorView *> &views,
+                     const std::vector<std::string> &names, size_t numInputs,
+                     CudaArgs &out) {
+  int ordinal = k.target.ordinal;
+  out.temps.resize(views.size());
+  out.descs.resize(views.size());
+  out.args.resize(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    const TensorView &v = *views[i];
+    size_t bytes = size_t(v.numElements()) * dtypeSize(v.dtype);
+    void *data = v.data;
+    if (v.memory == Memory::Device) {
+      if (v.device != ordinal)
+        return userError(names[i] + ": device view on CUDA device " +
+                         std::to_string(v.device) +
+                         ", but the kernel runs on device " +
+                         std::to_string(ordinal));
+      if (!v.isContiguous())
+        return userError(names[i] + ": device views must be contiguous "
+                                    "(pass a host view to have kjit copy a "
+                                    "strided one)");
+      if (bytes) {
+        auto alloc = cudaAllocationOf(
+            ordinal, uint64_t(reinterpret_cast<uintptr_t>(v.data)));
+        uint64_t p = uint64_t(reinterpret_cast<uintptr_t>(v.data));
+        if (!alloc)
+          return userError(names[i] +
+                           ": not device memory of a CUDA context (a host "
+                           "pointer in a Memory::Device view?)");
+        if (p + bytes > alloc->first + alloc->second)
+          return userError(names[i] + ": the view's " +
+                           std::to_string(bytes) +
+                           " bytes run past the end of its device "
+                           "allocation (" +
+                           std::to_string(alloc->first + alloc->second - p) +
+                           " bytes left)");
+      }
+    } else {
+      auto buf = DeviceBuffer::allocate(bytes, ordinal);
+      if (!buf)
+        return buf.status();
+      out.temps[i] = std::move(*buf);
+      data = out.temps[i].data();
+      if (i < numInputs && bytes) {
+        Status s;
+        if (v.isContiguous()) {
+          s = out.temps[i].copyFromHost(v.data, bytes);
+        } else {
+          std::vector<char> dense(bytes);
+          stridedCopy(v, dense.data(), /*toDense=*/true);
+          s = out.temps[i].copyFromHost(dense.data(), bytes);
+        }
+        if (!s)
+          return s;
+      }
+    }
+    fillDescriptor(out.descs[i], data, v.shape);
+    out.args[i] = out.descs[i].data();
+  }
+  return Status::ok();
+}
+
+/// Copies the staged outputs back into their host views.
+Status unstageCudaOutputs(const std::vector<const TensorView *> &views,
+                          size_t numInputs, CudaArgs &a) {
+  for (size_t i = numInputs; i < views.size(); ++i) {
+    if (!a.temps[i].data())
+      continue;
+    const TensorView &v = *views[i];
+    size_t bytes = size_t(v.numElements()) * dtypeSize(v.dtype);
+    if (v.isContiguous()) {
+      if (Status s = a.temps[i].copyToHost(v.data, bytes); !s)
+        return s;
+      continue;
+    }
+    std::vector<char> dense(bytes);
+    if (Status s = a.temps[i].copyToHost(dense.data(), bytes); !s)
+      return s;
+    stridedCopy(v, dense.data(), /*toDense=*/false);
+  }
+  return Status::ok();
+}
+} // namespace
+
+/// Views with their strides filled in (stridedCopy needs them).
+static std::vector<TensorView> withStrides(const std::vector<TensorView> &vs) {
+  std::vector<TensorView> out = vs;
+  for (TensorView &v : out)
+    if (v.strides.empty())
+      v.strides = v.contiguousStrides();
+  return out;
+}
+
+static Status runCuda(const LoadedKernel &k,
+                      const std::vector<TensorView> &inputs,
+                      const std::vector<TensorView> &outputs,
+                      const TimingOptions *timing,
+                      std::vector<double> *times) {
+  std::vector<TensorView> ins = withStrides(inputs), outs = withStrides(outputs);
+  std::vector<const TensorView *> views;
+  std::vector<std::string> names;
+  if (Status s = checkArgs(k, ins, outs, views, names); !s)
+    return s;
+  CudaArgs a;
+  if (Status s = stageCudaArgs(k, views, names, ins.size(), a); !s)
+    return s;
+  int ordinal = k.target.ordinal;
+  int runs = timing ? std::max(0, timing->warmup) : 1;
+  for (int r = 0; r < runs; ++r) {
+    CudaLaunchScope scope(ordinal);
+    k.fn(a.args.data());
+    if (llvm::Error e = scope.finish())
+      return toStatus(std::move(e), "CUDA kernel launch");
+  }
+  if (timing && timing->repeat > 0) {
+    auto ms = cudaTimeLaunches(ordinal, timing->repeat, timing->flushL2,
+                               [&] { k.fn(a.args.data()); });
+    if (!ms)
+      return toStatus(ms.takeError(), "CUDA kernel timing");
+    *times = std::move(*ms);
+  }
+  return unstageCudaOutputs(views, ins.size(), a);
+}
+
 Status Kernel::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs) const {
   if (!impl_ || !impl_->loaded || !impl_->loaded->fn)
     return userError("run() on an empty kernel");
   const LoadedKernel &k = *impl_->loaded;
+  if (k.target.kind == Target::Kind::CUDA)
+    return runCuda(k, inputs, outputs, nullptr, nullptr);
+  for (const auto *list : {&inputs, &outputs})
+    for (const TensorView &v : *list)
+      if (v.memory != Memory::Host)
+        return userError("a device tensor view passed to a CPU kernel; "
+                         "compile for Target::cuda() or pass host memory");
   if (inputs.size() != k.inputs.size())
     return userError("kernel takes " + std::to_string(k.inputs.size()) +
                      " inputs, got " + std::to_string(inputs.size()));
@@ -256,6 +461,36 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
   return Status::ok();
 }
 
+Result<std::vector<double>>
+Kernel::time(const std::vector<TensorView> &inputs,
+             const std::vector<TensorView> &outputs,
+             const TimingOptions &options) const {
+  if (!impl_ || !impl_->loaded || !impl_->loaded->fn)
+    return userError("time() on an empty kernel");
+  if (options.repeat < 0 || options.warmup < 0)
+    return userError("timing needs warmup >= 0 and repeat >= 0");
+  const LoadedKernel &k = *impl_->loaded;
+  std::vector<double> ms;
+  if (k.target.kind == Target::Kind::CUDA) {
+    if (Status s = runCuda(k, inputs, outputs, &options, &ms); !s)
+      return s;
+    return ms;
+  }
+  for (int i = 0; i < options.warmup; ++i)
+    if (Status s = run(inputs, outputs); !s)
+      return s;
+  for (int i = 0; i < options.repeat; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    Status s = run(inputs, outputs);
+    auto stop = std::chrono::steady_clock::now();
+    if (!s)
+      return s;
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(stop - start).count());
+  }
+  return ms;
+}
+
 //===----------------------------------------------------------------------===//
 // Jit
 //===----------------------------------------------------------------------===//
@@ -271,6 +506,9 @@ public:
   JitOptions options;
   std::shared_ptr<DiskCache> disk;
   std::unique_ptr<TuningSelector> selector;
+  /// CUDA targets: the device's chip ("sm_90"), or why there is none.
+  std::string cudaChip;
+  Status cudaProblem;
 
 private:
   /// One memory-cache slot; the first thread to ask for a key compiles,
@@ -301,7 +539,16 @@ JitImpl::JitImpl(Target target, JitOptions options)
       this->options.tuningDb, this->options.cacheDir.empty()
                                   ? DiskCache::defaultDirectory()
                                   : this->options.cacheDir));
-  if (!this->options.diskCache || target.kind != Target::Kind::CPU)
+  if (target.kind == Target::Kind::CUDA) {
+    // The device decides the chip; without a driver every compile returns
+    // the "no CUDA driver" error (code without a device: emitCudaCode).
+    auto info = cudaDeviceInfo(target.ordinal);
+    if (!info)
+      cudaProblem = toStatus(info.takeError());
+    else
+      cudaChip = info->chip();
+  }
+  if (!this->options.diskCache)
     return;
   std::string dir = this->options.cacheDir.empty()
                         ? DiskCache::defaultDirectory()
@@ -351,12 +598,79 @@ loadSignature(const KernelSignature &sig, std::string_view object) {
     (a.isOutput ? loaded->outputs : loaded->inputs).push_back(a);
   loaded->configs = sig.configs;
   loaded->source = sig.source;
+  loaded->target = Target::host();
+  return std::shared_ptr<const LoadedKernel>(std::move(loaded));
+}
+
+/// A CUDA kernel: its host object linked in ORC with kjit's mgpu*
+/// functions, then its device code loaded into device `ordinal`'s primary
+/// context (kjit_init_<entry>); a failed load is the compile's error.
+static Result<std::shared_ptr<const LoadedKernel>>
+loadCudaKernel(const KernelSignature &sig, std::string_view object,
+               const std::string &initSymbol, int ordinal) {
+  Result<CpuExecutor *> executor = CpuExecutor::get();
+  if (!executor)
+    return executor.status();
+  for (const ArgInfo &a : sig.args)
+    if (a.shape.size() > kMaxRank)
+      return userError("kernel argument of rank " +
+                       std::to_string(a.shape.size()) +
+                       " is above the supported " + std::to_string(kMaxRank));
+  auto addrs = (*executor)->loadSymbols(object, {sig.symbol, initSymbol},
+                                        cudaRuntimeSymbols());
+  if (!addrs)
+    return addrs.status();
+  auto init = reinterpret_cast<void (*)()>((*addrs)[1]);
+  {
+    CudaLaunchScope scope(ordinal);
+    init();
+    if (llvm::Error e = scope.finish())
+      return toStatus(std::move(e), "cannot load the kernel's device code "
+                                    "on CUDA device " +
+                                        std::to_string(ordinal));
+  }
+  // The module stays loaded for the life of the process, like the host code
+  // (kjit_fini_<entry> is not called: kernels are cached and shared).
+  auto loaded = std::make_shared<LoadedKernel>();
+  loaded->fn = reinterpret_cast<PackedFn>((*addrs)[0]);
+  for (const ArgInfo &a : sig.args)
+    (a.isOutput ? loaded->outputs : loaded->inputs).push_back(a);
+  loaded->configs = sig.configs;
+  loaded->source = sig.source;
+  loaded->target = Target::cuda(ordinal);
   return std::shared_ptr<const LoadedKernel>(std::move(loaded));
 }
 
 Result<JitImpl::Served>
 JitImpl::loadOrGenerate(const compiler::PreparedModule &prepared) {
   const std::string &key = prepared.cacheKey;
+  if (target.kind == Target::Kind::CUDA) {
+    // The host object with its device code; the cache key holds the chip.
+    std::string init = compiler::initSymbolName(prepared.entry);
+    if (disk) {
+      KernelSignature want =
+          signatureOf(prepared, compiler::packedSymbolName(prepared.entry));
+      if (std::optional<CacheEntry> hit = disk->load(key);
+          hit && hit->signature.sameArgs(want)) {
+        auto loaded =
+            loadCudaKernel(hit->signature, hit->object, init, target.ordinal);
+        if (loaded)
+          return Served{*loaded, "disk-cache"};
+      }
+    }
+    auto artifact = compiler::generateCuda(prepared, cudaChip, hostCpu());
+    if (!artifact)
+      return toStatus(artifact.takeError());
+    KernelSignature sig = signatureOf(artifact->prepared, artifact->symbol);
+    if (disk)
+      if (Status s = disk->store(key, CacheEntry{sig, artifact->object}); !s)
+        fprintf(stderr, "kjit: warning: %s\n", s.message().c_str());
+    auto loaded = loadCudaKernel(sig, artifact->object, artifact->initSymbol,
+                                 target.ordinal);
+    if (!loaded)
+      return loaded.status();
+    return Served{*loaded, "compiled"};
+  }
   KernelSignature want =
       signatureOf(prepared, compiler::packedSymbolName(prepared.entry));
   if (disk) {
@@ -394,9 +708,8 @@ void JitImpl::dropSlot(const std::string &key,
 
 Result<Kernel> JitImpl::compileText(const std::string &text,
                                     const CompileOptions &opts) {
-  if (target.kind == Target::Kind::CUDA)
-    return userError("CUDA target not supported yet (only Target::host() "
-                     "works in this version of kjit)");
+  if (target.kind == Target::Kind::CUDA && !cudaProblem)
+    return cudaProblem;
   if (opts.threads < 0)
     return userError("threads must be >= 0, got " +
                      std::to_string(opts.threads));
@@ -406,11 +719,13 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
   request.config = opts.config;
   request.threads = opts.threads;
   request.target = hostCpu();
+  request.cudaChip = cudaChip;
   // Run-time selection (ARCHITECTURE.md, Autotuning step 6): without an
   // explicit config, each op gets the tuning database's pick, which
   // prepare() re-verifies (an illegal one falls back to the default).
+  // Not yet for CUDA targets (the database is keyed by the CPU here).
   OpSelection selection;
-  if (opts.config.empty()) {
+  if (opts.config.empty() && target.kind == Target::Kind::CPU) {
     selection = selector->select(text, request.target, opts.threads);
     request.opConfigs = selection.configs;
   }

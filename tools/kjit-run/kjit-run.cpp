@@ -1,12 +1,18 @@
 //===- kjit-run.cpp - run one MLIR function on .npy files -----------------===//
 //
 // kjit-run FILE.mlir [--entry=main] --input=A.npy ... --output=Y.npy ...
-//         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu]
+//         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu|cuda]
+//         [--device=N] [--no-l2-flush]
 //         [--tuning-db=PATH|off] [--print-configs]
 // Without --config each kjit op gets the tuning database's config (exact
 // record, else the nearest tuned workload re-verified, else the default).
-// kjit-run FILE.mlir --target=cuda --emit=ptx|cubin [--chip=sm_90] [-o OUT]
-//         (GPU code without a GPU: PTX text, or a cubin through ptxas)
+// With --target=cuda the kernel runs on CUDA device --device (the .npy data
+// is copied to the device and back) and --repeat times it on the device with
+// CUDA events, the L2 cache flushed before each run (--no-l2-flush: not).
+// Without a CUDA driver: `kjit-run: error: ...: no CUDA driver: ...`.
+// kjit-run FILE.mlir --target=cuda --emit=ptx|cubin|host-object [--chip=sm_90]
+//         [-o OUT] (GPU code without a GPU: PTX text, a cubin through ptxas,
+//         or the host object that launches it; see kjit::CudaCodeFormat)
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read).
@@ -59,12 +65,22 @@ static cl::opt<int>
            cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     target("target",
-           cl::desc("Target: cpu, or cuda (code only so far: --emit)"),
+           cl::desc("Target: cpu, or cuda (a CUDA device; needs a driver "
+                    "unless --emit)"),
            cl::init("cpu"), cl::cat(category));
+static cl::opt<int> device("device",
+                           cl::desc("CUDA device ordinal for --target=cuda"),
+                           cl::init(0), cl::cat(category));
+static cl::opt<bool>
+    noL2Flush("no-l2-flush",
+              cl::desc("With --target=cuda --repeat: do not flush the L2 "
+                       "cache between timed runs"),
+              cl::init(false), cl::cat(category));
 static cl::opt<std::string>
     emit("emit",
-         cl::desc("With --target=cuda: print the PTX (ptx) or write the "
-                  "cubin assembled by ptxas (cubin) instead of running"),
+         cl::desc("With --target=cuda: print the PTX (ptx), or write the "
+                  "cubin assembled by ptxas (cubin) or the host object "
+                  "that runs the kernel (host-object) instead of running"),
          cl::init(""), cl::cat(category));
 static cl::opt<std::string> chip("chip",
                                  cl::desc("CUDA chip for --emit (sm_80, "
@@ -140,30 +156,34 @@ int main(int argc, char **argv) {
   if (target == "cpu" || target == "host")
     tgt = kjit::Target::host();
   else if (target == "cuda")
-    tgt = kjit::Target::cuda(0);
+    tgt = kjit::Target::cuda(device);
   else
     return fail("unknown target '" + target + "' (expected cpu or cuda)");
   if (repeat < 0)
     return fail("--repeat must be >= 0");
   if (!emit.empty() && target != "cuda")
     return fail("--emit needs --target=cuda");
-  if (!emit.empty() && emit != "ptx" && emit != "cubin")
-    return fail("unknown --emit '" + emit + "' (expected ptx or cubin)");
+  if (!emit.empty() && emit != "ptx" && emit != "cubin" &&
+      emit != "host-object")
+    return fail("unknown --emit '" + emit +
+                "' (expected ptx, cubin or host-object)");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file)
     return fail(inputFile + ": cannot read: " + file.getError().message());
 
   if (!emit.empty()) {
-    if (emit == "cubin" && emitOutput.empty())
-      return fail("--emit=cubin needs -o FILE");
+    if (emit != "ptx" && emitOutput.empty())
+      return fail("--emit=" + emit + " needs -o FILE");
     kjit::CompileOptions options;
     options.entry = entry;
     options.config = config;
     options.threads = threads;
     auto code = kjit::emitCudaCode(
         (*file)->getBuffer().str(), options, chip,
-        emit == "ptx" ? kjit::CudaCodeFormat::PTX : kjit::CudaCodeFormat::Cubin);
+        emit == "ptx"     ? kjit::CudaCodeFormat::PTX
+        : emit == "cubin" ? kjit::CudaCodeFormat::Cubin
+                          : kjit::CudaCodeFormat::HostObject);
     if (!code)
       return fail(inputFile + ": " + code.errorMessage());
     if (emitOutput.empty() || emitOutput == "-") {
@@ -235,22 +255,24 @@ int main(int argc, char **argv) {
     return fail(s.message());
 
   if (repeat > 0) {
-    // The run above was the warm-up; time kernel calls only.
-    std::vector<double> ms;
-    for (int i = 0; i < repeat; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      kjit::Status s = kernel->run(inViews, outViews);
-      auto stop = std::chrono::steady_clock::now();
-      if (!s)
-        return fail(s.message());
-      ms.push_back(std::chrono::duration<double, std::milli>(stop - start)
-                       .count());
-    }
+    // The run above was the warm-up; time kernel calls only (CPU: wall
+    // clock per Kernel::run; CUDA: device time per launch, CUDA events).
+    kjit::TimingOptions timing;
+    timing.warmup = 0;
+    timing.repeat = repeat;
+    timing.flushL2 = !noL2Flush;
+    auto times = kernel->time(inViews, outViews, timing);
+    if (!times)
+      return fail(times.errorMessage());
+    std::vector<double> ms = *times;
     std::sort(ms.begin(), ms.end());
     double median = ms.size() % 2 ? ms[ms.size() / 2]
                                   : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-    printf("time_ms median=%.4f min=%.4f max=%.4f runs=%d\n", median,
-           ms.front(), ms.back(), int(repeat));
+    printf("time_ms median=%.4f min=%.4f max=%.4f runs=%d%s\n", median,
+           ms.front(), ms.back(), int(repeat),
+           tgt.kind == kjit::Target::Kind::CUDA
+               ? (noL2Flush ? " (cuda events)" : " (cuda events, L2 flushed)")
+               : "");
   }
 
   for (size_t i = 0; i < outs.size(); ++i)

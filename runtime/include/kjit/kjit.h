@@ -61,13 +61,20 @@ private:
   std::variant<T, Status> v_;
 };
 
-/// A view of host memory: data pointer, shape, strides (in elements), dtype.
-/// Empty strides mean C-contiguous (row-major).
+/// Where a TensorView's data lives.
+enum class Memory { Host, Device };
+
+/// A view of memory: data pointer, shape, strides (in elements), dtype.
+/// Empty strides mean C-contiguous (row-major). Host memory by default;
+/// `memory = Memory::Device` (e.g. DeviceBuffer::view) for memory of CUDA
+/// device `device` (a CUdeviceptr as a pointer).
 struct TensorView {
   void *data = nullptr;
   DType dtype = DType::f32;
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;
+  Memory memory = Memory::Host;
+  int device = 0; ///< CUDA ordinal when memory == Memory::Device
 
   TensorView() = default;
   TensorView(void *data, DType dtype, std::vector<int64_t> shape,
@@ -82,9 +89,45 @@ struct TensorView {
   int64_t numElements() const;
   bool isContiguous() const;
   std::vector<int64_t> contiguousStrides() const;
+  /// A contiguous view of device memory.
+  static TensorView onDevice(void *data, DType dtype,
+                             std::vector<int64_t> shape, int device = 0);
 };
 
-/// Where kernels run.
+/// Memory on a CUDA device (cuMemAlloc in the device's primary context),
+/// freed when the buffer dies. Move-only. Without a CUDA driver every
+/// allocation fails with an error starting "no CUDA driver".
+class DeviceBuffer {
+public:
+  DeviceBuffer() = default;
+  static Result<DeviceBuffer> allocate(size_t bytes, int device = 0);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer &&other) noexcept;
+  DeviceBuffer &operator=(DeviceBuffer &&other) noexcept;
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+
+  void *data() const { return reinterpret_cast<void *>(ptr_); }
+  size_t size() const { return bytes_; }
+  int device() const { return device_; }
+  /// Copies `bytes` (at most size()) from host memory to the buffer.
+  Status copyFromHost(const void *src, size_t bytes);
+  /// Copies `bytes` (at most size()) from the buffer to host memory.
+  Status copyToHost(void *dst, size_t bytes) const;
+  /// A contiguous device view of the buffer (its size must hold the shape;
+  /// Kernel::run checks).
+  TensorView view(DType dtype, std::vector<int64_t> shape) const;
+
+private:
+  uintptr_t ptr_ = 0;
+  size_t bytes_ = 0;
+  int device_ = 0;
+};
+
+/// Where kernels run. Target::cuda(n) compiles for the compute capability
+/// of CUDA device n (sm_80, sm_90, ...) and needs a CUDA driver
+/// (libcuda.so.1, loaded at run time; without one Jit::compile* returns an
+/// error starting "no CUDA driver").
 struct Target {
   enum class Kind { CPU, CUDA };
   Kind kind = Kind::CPU;
@@ -92,7 +135,9 @@ struct Target {
   /// The host CPU as LLVM sees it (model and ISA features).
   static Target host();
   static Target cuda(int ordinal = 0);
-  /// A stable text naming the target (CPU model, features, cores).
+  /// A stable text naming the target: CPU model, features, cores; for CUDA
+  /// "cuda:<GPU name>;sm_XY;driver=N" (the tuning database's key), or
+  /// "cuda:<ordinal>;no-driver" without a usable driver.
   std::string key() const;
 };
 
@@ -136,6 +181,15 @@ struct ArgInfo {
   bool isOutput = false;
 };
 
+/// Options of Kernel::time.
+struct TimingOptions {
+  int warmup = 1;  ///< untimed runs first
+  int repeat = 10; ///< timed runs
+  /// CUDA: evict the L2 cache between timed runs (a memset of twice its
+  /// size, outside the timed interval).
+  bool flushL2 = true;
+};
+
 class KernelImpl;
 
 /// A compiled kernel. Cheap to copy (shared); safe to run from many threads.
@@ -143,8 +197,25 @@ class Kernel {
 public:
   /// Runs the kernel. Checks every argument (count, rank, shape, dtype, null,
   /// an output aliasing an input) and returns an error instead of crashing.
+  /// CPU kernels take host views. CUDA kernels (Target::cuda) take device
+  /// views (contiguous, on the kernel's device) and run on them; host views
+  /// are also accepted: they are copied to temporary device memory, and
+  /// outputs back, on every call (convenient, slower). A CUDA run returns
+  /// when the kernel has finished; launch and execution errors come back
+  /// as the Status.
   Status run(const std::vector<TensorView> &inputs,
              const std::vector<TensorView> &outputs) const;
+  /// Times `options.repeat` runs after `options.warmup` untimed ones and
+  /// returns each run's milliseconds. CUDA kernels: host views are copied
+  /// to the device once, not per run; each run is timed on the device with
+  /// a CUDA event pair, runs are queued back to back, and the L2 cache is
+  /// flushed before each (options.flushL2). CPU kernels: wall-clock time
+  /// of each Kernel::run.
+  Result<std::vector<double>> time(const std::vector<TensorView> &inputs,
+                                   const std::vector<TensorView> &outputs,
+                                   const TimingOptions &options = {}) const;
+  /// The target the kernel was compiled for.
+  const Target &target() const;
   const std::vector<ArgInfo> &inputs() const;
   const std::vector<ArgInfo> &outputs() const;
   /// The resolved `#kjit.config<...>` of each kjit op, in program order.
@@ -211,8 +282,15 @@ private:
   std::unique_ptr<JitImpl> impl_;
 };
 
-/// What emitCudaCode returns.
-enum class CudaCodeFormat { PTX, Cubin };
+/// What emitCudaCode returns: the kernel's PTX text, its cubin (ptxas), or
+/// the host object Target::cuda runs (ELF relocatable for the host CPU,
+/// the device code embedded, a cubin when ptxas is there and PTX for the
+/// driver's JIT otherwise), defining `void kjit_packed_<entry>(void **args)`
+/// (args[i]: memref descriptor of argument i, inputs then outputs, device
+/// pointers) and `void kjit_init_<entry>(void)` (loads the device code),
+/// and calling MLIR's mgpu* runtime functions (kjit's CudaDriver implements
+/// them). For running compiled kernels where kjit itself cannot be built.
+enum class CudaCodeFormat { PTX, Cubin, HostObject };
 
 /// GPU code without a GPU or a CUDA driver: the PTX text (or, through
 /// ptxas, the cubin) of the one kjit op of `mlirText` for a CUDA chip

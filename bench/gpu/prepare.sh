@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Where kjit builds (needs MLIR/LLVM 22): make the bundle bench/gpu/run.sh
+# uses on a GPU machine that cannot build kjit. For every workload of
+# bench/gpu/gpu_bench.py: inputs, kjit's CPU reference output and, for each op
+# with a GPU generator, the CUDA kernel library (host object + embedded
+# cubin/PTX for --chip). Also a prebuilt runner, used there only when no C++
+# compiler is found. Output: .gpu-bundle/ (git-ignored; pass it to the device
+# run as carry=[".gpu-bundle"]).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CHIP=${CHIP:-sm_90}
+BUNDLE=${KJIT_GPU_BUNDLE:-.gpu-bundle}
+cmake --build build -j2 --target kjit-run
+/usr/bin/python3 bench/gpu/gpu_bench.py prepare \
+  --kjit-run build/tools/kjit-run/kjit-run --out "$BUNDLE" --chip "$CHIP"
+${CXX:-c++} -O2 -std=c++17 -DKJIT_CUDA_EXPORT_MGPU -rdynamic -Iruntime/lib \
+  bench/gpu/kjit_gpu_runner.cpp runtime/lib/CudaDriver.cpp -ldl \
+  -o "$BUNDLE/kjit_gpu_runner"
+du -sh "$BUNDLE"

@@ -1,0 +1,102 @@
+//===- CudaDriver.h - the CUDA driver API, loaded at run time --*- C++ -*-===//
+//
+// libcuda.so.1 is opened with dlopen when first needed (never linked:
+// binaries start on machines without a driver; $KJIT_CUDA_DRIVER names
+// another library, for tests). Every entry point comes from dlsym; every
+// failing call gives an error text with the driver's own message ("" is
+// success). Without a driver: an error starting "no CUDA driver".
+//
+// Kernels: compiler::generateCuda makes a host object whose code calls the
+// mgpu* functions of MLIR's GPU runtime ABI (module load, launch, streams).
+// This file implements them over the driver (runtimeSymbols(), bound as
+// absolute symbols when the runtime links the object in ORC; or exported
+// under their mgpu* names with KJIT_CUDA_EXPORT_MGPU, for bench/gpu's
+// runner), so neither libmlir_cuda_runtime nor -lcuda is needed. Those
+// functions return nothing: a failing call records its error in the calling
+// thread's LaunchScope and later calls do nothing, so the caller gets the
+// first error from LaunchScope::finish().
+//
+// No LLVM or MLIR headers: bench/gpu builds this file on a GPU machine
+// that has neither. The runtime's llvm::Error API is CudaExecutor.h.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_RUNTIME_CUDADRIVER_H
+#define KJIT_RUNTIME_CUDADRIVER_H
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kjit::cuda {
+
+struct DeviceInfo {
+  int ordinal = 0;
+  std::string name;
+  int computeCapability = 0; ///< e.g. 90
+  int smCount = 0;
+  int maxThreadsPerBlock = 0;
+  int sharedMemPerBlock = 0;
+  int l2CacheBytes = 0;
+  int driverVersion = 0; ///< e.g. 13000
+  /// "sm_90" (the chip kjit compiles for).
+  std::string chip() const { return "sm_" + std::to_string(computeCapability); }
+  /// "NVIDIA H100 80GB HBM3;sm_90;driver=13000": the tuning key of the GPU.
+  std::string key() const;
+};
+
+/// Loads the driver once per process. `libraryName` null: $KJIT_CUDA_DRIVER,
+/// else libcuda.so.1.
+std::string loadDriver(const char *libraryName = nullptr);
+std::string deviceCount(int &n);
+std::string deviceInfo(int ordinal, DeviceInfo &info);
+
+/// Device memory in device `ordinal`'s primary context (unified addresses).
+std::string alloc(int ordinal, size_t bytes, uint64_t &ptr);
+std::string free(int ordinal, uint64_t ptr);
+std::string copyToDevice(int ordinal, uint64_t dst, const void *src,
+                         size_t bytes);
+std::string copyToHost(int ordinal, void *dst, uint64_t src, size_t bytes);
+/// The device allocation holding `ptr` as (base, bytes); nullopt when `ptr`
+/// is not device memory (or there is no driver).
+std::optional<std::pair<uint64_t, size_t>> allocationOf(int ordinal,
+                                                        uint64_t ptr);
+
+/// While alive, the mgpu* functions called on this thread use device
+/// `ordinal`'s primary context and a stream of kjit's own for this thread
+/// and device, and record their first error here. With `deferSync` the
+/// generated code's stream synchronizations are skipped (launches stay in
+/// stream order): for timing many launches back to back.
+class LaunchScope {
+public:
+  explicit LaunchScope(int ordinal, bool deferSync = false);
+  ~LaunchScope();
+  LaunchScope(const LaunchScope &) = delete;
+  LaunchScope &operator=(const LaunchScope &) = delete;
+  /// Synchronizes the stream; the first error of the scope ("" if none).
+  std::string finish();
+  /// The stream the scope's launches go to (a CUstream), null on error.
+  void *stream() const;
+
+private:
+  int previousOrdinal_;
+  bool previousDefer_;
+};
+
+/// The mgpu* functions, as (symbol, address).
+std::vector<std::pair<const char *, void *>> runtimeSymbols();
+
+/// Device times (ms) of `repeat` calls of `launch`, which must launch through
+/// the mgpu* functions (a packed kernel entry): one CUDA event pair around
+/// each call, all queued back to back on the scope's stream and read after
+/// one synchronization. `flushL2`: before each call, a memset of twice the
+/// device's L2 size on the same stream, outside the events.
+std::string timeLaunches(int ordinal, int repeat, bool flushL2,
+                         const std::function<void()> &launch,
+                         std::vector<double> &ms);
+
+} // namespace kjit::cuda
+
+#endif

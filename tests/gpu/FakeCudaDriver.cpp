@@ -1,0 +1,291 @@
+//===- FakeCudaDriver.cpp - a libcuda.so.1 stand-in for tests -------------===//
+//
+// The driver API entry points kjit's CUDA executor calls, implemented on
+// host memory: one device ("kjit fake GPU", compute capability 9.0),
+// allocations from malloc (filled with 0xAB so that a test sees whether
+// data came back from the "device"), synchronous copies and memsets, events
+// that report 0.25 ms. Modules: a cubin must be an ELF image and PTX must
+// hold ".version"; cuModuleGetFunction finds a kernel by its name in the
+// image. cuLaunchKernel runs nothing: it records the launch and returns
+// CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called
+// (or $KJIT_FAKE_CUDA_LAUNCH_OK was set when cuInit ran).
+// Loaded by the runtime through KJIT_CUDA_DRIVER; never used on a machine
+// with a GPU (the real-driver tests use libcuda.so.1).
+//
+//===----------------------------------------------------------------------===//
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace {
+using CUresult = int;
+constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
+                   kNoDevice = 100, kInvalidDevice = 101,
+                   kInvalidImage = 200, kInvalidHandle = 400,
+                   kNotFound = 500, kNotSupported = 801;
+
+std::mutex mu;
+std::map<uintptr_t, size_t> allocations; // base -> bytes
+bool initialized = false;
+CUresult launchResult = kNotSupported;
+struct LastLaunch {
+  std::string kernel;
+  unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0};
+  unsigned smem = 0;
+  int count = 0;
+} lastLaunch;
+
+struct Module {
+  const char *image;
+  size_t size;
+};
+struct Function {
+  std::string name;
+};
+
+/// The allocation containing p, or allocations.end().
+std::map<uintptr_t, size_t>::iterator find(uintptr_t p) {
+  auto it = allocations.upper_bound(p);
+  if (it == allocations.begin())
+    return allocations.end();
+  --it;
+  if (p >= it->first && p < it->first + it->second)
+    return it;
+  return allocations.end();
+}
+bool inDevice(uintptr_t p, size_t n) {
+  auto it = find(p);
+  return it != allocations.end() && p + n <= it->first + it->second;
+}
+} // namespace
+
+extern "C" {
+// --- test controls (not part of the driver API) ---
+void kjit_fake_set_launch_result(int r) { launchResult = r; }
+int kjit_fake_launch_count() { return lastLaunch.count; }
+const char *kjit_fake_last_kernel() { return lastLaunch.kernel.c_str(); }
+void kjit_fake_last_geometry(unsigned *grid, unsigned *block) {
+  for (int i = 0; i < 3; ++i) {
+    grid[i] = lastLaunch.grid[i];
+    block[i] = lastLaunch.block[i];
+  }
+}
+size_t kjit_fake_live_allocations() {
+  std::lock_guard<std::mutex> lock(mu);
+  return allocations.size();
+}
+
+// --- driver API ---
+CUresult cuInit(unsigned) {
+  if (std::getenv("KJIT_FAKE_CUDA_NO_DEVICE"))
+    return kNoDevice;
+  if (std::getenv("KJIT_FAKE_CUDA_LAUNCH_OK"))
+    launchResult = kSuccess;
+  initialized = true;
+  return kSuccess;
+}
+CUresult cuDriverGetVersion(int *v) {
+  *v = 13000;
+  return kSuccess;
+}
+CUresult cuDeviceGetCount(int *n) {
+  *n = 1;
+  return kSuccess;
+}
+CUresult cuDeviceGet(int *d, int ordinal) {
+  if (ordinal != 0)
+    return kInvalidDevice;
+  *d = 0;
+  return kSuccess;
+}
+CUresult cuDeviceGetName(char *name, int len, int) {
+  snprintf(name, size_t(len), "kjit fake GPU");
+  return kSuccess;
+}
+CUresult cuDeviceGetAttribute(int *v, int attr, int) {
+  switch (attr) {
+  case 1: *v = 1024; break;      // max threads per block
+  case 8: *v = 49152; break;     // shared memory per block
+  case 16: *v = 132; break;      // SMs
+  case 38: *v = 1 << 20; break;  // L2 bytes
+  case 75: *v = 9; break;        // cc major
+  case 76: *v = 0; break;        // cc minor
+  default: return kInvalidValue;
+  }
+  return kSuccess;
+}
+CUresult cuGetErrorString(CUresult r, const char **s) {
+  switch (r) {
+  case kInvalidValue: *s = "invalid argument"; break;
+  case kOutOfMemory: *s = "out of memory"; break;
+  case kNoDevice: *s = "no CUDA-capable device is detected"; break;
+  case kInvalidDevice: *s = "invalid device ordinal"; break;
+  case kInvalidImage: *s = "device kernel image is invalid"; break;
+  case kInvalidHandle: *s = "invalid resource handle"; break;
+  case kNotFound: *s = "named symbol not found"; break;
+  case kNotSupported: *s = "operation not supported (fake driver: kernels "
+                           "do not run)"; break;
+  default: *s = nullptr; return kInvalidValue;
+  }
+  return kSuccess;
+}
+CUresult cuDevicePrimaryCtxRetain(void **ctx, int) {
+  *ctx = reinterpret_cast<void *>(0x1);
+  return kSuccess;
+}
+CUresult cuCtxSetCurrent(void *) { return initialized ? kSuccess : 3; }
+
+CUresult cuModuleLoadData(void **m, const void *image) {
+  auto *p = static_cast<const char *>(image);
+  if (memcmp(p, "\x7f" "ELF", 4) != 0)
+    return kInvalidImage;
+  // The section header table ends a cubin.
+  uint64_t shoff;
+  uint16_t shentsize, shnum;
+  memcpy(&shoff, p + 0x28, 8);
+  memcpy(&shentsize, p + 0x3A, 2);
+  memcpy(&shnum, p + 0x3C, 2);
+  *m = new Module{p, size_t(shoff + uint64_t(shentsize) * shnum)};
+  return kSuccess;
+}
+CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned, int *,
+                            void **) {
+  auto *p = static_cast<const char *>(image);
+  if (!strstr(p, ".version"))
+    return kInvalidImage;
+  *m = new Module{p, strlen(p)};
+  return kSuccess;
+}
+CUresult cuModuleUnload(void *m) {
+  delete static_cast<Module *>(m);
+  return kSuccess;
+}
+CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
+  if (!m)
+    return kInvalidHandle;
+  auto *mod = static_cast<Module *>(m);
+  if (!memmem(mod->image, mod->size, name, strlen(name)))
+    return kNotFound;
+  *f = new Function{name};
+  return kSuccess;
+}
+CUresult cuFuncSetAttribute(void *, int, int) { return kSuccess; }
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                        void *, void **params, void **) {
+  if (!f || !params)
+    return kInvalidValue;
+  lastLaunch.kernel = static_cast<Function *>(f)->name;
+  lastLaunch.grid[0] = gx, lastLaunch.grid[1] = gy, lastLaunch.grid[2] = gz;
+  lastLaunch.block[0] = bx, lastLaunch.block[1] = by, lastLaunch.block[2] = bz;
+  lastLaunch.smem = smem;
+  ++lastLaunch.count;
+  return launchResult;
+}
+CUresult cuStreamCreate(void **s, unsigned) {
+  *s = new int(0);
+  return kSuccess;
+}
+CUresult cuStreamSynchronize(void *) { return kSuccess; }
+CUresult cuStreamDestroy_v2(void *s) {
+  delete static_cast<int *>(s);
+  return kSuccess;
+}
+CUresult cuStreamWaitEvent(void *, void *, unsigned) { return kSuccess; }
+
+CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
+  void *m = aligned_alloc(256, (bytes + 255) / 256 * 256);
+  if (!m)
+    return kOutOfMemory;
+  memset(m, 0xAB, bytes);
+  std::lock_guard<std::mutex> lock(mu);
+  allocations[uintptr_t(m)] = bytes;
+  *p = uintptr_t(m);
+  return kSuccess;
+}
+CUresult cuMemFree_v2(unsigned long long p) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = allocations.find(uintptr_t(p));
+  if (it == allocations.end())
+    return kInvalidValue;
+  allocations.erase(it);
+  free(reinterpret_cast<void *>(uintptr_t(p)));
+  return kSuccess;
+}
+CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src, size_t n) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!inDevice(dst, n))
+    return kInvalidValue;
+  memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, n);
+  return kSuccess;
+}
+CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t n) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!inDevice(src, n))
+    return kInvalidValue;
+  memcpy(dst, reinterpret_cast<void *>(uintptr_t(src)), n);
+  return kSuccess;
+}
+CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
+                       size_t n, void *) {
+  memmove(reinterpret_cast<void *>(uintptr_t(dst)),
+          reinterpret_cast<void *>(uintptr_t(src)), n);
+  return kSuccess;
+}
+CUresult cuMemsetD8Async(unsigned long long p, unsigned char v, size_t n,
+                         void *) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!inDevice(p, n))
+    return kInvalidValue;
+  memset(reinterpret_cast<void *>(uintptr_t(p)), v, n);
+  return kSuccess;
+}
+CUresult cuMemsetD16Async(unsigned long long p, unsigned short v, size_t n,
+                          void *) {
+  auto *d = reinterpret_cast<unsigned short *>(uintptr_t(p));
+  for (size_t i = 0; i < n; ++i)
+    d[i] = v;
+  return kSuccess;
+}
+CUresult cuMemsetD32Async(unsigned long long p, unsigned v, size_t n, void *) {
+  auto *d = reinterpret_cast<unsigned *>(uintptr_t(p));
+  for (size_t i = 0; i < n; ++i)
+    d[i] = v;
+  return kSuccess;
+}
+CUresult cuPointerGetAttribute(void *out, int attr,
+                               unsigned long long p) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (attr != 2 || find(uintptr_t(p)) == allocations.end())
+    return kInvalidValue;
+  *static_cast<unsigned *>(out) = 2; // CU_MEMORYTYPE_DEVICE
+  return kSuccess;
+}
+CUresult cuMemGetAddressRange_v2(unsigned long long *base, size_t *bytes,
+                                 unsigned long long p) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = find(uintptr_t(p));
+  if (it == allocations.end())
+    return kNotFound;
+  *base = it->first;
+  *bytes = it->second;
+  return kSuccess;
+}
+CUresult cuEventCreate(void **e, unsigned) {
+  *e = new int(0);
+  return kSuccess;
+}
+CUresult cuEventRecord(void *, void *) { return kSuccess; }
+CUresult cuEventSynchronize(void *) { return kSuccess; }
+CUresult cuEventElapsedTime(float *ms, void *, void *) {
+  *ms = 0.25f;
+  return kSuccess;
+}
+CUresult cuEventDestroy_v2(void *e) {
+  delete static_cast<int *>(e);
+  return kSuccess;
+}
+} // extern "C"
