@@ -79,11 +79,17 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       progress(index, c, m);
     return m;
   };
+  auto stopped = [&] { return options.stop && options.stop(); };
+  if (stopped())
+    return finish();
   // The default first: the baseline of the speed-up.
   Measurement dm = measureOne(Candidate{res.defaultConfig});
   if (dm.ok())
     res.defaultSeconds = dm.medianSeconds;
-  while (auto c = strategy->next()) {
+  while (!stopped()) {
+    auto c = strategy->next();
+    if (!c)
+      break;
     if (c->configText == res.defaultConfig)
       continue;
     measureOne(*c);

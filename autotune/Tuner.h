@@ -18,6 +18,10 @@ struct TuneOptions {
   unsigned seed = 1;
   bool resume = true; ///< skip workloads with a record for these keys
   bool dryRun = false; ///< space and pruning only
+  /// Polled before each measurement: true stops the search (the result
+  /// holds what was measured so far). On-line tuning stops through it when
+  /// its Jit is destroyed.
+  std::function<bool()> stop;
 };
 
 struct TuneResult {
