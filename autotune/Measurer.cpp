@@ -1,5 +1,6 @@
 //===- Measurer.cpp - time a candidate through the runtime ---------------===//
 #include "autotune/Measurer.h"
+#include "autotune/InputData.h"
 
 #include <algorithm>
 #include <chrono>
@@ -59,21 +60,17 @@ Measurement RuntimeMeasurer::measure(const Workload &workload,
     sets = std::max<int>(sets, (int)std::min(
                                    64.0, options_.rotateBytes / setBytes + 1));
   std::mt19937 rng(options_.seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<std::vector<std::vector<uint8_t>>> inBufs(sets);
   std::vector<std::vector<TensorView>> inViews(sets);
-  for (int s = 0; s < sets; ++s)
-    for (const ArgInfo &a : kernel->inputs()) {
-      int64_t n = numElements(a.shape);
-      std::vector<uint8_t> buf(n * dtypeSize(a.dtype) + 64);
-      if (a.dtype == DType::f32) {
-        float *f = (float *)buf.data();
-        for (int64_t i = 0; i < n; ++i)
-          f[i] = dist(rng);
-      } // i32 inputs (indices) stay zero: always in range.
-      inBufs[s].push_back(std::move(buf));
-      inViews[s].emplace_back(inBufs[s].back().data(), a.dtype, a.shape);
-    }
+  for (int s = 0; s < sets; ++s) {
+    for (const ArgInfo &a : kernel->inputs())
+      inBufs[s].emplace_back(numElements(a.shape) * dtypeSize(a.dtype) + 64);
+    // Valid inputs for the op (kjit.spmm: a real CSR, not zero indices).
+    fillOpInputs(workload.opName, kernel->inputs(), inBufs[s], rng);
+    for (size_t i = 0; i < kernel->inputs().size(); ++i)
+      inViews[s].emplace_back(inBufs[s][i].data(), kernel->inputs()[i].dtype,
+                              kernel->inputs()[i].shape);
+  }
   std::vector<std::vector<uint8_t>> outBufs;
   std::vector<TensorView> outViews;
   for (const ArgInfo &a : kernel->outputs()) {
