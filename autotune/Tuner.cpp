@@ -1,7 +1,9 @@
 //===- Tuner.cpp - tune one workload -------------------------------------===//
 #include "autotune/Tuner.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 
 using namespace kjit::autotune;
 
@@ -60,9 +62,12 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
   }
 
   uint64_t index = 0;
+  std::map<std::string, std::vector<double>> samples; // ok medians per config
   auto measureOne = [&](const Candidate &c) {
     Measurement m = measurer->measure(workload, c);
     ++index;
+    if (m.ok())
+      samples[c.configText].push_back(m.medianSeconds);
     if (m.ok()) {
       ++res.measured;
       if (!res.bestSeconds || m.medianSeconds < *res.bestSeconds) {
@@ -93,6 +98,45 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     if (c->configText == res.defaultConfig)
       continue;
     measureOne(*c);
+  }
+  if (options.confirmTop > 0 && samples.size() > 1 && !stopped()) {
+    // The fastest few by their search measurement, plus the default.
+    std::vector<std::pair<double, std::string>> order;
+    for (auto &[config, times] : samples)
+      order.push_back({*std::min_element(times.begin(), times.end()), config});
+    std::sort(order.begin(), order.end());
+    std::vector<std::string> finalists;
+    for (size_t i = 0; i < order.size() && i < options.confirmTop; ++i)
+      finalists.push_back(order[i].second);
+    if (samples.count(res.defaultConfig) &&
+        std::find(finalists.begin(), finalists.end(), res.defaultConfig) ==
+            finalists.end())
+      finalists.push_back(res.defaultConfig);
+    // measured/failed keep counting the search only.
+    uint64_t okBefore = res.measured, failedBefore = res.failed;
+    for (unsigned r = 0; r < options.confirmRounds && !stopped(); ++r)
+      for (const std::string &config : finalists)
+        measureOne(Candidate{config});
+    res.confirmations =
+        (res.measured - okBefore) + (res.failed - failedBefore);
+    res.measured = okBefore;
+    res.failed = failedBefore;
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
+    res.bestConfig.clear();
+    res.bestSeconds.reset();
+    for (const std::string &config : finalists) {
+      double m = median(samples[config]);
+      if (config == res.defaultConfig)
+        res.defaultSeconds = m;
+      if (!res.bestSeconds || m < *res.bestSeconds) {
+        res.bestSeconds = m;
+        res.bestConfig = config;
+      }
+    }
   }
   return finish();
 }

@@ -22,6 +22,12 @@ struct TuneOptions {
   /// holds what was measured so far). On-line tuning stops through it when
   /// its Jit is destroyed.
   std::function<bool()> stop;
+  /// Confirmation (0: off): after the search, the `confirmTop` fastest
+  /// configs and the default are measured `confirmRounds` more times,
+  /// interleaved, and ranked by the median of all their measurements, so
+  /// that one lucky measurement on a noisy machine does not pick the winner.
+  unsigned confirmTop = 0;
+  unsigned confirmRounds = 2;
 };
 
 struct TuneResult {
@@ -33,6 +39,7 @@ struct TuneResult {
   std::optional<double> bestSeconds;
   std::string modelPick; ///< the cost model's top candidate
   uint64_t measured = 0, failed = 0;
+  uint64_t confirmations = 0; ///< measurements of the confirmation stage
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
 };

@@ -5,8 +5,9 @@
 // worker thread per Jit takes the jobs in order (so that two tunings never
 // disturb each other's timings), tunes each op of the job's module that
 // needs it with autotune::tuneWorkload (pruned space in cost-model order,
-// default first, every measurement recorded in the tuning database) on a
-// private Jit and buffers of its own, within the budget, and hands the best
+// default first, a confirmation round for the finalists, every measurement
+// recorded in the tuning database) on a private Jit and buffers of its own,
+// within the budget, and hands the best
 // config per op to the job's `finish`, which compiles and swaps the code.
 //
 //===----------------------------------------------------------------------===//
