@@ -11,7 +11,10 @@
 //      unpruned legal space when it has at most --exhaustive-limit points,
 //      else a seeded random sample of --sample of them (strategy "random"):
 //      the pruned winner within 5% of the best found on >= 90% of workloads
-//      while measuring <= 10% of the legal candidates;
+//      while measuring <= 10% of the legal candidates. Both searches end
+//      with the tuner's confirmation stage (TuneOptions::confirmTop = 3:
+//      the three fastest and the default re-measured twice, interleaved,
+//      ranked by their median), which this machine's noise calls for;
 //   3. tuning time per workload (goal: <= 30 s);
 //   4. the model-only pick (the cost model's top survivor, measured once)
 //      within 10% of the measured best on >= 80% of workloads.
@@ -25,9 +28,11 @@
 //
 // kjit_bench_tuning_evidence [--workloads=dw7,attn2d,...] [--quick]
 //   [--pruned-budget=S] [--sample=N] [--sample-budget=S]
-//   [--exhaustive-limit=N] [--rounds=R] [--state=FILE] [--db=PATH]
+//   [--exhaustive-limit=N] [--rounds=R] [--threads=N] [--state=FILE]
+//   [--db=PATH]
 //   [--list] [--dry-run]
-// --state=FILE makes a run resumable: each finished workload's row is
+// --threads=N tunes for N threads (as kjit-tune --threads=N; default: every
+// core). --state=FILE makes a run resumable: each finished workload's row is
 // appended there and skipped by a later run with the same file.
 //
 //===----------------------------------------------------------------------===//
@@ -187,6 +192,7 @@ struct Options {
   double prunedBudget = 30, sampleBudget = 50;
   uint64_t sample = 96, exhaustiveLimit = 128;
   int rounds = 5;
+  unsigned threads = 0; ///< tune for this many threads (0: every core)
   std::string state, db;
 };
 
@@ -336,6 +342,11 @@ int main(int argc, char **argv) {
   compiler::CpuTarget cpu = compiler::CpuTarget::host();
   TargetInfo target = cpu.info;
   std::string targetKey = cpu.key(), compilerKey = compiler::compilerKey();
+  // As kjit-tune --threads=N: every candidate (and the default) uses N.
+  if (opt.threads > 0 && opt.threads != target.numCores) {
+    target.numCores = opt.threads;
+    targetKey += ";tuned-threads=" + std::to_string(opt.threads);
+  }
   printf("target: %s\ncompiler: %s\n", targetKey.c_str(), compilerKey.c_str());
   printf("settings: pruned budget %.0f s (at most 10%% of the legal space), "
          "exhaustive up to %llu legal points else a random sample of %llu "
@@ -411,8 +422,12 @@ int main(int argc, char **argv) {
     po.strategy = "pruned";
     // The default is measured too: cap - 1 more keep the total within 10%.
     po.topK = std::max<uint64_t>(1, r.prunedCap - 1);
-    po.budget.seconds = opt.prunedBudget;
+    // The search stops at 80% of the budget; the confirmation (the 3
+    // fastest and the default, 2 more interleaved rounds) takes the rest.
+    po.budget.seconds = 0.8 * opt.prunedBudget;
     po.resume = false;
+    po.confirmTop = 3;
+    po.confirmRounds = 2;
     auto pruned = tuneWorkload(w, target, targetKey, compilerKey, db.get(),
                                &measurer, po);
     if (!pruned || pruned->bestConfig.empty()) {
@@ -435,6 +450,8 @@ int main(int argc, char **argv) {
     uo.budget.seconds = r.exhaustive ? 10 * opt.sampleBudget : opt.sampleBudget;
     uo.seed = 7;
     uo.resume = false;
+    uo.confirmTop = 3; // the same confirmation as the pruned search
+    uo.confirmRounds = 2;
     auto unpruned = tuneWorkload(w, target, targetKey, compilerKey, db.get(),
                                  &measurer, uo);
     if (!unpruned || unpruned->bestConfig.empty()) {
