@@ -289,6 +289,10 @@ bool parseArgs(int argc, char **argv, Options &o) {
       uint64_t n = 0;
       ok = toU64(v, n) && n < 1000;
       o.rounds = int(n);
+    } else if (val("--threads", v)) {
+      uint64_t n = 0;
+      ok = toU64(v, n) && n >= 1 && n <= 256;
+      o.threads = unsigned(n);
     } else if (val("--state", v))
       o.state = v;
     else if (val("--db", v))
