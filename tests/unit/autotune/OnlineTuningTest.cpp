@@ -379,3 +379,85 @@ TEST_F(OnlineTuningTest, DestroyingTheJitStopsTuning) {
   std::string err;
   EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
 }
+
+TEST_F(OnlineTuningTest, OnlyTheOpsWithoutARecordAreTunedInAModule) {
+  const uint64_t seed = kjit::testing::baseSeed();
+  SCOPED_TRACE("KJIT_TEST_SEED=" + std::to_string(seed));
+  // y = conv5x5(x), z = conv3x3(y), both returned; 1x13x11x16.
+  const std::string x = "tensor<1x13x11x16xf32>";
+  auto conv = [&](const char *in, const char *w, int k) {
+    std::string p = std::to_string((k - 1) / 2), ks = std::to_string(k);
+    return std::string("\"kjit.depthwise_conv2d\"(") + in + ", " + w +
+           ") {layout = \"nhwc\", strides = array<i64: 1, 1>, dilations = "
+           "array<i64: 1, 1>, padding = array<i64: " +
+           p + ", " + p + ", " + p + ", " + p + ">} : (" + x + ", tensor<16x" +
+           ks + "x" + ks + "xf32>) -> " + x;
+  };
+  const std::string text =
+      "func.func @main(%x: " + x + ", %w1: tensor<16x5x5xf32>, %w2: "
+      "tensor<16x3x3xf32>) -> (" + x + ", " + x + ") {\n  %y = " +
+      conv("%x", "%w1", 5) + "\n  %z = " + conv("%y", "%w2", 3) +
+      "\n  return %y, %z : " + x + ", " + x + "\n}\n";
+  // The second op has an exact record: it keeps it; only the first is
+  // tuned.
+  const std::string recorded =
+      "#kjit.config<{vector_width = 4, ow_block = 1, oh_block = 1, "
+      "kw_unroll = 1, oh_tile = 1, threads = 1, task_order = \"c_outer\"}>";
+  {
+    auto ws = autotune::extractWorkloads(text);
+    ASSERT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
+    ASSERT_EQ(ws->size(), 2u);
+    auto db = autotune::SqliteDatabase::open(dbPath);
+    ASSERT_TRUE(bool(db)) << llvm::toString(db.takeError());
+    autotune::Measurement m;
+    m.medianSeconds = 1e-4;
+    m.repeats = 5;
+    ASSERT_TRUE((*db)->record((*ws)[1], Target::host().key(),
+                              kjit::compilerKey(),
+                              autotune::Candidate{recorded}, m));
+  }
+  Jit jit(Target::host(), options(1.0));
+  auto k = jit.compileModule(text);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  ASSERT_EQ(k->configSources().size(), 2u);
+  EXPECT_EQ(k->configSources()[0], "online (tuning)");
+  EXPECT_EQ(k->configSources()[1], "tuned");
+  const std::string second = k->configs()[1];
+
+  ref::DwConv p1, p2;
+  p1.c = p2.c = 16, p1.h = p2.h = 13, p1.w = p2.w = 11;
+  p1.kh = p1.kw = 5, p1.padding = {2, 2, 2, 2};
+  p2.kh = p2.kw = 3, p2.padding = {1, 1, 1, 1};
+  auto check = [&](uint64_t s) {
+    std::mt19937_64 rng(s);
+    auto in = kjit::testing::randomVector(p1.inputSize(), rng);
+    auto w1 = kjit::testing::randomVector(p1.filterSize(), rng);
+    auto w2 = kjit::testing::randomVector(p2.filterSize(), rng);
+    std::vector<float> y(p1.outputSize(), NAN), z(p2.outputSize(), NAN);
+    Status st = k->run({TensorView(in.data(), p1.inputShape()),
+                        TensorView(w1.data(), {16, 5, 5}),
+                        TensorView(w2.data(), {16, 3, 3})},
+                       {TensorView(y.data(), p1.outputShape()),
+                        TensorView(z.data(), p2.outputShape())});
+    EXPECT_TRUE(bool(st)) << st.message();
+    auto wantY = ref::depthwiseConv2d(p1, in.data(), w1.data(), nullptr);
+    auto wantZ = ref::depthwiseConv2d(p2, wantY.data(), w2.data(), nullptr);
+    double worst = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      worst = std::max(worst, std::fabs(double(y[i]) - wantY[i]) /
+                                  std::max(1.0, std::fabs(double(wantY[i]))));
+      worst = std::max(worst, std::fabs(double(z[i]) - wantZ[i]) /
+                                  std::max(1.0, std::fabs(double(wantZ[i]))));
+      if (std::isnan(y[i]) || std::isnan(z[i]))
+        worst = INFINITY;
+    }
+    EXPECT_LE(worst, kTol) << "seed " << s;
+  };
+  check(seed);
+  ASSERT_TRUE(k->waitForTuning(120));
+  const std::string &s0 = k->configSources()[0];
+  EXPECT_EQ(s0.rfind("online (best of ", 0), 0u) << s0;
+  EXPECT_EQ(k->configSources()[1], "tuned");
+  EXPECT_EQ(k->configs()[1], second); // the recorded op kept its config
+  check(seed + 1);
+}
