@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <map>
 
 using namespace kjit::autotune;
 
@@ -79,10 +80,11 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
                                        "' (pruned, guided, random or model)");
   }
 
-  auto stopped = [&]() { return options.stop && options.stop->load(); };
+  auto stopped = [&]() { return options.stop && options.stop(); };
   uint64_t index = 0;
   std::set<std::string> measuredTexts;
   // Returns false when tuning must stop (interrupted).
+  std::map<std::string, std::vector<double>> samples; // ok medians per config
   auto measureOne = [&](const Candidate &c) {
     if (stopped()) {
       res.interrupted = true;
@@ -96,6 +98,8 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       return false;
     }
     ++index;
+    if (m.ok())
+      samples[c.configText].push_back(m.medianSeconds);
     if (m.ok()) {
       ++res.measured;
       if (!res.bestSeconds || m.medianSeconds < *res.bestSeconds) {
@@ -184,6 +188,45 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       }
     if (all && std::isfinite(best))
       res.exhaustiveBest = best;
+  }
+  if (options.confirmTop > 0 && samples.size() > 1 && !stopped()) {
+    // The fastest few by their search measurement, plus the default.
+    std::vector<std::pair<double, std::string>> order;
+    for (auto &[config, times] : samples)
+      order.push_back({*std::min_element(times.begin(), times.end()), config});
+    std::sort(order.begin(), order.end());
+    std::vector<std::string> finalists;
+    for (size_t i = 0; i < order.size() && i < options.confirmTop; ++i)
+      finalists.push_back(order[i].second);
+    if (samples.count(res.defaultConfig) &&
+        std::find(finalists.begin(), finalists.end(), res.defaultConfig) ==
+            finalists.end())
+      finalists.push_back(res.defaultConfig);
+    // measured/failed keep counting the search only.
+    uint64_t okBefore = res.measured, failedBefore = res.failed;
+    for (unsigned r = 0; r < options.confirmRounds && !stopped(); ++r)
+      for (const std::string &config : finalists)
+        measureOne(Candidate{config});
+    res.confirmations =
+        (res.measured - okBefore) + (res.failed - failedBefore);
+    res.measured = okBefore;
+    res.failed = failedBefore;
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
+    res.bestConfig.clear();
+    res.bestSeconds.reset();
+    for (const std::string &config : finalists) {
+      double m = median(samples[config]);
+      if (config == res.defaultConfig)
+        res.defaultSeconds = m;
+      if (!res.bestSeconds || m < *res.bestSeconds) {
+        res.bestSeconds = m;
+        res.bestConfig = config;
+      }
+    }
   }
   return finish();
 }

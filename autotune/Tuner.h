@@ -23,12 +23,20 @@ struct TuneOptions {
   /// never served as current, but their best configs (legal here) are
   /// measured first, right after the default: at most this many (0: none).
   uint64_t maxSeeds = 4;
-  /// Set (e.g. by a SIGINT handler): stop after the current measurement; a
-  /// failure seen once it is set is not recorded (the child was killed).
-  const std::atomic<bool> *stop = nullptr;
+  /// Polled before each measurement: true stops the search (the result
+  /// holds what was measured so far). kjit-tune's SIGINT handler and on-line
+  /// tuning (its Jit destroyed) stop through it; a failure seen once it is
+  /// true is not recorded (the child was killed).
+  std::function<bool()> stop;
   /// Called once before measuring, with how many candidates at most will be
   /// measured (default + seeds + the strategy's bound).
   std::function<void(uint64_t planned)> onPlan;
+  /// Confirmation (0: off): after the search, the `confirmTop` fastest
+  /// configs and the default are measured `confirmRounds` more times,
+  /// interleaved, and ranked by the median of all their measurements, so
+  /// that one lucky measurement on a noisy machine does not pick the winner.
+  unsigned confirmTop = 0;
+  unsigned confirmRounds = 2;
 };
 
 struct TuneResult {
@@ -40,6 +48,7 @@ struct TuneResult {
   std::optional<double> bestSeconds;
   std::string modelPick; ///< the cost model's top candidate
   uint64_t measured = 0, failed = 0;
+  uint64_t confirmations = 0; ///< measurements of the confirmation stage
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
   bool interrupted = false; ///< stopped by TuneOptions::stop

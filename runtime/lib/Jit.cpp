@@ -12,12 +12,15 @@
 #include "CudaExecutor.h"
 #include "KernelCache.h"
 #include "KernelErrors.h"
+#include "OnlineTuning.h"
 #include "OpText.h"
 #include "RuntimeInternal.h"
 #include "Selection.h"
 #include "compiler/Compiler.h"
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -48,34 +51,88 @@ struct LoadedKernel {
 } // namespace
 
 namespace kjit {
+/// A kernel's code and what describes it. On-line tuning publishes new
+/// versions; every version lives as long as the KernelImpl, so that a run in
+/// flight and the references configs()/configSources() returned stay valid
+/// (a kernel has at most a few: default, tuning state, tuned).
 class KernelImpl {
 public:
+  struct Version {
+    std::shared_ptr<const LoadedKernel> loaded;
+    std::string origin;
+    std::vector<std::string> sources; ///< per op: where its config came from
+  };
   KernelImpl(std::shared_ptr<const LoadedKernel> loaded, std::string origin,
-             std::vector<std::string> sources = {})
-      : loaded(std::move(loaded)), origin(std::move(origin)),
-        sources(std::move(sources)) {}
-  std::shared_ptr<const LoadedKernel> loaded;
-  std::string origin;
-  std::vector<std::string> sources; ///< per op: where its config came from
+             std::vector<std::string> sources = {}) {
+    publish(Version{std::move(loaded), std::move(origin), std::move(sources)});
+  }
+  const Version &current() const {
+    return *current_.load(std::memory_order_acquire);
+  }
+  /// Makes `v` the code and description of every later call (atomic swap).
+  void publish(Version v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    versions_.push_back(std::make_unique<Version>(std::move(v)));
+    current_.store(versions_.back().get(), std::memory_order_release);
+  }
+  void startTuning() {
+    std::lock_guard<std::mutex> lock(mu_);
+    tuning_ = true;
+  }
+  void endTuning() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tuning_ = false;
+    }
+    cv_.notify_all();
+  }
+  bool tuning() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tuning_;
+  }
+  bool waitForTuning(double timeoutSeconds) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (timeoutSeconds < 0) {
+      cv_.wait(lock, [&] { return !tuning_; });
+      return true;
+    }
+    return cv_.wait_for(lock, std::chrono::duration<double>(timeoutSeconds),
+                        [&] { return !tuning_; });
+  }
+
+private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool tuning_ = false;
+  std::vector<std::unique_ptr<Version>> versions_;
+  std::atomic<const Version *> current_{nullptr};
 };
 } // namespace kjit
 
 Kernel::Kernel(std::shared_ptr<KernelImpl> impl) : impl_(std::move(impl)) {}
 const std::vector<ArgInfo> &Kernel::inputs() const {
-  return impl_->loaded->inputs;
+  return impl_->current().loaded->inputs;
 }
 const std::vector<ArgInfo> &Kernel::outputs() const {
-  return impl_->loaded->outputs;
+  return impl_->current().loaded->outputs;
 }
 const std::vector<std::string> &Kernel::configs() const {
-  return impl_->loaded->configs;
+  return impl_->current().loaded->configs;
 }
 const std::vector<std::string> &Kernel::configSources() const {
-  return impl_->sources;
+  return impl_->current().sources;
 }
-const std::string &Kernel::origin() const { return impl_->origin; }
-const Target &Kernel::target() const { return impl_->loaded->target; }
-const std::string &Kernel::source() const { return impl_->loaded->source; }
+const std::string &Kernel::origin() const { return impl_->current().origin; }
+const std::string &Kernel::source() const {
+  return impl_->current().loaded->source;
+}
+bool Kernel::tuning() const { return impl_ && impl_->tuning(); }
+bool Kernel::waitForTuning(double timeoutSeconds) const {
+  return !impl_ || impl_->waitForTuning(timeoutSeconds);
+}
+const Target &Kernel::target() const {
+  return impl_->current().loaded->target;
+}
 
 namespace {
 constexpr size_t kMaxRank = 8;
@@ -356,9 +413,12 @@ static Status runCuda(const LoadedKernel &k,
 
 Status Kernel::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs) const {
-  if (!impl_ || !impl_->loaded || !impl_->loaded->fn)
+  // One load of the current version: a swap during this call leaves this
+  // run on the code it started with (versions are never freed early).
+  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  if (!current || !current->fn)
     return userError("run() on an empty kernel");
-  const LoadedKernel &k = *impl_->loaded;
+  const LoadedKernel &k = *current;
   if (k.target.kind == Target::Kind::CUDA)
     return runCuda(k, inputs, outputs, nullptr, nullptr);
   for (const auto *list : {&inputs, &outputs})
@@ -465,11 +525,12 @@ Result<std::vector<double>>
 Kernel::time(const std::vector<TensorView> &inputs,
              const std::vector<TensorView> &outputs,
              const TimingOptions &options) const {
-  if (!impl_ || !impl_->loaded || !impl_->loaded->fn)
+  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  if (!current || !current->fn)
     return userError("time() on an empty kernel");
   if (options.repeat < 0 || options.warmup < 0)
     return userError("timing needs warmup >= 0 and repeat >= 0");
-  const LoadedKernel &k = *impl_->loaded;
+  const LoadedKernel &k = *current;
   std::vector<double> ms;
   if (k.target.kind == Target::Kind::CUDA) {
     if (Status s = runCuda(k, inputs, outputs, &options, &ms); !s)
@@ -499,6 +560,8 @@ namespace kjit {
 class JitImpl {
 public:
   JitImpl(Target target, JitOptions options);
+  /// Stops on-line tuning first: its worker calls back into this object.
+  ~JitImpl() { tuner.reset(); }
   Result<Kernel> compileText(const std::string &text,
                              const CompileOptions &options);
 
@@ -509,6 +572,8 @@ public:
   /// CUDA targets: the device's chip ("sm_90"), or why there is none.
   std::string cudaChip;
   Status cudaProblem;
+  /// On-line tuning budget of compiles that do not set one (0: none).
+  double onlineBudget = 0;
 
 private:
   /// One memory-cache slot; the first thread to ask for a key compiles,
@@ -528,8 +593,32 @@ private:
   /// Forgets a failed compile so that a later call tries again.
   void dropSlot(const std::string &key, const std::shared_ptr<Slot> &slot);
 
+  /// The request of a compile, without its selection (shared by the
+  /// compile and the tuned recompile).
+  compiler::CompileRequest requestFor(const std::string &text,
+                                      const CompileOptions &opts) const;
+  /// Queues on-line tuning of `ops` for `impl` (the default kernel).
+  void startOnlineTuning(const std::shared_ptr<KernelImpl> &impl,
+                         const std::string &text, const CompileOptions &opts,
+                         double budget, const OpSelection &selection,
+                         const std::vector<std::string> &sources,
+                         std::vector<unsigned> ops,
+                         const std::string &defaultKey);
+  /// The worker's end of a job: compile the best configs, swap, report.
+  void finishOnlineTuning(const std::weak_ptr<KernelImpl> &weak,
+                          const std::string &text, const CompileOptions &opts,
+                          const OpSelection &selection,
+                          std::vector<std::string> sources,
+                          const std::vector<unsigned> &ops,
+                          const std::string &defaultKey,
+                          const OnlineTuneResult &result);
+
   std::mutex mu;
   std::unordered_map<std::string, std::shared_ptr<Slot>> slots;
+  /// Kernels being (or having been) tuned on-line, by cache key: a second
+  /// compile of the same module shares the first one's kernel and tuning.
+  std::unordered_map<std::string, std::weak_ptr<KernelImpl>> tuned;
+  std::unique_ptr<OnlineTuner> tuner; ///< created at the first tuned compile
 };
 } // namespace kjit
 
@@ -547,6 +636,24 @@ JitImpl::JitImpl(Target target, JitOptions options)
       cudaProblem = toStatus(info.takeError());
     else
       cudaChip = info->chip();
+  }
+  onlineBudget = this->options.onlineTuneBudgetSeconds;
+  if (std::isnan(onlineBudget) || onlineBudget > 24 * 3600.0) {
+    fprintf(stderr,
+            "kjit: warning: JitOptions::onlineTuneBudgetSeconds %g is not a "
+            "budget (0 to 86400 seconds); no on-line tuning\n",
+            onlineBudget);
+    onlineBudget = 0;
+  } else if (onlineBudget < 0) {
+    onlineBudget = 0;
+    if (const char *env = getenv("KJIT_TUNE"); env && *env) {
+      Result<double> parsed = parseTuneSpec(env);
+      if (parsed)
+        onlineBudget = *parsed;
+      else
+        fprintf(stderr, "kjit: warning: no on-line tuning: %s\n",
+                parsed.errorMessage().c_str());
+    }
   }
   if (!this->options.diskCache)
     return;
@@ -706,13 +813,8 @@ void JitImpl::dropSlot(const std::string &key,
     slots.erase(it);
 }
 
-Result<Kernel> JitImpl::compileText(const std::string &text,
-                                    const CompileOptions &opts) {
-  if (target.kind == Target::Kind::CUDA && !cudaProblem)
-    return cudaProblem;
-  if (opts.threads < 0)
-    return userError("threads must be >= 0, got " +
-                     std::to_string(opts.threads));
+compiler::CompileRequest
+JitImpl::requestFor(const std::string &text, const CompileOptions &opts) const {
   compiler::CompileRequest request;
   request.mlirText = text;
   request.entry = opts.entry;
@@ -720,6 +822,26 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
   request.threads = opts.threads;
   request.target = hostCpu();
   request.cudaChip = cudaChip;
+  return request;
+}
+
+Result<Kernel> JitImpl::compileText(const std::string &text,
+                                    const CompileOptions &opts) {
+  if (target.kind == Target::Kind::CUDA && !cudaProblem)
+    return cudaProblem;
+  if (opts.threads < 0)
+    return userError("threads must be >= 0, got " +
+                     std::to_string(opts.threads));
+  double budget = opts.onlineTuneBudgetSeconds;
+  if (std::isnan(budget) || budget > 24 * 3600.0)
+    return userError("onlineTuneBudgetSeconds must be a number of seconds "
+                     "from 0 to 86400 (or negative for the Jit's), got " +
+                     std::to_string(budget));
+  if (budget < 0)
+    budget = onlineBudget;
+  if (target.kind != Target::Kind::CPU)
+    budget = 0; // on-line tuning measures on the host only, so far
+  compiler::CompileRequest request = requestFor(text, opts);
   // Run-time selection (ARCHITECTURE.md, Autotuning step 6): without an
   // explicit config, each op gets the tuning database's pick, which
   // prepare() re-verifies (an illegal one falls back to the default).
@@ -749,11 +871,32 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
         if (s == "default")
           s = "default (tuning database not used: " + why + ")";
 
-  auto toKernel = [&sources](const Result<Served> &served) -> Result<Kernel> {
+  // On-line tuning: the ops that neither the caller nor the database
+  // configured (default or nearest-workload configs).
+  std::vector<unsigned> tuneOps;
+  if (budget > 0 && opts.config.empty())
+    for (unsigned i = 0; i < sources.size(); ++i)
+      if (sources[i] != "own" && sources[i] != "tuned" &&
+          sources[i] != "option")
+        tuneOps.push_back(i);
+  std::string tunedKey =
+      prepared->cacheKey + "\nthreads=" + std::to_string(opts.threads);
+  if (!tuneOps.empty()) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = tuned.find(tunedKey); it != tuned.end())
+      if (std::shared_ptr<KernelImpl> impl = it->second.lock())
+        return Kernel(impl);
+  }
+
+  auto toKernel = [&](const Result<Served> &served) -> Result<Kernel> {
     if (!served)
       return served.status();
-    return Kernel(std::make_shared<KernelImpl>(served->kernel, served->origin,
-                                               sources));
+    auto impl = std::make_shared<KernelImpl>(served->kernel, served->origin,
+                                             sources);
+    if (!tuneOps.empty())
+      startOnlineTuning(impl, text, opts, budget, selection, sources,
+                        tuneOps, prepared->cacheKey);
+    return Kernel(impl);
   };
   if (!options.memoryCache)
     return toKernel(loadOrGenerate(*prepared));
@@ -774,8 +917,7 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
     slot->cv.wait(lock, [&] { return slot->done; });
     if (!slot->kernel)
       return slot->error;
-    return Kernel(
-        std::make_shared<KernelImpl>(slot->kernel, "memory-cache", sources));
+    return toKernel(Served{slot->kernel, "memory-cache"});
   }
 
   Result<Served> served = loadOrGenerate(*prepared);
@@ -793,6 +935,115 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
   return toKernel(served);
 }
 
+void JitImpl::startOnlineTuning(const std::shared_ptr<KernelImpl> &impl,
+                                const std::string &text,
+                                const CompileOptions &opts, double budget,
+                                const OpSelection &selection,
+                                const std::vector<std::string> &sources,
+                                std::vector<unsigned> ops,
+                                const std::string &defaultKey) {
+  std::string tunedKey =
+      defaultKey + "\nthreads=" + std::to_string(opts.threads);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    // Two first compiles raced: the second kernel tunes too (rare; both
+    // end tuned), but later compiles share the registered one.
+    tuned[tunedKey] = impl;
+    if (!tuner)
+      tuner = std::make_unique<OnlineTuner>(options, selector->path());
+  }
+  std::vector<std::string> state = sources;
+  for (unsigned i : ops)
+    state[i] = "online (tuning)";
+  const KernelImpl::Version &v = impl->current();
+  impl->publish(KernelImpl::Version{v.loaded, v.origin, state});
+  impl->startTuning();
+
+  OnlineTuneJob job;
+  job.moduleText = text;
+  job.ops = ops;
+  job.budgetSeconds = budget;
+  job.threads = opts.threads;
+  std::weak_ptr<KernelImpl> weak = impl;
+  job.finish = [this, weak, text, opts, selection, sources, ops,
+                defaultKey](const OnlineTuneResult &r) {
+    finishOnlineTuning(weak, text, opts, selection, sources, ops, defaultKey,
+                       r);
+  };
+  tuner->submit(std::move(job));
+}
+
+void JitImpl::finishOnlineTuning(const std::weak_ptr<KernelImpl> &weak,
+                                 const std::string &text,
+                                 const CompileOptions &opts,
+                                 const OpSelection &selection,
+                                 std::vector<std::string> sources,
+                                 const std::vector<unsigned> &ops,
+                                 const std::string &defaultKey,
+                                 const OnlineTuneResult &r) {
+  // Later compiles look the new records up (not a stale memo).
+  if (r.dbNote.empty())
+    selector->forget();
+  std::shared_ptr<KernelImpl> impl = weak.lock();
+  if (!impl)
+    return; // nobody holds the kernel any more; the records are kept
+  auto notTuned = [&](unsigned i, const std::string &why) {
+    sources[i] = "default (online tuning " + why + ")";
+  };
+  std::map<unsigned, std::string> configs = selection.configs;
+  bool any = false;
+  for (unsigned i : ops) {
+    if (r.stopped)
+      notTuned(i, "stopped: the Jit was destroyed");
+    else if (!r.error.empty())
+      notTuned(i, "failed: " + r.error);
+    else if (auto e = r.errors.find(i); e != r.errors.end())
+      notTuned(i, "failed: " + e->second);
+    else if (auto c = r.configs.find(i); c != r.configs.end()) {
+      configs[i] = c->second;
+      auto m = r.measured.find(i);
+      sources[i] = "online (best of " +
+                   std::to_string(m == r.measured.end() ? 0 : m->second) +
+                   (r.dbNote.empty() ? ")"
+                                     : "; not recorded: " + r.dbNote + ")");
+      any = true;
+    } else {
+      notTuned(i, "failed: no result");
+    }
+  }
+  const KernelImpl::Version &cur = impl->current();
+  KernelImpl::Version next{cur.loaded, cur.origin, sources};
+  if (any) {
+    compiler::CompileRequest request = requestFor(text, opts);
+    request.opConfigs = configs;
+    auto prepared = compiler::prepare(request);
+    std::string failure;
+    if (!prepared) {
+      failure = llvm::toString(prepared.takeError());
+    } else {
+      for (size_t i = 0; i < prepared->configNotes.size(); ++i)
+        if (!prepared->configNotes[i].empty() && i < sources.size() &&
+            sources[i].rfind("online (", 0) == 0)
+          notTuned(unsigned(i), "failed: best config not used: " +
+                                    prepared->configNotes[i]);
+      if (prepared->cacheKey != defaultKey) {
+        Result<Served> served = loadOrGenerate(*prepared);
+        if (served)
+          next = KernelImpl::Version{served->kernel, served->origin, sources};
+        else
+          failure = served.status().message();
+      }
+    }
+    if (!failure.empty())
+      for (unsigned i : ops)
+        if (sources[i].rfind("online (", 0) == 0)
+          notTuned(i, "failed: the best configs did not compile: " + failure);
+    next.sources = sources;
+  }
+  impl->publish(std::move(next));
+  impl->endTuning();
+}
+
 //===----------------------------------------------------------------------===//
 // Public Jit API
 //===----------------------------------------------------------------------===//
@@ -806,6 +1057,7 @@ Jit &Jit::operator=(Jit &&) noexcept = default;
 const Target &Jit::target() const { return impl_->target; }
 
 std::string Jit::tuningDbPath() const { return impl_->selector->path(); }
+double Jit::onlineTuneBudgetSeconds() const { return impl_->onlineBudget; }
 
 std::string Jit::cacheDir() const {
   return impl_->disk ? impl_->disk->directory() : "";

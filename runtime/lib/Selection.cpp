@@ -39,6 +39,11 @@ std::string TuningSelector::resolvePath(const std::string &tuningDb,
   return cacheDir.empty() ? "" : cacheDir + "/tuning.sqlite";
 }
 
+void TuningSelector::forget() {
+  std::lock_guard<std::mutex> lock(mu_);
+  memo_.clear();
+}
+
 std::string TuningSelector::problem() {
   std::lock_guard<std::mutex> lock(mu_);
   return problem_;

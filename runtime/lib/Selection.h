@@ -46,6 +46,9 @@ public:
   OpSelection select(const std::string &mlirText,
                      const compiler::CpuTarget &target, int threads);
   const std::string &path() const { return path_; }
+  /// Drops what select() remembered (the database changed: on-line tuning
+  /// recorded new measurements).
+  void forget();
   /// Why the database is not used ("" when it is, or when it is absent).
   std::string problem();
 

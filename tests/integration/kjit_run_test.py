@@ -178,10 +178,12 @@ class Runner:
     def rand(self, shape):
         return self.rng.uniform(-1, 1, size=shape).astype(np.float32)
 
-    def run(self, args):
+    def run(self, args, extra_env=None):
         env = dict(os.environ)
+        env.pop("KJIT_TUNE", None)
         # Keep the user's kernel cache clean: a private cache per test run.
         env["KJIT_CACHE_DIR"] = self.path("cache")
+        env.update(extra_env or {})
         return subprocess.run([self.kjit_run] + args, capture_output=True,
                               text=True, timeout=240, env=env)
 
@@ -264,6 +266,41 @@ class Runner:
         if n != 5 or not (0 < lo <= med <= hi):
             return self.fail(name, f"bad timing line {m.group(0)!r}")
         if self.check_outputs(name, [out], CASES[fname]["ref"](*arrays)):
+            self.ok(name)
+        self.test_online_tuning()
+
+    def test_online_tuning(self):
+        """KJIT_TUNE=budget:1: tuned on-line, right output, records in the
+        tuning database; a malformed KJIT_TUNE is a warning, not a failure."""
+        fname = "dw_k7_nhwc_bias.mlir"
+        arrays, in_args = self.write_inputs("online", CASES[fname]["inputs"])
+        refs = CASES[fname]["ref"](*arrays)
+        out = self.path("online_out.npy")
+        db = self.path("online.sqlite")
+        args = [os.path.join(self.inputs, fname)] + in_args + \
+            [f"--output={out}", "--repeat=3", "--print-configs",
+             f"--tuning-db={db}"]
+        name = "KJIT_TUNE=budget:1"
+        r = self.run(args, {"KJIT_TUNE": "budget:1"})
+        if r.returncode != 0:
+            self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        elif not re.search(r"^config 0: #kjit\.config<.*> \(online \(best "
+                           r"of [1-9][0-9]*\)\)$", r.stdout, re.M):
+            self.fail(name, f"no tuned config in {short(r.stdout)!r}")
+        elif not os.path.exists(db):
+            self.fail(name, "no tuning database written")
+        elif self.check_outputs(name, [out], refs):
+            self.ok(name)
+        name = "KJIT_TUNE=budget:soon (malformed)"
+        r = self.run(args[:-1] + ["--tuning-db=off"],
+                     {"KJIT_TUNE": "budget:soon"})
+        if r.returncode != 0:
+            self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        elif "KJIT_TUNE" not in r.stderr or "budget:<seconds>" not in r.stderr:
+            self.fail(name, f"no warning naming KJIT_TUNE: {short(r.stderr)!r}")
+        elif "(default)" not in r.stdout:
+            self.fail(name, f"not the default config: {short(r.stdout)!r}")
+        elif self.check_outputs(name, [out], refs):
             self.ok(name)
 
     def expect_error(self, name, args, mentions=()):

@@ -13,6 +13,9 @@
 // kjit-run FILE.mlir --target=cuda --emit=ptx|cubin|host-object [--chip=sm_90]
 //         [-o OUT] (GPU code without a GPU: PTX text, a cubin through ptxas,
 //         or the host object that launches it; see kjit::CudaCodeFormat)
+// With KJIT_TUNE=budget:<seconds>, ops without a database record are tuned
+// on-line after the first call (kjit-run waits for it; --print-configs then
+// shows "online (best of N)").
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read).
@@ -210,13 +213,16 @@ int main(int argc, char **argv) {
   auto kernel = jit.compileModule((*file)->getBuffer().str(), options);
   if (!kernel)
     return fail(inputFile + ": " + kernel.errorMessage());
-  if (printConfigs)
+  auto printConfigList = [&] {
     for (size_t i = 0; i < kernel->configs().size(); ++i)
       printf("config %zu: %s (%s)\n", i, kernel->configs()[i].c_str(),
              i < kernel->configSources().size()
                  ? kernel->configSources()[i].c_str()
                  : "?");
-
+  };
+  const bool tuning = kernel->tuning();
+  if (printConfigs && !tuning)
+    printConfigList();
   const auto &ins = kernel->inputs();
   const auto &outs = kernel->outputs();
   if (inputs.size() != ins.size())
@@ -253,6 +259,16 @@ int main(int argc, char **argv) {
 
   if (kjit::Status s = kernel->run(inViews, outViews); !s)
     return fail(s.message());
+  // KJIT_TUNE=budget:<s>: the call above ran the default code; wait for the
+  // on-line tuning (its records reach the database), then time and write
+  // with the tuned code.
+  if (tuning) {
+    kernel->waitForTuning();
+    if (kjit::Status s = kernel->run(inViews, outViews); !s)
+      return fail(s.message());
+    if (printConfigs)
+      printConfigList();
+  }
 
   if (repeat > 0) {
     // The run above was the warm-up; time kernel calls only (CPU: wall

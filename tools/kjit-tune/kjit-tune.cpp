@@ -395,7 +395,7 @@ int main(int argc, char **argv) {
   opts.resume = resume;
   opts.dryRun = dryRun;
   opts.maxSeeds = seeds;
-  opts.stop = &gStop;
+  opts.stop = [] { return gStop.load(); };
   int rc = 0;
   std::vector<TuneResult> results;
   auto runStart = std::chrono::steady_clock::now();

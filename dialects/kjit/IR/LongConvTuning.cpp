@@ -306,7 +306,12 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
   for (int64_t v : {8, 16})
     if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
       c.vectorWidth = v;
-  c.radix = 4;
+  // Radix 8 (fewer passes over the row): the fastest radix with
+  // vector_width 16 in bench/results/2026-11-28-tuning-evidence.md (L = 1024
+  // and 2048, exhaustive search, 1 and 2 threads: 6-12% over radix 4) and in
+  // 2026-11-27-fftconv.md at L = 4096 / 65536 on one thread (within 5% of
+  // radix 4 otherwise).
+  c.radix = 8;
   c.threads = std::max(1u, t.numCores);
   // Tasks are dealt round-robin to the team; one row per task balances best
   // and the per-task scratch (2 x N floats) does not grow with it.

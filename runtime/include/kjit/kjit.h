@@ -172,6 +172,11 @@ struct CompileOptions {
   int threads = 0;
   /// Entry function for compileModule.
   std::string entry = "main";
+  /// On-line tuning budget in seconds for this compile: < 0 (the default)
+  /// takes the Jit's (JitOptions::onlineTuneBudgetSeconds); 0: none; > 0:
+  /// the ops that have neither an explicit config nor a tuning-database
+  /// record are tuned in the background (see Kernel::waitForTuning).
+  double onlineTuneBudgetSeconds = -1;
 };
 
 /// One argument of a compiled kernel.
@@ -232,6 +237,23 @@ public:
   /// The MLIR the kernel was compiled from.
   const std::string &source() const;
 
+  /// On-line tuning (CompileOptions::onlineTuneBudgetSeconds, KJIT_TUNE):
+  /// the kernel first runs its default code while candidates are compiled
+  /// and measured in the background (on buffers of their own) within the
+  /// budget; then the best code is swapped in atomically (runs in flight
+  /// finish on the code they started with) and every measurement is in the
+  /// tuning database. While tuning, configSources() says "online (tuning)"
+  /// for the ops being tuned, then "online (best of N)" (N candidates
+  /// measured), or "default (online tuning ...: <why>)". configs(),
+  /// configSources(), origin() and source() describe the code the next
+  /// run() uses; references they return stay valid for the kernel's life.
+  /// True while background tuning of this kernel is pending or running.
+  bool tuning() const;
+  /// Waits until tuning has ended (true), or `timeoutSeconds` have passed
+  /// (false); a negative timeout waits for good. True at once when the
+  /// kernel is not tuned.
+  bool waitForTuning(double timeoutSeconds = -1) const;
+
   explicit Kernel(std::shared_ptr<KernelImpl> impl);
 
 private:
@@ -252,7 +274,20 @@ struct JitOptions {
   /// stderr, never a failed compile. Read once per module text: records
   /// added later are seen by a new Jit.
   std::string tuningDb;
+  /// On-line tuning budget (seconds) of each compile without an explicit
+  /// config (CompileOptions::onlineTuneBudgetSeconds overrides it): < 0
+  /// (the default): from $KJIT_TUNE ("budget:<seconds>" or
+  /// "budget:<seconds>s", "off"; a malformed value means no tuning and one
+  /// warning on stderr); 0: none. Measurements go to the tuning database
+  /// (above; created when missing); destroying the Jit stops the
+  /// background tuning (after the candidate being measured).
+  double onlineTuneBudgetSeconds = -1;
 };
+
+/// Parses a KJIT_TUNE value: "budget:<seconds>" or "budget:<seconds>s"
+/// (e.g. "budget:30", "budget:1.5s"), "off", "0" or "" (no tuning: 0).
+/// Anything else is an error naming the expected form.
+Result<double> parseTuneSpec(const std::string &spec);
 
 class JitImpl;
 
@@ -277,6 +312,9 @@ public:
   std::string cacheDir() const;
   /// The tuning database path looked up ("" or "off" when none).
   std::string tuningDbPath() const;
+  /// The on-line tuning budget of compiles that do not set their own (0:
+  /// none), after $KJIT_TUNE.
+  double onlineTuneBudgetSeconds() const;
 
 private:
   std::unique_ptr<JitImpl> impl_;

@@ -1,0 +1,183 @@
+//===- OnlineTuning.cpp - background tuning of compiled kernels ----------===//
+#include "OnlineTuning.h"
+
+#include "RuntimeInternal.h"
+#include "Selection.h"
+#include "autotune/Measurer.h"
+#include "autotune/Tuner.h"
+#include "compiler/Compiler.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+
+using namespace kjit;
+using namespace kjit::runtime;
+
+namespace kjit::runtime {
+const compiler::CpuTarget &hostCpu(); // Core.cpp
+} // namespace kjit::runtime
+
+Result<double> kjit::parseTuneSpec(const std::string &spec) {
+  auto bad = [&](const std::string &why) -> Result<double> {
+    return userError("KJIT_TUNE: " + why + " in '" + spec +
+                     "' (expected 'budget:<seconds>' such as budget:30 or "
+                     "budget:1.5s, or 'off')");
+  };
+  std::string s = spec;
+  while (!s.empty() && isspace((unsigned char)s.back()))
+    s.pop_back();
+  size_t b = 0;
+  while (b < s.size() && isspace((unsigned char)s[b]))
+    ++b;
+  s = s.substr(b);
+  if (s.empty() || s == "off" || s == "0")
+    return 0.0;
+  const std::string prefix = "budget:";
+  if (s.compare(0, prefix.size(), prefix) != 0)
+    return bad("unknown setting");
+  std::string num = s.substr(prefix.size());
+  if (!num.empty() && num.back() == 's')
+    num.pop_back();
+  if (num.empty())
+    return bad("no number of seconds");
+  // strtod accepts what we want (digits, a point, an exponent) and also
+  // "inf", "nan" and hex: those are refused below.
+  for (char c : num)
+    if (!isdigit((unsigned char)c) && c != '.' && c != 'e' && c != 'E' &&
+        c != '+' && c != '-')
+      return bad("'" + num + "' is not a number of seconds");
+  char *end = nullptr;
+  double v = strtod(num.c_str(), &end);
+  if (!end || *end != '\0' || !std::isfinite(v))
+    return bad("'" + num + "' is not a number of seconds");
+  if (v < 0)
+    return bad("a negative budget");
+  if (v > 24 * 3600.0)
+    return bad("a budget above one day");
+  return v;
+}
+
+OnlineTuner::OnlineTuner(JitOptions jitOptions, std::string dbPath)
+    : jitOptions_(std::move(jitOptions)), dbPath_(std::move(dbPath)) {
+  // The private Jit measures candidates only: no database lookups, no
+  // tuning of its own (its memory cache serves the confirmation rounds).
+  jitOptions_.tuningDb = "off";
+  jitOptions_.onlineTuneBudgetSeconds = 0;
+  worker_ = std::thread([this] { loop(); });
+}
+
+OnlineTuner::~OnlineTuner() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable())
+    worker_.join();
+}
+
+void OnlineTuner::submit(OnlineTuneJob job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
+void OnlineTuner::loop() {
+  for (;;) {
+    OnlineTuneJob job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopped, nothing left to report
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    OnlineTuneResult r;
+    if (stop_)
+      r.stopped = true;
+    else
+      r = runJob(job);
+    if (job.finish)
+      job.finish(r);
+  }
+}
+
+OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(job.budgetSeconds));
+  OnlineTuneResult r;
+  auto workloads = autotune::extractWorkloads(job.moduleText);
+  if (!workloads) {
+    r.error = llvm::toString(workloads.takeError());
+    return r;
+  }
+  std::unique_ptr<autotune::SqliteDatabase> db;
+  if (dbPath_.empty() || dbPath_ == "off") {
+    r.dbNote = "no tuning database";
+  } else {
+    auto opened = autotune::SqliteDatabase::open(dbPath_);
+    if (opened)
+      db = std::move(*opened);
+    else
+      r.dbNote = llvm::toString(opened.takeError());
+  }
+  if (!jit_)
+    jit_ = std::make_unique<Jit>(Target::host(), jitOptions_);
+
+  const compiler::CpuTarget &cpu = hostCpu();
+  TargetInfo target = cpu.info;
+  if (job.threads > 0 && unsigned(job.threads) != target.numCores)
+    target.numCores = job.threads;
+  std::string targetKey = tuningTargetKey(cpu, job.threads);
+  std::string compilerKey = compiler::compilerKey();
+  autotune::RuntimeMeasurer measurer(*jit_, target);
+
+  for (size_t n = 0; n < job.ops.size(); ++n) {
+    unsigned i = job.ops[n];
+    if (stop_) {
+      r.stopped = true;
+      break;
+    }
+    if (i >= workloads->size()) {
+      r.errors[i] = "internal error (please report): op " +
+                    std::to_string(i) + " is not among the module's " +
+                    std::to_string(workloads->size()) + " kjit ops";
+      continue;
+    }
+    // The budget left, shared evenly among the ops left.
+    double left =
+        std::chrono::duration<double>(deadline - Clock::now()).count();
+    autotune::TuneOptions options;
+    options.strategy = "pruned";
+    // The search gets 80% of this op's share; the confirmation (the two
+    // fastest and the default measured once more, ranked by median) the rest.
+    options.budget.seconds =
+        std::max(1e-3, 0.8 * left / double(job.ops.size() - n));
+    options.confirmTop = 2;
+    options.confirmRounds = 1;
+    options.resume = false;
+    options.stop = [this] { return stop_.load(); };
+    auto res = autotune::tuneWorkload((*workloads)[i], target, targetKey,
+                                      compilerKey, db.get(), &measurer,
+                                      options);
+    if (!res) {
+      r.errors[i] = llvm::toString(res.takeError());
+      continue;
+    }
+    r.measured[i] = res->measured;
+    if (!res->bestConfig.empty())
+      r.configs[i] = res->bestConfig;
+    else
+      r.errors[i] = "no candidate ran (" + std::to_string(res->failed) +
+                    " failed)";
+  }
+  if (stop_)
+    r.stopped = true;
+  return r;
+}

@@ -1,0 +1,80 @@
+//===- OnlineTuning.h - background tuning of compiled kernels --*- C++ -*-===//
+//
+// Internal to libkjit. On-line tuning (nn-JIT.web style): a compile with a
+// budget returns its default kernel at once and queues a job here; one
+// worker thread per Jit takes the jobs in order (so that two tunings never
+// disturb each other's timings), tunes each op of the job's module that
+// needs it with autotune::tuneWorkload (pruned space in cost-model order,
+// default first, a confirmation round for the finalists, every measurement
+// recorded in the tuning database) on a private Jit and buffers of its own,
+// within the budget, and hands the best
+// config per op to the job's `finish`, which compiles and swaps the code.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_RUNTIME_ONLINETUNING_H
+#define KJIT_RUNTIME_ONLINETUNING_H
+
+#include "kjit/kjit.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kjit::runtime {
+
+/// What a tuning job found.
+struct OnlineTuneResult {
+  /// Per tuned op index: the best measured config (may be the default).
+  std::map<unsigned, std::string> configs;
+  /// Per tuned op index: candidates measured successfully.
+  std::map<unsigned, uint64_t> measured;
+  /// Per op index: why it was not tuned (an error of its own).
+  std::map<unsigned, std::string> errors;
+  std::string error;   ///< the whole job failed (e.g. unparsable module)
+  std::string dbNote;  ///< why nothing was recorded ("" when recorded)
+  bool stopped = false; ///< the Jit was destroyed mid-way
+};
+
+struct OnlineTuneJob {
+  std::string moduleText;
+  std::vector<unsigned> ops; ///< kjit op indices to tune (program order)
+  double budgetSeconds = 0;
+  int threads = 0;
+  /// Called once on the worker thread (also when stopped or failed).
+  std::function<void(const OnlineTuneResult &)> finish;
+};
+
+class OnlineTuner {
+public:
+  /// `jitOptions`: the owning Jit's (cache settings for the private Jit);
+  /// `dbPath`: the resolved tuning database ("" or "off": not recorded).
+  OnlineTuner(JitOptions jitOptions, std::string dbPath);
+  /// Stops: the job being measured ends after its current candidate, queued
+  /// jobs finish as stopped; joins the worker.
+  ~OnlineTuner();
+  void submit(OnlineTuneJob job);
+
+private:
+  void loop();
+  OnlineTuneResult runJob(const OnlineTuneJob &job);
+
+  JitOptions jitOptions_;
+  std::string dbPath_;
+  std::unique_ptr<Jit> jit_; ///< the worker's; created on the worker
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<OnlineTuneJob> queue_;
+  std::atomic<bool> stop_{false};
+  std::thread worker_;
+};
+
+} // namespace kjit::runtime
+
+#endif
