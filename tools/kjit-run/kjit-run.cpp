@@ -224,14 +224,31 @@ int main(int argc, char **argv) {
                   shapeText(ins[i].shape) + ")");
     inArrays.push_back(std::move(*array));
   }
+  // Outputs the kernel sizes itself (e.g. kjit.spgemm's col_idx and
+  // values) come back from runAllocating; static ones are written in place.
+  bool allocating = false;
   for (const kjit::ArgInfo &o : outs)
-    outArrays.emplace_back(o.dtype, o.shape);
+    allocating |= o.isDynamic();
   for (auto &a : inArrays)
     inViews.push_back(a.view());
-  for (auto &a : outArrays)
-    outViews.push_back(a.view());
+  std::vector<kjit::Tensor> allocated;
+  auto runOnce = [&]() -> kjit::Status {
+    if (!allocating)
+      return kernel->run(inViews, outViews);
+    auto result = kernel->runAllocating(inViews);
+    if (!result)
+      return result.status();
+    allocated = std::move(*result);
+    return kjit::Status::ok();
+  };
+  if (!allocating) {
+    for (const kjit::ArgInfo &o : outs)
+      outArrays.emplace_back(o.dtype, o.shape);
+    for (auto &a : outArrays)
+      outViews.push_back(a.view());
+  }
 
-  if (kjit::Status s = kernel->run(inViews, outViews); !s)
+  if (kjit::Status s = runOnce(); !s)
     return fail(s.message());
 
   if (repeat > 0) {
@@ -239,7 +256,7 @@ int main(int argc, char **argv) {
     std::vector<double> ms;
     for (int i = 0; i < repeat; ++i) {
       auto start = std::chrono::steady_clock::now();
-      kjit::Status s = kernel->run(inViews, outViews);
+      kjit::Status s = runOnce();
       auto stop = std::chrono::steady_clock::now();
       if (!s)
         return fail(s.message());
@@ -253,6 +270,9 @@ int main(int argc, char **argv) {
            ms.front(), ms.back(), int(repeat));
   }
 
+  if (allocating)
+    for (kjit::Tensor &t : allocated)
+      outViews.push_back(t.view());
   for (size_t i = 0; i < outs.size(); ++i)
     if (kjit::Status s = kjit::npy::write(outputs[i], outViews[i]); !s)
       return fail(s.message());
