@@ -197,6 +197,8 @@ int main() {
     int threads;
   } variants[] = {{"kjit (default: dense)", "", 1},
                   {"kjit (default: dense)", "", 2},
+                  {"kjit symbolic=exact", "#kjit.config<{symbolic = \"exact\"}>", 1},
+                  {"kjit symbolic=bound", "#kjit.config<{symbolic = \"bound\"}>", 1},
                   {"kjit accumulator=hash", "#kjit.config<{accumulator = \"hash\"}>", 1},
                   {"kjit accumulator=sort", "#kjit.config<{accumulator = \"sort\"}>", 1}};
   std::vector<std::string> configs;

@@ -237,7 +237,8 @@ std::string accConfig(const std::string &acc, const std::string &extra = "") {
 }
 
 /// Irregular shapes (prime sizes, M = 1, K = 1, empty rows, unsorted and
-/// duplicate columns, wide N) for one accumulator; 1 or 3 threads by case.
+/// duplicate columns, wide N) for one accumulator; 1 or 3 threads and both
+/// symbolic modes, by case.
 void irregularShapes(const char *acc, uint64_t salt) {
   CsrOptions plain;
   CsrOptions messy;
@@ -253,9 +254,14 @@ void irregularShapes(const char *acc, uint64_t salt) {
       {53, 47, 1021, dense, plain}, {2, 3, 211, dense, dense},
   };
   int threads = 1;
+  bool bound = true;
   for (const Case &c : cases) {
-    checkCase(c, accConfig(acc), threads, salt++);
+    checkCase(c,
+              accConfig(acc, bound ? "symbolic = \"bound\""
+                                   : "symbolic = \"exact\""),
+              threads, salt++);
     threads = threads == 1 ? 3 : 1;
+    bound = (salt % 3) != 0;
   }
 }
 
@@ -288,10 +294,12 @@ TEST(Spgemm, SampleOfLegalConfigs) {
   o.emptyRows = true;
   o.duplicates = true;
   const char *extras[] = {
-      "partition = \"rows\", threads = 2",
-      "partition = \"flops\", threads = 4, tasks_per_thread = 3",
-      "hash_scale = 1, threads = 1",
-      "hash_scale = 16, threads = 2, tasks_per_thread = 64",
+      "partition = \"rows\", threads = 2, symbolic = \"exact\"",
+      "partition = \"flops\", threads = 4, tasks_per_thread = 3, symbolic "
+      "= \"bound\"",
+      "hash_scale = 1, threads = 1, symbolic = \"exact\"",
+      "hash_scale = 16, threads = 2, tasks_per_thread = 64, symbolic = "
+      "\"bound\"",
       "partition = \"rows\", threads = 7, tasks_per_thread = 2",
   };
   uint64_t salt = 300;
@@ -348,6 +356,7 @@ TEST(Spgemm, IllegalConfigsAreRejected) {
       {"#kjit.config<{hash_scale = 3}>", "hash_scale must be a power of two"},
       {"#kjit.config<{threads = 0}>", "threads must be in [1, 256]"},
       {"#kjit.config<{tasks_per_thread = 65}>", "tasks_per_thread"},
+      {"#kjit.config<{symbolic = \"guess\"}>", "symbolic"},
       {"#kjit.config<{n_block = 4}>", "n_block"},
   };
   for (const Bad &x : bad) {

@@ -21,10 +21,12 @@
 //   4. Numeric pass: each row written at c_row_ptr[i], columns ascending.
 //
 // Accumulators (knob "accumulator"):
-//   dense: per task N floats and an N-bit bitmap. A product sets its bit
-//          (first touch stores, later ones add); the row is emitted by
-//          scanning the bitmap words between the row's smallest and largest
-//          touched word with count-trailing-zeros: sorted without a sort.
+//   dense: per task N floats (zero between rows) and an N-bit bitmap. A
+//          product adds into its column and sets its bit; the symbolic pass
+//          counts with popcount; the row is emitted by scanning the bitmap
+//          words between the row's smallest and largest touched word with
+//          count-trailing-zeros (resetting what it reads): sorted without a
+//          sort.
 //   hash:  per row a linear-probing table of hash_scale x min(products, N)
 //          slots (rounded up to a power of two), then the row's entries
 //          packed (column << 32 | value bits) and shell-sorted.
@@ -207,8 +209,12 @@ public:
   Scratch allocScratch(Value r0, Value r1, bool numeric) {
     Scratch s;
     if (cfg.accumulator == Acc::Dense) {
-      if (numeric)
+      if (numeric) {
         s.acc = allocStatic(f32, std::max<int64_t>(g.n, 1));
+        fill(s.acc, c(g.n),
+             arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                            APFloat(0.0f)));
+      }
       s.bits = allocStatic(i64, std::max<int64_t>(words(), 1));
       fill(s.bits, c(words()), ci(i64, 0));
     } else {
@@ -259,41 +265,42 @@ public:
     return {w, bit};
   }
 
-  /// Distinct columns of row i.
+  /// Distinct columns of row i: set each product's bit, then count the set
+  /// bits of the touched words (popcount) while clearing them.
   Value denseCount(Scratch &s, Value i) {
     SmallVector<Value> r = forProducts(
-        i, {c(0), c(words()), c(0)}, false,
+        i, {c(words()), c(0)}, false,
         [&](Value j, Value, Value, ValueRange a) {
           auto [w, bit] = bitOf(j);
-          Value word = ld(s.bits, w);
-          Value fresh = cmp(arith::CmpIPredicate::eq, andI(word, bit),
-                            ci(i64, 0));
-          st(orI(word, bit), s.bits, w);
-          return SmallVector<Value>{
-              add(a[0], select(fresh, c(1), c(0))), minI(a[1], w),
-              maxI(a[2], w)};
+          st(orI(ld(s.bits, w), bit), s.bits, w);
+          return SmallVector<Value>{minI(a[0], w), maxI(a[1], w)};
         });
-    loop(r[1], add(r[2], 1), c(1),
-         [&](Value w) { st(ci(i64, 0), s.bits, w); });
-    return r[0];
+    return loop(r[0], add(r[1], 1), c(1), {c(0)}, [&](Value w, ValueRange a) {
+             Value word = ld(s.bits, w);
+             st(ci(i64, 0), s.bits, w);
+             Value n = LLVM::CtPopOp::create(b, loc, i64, word);
+             return SmallVector<Value>{add(a[0], idx(n))};
+           })[0];
   }
 
-  /// Accumulates row i and writes it at `pos`, columns ascending.
-  void denseRow(Scratch &s, Value i, Value pos) {
+  /// Accumulates row i and writes it at `pos`, columns ascending. The dense
+  /// accumulator is all zeros between rows (each emitted entry is reset), so
+  /// a product just adds; its bit marks the column as touched (an explicit
+  /// zero from cancellation is still emitted).
+  Value denseRow(Scratch &s, Value i, Value pos) {
     SmallVector<Value> r = forProducts(
         i, {c(words()), c(0)}, true,
         [&](Value j, Value q, Value a, ValueRange acc) {
           auto [w, bit] = bitOf(j);
-          Value word = ld(s.bits, w);
-          Value seen = cmp(arith::CmpIPredicate::ne, andI(word, bit),
-                           ci(i64, 0));
-          Value prod = bProduct(a, q);
-          Value sum = arith::AddFOp::create(b, loc, ld(s.acc, j), prod);
-          st(select(seen, sum, prod), s.acc, j);
-          st(orI(word, bit), s.bits, w);
+          Value sum =
+              arith::AddFOp::create(b, loc, ld(s.acc, j), bProduct(a, q));
+          st(sum, s.acc, j);
+          st(orI(ld(s.bits, w), bit), s.bits, w);
           return SmallVector<Value>{minI(acc[0], w), maxI(acc[1], w)};
         });
-    loop(r[0], add(r[1], 1), c(1), {pos}, [&](Value w, ValueRange p) {
+    Value zero = arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                                APFloat(0.0f));
+    return loop(r[0], add(r[1], 1), c(1), {pos}, [&](Value w, ValueRange p) {
       Value word = ld(s.bits, w);
       st(ci(i64, 0), s.bits, w);
       Value base = mul(w, 64);
@@ -308,10 +315,11 @@ public:
             Value j = add(base, idx(tz));
             st(cast(i32, j), cCi, a[1]);
             st(ld(s.acc, j), cV, a[1]);
+            st(zero, s.acc, j);
             Value rest = andI(a[0], subI(a[0], ci(i64, 1)));
             return SmallVector<Value>{rest, add(a[1], 1)};
           })[1]};
-    });
+    })[0];
   }
 
   // --- hash accumulator --------------------------------------------------------
@@ -368,7 +376,7 @@ public:
     return {col, v};
   }
 
-  void hashRow(Scratch &s, Value i, Value pos) {
+  Value hashRow(Scratch &s, Value i, Value pos) {
     Value mask = rowMask(i);
     forProducts(i, {}, true, [&](Value j, Value q, Value a, ValueRange) {
       Value j32 = cast(i32, j);
@@ -404,6 +412,7 @@ public:
       st(col, cCi, add(pos, t));
       st(v, cV, add(pos, t));
     });
+    return add(pos, n);
   }
 
   // --- sort accumulator --------------------------------------------------------
@@ -436,9 +445,9 @@ public:
            })[0];
   }
 
-  void sortRow(Scratch &s, Value i, Value pos) {
+  Value sortRow(Scratch &s, Value i, Value pos) {
     Value n = sortedProducts(s, i, true);
-    loop(c(0), n, c(1), {pos}, [&](Value t, ValueRange p) {
+    return loop(c(0), n, c(1), {pos}, [&](Value t, ValueRange p) {
       auto [col, v] = unpackEntry(ld(s.list, t));
       Value first = cmp(arith::CmpIPredicate::eq, t, c(0));
       Value prevAt = select(first, p[0], sub(p[0], c(1)));
@@ -459,7 +468,7 @@ public:
             return {add(p[0], 1)};
           })[0];
       return SmallVector<Value>{next};
-    });
+    })[0];
   }
 
   // --- shell sort of list[0, n) (i64, ascending, signed) -----------------------
@@ -502,15 +511,18 @@ public:
 
   // --- the passes ----------------------------------------------------------------
 
-  /// Runs `row(scratch, i)` for every row, in tasks.
-  void forRows(bool numeric, function_ref<void(Scratch &, Value)> row) {
+  /// Runs `body(scratch, r0, r1)` for every task (its rows [r0, r1)).
+  void forTasks(bool numeric, bool scratch,
+                function_ref<void(Scratch &, Value, Value)> body) {
     int64_t tasks = cfg.tasks(g);
     if (tasks == 0)
       return;
     emitTaskLoop(b, loc, tasks, cfg.threads, [&](Value t) {
       Value r0 = bound(t, tasks), r1 = bound(add(t, 1), tasks);
-      Scratch s = allocScratch(r0, r1, numeric);
-      loop(r0, r1, c(1), [&](Value i) { row(s, i); });
+      Scratch s;
+      if (scratch)
+        s = allocScratch(r0, r1, numeric);
+      body(s, r0, r1);
       freeScratch(s);
     });
   }
@@ -527,8 +539,8 @@ public:
     return Value();
   }
 
-  void numericRow(Scratch &s, Value i) {
-    Value pos = idx(ld(cRp, i));
+  /// Writes row i at `pos` of (cCi, cV); returns the position after it.
+  Value numericRow(Scratch &s, Value i, Value pos) {
     switch (cfg.accumulator) {
     case Acc::Dense:
       return denseRow(s, i, pos);
@@ -537,16 +549,13 @@ public:
     case Acc::Sort:
       return sortRow(s, i, pos);
     }
+    return Value();
   }
 
-  /// Everything after validation; returns (col_idx, values).
-  SmallVector<Value> compute() {
-    computePrefix();
-    // 2. symbolic: counts in c_row_ptr[i + 1].
-    forRows(false, [&](Scratch &s, Value i) {
-      st(cast(i32, count(s, i)), cRp, add(i, 1));
-    });
-    // 3. prefix sum, in i64 (a total above INT32_MAX is an error).
+  /// c_row_ptr[i + 1] holds row i's count: makes it the prefix sum, in i64.
+  /// Returns (nnz as index, "too large" i1); more than INT32_MAX entries is
+  /// reported (and nnz is 0).
+  std::pair<Value, Value> prefixSum() {
     st(ci(i32, 0), cRp, c(0));
     Value total = loop(c(0), c(g.m), c(1), {ci(i64, 0)},
                        [&](Value i, ValueRange a) {
@@ -563,15 +572,83 @@ public:
       ::kjit::compiler::emitReport(*this, ke::kSpgemm, ke::kOutputTooLarge,
                                    total, ci(i64, 0));
     });
-    Value nnz = idx(select(tooLarge, ci(i64, 0), total));
+    return {idx(select(tooLarge, ci(i64, 0), total)), tooLarge};
+  }
+  Value notI(Value x) { return arith::XOrIOp::create(b, loc, x, ci(i1, 1)); }
+
+  /// symbolic = "exact": count, prefix sum, allocate, numeric.
+  SmallVector<Value> exactPasses() {
+    forTasks(false, true, [&](Scratch &s, Value r0, Value r1) {
+      loop(r0, r1, c(1), [&](Value i) {
+        st(cast(i32, count(s, i)), cRp, add(i, 1));
+      });
+    });
+    auto [nnz, tooLarge] = prefixSum();
     cCi = allocDyn(i32, nnz);
     cV = allocDyn(f32, nnz);
-    // 4. numeric.
-    ifThen(arith::XOrIOp::create(b, loc, tooLarge, ci(i1, 1)), [&] {
-      forRows(true, [&](Scratch &s, Value i) { numericRow(s, i); });
+    ifThen(notI(tooLarge), [&] {
+      forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
+        loop(r0, r1, c(1),
+             [&](Value i) { numericRow(s, i, idx(ld(cRp, i))); });
+      });
     });
-    dealloc(prefix);
     return {cCi, cV};
+  }
+
+  /// symbolic = "bound": one numeric pass into buffers sized by the
+  /// products (each task's rows packed from its first product's offset),
+  /// prefix sum of the counts, allocation, one contiguous copy per task.
+  SmallVector<Value> boundPasses(Value flops) {
+    Value tmpC = allocDyn(i32, flops), tmpV = allocDyn(f32, flops);
+    cCi = tmpC;
+    cV = tmpV;
+    auto taskBase = [&](Value r0) { return sub(ld(prefix, r0), r0); };
+    forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
+      loop(r0, r1, c(1), {taskBase(r0)}, [&](Value i, ValueRange p) {
+        Value end = numericRow(s, i, p[0]);
+        st(cast(i32, sub(end, p[0])), cRp, add(i, 1));
+        return SmallVector<Value>{end};
+      });
+    });
+    auto [nnz, tooLarge] = prefixSum();
+    Value outC = allocDyn(i32, nnz), outV = allocDyn(f32, nnz);
+    ifThen(notI(tooLarge), [&] {
+      forTasks(false, false, [&](Scratch &, Value r0, Value r1) {
+        Value src = taskBase(r0), dst = idx(ld(cRp, r0));
+        Value n = sub(idx(ld(cRp, r1)), dst);
+        loop(c(0), n, c(1), [&](Value k) {
+          st(ld(tmpC, add(src, k)), outC, add(dst, k));
+          st(ld(tmpV, add(src, k)), outV, add(dst, k));
+        });
+      });
+    });
+    dealloc(tmpC);
+    dealloc(tmpV);
+    cCi = outC;
+    cV = outV;
+    return {outC, outV};
+  }
+
+  /// Everything after validation; returns (col_idx, values).
+  SmallVector<Value> compute() {
+    computePrefix();
+    Type ciT = MemRefType::get({ShapedType::kDynamic}, i32);
+    Type vT = MemRefType::get({ShapedType::kDynamic}, f32);
+    SmallVector<Value> out;
+    if (cfg.boundedSymbolic) {
+      // Products over the limit (memory): the exact passes instead.
+      Value flops = sub(ld(prefix, c(g.m)), c(g.m));
+      Value fits =
+          cmp(arith::CmpIPredicate::ule, flops, c(kSpgemmMaxBoundProducts));
+      out = emitIfValues(
+          b, loc, fits, TypeRange{ciT, vT},
+          [&]() -> SmallVector<Value> { return boundPasses(flops); },
+          [&]() -> SmallVector<Value> { return exactPasses(); });
+    } else {
+      out = exactPasses();
+    }
+    dealloc(prefix);
+    return out;
   }
 };
 

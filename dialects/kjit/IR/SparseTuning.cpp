@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::kjit;
@@ -252,7 +253,9 @@ FailureOr<SpgemmConfig> SpgemmConfig::parse(ConfigAttr config,
       .choice("partition", {"flops", "rows"},
               [&](StringRef v) { c.balanceFlops = v == "flops"; })
       .integer("tasks_per_thread", c.tasksPerThread)
-      .integer("hash_scale", c.hashScale);
+      .integer("hash_scale", c.hashScale)
+      .choice("symbolic", {"exact", "bound"},
+              [&](StringRef v) { c.boundedSymbolic = v == "bound"; });
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -267,7 +270,8 @@ ConfigAttr SpgemmConfig::toAttr(MLIRContext *ctx) const {
                           {"tasks_per_thread", tasksPerThread},
                           {"hash_scale", hashScale}},
                          {{"accumulator", acc},
-                          {"partition", balanceFlops ? "flops" : "rows"}});
+                          {"partition", balanceFlops ? "flops" : "rows"},
+                          {"symbolic", boundedSymbolic ? "bound" : "exact"}});
 }
 
 LogicalResult mlir::kjit::checkSpgemmConfig(const SpgemmConfig &c,
@@ -315,6 +319,11 @@ SpgemmConfig mlir::kjit::defaultSpgemmConfig(const SpgemmGeom &g,
   // count does not predict (the distinct columns).
   c.tasksPerThread = c.threads > 1 ? 4 : 1;
   c.hashScale = 2;
+  // "exact": measured (bench/results/2026-11-28-spgemm.md), one numeric
+  // pass into product-sized buffers plus the copy ("bound") was slower than
+  // the symbolic pass it saves on 16384^2 x 16 nnz/row (twice the fresh
+  // memory to fault in); the tuner may still pick "bound".
+  c.boundedSymbolic = false;
   return c;
 }
 
@@ -332,6 +341,7 @@ SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
   s.knobs.push_back({"partition", {}, {"flops", "rows"}});
   s.knobs.push_back({"tasks_per_thread", {1, 4, 16}, {}});
   s.knobs.push_back({"hash_scale", {1, 2, 4}, {}});
+  s.knobs.push_back({"symbolic", {}, {"bound", "exact"}});
   return s;
 }
 
@@ -346,8 +356,13 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   f.flops = 2.0 * products;
   f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
                              2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
-  // Two passes (symbolic, numeric) over A and the rows of B it selects.
-  f.movedBytes = 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) + 8.0 * outNnz;
+  // Two passes (symbolic, numeric) over A and the rows of B it selects, or
+  // one pass plus a copy of the result through product-sized buffers.
+  f.movedBytes = c.boundedSymbolic
+                     ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * products +
+                           16.0 * outNnz
+                     : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) +
+                           8.0 * outNnz;
   double perRow = g.flopsPerRow();
   switch (c.accumulator) {
   case SpgemmConfig::Accumulator::Dense:

@@ -82,6 +82,11 @@ struct SpgemmConfig {
   bool balanceFlops = true;   ///< partition: "flops" (balanced) or "rows"
   int64_t tasksPerThread = 1; ///< tasks = min(M, threads x this)
   int64_t hashScale = 2;      ///< hash table slots per product (power of 2)
+  /// symbolic: "exact" (a symbolic pass counts each row, then the numeric
+  /// pass writes the exactly sized result) or "bound" (one numeric pass
+  /// into buffers sized by the products, then a copy; falls back to
+  /// "exact" at run time above kSpgemmMaxBoundProducts products).
+  bool boundedSymbolic = true;
 
   static FailureOr<SpgemmConfig> parse(ConfigAttr config,
                                        const SpgemmConfig &base,
@@ -91,6 +96,9 @@ struct SpgemmConfig {
     return std::min<int64_t>(g.m, threads * tasksPerThread);
   }
 };
+
+/// Products at most this for symbolic = "bound" (8 bytes each: 1 GiB).
+inline constexpr int64_t kSpgemmMaxBoundProducts = int64_t(1) << 27;
 
 /// N at most this for the dense accumulator (4 N + N / 8 bytes per thread).
 inline constexpr int64_t kSpgemmMaxDenseN = int64_t(1) << 26;
