@@ -199,6 +199,8 @@ int main() {
                   {"kjit (default: dense)", "", 2},
                   {"kjit symbolic=exact", "#kjit.config<{symbolic = \"exact\"}>", 1},
                   {"kjit symbolic=bound", "#kjit.config<{symbolic = \"bound\"}>", 1},
+                  {"kjit prefetch_distance=0", "#kjit.config<{prefetch_distance = 0}>", 1},
+                  {"kjit prefetch_distance=32", "#kjit.config<{prefetch_distance = 32}>", 1},
                   {"kjit accumulator=hash", "#kjit.config<{accumulator = \"hash\"}>", 1},
                   {"kjit accumulator=sort", "#kjit.config<{accumulator = \"sort\"}>", 1}};
   std::vector<std::string> configs;

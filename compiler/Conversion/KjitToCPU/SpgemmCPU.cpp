@@ -146,6 +146,20 @@ public:
                   product) {
     Value s = idx(ld(aRp, i)), e = idx(ld(aRp, add(i, 1)));
     return loop(s, e, c(1), init, [&](Value p, ValueRange acc) {
+      if (cfg.prefetchDistance > 0 && g.nnzB > 0) {
+        // The row of B a later nonzero of A selects (rows of B are visited
+        // in A's column order: random, mostly cache misses).
+        Value ahead = minI(add(p, cfg.prefetchDistance), c(g.nnzA - 1));
+        Value kn = idx(ld(aCi, ahead));
+        Value q0 = minI(idx(ld(bRp, kn)), c(g.nnzB - 1));
+        memref::PrefetchOp::create(b, loc, bCi, ValueRange{q0},
+                                   /*isWrite=*/false, /*localityHint=*/3,
+                                   /*isDataCache=*/true);
+        if (needA)
+          memref::PrefetchOp::create(b, loc, bV, ValueRange{q0},
+                                     /*isWrite=*/false, /*localityHint=*/3,
+                                     /*isDataCache=*/true);
+      }
       Value k = idx(ld(aCi, p));
       Value a = needA ? ld(aV, p) : Value();
       Value qs = idx(ld(bRp, k)), qe = idx(ld(bRp, add(k, 1)));
@@ -595,13 +609,17 @@ public:
     return {cCi, cV};
   }
 
-  /// symbolic = "bound": one numeric pass into buffers sized by the
-  /// products (each task's rows packed from its first product's offset),
-  /// prefix sum of the counts, allocation, one contiguous copy per task.
+  /// symbolic = "bound": no symbolic pass. col_idx and values are
+  /// allocated for all the products (an upper bound of the result); each
+  /// task writes its rows packed from its first product's offset and
+  /// records their counts; after the prefix sum the tasks' blocks are moved
+  /// down in order (never up: a row has at most as many entries as
+  /// products) and the buffers are returned with the result's length (the
+  /// allocation keeps its product-sized capacity).
   SmallVector<Value> boundPasses(Value flops) {
-    Value tmpC = allocDyn(i32, flops), tmpV = allocDyn(f32, flops);
-    cCi = tmpC;
-    cV = tmpV;
+    Value outC = allocDyn(i32, flops), outV = allocDyn(f32, flops);
+    cCi = outC;
+    cV = outV;
     auto taskBase = [&](Value r0) { return sub(ld(prefix, r0), r0); };
     forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
       loop(r0, r1, c(1), {taskBase(r0)}, [&](Value i, ValueRange p) {
@@ -611,22 +629,28 @@ public:
       });
     });
     auto [nnz, tooLarge] = prefixSum();
-    Value outC = allocDyn(i32, nnz), outV = allocDyn(f32, nnz);
-    ifThen(notI(tooLarge), [&] {
-      forTasks(false, false, [&](Scratch &, Value r0, Value r1) {
+    (void)tooLarge; // nnz <= products <= kSpgemmMaxBoundProducts
+    int64_t tasks = cfg.tasks(g);
+    if (tasks > 1)
+      loop(c(1), c(tasks), c(1), [&](Value t) {
+        Value r0 = bound(t, tasks), r1 = bound(add(t, 1), tasks);
         Value src = taskBase(r0), dst = idx(ld(cRp, r0));
         Value n = sub(idx(ld(cRp, r1)), dst);
-        loop(c(0), n, c(1), [&](Value k) {
-          st(ld(tmpC, add(src, k)), outC, add(dst, k));
-          st(ld(tmpV, add(src, k)), outV, add(dst, k));
+        ifThen(cmp(arith::CmpIPredicate::ne, src, dst), [&] {
+          loop(c(0), n, c(1), [&](Value k) {
+            st(ld(outC, add(src, k)), outC, add(dst, k));
+            st(ld(outV, add(src, k)), outV, add(dst, k));
+          });
         });
       });
-    });
-    dealloc(tmpC);
-    dealloc(tmpV);
-    cCi = outC;
-    cV = outV;
-    return {outC, outV};
+    auto shrink = [&](Value mem) -> Value {
+      auto t = cast<MemRefType>(mem.getType());
+      return memref::ReinterpretCastOp::create(
+          b, loc, t, mem, OpFoldResult(b.getIndexAttr(0)),
+          ArrayRef<OpFoldResult>{nnz},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    };
+    return {shrink(outC), shrink(outV)};
   }
 
   /// Everything after validation; returns (col_idx, values).

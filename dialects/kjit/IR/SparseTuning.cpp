@@ -255,7 +255,8 @@ FailureOr<SpgemmConfig> SpgemmConfig::parse(ConfigAttr config,
       .integer("tasks_per_thread", c.tasksPerThread)
       .integer("hash_scale", c.hashScale)
       .choice("symbolic", {"exact", "bound"},
-              [&](StringRef v) { c.boundedSymbolic = v == "bound"; });
+              [&](StringRef v) { c.boundedSymbolic = v == "bound"; })
+      .integer("prefetch_distance", c.prefetchDistance);
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -268,7 +269,8 @@ ConfigAttr SpgemmConfig::toAttr(MLIRContext *ctx) const {
   return ConfigAttr::get(ctx,
                          {{"threads", threads},
                           {"tasks_per_thread", tasksPerThread},
-                          {"hash_scale", hashScale}},
+                          {"hash_scale", hashScale},
+                          {"prefetch_distance", prefetchDistance}},
                          {{"accumulator", acc},
                           {"partition", balanceFlops ? "flops" : "rows"},
                           {"symbolic", boundedSymbolic ? "bound" : "exact"}});
@@ -292,6 +294,9 @@ LogicalResult mlir::kjit::checkSpgemmConfig(const SpgemmConfig &c,
       (c.hashScale & (c.hashScale - 1)) != 0)
     return bad("hash_scale must be a power of two in [1, 16], got " +
                str(c.hashScale));
+  if (c.prefetchDistance < 0 || c.prefetchDistance > 64)
+    return bad("prefetch_distance must be in [0, 64], got " +
+               str(c.prefetchDistance));
   if (c.accumulator == SpgemmConfig::Accumulator::Dense &&
       g.n > kSpgemmMaxDenseN)
     return bad("accumulator \"dense\" keeps N floats and N bits per "
@@ -324,6 +329,7 @@ SpgemmConfig mlir::kjit::defaultSpgemmConfig(const SpgemmGeom &g,
   // the symbolic pass it saves on 16384^2 x 16 nnz/row (twice the fresh
   // memory to fault in); the tuner may still pick "bound".
   c.boundedSymbolic = false;
+  c.prefetchDistance = 8;
   return c;
 }
 
@@ -342,6 +348,7 @@ SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
   s.knobs.push_back({"tasks_per_thread", {1, 4, 16}, {}});
   s.knobs.push_back({"hash_scale", {1, 2, 4}, {}});
   s.knobs.push_back({"symbolic", {}, {"bound", "exact"}});
+  s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
   return s;
 }
 

@@ -87,6 +87,8 @@ struct SpgemmConfig {
   /// into buffers sized by the products, then a copy; falls back to
   /// "exact" at run time above kSpgemmMaxBoundProducts products).
   bool boundedSymbolic = true;
+  /// Nonzeros of A ahead whose row of B is prefetched; 0 = off.
+  int64_t prefetchDistance = 8;
 
   static FailureOr<SpgemmConfig> parse(ConfigAttr config,
                                        const SpgemmConfig &base,

@@ -6,7 +6,7 @@
 // RUN: kjit-opt %s --kjit-attach-configs --kjit-cpu-pipeline | FileCheck %s --check-prefix=PACKED
 
 // The op's knobs over the default (dense accumulator, flops partition).
-// CONFIG: kjit.config = #kjit.config<{accumulator = "dense", hash_scale = 2 : i64, partition = "flops", symbolic = "exact", tasks_per_thread = {{[0-9]+}} : i64, threads = 2 : i64}>
+// CONFIG: kjit.config = #kjit.config<{accumulator = "dense", hash_scale = 2 : i64, partition = "flops", prefetch_distance = 8 : i64, symbolic = "exact", tasks_per_thread = {{[0-9]+}} : i64, threads = 2 : i64}>
 
 // The kernel declaration takes the inputs and the static row_ptr and
 // returns the two buffers it allocates; one flag per result says which.
@@ -27,8 +27,9 @@
 
 // The kernel (symbolic = "exact"): both CSRs validated (codes 2xx for a,
 // 3xx for b), the symbolic pass on an OpenMP team (bitmap + popcount), the
-// prefix sum, the allocation of the total, the numeric pass (bitmap scan
-// with cttz), buffers returned.
+// prefix sum, the allocation of the total, the numeric pass (the row of B
+// a later nonzero of A selects prefetched; bitmap scan with cttz), buffers
+// returned.
 // KERNEL-LABEL: func.func private @main_kjit_0
 // KERNEL: arith.constant 204 : i64
 // KERNEL: arith.constant 304 : i64
@@ -40,6 +41,7 @@
 // KERNEL: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
 // KERNEL: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xf32>
 // KERNEL: omp.parallel
+// KERNEL: memref.prefetch
 // KERNEL: llvm.intr.cttz
 // KERNEL: } else {
 // KERNEL: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
