@@ -252,6 +252,8 @@ void irregularShapes(const char *acc, uint64_t salt) {
       {13, 17, 11, messy, messy},  {31, 29, 37, plain, messy},
       {7, 1, 19, dense, dense},    {97, 101, 89, messy, dense},
       {53, 47, 1021, dense, plain}, {2, 3, 211, dense, dense},
+      // Wide and sparse: the dense accumulator tracks the touched words.
+      {17, 19, 4099, plain, plain},
   };
   int threads = 1;
   bool bound = true;

@@ -281,14 +281,39 @@ public:
 
   /// Distinct columns of row i: set each product's bit, then count the set
   /// bits of the touched words (popcount) while clearing them.
-  Value denseCount(Scratch &s, Value i) {
+  /// Whether rows track the range of bitmap words they touch: when the
+  /// bitmap has fewer words than about twice the expected products per row,
+  /// scanning all of it costs less than two min/max per product.
+  bool trackRange() const {
+    return (double)words() > 2.0 * g.flopsPerRow();
+  }
+  /// Sets each product's bit (and, with `numeric`, adds it into acc);
+  /// returns the first and last bitmap word to scan.
+  SmallVector<Value> denseProducts(Scratch &s, Value i, bool numeric) {
+    bool track = trackRange();
+    SmallVector<Value> init;
+    if (track)
+      init = {c(words()), c(0)};
     SmallVector<Value> r = forProducts(
-        i, {c(words()), c(0)}, false,
-        [&](Value j, Value, Value, ValueRange a) {
+        i, init, numeric, [&](Value j, Value q, Value a, ValueRange acc) {
           auto [w, bit] = bitOf(j);
+          if (numeric) {
+            Value sum =
+                arith::AddFOp::create(b, loc, ld(s.acc, j), bProduct(a, q));
+            st(sum, s.acc, j);
+          }
           st(orI(ld(s.bits, w), bit), s.bits, w);
-          return SmallVector<Value>{minI(a[0], w), maxI(a[1], w)};
+          if (!track)
+            return SmallVector<Value>{};
+          return SmallVector<Value>{minI(acc[0], w), maxI(acc[1], w)};
         });
+    if (!track)
+      return {c(0), c(std::max<int64_t>(words(), 1) - 1)};
+    return r;
+  }
+
+  Value denseCount(Scratch &s, Value i) {
+    SmallVector<Value> r = denseProducts(s, i, false);
     return loop(r[0], add(r[1], 1), c(1), {c(0)}, [&](Value w, ValueRange a) {
              Value word = ld(s.bits, w);
              st(ci(i64, 0), s.bits, w);
@@ -302,16 +327,7 @@ public:
   /// a product just adds; its bit marks the column as touched (an explicit
   /// zero from cancellation is still emitted).
   Value denseRow(Scratch &s, Value i, Value pos) {
-    SmallVector<Value> r = forProducts(
-        i, {c(words()), c(0)}, true,
-        [&](Value j, Value q, Value a, ValueRange acc) {
-          auto [w, bit] = bitOf(j);
-          Value sum =
-              arith::AddFOp::create(b, loc, ld(s.acc, j), bProduct(a, q));
-          st(sum, s.acc, j);
-          st(orI(ld(s.bits, w), bit), s.bits, w);
-          return SmallVector<Value>{minI(acc[0], w), maxI(acc[1], w)};
-        });
+    SmallVector<Value> r = denseProducts(s, i, true);
     Value zero = arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
                                                 APFloat(0.0f));
     return loop(r[0], add(r[1], 1), c(1), {pos}, [&](Value w, ValueRange p) {
