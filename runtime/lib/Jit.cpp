@@ -306,9 +306,18 @@ Status Kernel::runImpl(const std::vector<TensorView> &inputs,
     size_t rank = info.shape.size();
     std::vector<int64_t> shape(d.begin() + 3, d.begin() + 3 + rank);
     auto *aligned = reinterpret_cast<char *>(d[1]);
+    void *owner = reinterpret_cast<void *>(d[0]);
+    // Each buffer is owned (and freed) once, even if a kernel returned it
+    // twice (the compiler copies such results; this is a safety net).
+    for (size_t prev : dynamicSlots) {
+      if (prev == slot)
+        break;
+      if (descs[prev][0] == d[0])
+        owner = nullptr;
+    }
     allocated->push_back(Tensor::adopt(
-        reinterpret_cast<void *>(d[0]),
-        aligned + d[2] * int64_t(dtypeSize(info.dtype)), info.dtype, shape));
+        owner, aligned + d[2] * int64_t(dtypeSize(info.dtype)), info.dtype,
+        shape));
   }
   if (std::string err = takeKernelError(); !err.empty())
     return userError(err);

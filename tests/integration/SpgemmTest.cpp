@@ -430,6 +430,40 @@ TEST(Spgemm, MalformedCsrIsAnError) {
   EXPECT_EQ(compare(*out, reference(a0, b0)), "");
 }
 
+// A kernel-allocated result returned twice: two buffers (each output is
+// freed by its own Tensor), equal contents.
+TEST(Spgemm, SameResultReturnedTwiceIsTwoBuffers) {
+  std::mt19937_64 rng(baseSeed() ^ 0x77);
+  Csr a = randomCsr(6, 5, {}, rng), b = randomCsr(5, 9, {}, rng);
+  std::string text = spgemmModule(6, 5, 9, a.nnz(), b.nnz());
+  std::string ci = tensorT(-1, "i32");
+  // ... -> (row_ptr, col_idx, values, col_idx again)
+  size_t arrow = text.find(") -> (");
+  size_t close = text.find(") {", arrow);
+  text.insert(close, ", " + ci);
+  size_t ret = text.find("  return %c#0, %c#1, %c#2 : ");
+  text.replace(ret, std::string("  return %c#0, %c#1, %c#2").size(),
+               "  return %c#0, %c#1, %c#2, %c#1");
+  size_t end = text.find("\n}", ret);
+  text.insert(end, ", " + ci);
+  auto k = sharedJit().compileModule(text);
+  ASSERT_TRUE(bool(k)) << k.status().message() << "\n" << text;
+  ASSERT_EQ(k->outputs().size(), 4u);
+  auto out = k->runAllocating(views(a, b));
+  ASSERT_TRUE(bool(out)) << out.errorMessage();
+  RefCsr ref = reference(a, b);
+  std::vector<kjit::Tensor> first3;
+  for (int i = 0; i < 3; ++i)
+    first3.push_back(std::move((*out)[i]));
+  const kjit::Tensor &again = (*out)[3];
+  EXPECT_EQ(compare(first3, ref), "");
+  ASSERT_EQ(again.numElements(), first3[1].numElements());
+  if (again.numElements() > 0)
+    EXPECT_NE(again.data(), first3[1].data());
+  for (int64_t p = 0; p < again.numElements(); ++p)
+    EXPECT_EQ(again.data<int32_t>()[p], ref.colIdx[p]);
+}
+
 // runAllocating also serves kernels whose outputs are all static.
 TEST(Spgemm, RunAllocatingStaticOutputs) {
   const std::string text =

@@ -46,7 +46,20 @@ struct ReturnDynamicResults
               << r << " is not a plain copy into its out-param";
           return signalPassFailure();
         }
-        returned.push_back(copy.getSource());
+        Value src = copy.getSource();
+        if (llvm::is_contained(returned, src)) {
+          // The same buffer returned twice: the caller frees each result,
+          // so the second one gets its own copy.
+          OpBuilder b(copy);
+          Value n = memref::DimOp::create(b, copy.getLoc(), src, 0);
+          auto t = cast<MemRefType>(src.getType());
+          Value dup = memref::AllocOp::create(b, copy.getLoc(), t,
+                                              ValueRange{n},
+                                              b.getI64IntegerAttr(64));
+          memref::CopyOp::create(b, copy.getLoc(), src, dup);
+          src = dup;
+        }
+        returned.push_back(src);
         copy.erase();
         erase.set(first + r);
       }
