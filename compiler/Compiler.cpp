@@ -123,7 +123,10 @@ void initLLVMTargets() {
 
 llvm::Expected<ArgSpec> argSpec(Type t, bool isOutput, const Twine &what) {
   auto rt = dyn_cast<RankedTensorType>(t);
-  if (!rt || !rt.hasStaticShape())
+  // A dynamic result (rank 1) is one the kernel allocates: the
+  // dynamic-output protocol (ArgSpec::kDynamic).
+  bool kernelAllocated = isOutput && rt && rt.getRank() == 1;
+  if (!rt || (!rt.hasStaticShape() && !kernelAllocated))
     return makeError(what + " must be a tensor with a static shape, got " +
                      llvm::StringRef([&] {
                        std::string s;
@@ -134,6 +137,9 @@ llvm::Expected<ArgSpec> argSpec(Type t, bool isOutput, const Twine &what) {
   ArgSpec a;
   a.isOutput = isOutput;
   a.shape.assign(rt.getShape().begin(), rt.getShape().end());
+  for (int64_t &d : a.shape)
+    if (ShapedType::isDynamic(d))
+      d = ArgSpec::kDynamic;
   if (rt.getElementType().isF32())
     a.elem = ArgSpec::Elem::f32;
   else if (rt.getElementType().isSignlessInteger(32))

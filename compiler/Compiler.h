@@ -36,8 +36,17 @@ struct CpuTarget {
 /// One argument of the compiled entry function.
 struct ArgSpec {
   enum class Elem { f32, i32 } elem = Elem::f32;
-  std::vector<int64_t> shape; ///< static shape
+  /// Static shape; an output may instead be kernel-allocated (the
+  /// dynamic-output protocol): rank 1 with shape {kDynamic}.
+  std::vector<int64_t> shape;
   bool isOutput = false;
+  static constexpr int64_t kDynamic = -1;
+  bool isDynamic() const {
+    for (int64_t d : shape)
+      if (d == kDynamic)
+        return true;
+    return false;
+  }
 };
 
 struct CompileRequest {
@@ -77,7 +86,10 @@ struct Artifact {
   std::string object; ///< ELF relocatable object for the target
   /// Symbol of `void symbol(void **args)`: args[i] points to the memref
   /// descriptor {T *alloc, T *aligned, int64 offset, int64 sizes[R],
-  /// int64 strides[R]} of argument i (inputs, then outputs).
+  /// int64 strides[R]} of argument i (inputs, then outputs). For a dynamic
+  /// output (ArgSpec::isDynamic) the kernel writes the descriptor of a
+  /// buffer it allocated with malloc: the caller owns `alloc` and frees it
+  /// (also when the kernel reported an error, when it is empty).
   std::string symbol;
   /// CUDA only (generateCuda): `void init(void)` loads the embedded device
   /// code into the current CUDA context (through the mgpu* runtime

@@ -22,6 +22,15 @@ using ::mlir::ModuleOp;
 #include "compiler/Passes.h.inc"
 #define GEN_PASS_REGISTRATION
 #include "compiler/Passes.h.inc"
+
+/// The dynamic-output protocol (kernel-allocated results, e.g. the col_idx
+/// and values of kjit.spgemm): `array<i1: ...>`, one flag per result, true
+/// for a result with a dynamic shape, on a public entry function (set by
+/// kjit-outline-kernels, read and dropped by kjit-emit-packed-entry) and on
+/// an outlined kernel declaration (those results are the declaration's
+/// function results, allocated by the kernel, in order; static results stay
+/// out-params).
+inline constexpr const char *kDynamicResultsAttr = "kjit.dynamic_results";
 } // namespace kjit::compiler
 
 #endif

@@ -39,10 +39,28 @@ def KjitOutlineKernels : Pass<"kjit-outline-kernels", "ModuleOp"> {
     keeps the op's name, properties and config (`kjit.kernel_op`,
     `kjit.kernel_props`, `kjit.kernel_config`); `kjit-generate-cpu-kernels`
     gives it a body after bufferization and deallocation have run, so those
-    passes only see the calls.
+    passes only see the calls. A result with a dynamic shape (kjit.spgemm's
+    col_idx and values) is instead a result of the declaration: the kernel
+    allocates it (`kjit.dynamic_results` lists such results on the
+    declaration and on each public function that returns one).
   }];
   let dependentDialects = ["mlir::bufferization::BufferizationDialect",
                            "mlir::memref::MemRefDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def KjitReturnDynamicResults : Pass<"kjit-return-dynamic-results", "ModuleOp"> {
+  let summary = "Keep kernel-allocated results as results of public functions";
+  let description = [{
+    Runs right after `buffer-results-to-out-params`, which turns every memref
+    result into a caller-provided out-param, also one whose size only the
+    kernel knows. For each public function with `kjit.dynamic_results`, each
+    flagged result's out-param (whose only use is the `memref.copy` that
+    pass added) is removed again and the copied buffer is returned instead:
+    the dynamic-output protocol (the caller receives, and frees, the buffer
+    the kernel allocated). Static results stay out-params.
+  }];
+  let dependentDialects = ["mlir::memref::MemRefDialect",
                            "mlir::func::FuncDialect"];
 }
 
@@ -61,6 +79,7 @@ def KjitGenerateCpuKernels : Pass<"kjit-generate-cpu-kernels", "ModuleOp"> {
                            "mlir::vector::VectorDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::omp::OpenMPDialect",
+                           "mlir::LLVM::LLVMDialect",
                            "mlir::func::FuncDialect"];
 }
 
@@ -105,7 +124,10 @@ def KjitEmitPackedEntry : Pass<"kjit-emit-packed-entry", "ModuleOp"> {
   let description = [{
     Runs on the LLVM dialect after the entry got its C interface
     (`_mlir_ciface_<entry>`): one uniform entry point whose args[i] points to
-    the memref descriptor of argument i. Also drops the dead
+    the memref descriptor of argument i. For a result listed in the entry's
+    `kjit.dynamic_results` (kernel-allocated), args[i] points to an
+    uninitialized descriptor that the entry fills in: the caller owns its
+    allocated pointer (malloc'ed; release it with free). Also drops the dead
     `unrealized_conversion_cast`s that the conversions leave in OpenMP
     regions (they have no LLVM IR translation).
   }];

@@ -26,6 +26,20 @@ using KernelGenerator = mlir::LogicalResult(
 /// Picks the generator for an op; null when the target has none for it.
 using GeneratorLookup = llvm::function_ref<KernelGenerator *(mlir::Operation *)>;
 
+/// A generator for an op with kernel-allocated (dynamically sized) results
+/// (the dynamic-output protocol, kDynamicResultsAttr): `outputs` are the
+/// static results' memrefs; it appends to `allocated` one memref per dynamic
+/// result, in result order, allocated with memref.alloc (freed by the
+/// caller), on every path, also when the kernel reports an error.
+using DynamicKernelGenerator = mlir::LogicalResult(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op,
+    mlir::ValueRange inputs, mlir::ValueRange outputs,
+    llvm::SmallVectorImpl<mlir::Value> &allocated,
+    mlir::kjit::ConfigAttr config, const TargetInfo &target,
+    std::string &reason);
+using DynamicGeneratorLookup =
+    llvm::function_ref<DynamicKernelGenerator *(mlir::Operation *)>;
+
 /// Gives every outlined kernel declaration of `module` a body. The op is
 /// rebuilt on tensor views of the arguments so that generators read its
 /// geometry through the verifier's accessors, and erased afterwards. On
@@ -34,7 +48,9 @@ using GeneratorLookup = llvm::function_ref<KernelGenerator *(mlir::Operation *)>
 mlir::LogicalResult generateKernelBodies(mlir::ModuleOp module,
                                          llvm::StringRef targetName,
                                          const TargetInfo &target,
-                                         GeneratorLookup lookup);
+                                         GeneratorLookup lookup,
+                                         DynamicGeneratorLookup dynamicLookup =
+                                             nullptr);
 
 } // namespace kjit::compiler
 

@@ -20,6 +20,8 @@ std::string cpuPipelineText(const CpuPipelineOptions &options) {
      << "one-shot-bufferize{bufferize-function-boundaries=1 "
         "function-boundary-type-conversion=identity-layout-map},"
      << "buffer-results-to-out-params{hoist-static-allocs=1 modify-public-functions=1},"
+     // ... except the results a kernel allocates (dynamic-output protocol).
+     << "kjit-return-dynamic-results,"
      // Frees intermediates between chained ops; kernels are still calls.
      << "buffer-deallocation-pipeline,"
      // No canonicalize on the generated kernels: it costs a third of the

@@ -413,14 +413,58 @@ static Status runCuda(const LoadedKernel &k,
 
 Status Kernel::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs) const {
+  // Versions swapped in by on-line tuning share the signature.
+  if (const LoadedKernel *k = impl_ ? impl_->current().loaded.get() : nullptr)
+    for (size_t i = 0; i < k->outputs.size(); ++i)
+      if (k->outputs[i].isDynamic())
+        return userError("output " + std::to_string(i) +
+                         " has a dynamic shape (the kernel allocates it); "
+                         "use Kernel::runAllocating");
+  return runImpl(inputs, outputs, nullptr);
+}
+
+Result<std::vector<Tensor>>
+Kernel::runAllocating(const std::vector<TensorView> &inputs) const {
+  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  if (!current || !current->fn)
+    return userError("runAllocating() on an empty kernel");
+  const LoadedKernel &k = *current;
+  std::vector<Tensor> owned(k.outputs.size());
+  std::vector<TensorView> views(k.outputs.size());
+  for (size_t i = 0; i < k.outputs.size(); ++i) {
+    if (k.outputs[i].isDynamic())
+      continue;
+    Result<Tensor> t = Tensor::allocate(k.outputs[i].dtype, k.outputs[i].shape);
+    if (!t)
+      return userError("output " + std::to_string(i) + ": " +
+                       t.errorMessage());
+    owned[i] = std::move(*t);
+    views[i] = owned[i].view();
+  }
+  std::vector<Tensor> allocated;
+  if (Status s = runImpl(inputs, views, &allocated); !s)
+    return s; // `owned` and `allocated` free their memory here
+  for (size_t i = 0, next = 0; i < k.outputs.size(); ++i)
+    if (k.outputs[i].isDynamic())
+      owned[i] = std::move(allocated[next++]);
+  return owned;
+}
+
+Status Kernel::runImpl(const std::vector<TensorView> &inputs,
+                       const std::vector<TensorView> &outputs,
+                       std::vector<Tensor> *allocated) const {
   // One load of the current version: a swap during this call leaves this
   // run on the code it started with (versions are never freed early).
   const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
   if (!current || !current->fn)
     return userError("run() on an empty kernel");
   const LoadedKernel &k = *current;
-  if (k.target.kind == Target::Kind::CUDA)
+  if (k.target.kind == Target::Kind::CUDA) {
+    if (allocated)
+      return userError("kernel-allocated (dynamic) outputs are not supported "
+                       "on CUDA targets yet");
     return runCuda(k, inputs, outputs, nullptr, nullptr);
+  }
   for (const auto *list : {&inputs, &outputs})
     for (const TensorView &v : *list)
       if (v.memory != Memory::Host)
@@ -433,16 +477,28 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
     return userError("kernel produces " + std::to_string(k.outputs.size()) +
                      " outputs, got " + std::to_string(outputs.size()));
 
+  // Kernel-allocated outputs get no view: their descriptor slot is filled
+  // in by the kernel (compiler::Artifact::symbol).
   std::vector<const TensorView *> views;
   std::vector<std::string> names;
+  std::vector<size_t> dynamicSlots;
   for (size_t i = 0; i < inputs.size(); ++i) {
     names.push_back("input " + std::to_string(i));
     if (Status s = checkView(inputs[i], k.inputs[i], names.back()); !s)
       return s;
     views.push_back(&inputs[i]);
   }
+  static const TensorView kNoView;
   for (size_t i = 0; i < outputs.size(); ++i) {
     names.push_back("output " + std::to_string(i));
+    if (k.outputs[i].isDynamic()) {
+      if (!allocated)
+        return userError(names.back() + " has a dynamic shape; use "
+                         "Kernel::runAllocating");
+      dynamicSlots.push_back(views.size());
+      views.push_back(&kNoView);
+      continue;
+    }
     if (Status s = checkView(outputs[i], k.outputs[i], names.back()); !s)
       return s;
     views.push_back(&outputs[i]);
@@ -453,7 +509,8 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
   for (const TensorView *v : views) {
     strides.push_back(v->strides.empty() ? v->contiguousStrides()
                                          : v->strides);
-    ranges.push_back(byteRange(*v, strides.back()));
+    // A kernel-allocated output has no memory yet: an empty range.
+    ranges.push_back(v == &kNoView ? ByteRange{} : byteRange(*v, strides.back()));
   }
   // The kernel writes outputs while it still reads inputs: an output may not
   // share a byte with any input or with another output.
@@ -494,6 +551,10 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
   for (size_t i = 0; i < views.size(); ++i) {
     const TensorView &v = *views[i];
     auto &d = descs[i];
+    d.fill(0);
+    args[i] = d.data();
+    if (views[i] == &kNoView)
+      continue; // the kernel writes this descriptor
     size_t rank = v.shape.size();
     d[0] = d[1] = int64_t(reinterpret_cast<intptr_t>(data[i]));
     d[2] = 0;
@@ -509,8 +570,40 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
   // through kjit_rt_report_error and returns without computing.
   clearKernelError();
   k.fn(args.data());
+  // Take ownership of what the kernel allocated before anything can fail.
+  for (size_t slot : dynamicSlots) {
+    const auto &d = descs[slot];
+    const ArgInfo &info = k.outputs[slot - inputs.size()];
+    size_t rank = info.shape.size();
+    std::vector<int64_t> shape(d.begin() + 3, d.begin() + 3 + rank);
+    auto *aligned = reinterpret_cast<char *>(d[1]);
+    void *owner = reinterpret_cast<void *>(d[0]);
+    // Each buffer is owned (and freed) once, even if a kernel returned it
+    // twice (the compiler copies such results; this is a safety net).
+    for (size_t prev : dynamicSlots) {
+      if (prev == slot)
+        break;
+      if (descs[prev][0] == d[0])
+        owner = nullptr;
+    }
+    allocated->push_back(Tensor::adopt(
+        owner, aligned + d[2] * int64_t(dtypeSize(info.dtype)), info.dtype,
+        shape));
+  }
   if (std::string err = takeKernelError(); !err.empty())
     return userError(err);
+  for (size_t j = 0; j < dynamicSlots.size(); ++j) {
+    const auto &d = descs[dynamicSlots[j]];
+    const Tensor &t = (*allocated)[allocated->size() - dynamicSlots.size() + j];
+    TensorView probe(nullptr, t.dtype(), t.shape());
+    std::vector<int64_t> want = probe.contiguousStrides();
+    for (size_t r = 0; r < t.shape().size(); ++r)
+      if (t.shape()[r] < 0 ||
+          (t.shape()[r] > 1 && d[3 + t.shape().size() + r] != want[r]))
+        return internalError("the kernel returned a malformed buffer for "
+                             "output " +
+                             std::to_string(dynamicSlots[j] - inputs.size()));
+  }
 
   for (size_t i = inputs.size(); i < views.size(); ++i)
     if (temps[i]) {

@@ -47,6 +47,9 @@ std::string kernelErrorMessage(int64_t code, int64_t a, int64_t b) {
   case ke::kSpgemmB:
     prefix = "kjit.spgemm: malformed CSR b: ";
     break;
+  case ke::kSpgemm:
+    prefix = "kjit.spgemm: ";
+    break;
   default:
     return "kernel reported an unknown error (code " + s(code) + ", " + s(a) +
            ", " + s(b) + ")";
@@ -66,6 +69,9 @@ std::string kernelErrorMessage(int64_t code, int64_t a, int64_t b) {
     return prefix + "column index " + s(ke::lo(a)) + " at position " +
            s(ke::hi(b)) + " (row " + s(ke::hi(a)) + ") is out of range [0, " +
            s(ke::lo(b)) + ")";
+  case ke::kOutputTooLarge:
+    return prefix + "the product has " + s(a) +
+           " entries, more than the int32 row_ptr can index (2147483647)";
   default:
     return prefix + "unknown error kind (code " + s(code) + ", " + s(a) +
            ", " + s(b) + ")";

@@ -384,6 +384,86 @@ class Runner:
                           [src] + ins + [out, "--config=#kjit.config<{"
                                          "no_such_knob = 1}>"])
         self.spmm_csr()
+        self.spgemm_csr()
+
+    def random_csr(self, m, k, nnz, empty_row=None):
+        """A CSR with `nnz` entries at random (possibly repeated, unsorted)
+        columns; row `empty_row` stays empty."""
+        rows = self.rng.choice([r for r in range(m) if r != empty_row],
+                               size=nnz)
+        counts = np.zeros(m, dtype=np.int64)
+        np.add.at(counts, rows, 1)
+        rp = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        ci = self.rng.integers(0, k, size=nnz).astype(np.int32)
+        return rp, ci, self.rand((nnz,))
+
+    def spgemm_csr(self):
+        """kjit.spgemm: three .npy outputs (row_ptr, then col_idx and values
+        sized at run time), checked against a set/dict reference; a malformed
+        CSR is a one-line error and exit 1."""
+        src = os.path.join(self.inputs, "spgemm.mlir")
+        m, k, n = 13, 11, 17
+        arp, aci, av = self.random_csr(m, k, 30, empty_row=4)
+        brp, bci, bv = self.random_csr(k, n, 25)
+        want_rp, want_ci, want_v = [0], [], []
+        for i in range(m):
+            row = {}
+            for p in range(arp[i], arp[i + 1]):
+                kk = aci[p]
+                for q in range(brp[kk], brp[kk + 1]):
+                    row[int(bci[q])] = row.get(int(bci[q]), 0.0) + \
+                        float(av[p]) * float(bv[q])
+            for j in sorted(row):
+                want_ci.append(j)
+                want_v.append(row[j])
+            want_rp.append(len(want_ci))
+        paths = {}
+        for name, arr in (("arp", arp), ("aci", aci), ("av", av),
+                          ("brp", brp), ("bci", bci), ("bv", bv)):
+            paths[name] = self.path(f"spgemm_{name}.npy")
+            np.save(paths[name], arr)
+        outs = [self.path(f"spgemm_c{i}.npy") for i in range(3)]
+
+        def args(**override):
+            p = dict(paths, **override)
+            return [src] + [f"--input={p[x]}" for x in
+                            ("arp", "aci", "av", "brp", "bci", "bv")] + \
+                [f"--output={o}" for o in outs]
+        r = self.run(args())
+        name = "spgemm valid CSR (three .npy outputs)"
+        if r.returncode != 0:
+            self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        elif not all(os.path.exists(o) for o in outs):
+            self.fail(name, "outputs not written")
+        else:
+            crp, cci, cv = (np.load(o) for o in outs)
+            want_v = np.array(want_v)
+            if crp.dtype != np.int32 or cci.dtype != np.int32 or \
+                    cv.dtype != np.float32:
+                self.fail(name, f"dtypes {crp.dtype} {cci.dtype} {cv.dtype}")
+            elif list(crp) != want_rp or list(cci) != want_ci:
+                self.fail(name, f"structure differs: row_ptr {list(crp)} vs "
+                          f"{want_rp}")
+            elif cv.shape != want_v.shape or (want_v.size and float(
+                    np.max(np.abs(cv - want_v))) > RTOL * (
+                    1 + float(np.max(np.abs(want_v))))):
+                self.fail(name, "values differ")
+            else:
+                self.ok(f"{name}: nnz={len(want_ci)}")
+        bad = brp.copy()
+        bad[-1] += 1
+        p = self.path("spgemm_bad_brp.npy")
+        np.save(p, bad)
+        self.expect_error("spgemm malformed CSR b (row_ptr end)",
+                          args(brp=p),
+                          ["malformed CSR b", "is not nnz=25"])
+        bad = aci.copy()
+        bad[3] = -2
+        p = self.path("spgemm_bad_aci.npy")
+        np.save(p, bad)
+        self.expect_error("spgemm malformed CSR a (negative column)",
+                          args(aci=p),
+                          ["malformed CSR a", "column index -2 at position 3"])
 
     def spmm_csr(self):
         """kjit.spmm: a valid CSR runs (numerics, unsorted columns, an empty

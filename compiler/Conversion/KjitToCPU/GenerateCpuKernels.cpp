@@ -28,6 +28,13 @@ namespace {
   return nullptr;
 }
 
+/// Generators of ops whose results the kernel allocates.
+::kjit::compiler::DynamicKernelGenerator *cpuDynamicGenerator(Operation *op) {
+  if (isa<SpgemmOp>(op))
+    return ::kjit::compiler::generateSpgemmCpu;
+  return nullptr;
+}
+
 struct GenerateCpuKernels
     : ::kjit::compiler::impl::KjitGenerateCpuKernelsBase<GenerateCpuKernels> {
   void runOnOperation() override {
@@ -37,7 +44,8 @@ struct GenerateCpuKernels
     target.vectorBits = 512;
     target.numVectorRegisters = 32;
     if (failed(::kjit::compiler::generateKernelBodies(getOperation(), "CPU",
-                                                      target, cpuGenerator)))
+                                                      target, cpuGenerator,
+                                                      cpuDynamicGenerator)))
       signalPassFailure();
   }
 };

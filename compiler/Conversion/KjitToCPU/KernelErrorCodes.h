@@ -25,6 +25,7 @@ enum Source : int64_t {
   kSpmm = 1,     ///< "kjit.spmm: malformed CSR"
   kSpgemmA = 2,  ///< "kjit.spgemm: malformed CSR a"
   kSpgemmB = 3,  ///< "kjit.spgemm: malformed CSR b"
+  kSpgemm = 4,   ///< "kjit.spgemm: " (the product, not an operand)
 };
 
 /// What is wrong.
@@ -40,6 +41,8 @@ enum Kind : int64_t {
   /// col_idx[p] < 0 or >= K, in row r.         a = (r : hi, col_idx[p] : lo),
   ///                                           b = (p : hi, K : lo)
   kColumnOutOfRange = 4,
+  /// The product has more than INT32_MAX entries.  a = its nnz, b = 0
+  kOutputTooLarge = 5,
 };
 
 inline constexpr int64_t code(Source s, Kind k) { return s * 100 + k; }

@@ -23,6 +23,12 @@ KernelGenerator generateFftConvCpu;
 /// kjit_rt_report_error (KernelErrorCodes.h) without computing.
 KernelGenerator generateSpmmCpu;
 
+/// kjit.spgemm (CSR x CSR -> CSR, row-wise Gustavson): inputs a_row_ptr,
+/// a_col_idx, a_values, b_row_ptr, b_col_idx, b_values; static output
+/// c_row_ptr; allocates c_col_idx and c_values (the dynamic-output
+/// protocol). Validates both CSRs first (KernelErrorCodes.h).
+DynamicKernelGenerator generateSpgemmCpu;
+
 /// kjit.window_attention (NATTEN semantics, fused online softmax): inputs
 /// q, k, v[, rpb]; output (memrefs).
 KernelGenerator generateWindowAttentionCpu;

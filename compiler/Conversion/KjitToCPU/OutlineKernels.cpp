@@ -10,6 +10,7 @@ namespace kjit::compiler {
 
 using namespace mlir;
 using namespace mlir::kjit;
+using ::kjit::compiler::kDynamicResultsAttr;
 
 namespace {
 MemRefType toMemRef(Type t) {
@@ -25,10 +26,23 @@ struct OutlineKernels
     SmallVector<TunableOpInterface> ops;
     module.walk([&](TunableOpInterface op) { ops.push_back(op); });
 
-    // The runtime calls public functions through their C interface.
-    for (auto fn : module.getOps<func::FuncOp>())
-      if (fn.isPublic() && !fn.isDeclaration())
-        fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+    // The runtime calls public functions through their C interface. A
+    // public function's results with a dynamic shape stay results after
+    // buffer-results-to-out-params (the kernel allocates them);
+    // kjit.dynamic_results lists them for kjit-emit-packed-entry.
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (!fn.isPublic() || fn.isDeclaration())
+        continue;
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+      SmallVector<bool> dynamic;
+      for (Type t : fn.getResultTypes()) {
+        auto rt = dyn_cast<RankedTensorType>(t);
+        dynamic.push_back(rt && !rt.hasStaticShape());
+      }
+      if (llvm::is_contained(dynamic, true))
+        fn->setAttr(kDynamicResultsAttr,
+                    DenseBoolArrayAttr::get(&getContext(), dynamic));
+    }
 
     unsigned counter = 0;
     for (TunableOpInterface tunable : ops) {
@@ -38,8 +52,10 @@ struct OutlineKernels
         op->emitError("kjit ops must be inside a func.func");
         return signalPassFailure();
       }
-      for (Type t : llvm::concat<Type>(op->getOperandTypes(),
-                                       op->getResultTypes())) {
+      // Operands must be static; a result may have a dynamic shape only
+      // when the kernel allocates it (rank 1, size known after the kernel's
+      // symbolic phase, e.g. the nnz of kjit.spgemm's result).
+      for (Type t : op->getOperandTypes()) {
         auto rt = dyn_cast<RankedTensorType>(t);
         if (!rt || !rt.hasStaticShape()) {
           op->emitError("code generation needs static tensor shapes, got ")
@@ -47,23 +63,41 @@ struct OutlineKernels
           return signalPassFailure();
         }
       }
+      SmallVector<int64_t> dynamicResults;
+      SmallVector<bool> dynamicFlags;
+      for (auto [i, t] : llvm::enumerate(op->getResultTypes())) {
+        auto rt = dyn_cast<RankedTensorType>(t);
+        if (!rt) {
+          op->emitError("code generation needs ranked tensor results, got ")
+              << t;
+          return signalPassFailure();
+        }
+        if (!rt.hasStaticShape()) {
+          if (!isa<SpgemmOp>(op) || rt.getRank() != 1) {
+            op->emitError("only kjit.spgemm has a kernel-allocated "
+                          "(dynamically sized) result, got ")
+                << t;
+            return signalPassFailure();
+          }
+          dynamicResults.push_back(i);
+        }
+        dynamicFlags.push_back(!rt.hasStaticShape());
+      }
       ConfigAttr config = getConfig(op);
       if (!config) {
         op->emitError("has no kjit.config; run kjit-attach-configs first");
         return signalPassFailure();
       }
-      if (op->getNumResults() != 1) {
-        op->emitError("kernels with dynamically sized results are not "
-                      "supported on the CPU path yet");
-        return signalPassFailure();
-      }
 
-      // The kernel declaration: (inputs..., outputs...) as memrefs.
-      SmallVector<Type> argTypes;
+      // The kernel declaration: (inputs..., static outputs...) as memrefs,
+      // returning the dynamically sized outputs it allocates.
+      SmallVector<Type> argTypes, resultTypes;
       for (Type t : op->getOperandTypes())
         argTypes.push_back(toMemRef(t));
-      for (Type t : op->getResultTypes())
-        argTypes.push_back(toMemRef(t));
+      for (auto [i, t] : llvm::enumerate(op->getResultTypes()))
+        (llvm::is_contained(dynamicResults, (int64_t)i) ? resultTypes
+                                                        : argTypes)
+            .push_back(toMemRef(t));
       OpBuilder mb(module.getBodyRegion());
       mb.setInsertionPointToEnd(module.getBody());
       std::string name;
@@ -71,7 +105,7 @@ struct OutlineKernels
         name = (parent.getName() + "_kjit_" + Twine(counter++)).str();
       } while (symbols.lookup(name));
       auto decl = func::FuncOp::create(
-          mb, op->getLoc(), name, mb.getFunctionType(argTypes, {}));
+          mb, op->getLoc(), name, mb.getFunctionType(argTypes, resultTypes));
       decl.setPrivate();
       decl->setAttr("kjit.kernel_op",
                     mb.getStringAttr(op->getName().getStringRef()));
@@ -81,6 +115,9 @@ struct OutlineKernels
       decl->setAttr("kjit.kernel_config", config);
       decl->setAttr("kjit.kernel_num_inputs",
                     mb.getI64IntegerAttr(op->getNumOperands()));
+      if (!dynamicResults.empty())
+        decl->setAttr(kDynamicResultsAttr,
+                      DenseBoolArrayAttr::get(&getContext(), dynamicFlags));
       symbols.insert(decl);
 
       // The call site.
@@ -90,14 +127,18 @@ struct OutlineKernels
       for (Value v : op->getOperands())
         args.push_back(bufferization::ToBufferOp::create(
             b, loc, toMemRef(v.getType()), v, /*read_only=*/true));
-      SmallVector<Value> outs;
-      for (Type t : op->getResultTypes()) {
+      SmallVector<Value> outs(op->getNumResults());
+      for (auto [i, t] : llvm::enumerate(op->getResultTypes())) {
+        if (llvm::is_contained(dynamicResults, (int64_t)i))
+          continue;
         Value buf = memref::AllocOp::create(b, loc, toMemRef(t),
                                             b.getI64IntegerAttr(64));
-        outs.push_back(buf);
+        outs[i] = buf;
         args.push_back(buf);
       }
-      func::CallOp::create(b, loc, decl, args);
+      auto call = func::CallOp::create(b, loc, decl, args);
+      for (auto [j, i] : llvm::enumerate(dynamicResults))
+        outs[i] = call.getResult(j);
       SmallVector<Value> results;
       for (auto [buf, t] : llvm::zip(outs, op->getResultTypes()))
         results.push_back(bufferization::ToTensorOp::create(

@@ -23,6 +23,7 @@
 // product. Empty rows store zeros.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/KjitToCPU/CsrValidation.h"
 #include "compiler/Conversion/KjitToCPU/EmitHelpers.h"
 #include "compiler/Conversion/KjitToCPU/KernelErrorCodes.h"
 #include "compiler/Conversion/KjitToCPU/KernelGenerators.h"
@@ -35,10 +36,10 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 
-#include <climits>
 
 using namespace mlir;
 using namespace mlir::kjit;
+using ::kjit::compiler::emitCsrCheck;
 using ::kjit::compiler::emitTaskLoop;
 using ::kjit::compiler::KernelEmitter;
 namespace ke = ::kjit::kernel_errors;
@@ -62,12 +63,6 @@ public:
   Type i32, i64;
 
   // --- scalar helpers ------------------------------------------------------
-  Value ci32(int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i32, v);
-  }
-  Value ci64(int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, i64, v);
-  }
   Value cmp(arith::CmpIPredicate p, Value x, Value y) {
     return arith::CmpIOp::create(b, loc, p, x, y);
   }
@@ -82,108 +77,6 @@ public:
   Value toIndex(Value v) {
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
   }
-  Value toI64(Value v) {
-    if (v.getType() == i64)
-      return v;
-    if (v.getType().isIndex())
-      return arith::IndexCastOp::create(b, loc, i64, v);
-    return arith::ExtSIOp::create(b, loc, i64, v);
-  }
-  /// (hi << 32) | (lo & 0xffffffff), as ke::pack.
-  Value pack(Value hi, Value lo) {
-    Value h = arith::ShLIOp::create(b, loc, toI64(hi), ci64(32));
-    Value l = arith::AndIOp::create(b, loc, toI64(lo), ci64(0xffffffffLL));
-    return arith::OrIOp::create(b, loc, h, l);
-  }
-  void report(ke::Kind kind, Value a, Value bb) {
-    func::CallOp::create(
-        b, loc, ke::kReportFn, TypeRange{},
-        ValueRange{ci64(ke::code(ke::kSpmm, kind)), toI64(a), toI64(bb)});
-  }
-  /// col (i32) outside [0, K).
-  Value columnBad(Value col) {
-    if (g.k <= INT32_MAX) // unsigned: negative columns are huge
-      return cmp(arith::CmpIPredicate::uge, col, ci32(g.k));
-    return cmp(arith::CmpIPredicate::slt, col, ci32(0));
-  }
-
-  // --- 0. validation -------------------------------------------------------
-
-  /// Emits the checks; `compute` is emitted where the CSR is known valid.
-  void validateThen(function_ref<void()> compute) {
-    Value rp0 = rp(c(0));
-    Value startOk = cmp(arith::CmpIPredicate::eq, rp0, ci32(0));
-    // The first row r with row_ptr[r] > row_ptr[r + 1], or M.
-    Value firstDrop =
-        loop(c(0), c(g.m), c(1), {c(g.m)}, [&](Value r, ValueRange acc) {
-          Value drop = cmp(arith::CmpIPredicate::sgt, rp(r), rp(add(r, 1)));
-          Value first =
-              andI(drop, cmp(arith::CmpIPredicate::eq, acc[0], c(g.m)));
-          return SmallVector<Value>{select(first, r, acc[0])};
-        })[0];
-    Value monotone = cmp(arith::CmpIPredicate::eq, firstDrop, c(g.m));
-    Value rpEnd = rp(c(g.m));
-    Value endOk = cmp(arith::CmpIPredicate::eq, rpEnd, ci32(g.nnz));
-    Value rowPtrOk = andI(andI(startOk, monotone), endOk);
-    ifThen(
-        rowPtrOk,
-        [&] {
-          // row_ptr is sound, so rows cover col_idx exactly: one flat,
-          // vectorizable pass (an OR of "out of range").
-          Value anyBad =
-              loop(c(0), c(g.nnz), c(1), {arith::ConstantIntOp::create(
-                                             b, loc, b.getI1Type(), 0)},
-                   [&](Value p, ValueRange acc) {
-                     Value col = memref::LoadOp::create(b, loc, colIdx,
-                                                        ValueRange{p});
-                     return SmallVector<Value>{arith::OrIOp::create(
-                         b, loc, acc[0], columnBad(col))};
-                   })[0];
-          ifThen(anyBad, [&] { reportColumn(); }, compute);
-        },
-        [&] {
-          ifThen(
-              startOk,
-              [&] {
-                ifThen(
-                    monotone,
-                    [&] {
-                      report(ke::kRowPtrEnd, pack(c(g.m), rpEnd),
-                             ci64(g.nnz));
-                    },
-                    [&] {
-                      report(ke::kRowPtrNotMonotone, firstDrop,
-                             pack(rp(firstDrop), rp(add(firstDrop, 1))));
-                    });
-              },
-              [&] { report(ke::kRowPtrStart, rp0, ci64(0)); });
-        });
-  }
-
-  /// Slow path, only on error: the first bad column and its row.
-  void reportColumn() {
-    SmallVector<Value> found = loop(
-        c(0), c(g.m), c(1), {c(g.nnz), c(g.m)},
-        [&](Value r, ValueRange acc) {
-          Value s = toIndex(rp(r)), e = toIndex(rp(add(r, 1)));
-          Value p = loop(s, e, c(1), {acc[0]}, [&](Value q, ValueRange a) {
-                      Value col = memref::LoadOp::create(b, loc, colIdx,
-                                                         ValueRange{q});
-                      Value first = andI(
-                          columnBad(col),
-                          cmp(arith::CmpIPredicate::eq, a[0], c(g.nnz)));
-                      return SmallVector<Value>{select(first, q, a[0])};
-                    })[0];
-          Value newRow =
-              andI(cmp(arith::CmpIPredicate::ne, p, c(g.nnz)),
-                   cmp(arith::CmpIPredicate::eq, acc[1], c(g.m)));
-          return SmallVector<Value>{p, select(newRow, r, acc[1])};
-        });
-    Value col = memref::LoadOp::create(b, loc, colIdx, ValueRange{found[0]});
-    report(ke::kColumnOutOfRange, pack(found[1], col),
-           pack(found[0], ci64(std::min<int64_t>(g.k, INT32_MAX))));
-  }
-
   // --- 1. tasks ------------------------------------------------------------
 
   /// First row of task t of `tasks` under the "nnz" partition: the smallest
@@ -293,18 +186,6 @@ public:
   }
 };
 
-void declareReportFn(OpBuilder &b, Location loc) {
-  auto module =
-      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
-  if (module.lookupSymbol<func::FuncOp>(ke::kReportFn))
-    return;
-  Type i64 = b.getI64Type();
-  OpBuilder mb(module.getBodyRegion());
-  auto decl = func::FuncOp::create(mb, loc, ke::kReportFn,
-                                   b.getFunctionType({i64, i64, i64}, {}));
-  decl.setPrivate();
-}
-
 } // namespace
 
 namespace kjit::compiler {
@@ -326,9 +207,10 @@ LogicalResult generateSpmmCpu(OpBuilder &b, Location loc, Operation *op,
     reason = "kjit.spmm kernel takes 4 inputs and 1 output";
     return failure();
   }
-  declareReportFn(b, loc);
   SpmmGen gen(b, loc, cfg, g, inputs, outputs[0]);
-  gen.validateThen([&] {
+  Value sound = emitCsrCheck(gen, ke::kSpmm, gen.rowPtr, gen.colIdx, g.m,
+                             g.k, g.nnz);
+  gen.ifThen(sound, [&] {
     int64_t tasks = cfg.tasks(g);
     if (tasks == 0 || g.n == 0)
       return;

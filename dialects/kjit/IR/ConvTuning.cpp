@@ -629,24 +629,3 @@ InceptionDepthwiseConv2dOp::getCostFeatures(ConfigAttr config,
                                             const TargetInfo &t) {
   return convCost(*this, config, t);
 }
-
-//===----------------------------------------------------------------------===//
-// Ops with no CPU code generator yet: an empty space and every config
-// rejected with a message that says so (never a silent default).
-//===----------------------------------------------------------------------===//
-
-#define KJIT_NOT_YET_LOWERED(OP, NAME)                                         \
-  SearchSpace OP::getSearchSpace(const TargetInfo &) { return {}; }      \
-  LogicalResult OP::verifyConfig(ConfigAttr, const TargetInfo &,               \
-                                 std::string &reason) {                        \
-    reason = NAME " has no code generator yet";                                \
-    return failure();                                                          \
-  }                                                                            \
-  ConfigAttr OP::getDefaultConfig(const TargetInfo &) {                        \
-    return ConfigAttr::get(getContext(), DictionaryAttr::get(getContext()));   \
-  }                                                                            \
-  CostFeatures OP::getCostFeatures(ConfigAttr, const TargetInfo &) {     \
-    return {};                                                                 \
-  }
-
-KJIT_NOT_YET_LOWERED(SpgemmOp, "kjit.spgemm")

@@ -96,6 +96,14 @@ LogicalResult KjitDialect::verifyOperationAttribute(Operation *op,
   // Attributes the compiler attaches to outlined kernel functions.
   if (attr.getName().getValue().starts_with("kjit.kernel"))
     return success();
+  // The dynamic-output protocol: one flag per result of a function
+  // (compiler/Passes.h, kDynamicResultsAttr).
+  if (attr.getName() == "kjit.dynamic_results") {
+    if (!isa<DenseBoolArrayAttr>(attr.getValue()))
+      return op->emitError()
+             << "'kjit.dynamic_results' must be an array<i1: ...>";
+    return success();
+  }
   return op->emitError() << "unknown kjit attribute '"
                          << attr.getName().getValue() << "'";
 }

@@ -1,4 +1,4 @@
-//===- SparseTuning.cpp - TunableOpInterface of kjit.spmm -----------------===//
+//===- SparseTuning.cpp - TunableOpInterface of kjit.spmm and spgemm ------===//
 #include "dialects/kjit/IR/TunableFamily.h"
 #include "dialects/kjit/IR/KnobReader.h"
 #include "dialects/kjit/IR/SparseTuning.h"
@@ -7,6 +7,8 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::kjit;
@@ -223,3 +225,194 @@ using SpmmFamily = TunableFamily<SpmmConfig, getSpmmGeom, defaultSpmmConfig,
                                  checkSpmmConfig, spmmSearchSpace,
                                  spmmCostFeatures>;
 KJIT_TUNABLE_OP(SpmmOp, SpmmFamily)
+
+//===----------------------------------------------------------------------===//
+// kjit.spgemm
+//===----------------------------------------------------------------------===//
+
+FailureOr<SpgemmGeom> mlir::kjit::getSpgemmGeom(Operation *op,
+                                                std::string &reason) {
+  auto sp = dyn_cast<SpgemmOp>(op);
+  if (!sp) {
+    reason = "not a kjit.spgemm";
+    return failure();
+  }
+  for (Value v : sp->getOperands())
+    if (!cast<RankedTensorType>(v.getType()).hasStaticShape()) {
+      reason = "kjit.spgemm: code generation needs static input shapes";
+      return failure();
+    }
+  SpgemmGeom g;
+  ArrayRef<int64_t> shape = sp.getShape();
+  g.m = shape[0];
+  g.k = shape[1];
+  g.n = shape[2];
+  g.nnzA = cast<RankedTensorType>(sp.getAColIdx().getType()).getDimSize(0);
+  g.nnzB = cast<RankedTensorType>(sp.getBColIdx().getType()).getDimSize(0);
+  for (auto [what, v] : {std::pair<const char *, int64_t>{"M", g.m},
+                         {"K", g.k},
+                         {"N", g.n},
+                         {"nnz of a", g.nnzA},
+                         {"nnz of b", g.nnzB}})
+    if (v > INT32_MAX) {
+      reason = std::string("kjit.spgemm: ") + what + " = " + str(v) +
+               " does not fit the int32 indices (at most 2147483647)";
+      return failure();
+    }
+  return g;
+}
+
+FailureOr<SpgemmConfig> SpgemmConfig::parse(ConfigAttr config,
+                                            const SpgemmConfig &base,
+                                            std::string &reason) {
+  SpgemmConfig c = base;
+  KnobReader knobs("kjit.spgemm");
+  knobs
+      .choice("accumulator", {"dense", "hash", "sort"},
+              [&](StringRef v) {
+                c.accumulator = v == "dense"  ? Accumulator::Dense
+                                : v == "hash" ? Accumulator::Hash
+                                              : Accumulator::Sort;
+              })
+      .integer("threads", c.threads)
+      .choice("partition", {"flops", "rows"},
+              [&](StringRef v) { c.balanceFlops = v == "flops"; })
+      .integer("tasks_per_thread", c.tasksPerThread)
+      .integer("hash_scale", c.hashScale)
+      .choice("symbolic", {"exact", "bound"},
+              [&](StringRef v) { c.boundedSymbolic = v == "bound"; })
+      .integer("prefetch_distance", c.prefetchDistance);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr SpgemmConfig::toAttr(MLIRContext *ctx) const {
+  const char *acc = accumulator == Accumulator::Dense  ? "dense"
+                    : accumulator == Accumulator::Hash ? "hash"
+                                                       : "sort";
+  return ConfigAttr::get(ctx,
+                         {{"threads", threads},
+                          {"tasks_per_thread", tasksPerThread},
+                          {"hash_scale", hashScale},
+                          {"prefetch_distance", prefetchDistance}},
+                         {{"accumulator", acc},
+                          {"partition", balanceFlops ? "flops" : "rows"},
+                          {"symbolic", boundedSymbolic ? "bound" : "exact"}});
+}
+
+LogicalResult mlir::kjit::checkSpgemmConfig(const SpgemmConfig &c,
+                                            const SpgemmGeom &g,
+                                            const TargetInfo &t,
+                                            std::string &reason) {
+  (void)t;
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (c.threads < 1 || c.threads > 256)
+    return bad("threads must be in [1, 256], got " + str(c.threads));
+  if (c.tasksPerThread < 1 || c.tasksPerThread > 64)
+    return bad("tasks_per_thread must be in [1, 64], got " +
+               str(c.tasksPerThread));
+  if (c.hashScale < 1 || c.hashScale > 16 ||
+      (c.hashScale & (c.hashScale - 1)) != 0)
+    return bad("hash_scale must be a power of two in [1, 16], got " +
+               str(c.hashScale));
+  if (c.prefetchDistance < 0 || c.prefetchDistance > 64)
+    return bad("prefetch_distance must be in [0, 64], got " +
+               str(c.prefetchDistance));
+  if (c.accumulator == SpgemmConfig::Accumulator::Dense &&
+      g.n > kSpgemmMaxDenseN)
+    return bad("accumulator \"dense\" keeps N floats and N bits per "
+               "thread; N = " +
+               str(g.n) + " is above " + str(kSpgemmMaxDenseN) +
+               " (use \"hash\" or \"sort\")");
+  return success();
+}
+
+SpgemmConfig mlir::kjit::defaultSpgemmConfig(const SpgemmGeom &g,
+                                             const TargetInfo &t) {
+  SpgemmConfig c;
+  // Dense while its per-thread accumulator (4 N + N / 8 bytes) stays in L2,
+  // or while rows are dense enough that the bitmap scan (N / 64 words at
+  // most per row) costs less than sorting the row's products; else hash.
+  double denseBytes = 4.125 * (double)g.n;
+  double perRow = g.flopsPerRow();
+  bool dense = g.n <= kSpgemmMaxDenseN &&
+               (denseBytes <= (double)t.l2Bytes || perRow * 64 >= (double)g.n);
+  c.accumulator = dense ? SpgemmConfig::Accumulator::Dense
+                        : SpgemmConfig::Accumulator::Hash;
+  c.threads = std::max(1u, t.numCores);
+  c.balanceFlops = true;
+  // Tasks balanced by products: a few per thread absorb what the product
+  // count does not predict (the distinct columns).
+  c.tasksPerThread = c.threads > 1 ? 4 : 1;
+  c.hashScale = 2;
+  // "exact": measured (bench/results/2026-11-28-spgemm.md), one numeric
+  // pass into product-sized buffers plus the copy ("bound") was slower than
+  // the symbolic pass it saves on 16384^2 x 16 nnz/row (twice the fresh
+  // memory to fault in); the tuner may still pick "bound".
+  c.boundedSymbolic = false;
+  c.prefetchDistance = 8;
+  return c;
+}
+
+SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
+                                          const TargetInfo &t) {
+  SearchSpace s;
+  Knob acc{"accumulator", {}, {"hash", "sort"}};
+  if (g.n <= kSpgemmMaxDenseN)
+    acc.strings.insert(acc.strings.begin(), "dense");
+  s.knobs.push_back(acc);
+  Knob th{"threads", {}, {}};
+  for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
+    th.ints.push_back(v);
+  s.knobs.push_back(th);
+  s.knobs.push_back({"partition", {}, {"flops", "rows"}});
+  s.knobs.push_back({"tasks_per_thread", {1, 4, 16}, {}});
+  s.knobs.push_back({"hash_scale", {1, 2, 4}, {}});
+  s.knobs.push_back({"symbolic", {}, {"bound", "exact"}});
+  s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
+                                            const SpgemmGeom &g,
+                                            const TargetInfo &t) {
+  (void)t;
+  CostFeatures f;
+  double m = g.m, products = g.flopsPerRow() * m;
+  // Distinct output entries, at most N per row.
+  double outNnz = std::min(products, m * (double)g.n);
+  f.flops = 2.0 * products;
+  f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
+                             2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
+  // Two passes (symbolic, numeric) over A and the rows of B it selects, or
+  // one pass plus a copy of the result through product-sized buffers.
+  f.movedBytes = c.boundedSymbolic
+                     ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * products +
+                           16.0 * outNnz
+                     : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) +
+                           8.0 * outNnz;
+  double perRow = g.flopsPerRow();
+  switch (c.accumulator) {
+  case SpgemmConfig::Accumulator::Dense:
+    f.workingSetBytes = 4.125 * (double)g.n;
+    break;
+  case SpgemmConfig::Accumulator::Hash:
+    f.workingSetBytes = 8.0 * c.hashScale * std::min(perRow, (double)g.n);
+    break;
+  case SpgemmConfig::Accumulator::Sort:
+    f.workingSetBytes = 8.0 * perRow;
+    break;
+  }
+  f.parallelTasks = (double)c.tasks(g);
+  f.threads = c.threads;
+  return f;
+}
+
+using SpgemmFamily =
+    TunableFamily<SpgemmConfig, getSpgemmGeom, defaultSpgemmConfig,
+                  checkSpgemmConfig, spgemmSearchSpace, spgemmCostFeatures>;
+KJIT_TUNABLE_OP(SpgemmOp, SpgemmFamily)

@@ -1,4 +1,4 @@
-//===- SparseTuning.h - kjit.spmm geometry and its CPU config ---*- C++ -*-===//
+//===- SparseTuning.h - kjit.spmm/spgemm geometry, CPU configs -*- C++ -*-===//
 //
 // Shared by SpmmOp's TunableOpInterface and the CPU generator (SpmmCPU.cpp),
 // so that the legality the tuner sees is exactly what the generator needs.
@@ -8,6 +8,8 @@
 #define KJIT_DIALECT_SPARSETUNING_H
 
 #include "dialects/kjit/IR/KjitDialect.h"
+
+#include <algorithm>
 
 namespace mlir::kjit {
 
@@ -50,6 +52,66 @@ SpmmConfig defaultSpmmConfig(const SpmmGeom &g, const TargetInfo &target);
 SearchSpace spmmSearchSpace(const SpmmGeom &g, const TargetInfo &target);
 CostFeatures spmmCostFeatures(const SpmmConfig &cfg, const SpmmGeom &g,
                               const TargetInfo &target);
+
+//===----------------------------------------------------------------------===//
+// kjit.spgemm (CSR x CSR -> CSR)
+//===----------------------------------------------------------------------===//
+
+/// A (CSR M x K, nnzA entries) times B (CSR K x N, nnzB entries).
+struct SpgemmGeom {
+  int64_t m = 0, k = 0, n = 0, nnzA = 0, nnzB = 0;
+  /// Expected products per row of the output (uniform sparsity).
+  double flopsPerRow() const {
+    return (m > 0 ? (double)nnzA / m : 0.0) * (k > 0 ? (double)nnzB / k : 0.0);
+  }
+};
+
+/// Static geometry of `op` (a kjit.spgemm). Fails for dynamic input shapes
+/// and for sizes the int32 indices cannot hold.
+FailureOr<SpgemmGeom> getSpgemmGeom(Operation *op, std::string &reason);
+
+/// The CPU knobs of the row-wise Gustavson SpGEMM (SpgemmCPU.cpp).
+struct SpgemmConfig {
+  enum class Accumulator { Dense, Hash, Sort };
+  /// "dense": N floats + an N-bit bitmap per thread, sorted output read
+  /// from the bitmap; "hash": a linear-probing table per row sized
+  /// hash_scale x the row's products (at most N), then a sort; "sort": the
+  /// row's products sorted and merged (ESC).
+  Accumulator accumulator = Accumulator::Dense;
+  int64_t threads = 1;
+  bool balanceFlops = true;   ///< partition: "flops" (balanced) or "rows"
+  int64_t tasksPerThread = 1; ///< tasks = min(M, threads x this)
+  int64_t hashScale = 2;      ///< hash table slots per product (power of 2)
+  /// symbolic: "exact" (a symbolic pass counts each row, then the numeric
+  /// pass writes the exactly sized result) or "bound" (one numeric pass
+  /// into buffers sized by the products, then a copy; falls back to
+  /// "exact" at run time above kSpgemmMaxBoundProducts products).
+  bool boundedSymbolic = true;
+  /// Nonzeros of A ahead whose row of B is prefetched; 0 = off.
+  int64_t prefetchDistance = 8;
+
+  static FailureOr<SpgemmConfig> parse(ConfigAttr config,
+                                       const SpgemmConfig &base,
+                                       std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  int64_t tasks(const SpgemmGeom &g) const {
+    return std::min<int64_t>(g.m, threads * tasksPerThread);
+  }
+};
+
+/// Products at most this for symbolic = "bound" (8 bytes each: 1 GiB).
+inline constexpr int64_t kSpgemmMaxBoundProducts = int64_t(1) << 27;
+
+/// N at most this for the dense accumulator (4 N + N / 8 bytes per thread).
+inline constexpr int64_t kSpgemmMaxDenseN = int64_t(1) << 26;
+
+LogicalResult checkSpgemmConfig(const SpgemmConfig &cfg, const SpgemmGeom &g,
+                                const TargetInfo &target, std::string &reason);
+SpgemmConfig defaultSpgemmConfig(const SpgemmGeom &g,
+                                 const TargetInfo &target);
+SearchSpace spgemmSearchSpace(const SpgemmGeom &g, const TargetInfo &target);
+CostFeatures spgemmCostFeatures(const SpgemmConfig &cfg, const SpgemmGeom &g,
+                                const TargetInfo &target);
 
 } // namespace mlir::kjit
 

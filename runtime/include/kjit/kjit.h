@@ -94,6 +94,60 @@ struct TensorView {
                              std::vector<int64_t> shape, int device = 0);
 };
 
+/// An owning, C-contiguous host tensor: what Kernel::runAllocating returns
+/// (the outputs a kernel sizes itself, e.g. the col_idx and values of
+/// kjit.spgemm, whose length is the product's nnz). Move-only; the memory is
+/// released once, by the destructor (or reset()).
+class Tensor {
+public:
+  Tensor() = default;
+  Tensor(Tensor &&other) noexcept { *this = std::move(other); }
+  Tensor &operator=(Tensor &&other) noexcept {
+    owner_ = std::move(other.owner_);
+    data_ = std::exchange(other.data_, nullptr);
+    dtype_ = other.dtype_;
+    shape_ = std::move(other.shape_);
+    other.shape_.clear();
+    return *this;
+  }
+  Tensor(const Tensor &) = delete;
+  Tensor &operator=(const Tensor &) = delete;
+
+  /// Uninitialized, 64-byte aligned storage; an error when it cannot be
+  /// allocated or a dimension is negative.
+  static Result<Tensor> allocate(DType dtype, std::vector<int64_t> shape);
+
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t> &shape() const { return shape_; }
+  int64_t numElements() const;
+  size_t sizeBytes() const { return size_t(numElements()) * dtypeSize(dtype_); }
+  void *data() { return data_; }
+  const void *data() const { return data_; }
+  /// Typed access; T must match dtype() (float for f32, int32_t for i32).
+  template <typename T> T *data() { return static_cast<T *>(data_); }
+  template <typename T> const T *data() const {
+    return static_cast<const T *>(data_);
+  }
+  /// A view of this tensor (valid while the tensor lives).
+  TensorView view();
+  /// Releases the memory now; the tensor becomes empty.
+  void reset();
+
+private:
+  friend class Kernel;
+  struct Free {
+    void operator()(void *p) const;
+  };
+  /// Takes ownership of `owner` (malloc'ed; released with free) whose
+  /// elements start at `data`.
+  static Tensor adopt(void *owner, void *data, DType dtype,
+                      std::vector<int64_t> shape);
+  std::unique_ptr<void, Free> owner_;
+  void *data_ = nullptr;
+  DType dtype_ = DType::f32;
+  std::vector<int64_t> shape_;
+};
+
 /// Memory on a CUDA device (cuMemAlloc in the device's primary context),
 /// freed when the buffer dies. Move-only. Without a CUDA driver every
 /// allocation fails with an error starting "no CUDA driver".
@@ -182,8 +236,17 @@ struct CompileOptions {
 /// One argument of a compiled kernel.
 struct ArgInfo {
   DType dtype = DType::f32;
+  /// The static shape; a dimension of -1 (kDynamic) marks an output the
+  /// kernel allocates and sizes itself (get it from runAllocating).
   std::vector<int64_t> shape;
   bool isOutput = false;
+  static constexpr int64_t kDynamic = -1;
+  bool isDynamic() const {
+    for (int64_t d : shape)
+      if (d == kDynamic)
+        return true;
+    return false;
+  }
 };
 
 /// Options of Kernel::time.
@@ -208,8 +271,17 @@ public:
   /// outputs back, on every call (convenient, slower). A CUDA run returns
   /// when the kernel has finished; launch and execution errors come back
   /// as the Status.
+  /// Every output must have a static shape (see runAllocating otherwise).
   Status run(const std::vector<TensorView> &inputs,
              const std::vector<TensorView> &outputs) const;
+  /// Runs the kernel and returns its outputs, in order, as tensors it owns:
+  /// static outputs are allocated here, dynamic ones (ArgInfo::isDynamic,
+  /// e.g. kjit.spgemm's col_idx and values) by the kernel at their run-time
+  /// size. Works for every kernel. Input checks as in run(); on an error
+  /// (also one the kernel reports, e.g. a malformed CSR) nothing is
+  /// returned and nothing leaks.
+  Result<std::vector<Tensor>>
+  runAllocating(const std::vector<TensorView> &inputs) const;
   /// Times `options.repeat` runs after `options.warmup` untimed ones and
   /// returns each run's milliseconds. CUDA kernels: host views are copied
   /// to the device once, not per run; each run is timed on the device with
@@ -257,6 +329,11 @@ public:
   explicit Kernel(std::shared_ptr<KernelImpl> impl);
 
 private:
+  /// run() and runAllocating(): views of the static outputs (dynamic ones
+  /// ignored), kernel-allocated outputs appended to `allocated` in order.
+  Status runImpl(const std::vector<TensorView> &inputs,
+                 const std::vector<TensorView> &outputs,
+                 std::vector<Tensor> *allocated) const;
   std::shared_ptr<KernelImpl> impl_;
 };
 

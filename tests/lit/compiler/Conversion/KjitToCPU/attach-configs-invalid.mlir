@@ -48,8 +48,16 @@ func.func @threads(%x: tensor<1x8x8x16xf32>, %w: tensor<16x3x3xf32>) -> tensor<1
 
 // -----
 
-func.func @no_codegen(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>) -> tensor<6xi32> {
-  // expected-error @+1 {{kjit.spgemm has no code generator yet}}
-  %r:3 = kjit.spgemm %rp, %ci, %v, %rp, %ci, %v {shape = array<i64: 5, 5, 5>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<6xi32>, tensor<9xi32>, tensor<9xf32> -> tensor<6xi32>, tensor<?xi32>, tensor<?xf32>
+func.func @spgemm_hash_scale(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>) -> tensor<6xi32> {
+  // expected-error @+1 {{hash_scale must be a power of two in [1, 16], got 3}}
+  %r:3 = kjit.spgemm %rp, %ci, %v, %rp, %ci, %v {shape = array<i64: 5, 5, 5>, kjit.config = #kjit.config<{accumulator = "hash", hash_scale = 3}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<6xi32>, tensor<9xi32>, tensor<9xf32> -> tensor<6xi32>, tensor<?xi32>, tensor<?xf32>
+  return %r#0 : tensor<6xi32>
+}
+
+// -----
+
+func.func @spgemm_accumulator(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>) -> tensor<6xi32> {
+  // expected-error @+1 {{accumulator}}
+  %r:3 = kjit.spgemm %rp, %ci, %v, %rp, %ci, %v {shape = array<i64: 5, 5, 5>, kjit.config = #kjit.config<{accumulator = "heap"}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<6xi32>, tensor<9xi32>, tensor<9xf32> -> tensor<6xi32>, tensor<?xi32>, tensor<?xf32>
   return %r#0 : tensor<6xi32>
 }

@@ -19,6 +19,13 @@
 // CHECK: arith.constant 104 : i64
 // CHECK: func.call @kjit_rt_report_error
 // CHECK: } else {
+// CHECK: arith.constant 103 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: arith.constant 102 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: arith.constant 101 : i64
+// CHECK: func.call @kjit_rt_report_error
+// CHECK: scf.if
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %cst, %{{.*}} = %cst) -> (vector<16xf32>, vector<16xf32>)
 // CHECK: vector.broadcast %{{.*}} : f32 to vector<16xf32>
 // CHECK: vector.load %arg3
@@ -30,12 +37,6 @@
 // CHECK: vector.constant_mask [5] : vector<16xi1>
 // CHECK: vector.maskedload %arg3
 // CHECK: vector.maskedstore %arg4
-// CHECK: arith.constant 103 : i64
-// CHECK: func.call @kjit_rt_report_error
-// CHECK: arith.constant 102 : i64
-// CHECK: func.call @kjit_rt_report_error
-// CHECK: arith.constant 101 : i64
-// CHECK: func.call @kjit_rt_report_error
 // CHECK: return
 func.func private @k_one(memref<6xi32>, memref<9xi32>, memref<9xf32>, memref<7x37xf32>, memref<5x37xf32>) attributes {kjit.kernel_config = #kjit.config<{n_block = 2 : i64, n_tile = 32 : i64, partition = "rows", prefetch_distance = 0 : i64, row_tile = 5 : i64, threads = 1 : i64, vector_width = 16 : i64}>, kjit.kernel_num_inputs = 4 : i64, kjit.kernel_op = "kjit.spmm", kjit.kernel_props = {}}
 

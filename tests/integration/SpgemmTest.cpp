@@ -1,0 +1,497 @@
+//===- SpgemmTest.cpp - JIT'd kjit.spgemm against a std::map reference ----===//
+//
+// Every kernel is compiled through the public API (Jit::compileModule) and
+// run with Kernel::runAllocating (the output's nnz is only known at run
+// time) on fresh random CSR matrices; the result is compared with an
+// independent reference: per row a std::map<column, double> that every
+// product A(i,k) * B(k,j) adds into (duplicates summed, columns ordered).
+//
+// What must match:
+//   - row_ptr and col_idx exactly (the touched columns, ascending, explicit
+//     zeros from cancellation included);
+//   - values within max |c - ref| <= 1e-4 * (1 + max |ref|), no NaN/Inf.
+//     Values are uniform in [-1, 1] with at most a few hundred products per
+//     entry: fp32 error stays near 1e-6 * (1 + max |ref|); an indexing error
+//     is O(1). Accumulators add in different orders, so configs are compared
+//     to the reference, not bit for bit to each other.
+//
+// Seeds: a fresh seed per run, printed in every failure; replay with
+// KJIT_TEST_SEED=<seed>.
+//
+// Malformed CSR (each kind, in a and in b) must come back as an error
+// Status from runAllocating, never a crash or an out-of-bounds read, and the
+// kernel must still work afterwards.
+//
+//===----------------------------------------------------------------------===//
+#include "tests/integration/TestSupport.h"
+#include "kjit/kjit.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+using kjit::testing::baseSeed;
+using kjit::testing::sharedJit;
+
+constexpr double kRtol = 1e-4;
+
+struct Csr {
+  int64_t rows = 0, cols = 0;
+  std::vector<int32_t> rowPtr, colIdx;
+  std::vector<float> values;
+  int64_t nnz() const { return int64_t(colIdx.size()); }
+};
+
+struct CsrOptions {
+  double perRow = 3;       ///< mean entries per row
+  bool emptyRows = false;  ///< every third row empty
+  bool shuffle = false;    ///< unsorted columns within a row
+  bool duplicates = false; ///< repeated columns within a row (to be summed)
+};
+
+Csr randomCsr(int64_t rows, int64_t cols, const CsrOptions &o,
+              std::mt19937_64 &rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::poisson_distribution<int> count(o.perRow);
+  Csr a;
+  a.rows = rows, a.cols = cols;
+  a.rowPtr.push_back(0);
+  for (int64_t i = 0; i < rows; ++i) {
+    std::vector<int32_t> c;
+    if (cols > 0 && !(o.emptyRows && i % 3 == 1)) {
+      int n = std::min<int>(count(rng), int(cols));
+      std::vector<int32_t> all(cols);
+      for (int64_t j = 0; j < cols; ++j)
+        all[j] = int32_t(j);
+      std::shuffle(all.begin(), all.end(), rng);
+      c.assign(all.begin(), all.begin() + n);
+      if (o.duplicates && !c.empty())
+        for (int d = 0; d < std::max(1, n / 2); ++d)
+          c.push_back(c[rng() % c.size()]);
+      if (!o.shuffle)
+        std::sort(c.begin(), c.end());
+    }
+    for (int32_t j : c) {
+      a.colIdx.push_back(j);
+      a.values.push_back(u(rng));
+    }
+    a.rowPtr.push_back(int32_t(a.colIdx.size()));
+  }
+  return a;
+}
+
+struct RefCsr {
+  std::vector<int32_t> rowPtr, colIdx;
+  std::vector<double> values;
+};
+
+/// The product, row by row through std::map (ordered, duplicates summed).
+RefCsr reference(const Csr &a, const Csr &b) {
+  RefCsr c;
+  c.rowPtr.push_back(0);
+  for (int64_t i = 0; i < a.rows; ++i) {
+    std::map<int32_t, double> row;
+    for (int32_t p = a.rowPtr[i]; p < a.rowPtr[i + 1]; ++p) {
+      int32_t k = a.colIdx[p];
+      for (int32_t q = b.rowPtr[k]; q < b.rowPtr[k + 1]; ++q)
+        row[b.colIdx[q]] += double(a.values[p]) * double(b.values[q]);
+    }
+    for (auto [j, v] : row) {
+      c.colIdx.push_back(j);
+      c.values.push_back(v);
+    }
+    c.rowPtr.push_back(int32_t(c.colIdx.size()));
+  }
+  return c;
+}
+
+std::string tensorT(int64_t n, const char *elem) {
+  return "tensor<" + (n < 0 ? std::string("?") : std::to_string(n)) + "x" +
+         elem + ">";
+}
+
+std::string spgemmModule(int64_t m, int64_t k, int64_t n, int64_t nnzA,
+                         int64_t nnzB) {
+  std::string arp = tensorT(m + 1, "i32"), aci = tensorT(nnzA, "i32"),
+              av = tensorT(nnzA, "f32"), brp = tensorT(k + 1, "i32"),
+              bci = tensorT(nnzB, "i32"), bv = tensorT(nnzB, "f32"),
+              crp = tensorT(m + 1, "i32"), cci = tensorT(-1, "i32"),
+              cv = tensorT(-1, "f32");
+  std::ostringstream s;
+  s << "func.func @main(%arp: " << arp << ", %aci: " << aci << ", %av: " << av
+    << ", %brp: " << brp << ", %bci: " << bci << ", %bv: " << bv << ") -> ("
+    << crp << ", " << cci << ", " << cv << ") {\n"
+    << "  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv {shape = "
+       "array<i64: "
+    << m << ", " << k << ", " << n << ">} : " << arp << ", " << aci << ", "
+    << av << ", " << brp << ", " << bci << ", " << bv << " -> " << crp << ", "
+    << cci << ", " << cv << "\n"
+    << "  return %c#0, %c#1, %c#2 : " << crp << ", " << cci << ", " << cv
+    << "\n}\n";
+  return s.str();
+}
+
+kjit::Result<kjit::Kernel> compileSpgemm(const Csr &a, const Csr &b,
+                                         const std::string &config,
+                                         int threads) {
+  kjit::CompileOptions o;
+  o.config = config;
+  o.threads = threads;
+  return sharedJit().compileModule(
+      spgemmModule(a.rows, a.cols, b.cols, a.nnz(), b.nnz()), o);
+}
+
+std::vector<kjit::TensorView> views(Csr &a, Csr &b) {
+  return {kjit::TensorView(a.rowPtr.data(), {a.rows + 1}),
+          kjit::TensorView(a.colIdx.data(), {a.nnz()}),
+          kjit::TensorView(a.values.data(), {a.nnz()}),
+          kjit::TensorView(b.rowPtr.data(), {b.rows + 1}),
+          kjit::TensorView(b.colIdx.data(), {b.nnz()}),
+          kjit::TensorView(b.values.data(), {b.nnz()})};
+}
+
+/// "" when the kernel's outputs match the reference, else why not.
+std::string compare(const std::vector<kjit::Tensor> &out, const RefCsr &ref) {
+  if (out.size() != 3)
+    return "expected 3 outputs, got " + std::to_string(out.size());
+  const kjit::Tensor &rp = out[0], &ci = out[1], &v = out[2];
+  if (rp.dtype() != kjit::DType::i32 || ci.dtype() != kjit::DType::i32 ||
+      v.dtype() != kjit::DType::f32)
+    return "wrong output dtypes";
+  if (rp.shape() != std::vector<int64_t>{int64_t(ref.rowPtr.size())})
+    return "row_ptr has " + std::to_string(rp.numElements()) + " entries";
+  for (size_t i = 0; i < ref.rowPtr.size(); ++i)
+    if (rp.data<int32_t>()[i] != ref.rowPtr[i])
+      return "row_ptr[" + std::to_string(i) + "] = " +
+             std::to_string(rp.data<int32_t>()[i]) + ", expected " +
+             std::to_string(ref.rowPtr[i]);
+  int64_t nnz = int64_t(ref.colIdx.size());
+  if (ci.shape() != std::vector<int64_t>{nnz} ||
+      v.shape() != std::vector<int64_t>{nnz})
+    return "col_idx/values have " + std::to_string(ci.numElements()) + "/" +
+           std::to_string(v.numElements()) + " entries, expected " +
+           std::to_string(nnz);
+  double maxRef = 0, maxErr = 0;
+  for (int64_t p = 0; p < nnz; ++p) {
+    if (ci.data<int32_t>()[p] != ref.colIdx[p])
+      return "col_idx[" + std::to_string(p) + "] = " +
+             std::to_string(ci.data<int32_t>()[p]) + ", expected " +
+             std::to_string(ref.colIdx[p]);
+    float x = v.data<float>()[p];
+    if (!std::isfinite(x))
+      return "non-finite value at " + std::to_string(p);
+    maxRef = std::max(maxRef, std::fabs(ref.values[p]));
+    maxErr = std::max(maxErr, std::fabs(double(x) - ref.values[p]));
+  }
+  double tol = kRtol * (1 + maxRef);
+  if (maxErr > tol)
+    return "max|c-ref| = " + std::to_string(maxErr) + " > tol " +
+           std::to_string(tol);
+  return "";
+}
+
+struct Case {
+  int64_t m, k, n;
+  CsrOptions a, b;
+};
+
+std::string where(const Case &c, const std::string &config, int threads,
+                  uint64_t seed, const Csr &a, const Csr &b) {
+  std::ostringstream o;
+  o << "M=" << c.m << " K=" << c.k << " N=" << c.n << " nnzA=" << a.nnz()
+    << " nnzB=" << b.nnz() << " threads=" << threads << " config='" << config
+    << "' seed=" << seed << " (KJIT_TEST_SEED=" << baseSeed() << ")";
+  return o.str();
+}
+
+void checkCase(const Case &c, const std::string &config, int threads,
+               uint64_t salt) {
+  uint64_t seed = baseSeed() ^ (salt * 0x9E3779B97F4A7C15ull);
+  std::mt19937_64 rng(seed);
+  Csr a = randomCsr(c.m, c.k, c.a, rng);
+  Csr b = randomCsr(c.k, c.n, c.b, rng);
+  std::string ctx = where(c, config, threads, seed, a, b);
+  auto k = compileSpgemm(a, b, config, threads);
+  ASSERT_TRUE(bool(k)) << ctx << ": " << k.status().message();
+  ASSERT_EQ(k->outputs().size(), 3u);
+  EXPECT_TRUE(k->outputs()[1].isDynamic() && k->outputs()[2].isDynamic() &&
+              !k->outputs()[0].isDynamic());
+  auto out = k->runAllocating(views(a, b));
+  ASSERT_TRUE(bool(out)) << ctx << ": " << out.errorMessage();
+  EXPECT_EQ(compare(*out, reference(a, b)), "") << ctx;
+}
+
+const char *kAccumulators[] = {"dense", "hash", "sort"};
+
+std::string accConfig(const std::string &acc, const std::string &extra = "") {
+  return "#kjit.config<{accumulator = \"" + acc + "\"" +
+         (extra.empty() ? "" : ", " + extra) + "}>";
+}
+
+/// Irregular shapes (prime sizes, M = 1, K = 1, empty rows, unsorted and
+/// duplicate columns, wide N) for one accumulator; 1 or 3 threads and both
+/// symbolic modes, by case.
+void irregularShapes(const char *acc, uint64_t salt) {
+  CsrOptions plain;
+  CsrOptions messy;
+  messy.emptyRows = true;
+  messy.shuffle = true;
+  messy.duplicates = true;
+  CsrOptions dense;
+  dense.perRow = 12;
+  const Case cases[] = {
+      {1, 1, 1, plain, plain},     {1, 7, 13, plain, plain},
+      {13, 17, 11, messy, messy},  {31, 29, 37, plain, messy},
+      {7, 1, 19, dense, dense},    {97, 101, 89, messy, dense},
+      {53, 47, 1021, dense, plain}, {2, 3, 211, dense, dense},
+      // Wide and sparse: the dense accumulator tracks the touched words.
+      {17, 19, 4099, plain, plain},
+  };
+  int threads = 1;
+  bool bound = true;
+  for (const Case &c : cases) {
+    checkCase(c,
+              accConfig(acc, bound ? "symbolic = \"bound\""
+                                   : "symbolic = \"exact\""),
+              threads, salt++);
+    threads = threads == 1 ? 3 : 1;
+    bound = (salt % 3) != 0;
+  }
+}
+
+TEST(Spgemm, IrregularShapesDense) { irregularShapes("dense", 1); }
+TEST(Spgemm, IrregularShapesHash) { irregularShapes("hash", 20); }
+TEST(Spgemm, IrregularShapesSort) { irregularShapes("sort", 40); }
+
+TEST(Spgemm, EmptyOperands) {
+  CsrOptions none;
+  none.perRow = 0;
+  CsrOptions plain;
+  uint64_t salt = 100;
+  for (const char *acc : kAccumulators) {
+    checkCase({9, 5, 7, none, plain}, accConfig(acc), 2, salt++); // nnzA = 0
+    checkCase({9, 5, 7, plain, none}, accConfig(acc), 2, salt++); // nnzB = 0
+  }
+}
+
+TEST(Spgemm, DefaultConfig) {
+  CsrOptions o;
+  o.perRow = 5;
+  o.duplicates = true;
+  o.shuffle = true;
+  checkCase({61, 67, 71, o, o}, "", 0, 200);
+}
+
+TEST(Spgemm, SampleOfLegalConfigs) {
+  CsrOptions o;
+  o.perRow = 6;
+  o.emptyRows = true;
+  o.duplicates = true;
+  const char *extras[] = {
+      "partition = \"rows\", threads = 2, symbolic = \"exact\"",
+      "partition = \"flops\", threads = 4, tasks_per_thread = 3, symbolic "
+      "= \"bound\"",
+      "hash_scale = 1, threads = 1, symbolic = \"exact\"",
+      "hash_scale = 16, threads = 2, tasks_per_thread = 64, symbolic = "
+      "\"bound\"",
+      "partition = \"rows\", threads = 7, tasks_per_thread = 2",
+  };
+  // Three of the five per accumulator, rotating (every extra is used).
+  uint64_t salt = 300;
+  for (int a = 0; a < 3; ++a)
+    for (int e = 0; e < 3; ++e)
+      checkCase({43, 41, 59, o, o},
+                accConfig(kAccumulators[a], extras[(2 * a + e) % 5]), 0,
+                salt++);
+}
+
+TEST(Spgemm, CancellationKeepsExplicitZeros) {
+  // C = A B with A = [[1, 1, 0.5]], B rows: k0 = {2: 2, 4: 1}, k1 = {2: -2},
+  // k2 = {4: -2, 0: 3}: C[0,2] = 2 - 2 = 0 and C[0,4] = 1 - 1 = 0 stay.
+  Csr a{1, 3, {0, 3}, {0, 1, 2}, {1.0f, 1.0f, 0.5f}};
+  Csr b{3, 5, {0, 2, 3, 5}, {4, 2, 2, 4, 0}, {1.0f, 2.0f, -2.0f, -2.0f, 3.0f}};
+  for (const char *acc : kAccumulators) {
+    auto k = compileSpgemm(a, b, accConfig(acc), 1);
+    ASSERT_TRUE(bool(k)) << k.status().message();
+    auto out = k->runAllocating(views(a, b));
+    ASSERT_TRUE(bool(out)) << out.errorMessage();
+    ASSERT_EQ((*out)[1].numElements(), 3) << acc;
+    const int32_t *ci = (*out)[1].data<int32_t>();
+    const float *v = (*out)[2].data<float>();
+    EXPECT_EQ(ci[0], 0);
+    EXPECT_EQ(ci[1], 2);
+    EXPECT_EQ(ci[2], 4);
+    EXPECT_EQ(v[0], 1.5f);
+    EXPECT_EQ(v[1], 0.0f) << acc;
+    EXPECT_EQ(v[2], 0.0f) << acc;
+  }
+}
+
+TEST(Spgemm, RunWithCallerOutputsSaysUseRunAllocating) {
+  std::mt19937_64 rng(baseSeed());
+  Csr a = randomCsr(5, 6, {}, rng), b = randomCsr(6, 7, {}, rng);
+  auto k = compileSpgemm(a, b, "", 1);
+  ASSERT_TRUE(bool(k)) << k.status().message();
+  std::vector<int32_t> rp(6), ci(100);
+  std::vector<float> v(100);
+  kjit::Status s = k->run(views(a, b),
+                          {kjit::TensorView(rp.data(), {6}),
+                           kjit::TensorView(ci.data(), {100}),
+                           kjit::TensorView(v.data(), {100})});
+  EXPECT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("runAllocating"), std::string::npos)
+      << s.message();
+}
+
+TEST(Spgemm, IllegalConfigsAreRejected) {
+  std::mt19937_64 rng(baseSeed());
+  Csr a = randomCsr(5, 6, {}, rng), b = randomCsr(6, 7, {}, rng);
+  struct Bad {
+    const char *config, *message;
+  } bad[] = {
+      {"#kjit.config<{accumulator = \"heap\"}>", "accumulator"},
+      {"#kjit.config<{hash_scale = 3}>", "hash_scale must be a power of two"},
+      {"#kjit.config<{threads = 0}>", "threads must be in [1, 256]"},
+      {"#kjit.config<{tasks_per_thread = 65}>", "tasks_per_thread"},
+      {"#kjit.config<{symbolic = \"guess\"}>", "symbolic"},
+      {"#kjit.config<{n_block = 4}>", "n_block"},
+  };
+  for (const Bad &x : bad) {
+    auto k = compileSpgemm(a, b, x.config, 0);
+    ASSERT_FALSE(bool(k)) << x.config;
+    EXPECT_NE(k.status().message().find(x.message), std::string::npos)
+        << x.config << ": " << k.status().message();
+  }
+}
+
+TEST(Spgemm, MalformedCsrIsAnError) {
+  std::mt19937_64 rng(baseSeed() ^ 0x5151);
+  CsrOptions o;
+  o.perRow = 4;
+  // The last row of each operand non-empty, so every mutation breaks it.
+  Csr a0, b0;
+  do
+    a0 = randomCsr(11, 13, o, rng);
+  while (a0.rowPtr[11] == a0.rowPtr[10] || a0.nnz() < 3);
+  do
+    b0 = randomCsr(13, 17, o, rng);
+  while (b0.rowPtr[13] == b0.rowPtr[12] || b0.nnz() < 3);
+  auto k = compileSpgemm(a0, b0, accConfig("dense", "threads = 2"), 0);
+  ASSERT_TRUE(bool(k)) << k.status().message();
+
+  struct Mutation {
+    const char *what, *message;
+    void (*apply)(Csr &);
+  } mutations[] = {
+      {"row_ptr[0] = 1", "row_ptr[0]=1, expected 0",
+       [](Csr &m) { m.rowPtr[0] = 1; }},
+      {"row_ptr not monotone", "row_ptr is not monotone",
+       [](Csr &m) { m.rowPtr[2] = m.rowPtr[3] + 1; }},
+      {"row_ptr[M] != nnz", "(the last entry) is not nnz",
+       [](Csr &m) { m.rowPtr.back() -= 1; }},
+      {"column too large", "is out of range",
+       [](Csr &m) { m.colIdx[1] = int32_t(m.cols); }},
+      {"negative column", "is out of range",
+       [](Csr &m) { m.colIdx.back() = -3; }},
+  };
+  for (const char *which : {"a", "b"})
+    for (const Mutation &mu : mutations) {
+      Csr a = a0, b = b0;
+      mu.apply(which[0] == 'a' ? a : b);
+      auto out = k->runAllocating(views(a, b));
+      ASSERT_FALSE(bool(out)) << which << ": " << mu.what;
+      std::string want = std::string("malformed CSR ") + which;
+      EXPECT_NE(out.errorMessage().find(want), std::string::npos)
+          << mu.what << ": " << out.errorMessage();
+      EXPECT_NE(out.errorMessage().find(mu.message), std::string::npos)
+          << which << ": " << mu.what << ": " << out.errorMessage();
+    }
+  // Both broken: a's defect is the one reported.
+  {
+    Csr a = a0, b = b0;
+    a.rowPtr[0] = 1;
+    b.colIdx[0] = -1;
+    auto out = k->runAllocating(views(a, b));
+    ASSERT_FALSE(bool(out));
+    EXPECT_NE(out.errorMessage().find("malformed CSR a"), std::string::npos)
+        << out.errorMessage();
+  }
+  // And the kernel still works.
+  auto out = k->runAllocating(views(a0, b0));
+  ASSERT_TRUE(bool(out)) << out.errorMessage();
+  EXPECT_EQ(compare(*out, reference(a0, b0)), "");
+}
+
+// A kernel-allocated result returned twice: two buffers (each output is
+// freed by its own Tensor), equal contents.
+TEST(Spgemm, SameResultReturnedTwiceIsTwoBuffers) {
+  std::mt19937_64 rng(baseSeed() ^ 0x77);
+  Csr a = randomCsr(6, 5, {}, rng), b = randomCsr(5, 9, {}, rng);
+  std::string text = spgemmModule(6, 5, 9, a.nnz(), b.nnz());
+  std::string ci = tensorT(-1, "i32");
+  // ... -> (row_ptr, col_idx, values, col_idx again)
+  size_t arrow = text.find(") -> (");
+  size_t close = text.find(") {", arrow);
+  text.insert(close, ", " + ci);
+  size_t ret = text.find("  return %c#0, %c#1, %c#2 : ");
+  text.replace(ret, std::string("  return %c#0, %c#1, %c#2").size(),
+               "  return %c#0, %c#1, %c#2, %c#1");
+  size_t end = text.find("\n}", ret);
+  text.insert(end, ", " + ci);
+  auto k = sharedJit().compileModule(text);
+  ASSERT_TRUE(bool(k)) << k.status().message() << "\n" << text;
+  ASSERT_EQ(k->outputs().size(), 4u);
+  auto out = k->runAllocating(views(a, b));
+  ASSERT_TRUE(bool(out)) << out.errorMessage();
+  RefCsr ref = reference(a, b);
+  std::vector<kjit::Tensor> first3;
+  for (int i = 0; i < 3; ++i)
+    first3.push_back(std::move((*out)[i]));
+  const kjit::Tensor &again = (*out)[3];
+  EXPECT_EQ(compare(first3, ref), "");
+  ASSERT_EQ(again.numElements(), first3[1].numElements());
+  if (again.numElements() > 0)
+    EXPECT_NE(again.data(), first3[1].data());
+  for (int64_t p = 0; p < again.numElements(); ++p)
+    EXPECT_EQ(again.data<int32_t>()[p], ref.colIdx[p]);
+}
+
+// runAllocating also serves kernels whose outputs are all static.
+TEST(Spgemm, RunAllocatingStaticOutputs) {
+  const std::string text =
+      "func.func @main(%rp: tensor<4xi32>, %ci: tensor<4xi32>, %v: "
+      "tensor<4xf32>, %b: tensor<5x3xf32>) -> tensor<3x3xf32> {\n"
+      "  %y = kjit.spmm %rp, %ci, %v, %b : tensor<4xi32>, tensor<4xi32>, "
+      "tensor<4xf32>, tensor<5x3xf32> -> tensor<3x3xf32>\n"
+      "  return %y : tensor<3x3xf32>\n}\n";
+  auto k = sharedJit().compileModule(text);
+  ASSERT_TRUE(bool(k)) << k.status().message();
+  std::vector<int32_t> rp = {0, 2, 2, 4}, ci = {4, 0, 1, 4};
+  std::vector<float> v = {1, 2, 3, 4};
+  std::mt19937_64 rng(baseSeed());
+  std::vector<float> bm = kjit::testing::randomVector(15, rng);
+  std::vector<kjit::TensorView> in = {
+      kjit::TensorView(rp.data(), {4}), kjit::TensorView(ci.data(), {4}),
+      kjit::TensorView(v.data(), {4}), kjit::TensorView(bm.data(), {5, 3})};
+  auto out = k->runAllocating(in);
+  ASSERT_TRUE(bool(out)) << out.errorMessage();
+  ASSERT_EQ(out->size(), 1u);
+  ASSERT_EQ((*out)[0].shape(), (std::vector<int64_t>{3, 3}));
+  std::vector<float> y(9);
+  ASSERT_TRUE(k->run(in, {kjit::TensorView(y.data(), {3, 3})}).isOk());
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ((*out)[0].data<float>()[i], y[i]);
+  // Row 0 = 1 * b[4] + 2 * b[0], computed here independently.
+  for (int j = 0; j < 3; ++j)
+    EXPECT_NEAR(y[j], 1 * bm[12 + j] + 2 * bm[j], 1e-5);
+}
+
+} // namespace
