@@ -354,7 +354,7 @@ std::vector<FftCase> fftCases() {
   v.push_back({"cfg_vw4_r8_rpt2", 3, 3, 1000, 1000, false, fcfg(4, 8, 2, 2), 0});
   v.push_back({"cfg_vw8_r2_rpt1", 1, 3, 4096, 4096, true, fcfg(8, 2, 1, 2), 0});
   v.push_back({"cfg_vw8_r4_rpt5", 3, 3, 127, 3, true, fcfg(8, 4, 5, 1), 0});
-  v.push_back({"cfg_vw8_r8_rpt4", 5, 1, 17, 17, false, fcfg(8, 8, 4, 2), 0});
+  v.push_back({"cfg_vw8_r8_rpt4", 5, 1, 40, 40, false, fcfg(8, 8, 4, 2), 0});
   v.push_back({"cfg_vw4_r4_small", 1, 1, 16, 1, true, fcfg(4, 4, 1, 1), 0});
   v.push_back({"cfg_vw4_r8_65536", 1, 1, 65536, 17, false, fcfg(4, 8, 1, 1), 0});
   return v;

@@ -205,9 +205,9 @@ FailureOr<FftGeom> mlir::kjit::getFftGeom(Operation *op, std::string &reason) {
   g.l = u.getDimSize(2);
   g.lk = k.getDimSize(1);
   g.hasD = static_cast<bool>(fc.getD());
-  int64_t need = std::max<int64_t>(16, g.l + g.lk - 1);
-  g.n = 16;
-  g.logN = 4;
+  int64_t need = std::max<int64_t>(32, g.l + g.lk - 1);
+  g.n = 32;
+  g.logN = 5;
   while (g.n < need) {
     g.n *= 2;
     ++g.logN;
@@ -249,13 +249,13 @@ LogicalResult mlir::kjit::checkFftConfig(const FftConfig &c, const FftGeom &g,
   };
   if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
     return failure();
-  if (c.vectorWidth * c.vectorWidth > g.n)
+  if (c.vectorWidth * c.vectorWidth > g.n / 2)
     return bad("vector_width " + str(c.vectorWidth) +
-               " needs an FFT of at least vector_width^2 = " +
+               " needs a half-size complex FFT of at least vector_width^2 = " +
                str(c.vectorWidth * c.vectorWidth) +
                " points (the last stages run on transposed vector_width x "
-               "vector_width blocks); this op's FFT has " +
-               str(g.n));
+               "vector_width blocks); this op's real FFT has " +
+               str(g.n) + " points, its complex FFT " + str(g.n / 2));
   if (c.radix != 2 && c.radix != 4 && c.radix != 8)
     return bad("radix must be 2, 4 or 8, got " + str(c.radix));
   if (c.rowsPerTask < 1 || c.rowsPerTask > 1024)
@@ -270,7 +270,7 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
   FftConfig c;
   c.vectorWidth = 4;
   for (int64_t v : {8, 16})
-    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       c.vectorWidth = v;
   c.radix = 4;
   c.threads = std::max(1u, t.numCores);
@@ -284,7 +284,7 @@ SearchSpace mlir::kjit::fftSearchSpace(const FftGeom &g, const TargetInfo &t) {
   SearchSpace s;
   Knob vw{"vector_width", {}, {}};
   for (int64_t v : {4, 8, 16})
-    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       vw.ints.push_back(v);
   s.knobs.push_back(vw);
   s.knobs.push_back({"radix", {2, 4, 8}, {}});
