@@ -323,11 +323,12 @@ void PrintTo(const FftCase &c, std::ostream *os) {
       << ")";
 }
 
-std::string fcfg(int vw, int radix, int rowsPerTask, int threads) {
+std::string fcfg(int vw, int radix, int rowsPerTask, int threads,
+                 int monarchN2 = 1 << 20) {
   std::ostringstream os;
   os << "#kjit.config<{vector_width = " << vw << ", radix = " << radix
      << ", rows_per_task = " << rowsPerTask << ", threads = " << threads
-     << "}>";
+     << ", monarch_n2 = " << monarchN2 << "}>";
   return os.str();
 }
 
@@ -360,6 +361,13 @@ std::vector<FftCase> fftCases() {
   v.push_back({"cfg_vw8_r8_rpt4", 5, 1, 40, 40, false, fcfg(8, 8, 4, 2), 0});
   v.push_back({"cfg_vw4_r4_small", 1, 1, 16, 1, true, fcfg(4, 4, 1, 1), 0});
   v.push_back({"cfg_vw4_r8_65536", 1, 1, 65536, 17, false, fcfg(4, 8, 1, 1), 0});
+  // The Monarch split m = N1 x N2 (m = n / 2 complex points): the smallest
+  // N2 (one block), N2 = m / 2 (one chunk pair beyond chunks 0 and 1), and
+  // a split deep enough for several octaves of chunk pairs.
+  v.push_back({"cfg_n2_16_vw4", 3, 3, 1000, 1000, true, fcfg(4, 4, 1, 2, 16), 0});
+  v.push_back({"cfg_n2_half_vw8", 1, 3, 4096, 33, true, fcfg(8, 8, 1, 1, 2048), 0});
+  v.push_back({"cfg_n2_64_vw8_r2", 2, 3, 777, 500, false, fcfg(8, 2, 2, 2, 64), 0});
+  v.push_back({"cfg_n2_256_65536", 1, 1, 65536, 65536, true, fcfg(4, 8, 1, 2, 256), 0});
   return v;
 }
 
@@ -408,6 +416,13 @@ TEST(FftConvConfigs, IllegalConfigIsAnError) {
   auto k = sharedJit().compileModule(fftModule(1, 3, 100, 5, false), opts);
   ASSERT_FALSE(bool(k));
   EXPECT_NE(k.errorMessage().find("radix must be 2, 4 or 8, got 3"),
+            std::string::npos)
+      << k.errorMessage();
+  opts.config = "#kjit.config<{vector_width = 4, monarch_n2 = 48}>";
+  k = sharedJit().compileModule(fftModule(1, 3, 100, 5, false), opts);
+  ASSERT_FALSE(bool(k));
+  EXPECT_NE(k.errorMessage().find("monarch_n2 must be a power of two >= "
+                                  "vector_width^2 = 16"),
             std::string::npos)
       << k.errorMessage();
 }

@@ -268,9 +268,10 @@ public:
 
   /// One pass of r fused radix-2 stages: halves s << (r-1) .. s (DIF,
   /// descending) or s .. s << (r-1) (DIT, ascending).
-  void bigPass(Value re, Value im, int64_t s, int64_t r, bool inverse) {
+  void bigPass(Value re, Value im, Value lo, int64_t len, int64_t s,
+               int64_t r, bool inverse) {
     int64_t top = s << (r - 1), cnt = int64_t(1) << r;
-    loop(c(0), c(m), c(2 * top), [&](Value j0) {
+    loop(lo, add(lo, len), c(2 * top), [&](Value j0) {
       loop(c(0), c(s), c(vw), [&](Value i) {
         Value base = add(j0, i);
         SmallVector<Cx> x;
@@ -311,31 +312,33 @@ public:
     });
   }
 
-  /// Forward stages with half >= vw (DIF, from m/2 down).
-  void forwardBig(Value re, Value im) {
-    int64_t h = m / 2;
-    while (h >= vw) {
-      int64_t r = std::min(rlog, log2i(h) - logVw + 1);
+  /// Forward (DIF) stages with halves hTop down to hBot on [lo, lo + len).
+  void forwardStages(Value re, Value im, Value lo, int64_t len, int64_t hTop,
+                     int64_t hBot) {
+    int64_t h = hTop;
+    while (h >= hBot) {
+      int64_t r = std::min(rlog, log2i(h) - log2i(hBot) + 1);
       int64_t s = h >> (r - 1);
-      bigPass(re, im, s, r, /*inverse=*/false);
+      bigPass(re, im, lo, len, s, r, /*inverse=*/false);
       h = s / 2;
     }
   }
 
-  /// Inverse stages with half >= vw (DIT, from vw up).
-  void inverseBig(Value re, Value im) {
-    int64_t s = vw;
-    while (s <= m / 2) {
-      int64_t r = std::min(rlog, log2i(m / 2) - log2i(s) + 1);
-      bigPass(re, im, s, r, /*inverse=*/true);
+  /// Inverse (DIT) stages with halves sBot up to sTop on [lo, lo + len).
+  void inverseStages(Value re, Value im, Value lo, int64_t len, int64_t sBot,
+                     int64_t sTop) {
+    int64_t s = sBot;
+    while (s <= sTop) {
+      int64_t r = std::min(rlog, log2i(sTop) - log2i(s) + 1);
+      bigPass(re, im, lo, len, s, r, /*inverse=*/true);
       s <<= r;
     }
   }
 
   /// The last log2(vw) forward stages on vw x vw blocks, transposed in
   /// registers; the block is stored back transposed (see natural()).
-  void blockForward(Value re, Value im) {
-    loop(c(0), c(m), c(blk), [&](Value base) {
+  void blockForward(Value re, Value im, Value lo, int64_t len) {
+    loop(lo, add(lo, len), c(blk), [&](Value base) {
       SmallVector<Value> rr, ii;
       for (int64_t l = 0; l < vw; ++l) {
         rr.push_back(load(re, {add(base, l * vw)}));
@@ -362,8 +365,8 @@ public:
 
   /// The first log2(vw) inverse stages on the transposed blocks, then the
   /// blocks transposed back to natural order.
-  void blockInverse(Value re, Value im) {
-    loop(c(0), c(m), c(blk), [&](Value base) {
+  void blockInverse(Value re, Value im, Value lo, int64_t len) {
+    loop(lo, add(lo, len), c(blk), [&](Value base) {
       SmallVector<Cx> x;
       for (int64_t l = 0; l < vw; ++l)
         x.push_back(loadCx(re, im, {add(base, l * vw)}));
@@ -423,44 +426,57 @@ public:
     zq = {addf(ep.re, op.im), subf(op.re, ep.im)};
   }
 
-  /// The pair pass over one row. kernel: writes the spectrum (scaled) to
-  /// kre/kim[kidx.., p]; else multiplies by it, in place in re/im.
-  void pairPass(Value re, Value im, Value kre, Value kim,
-                SmallVector<Value> kidx, bool kernel) {
+  /// The pair pass on the vector octave [oct, 2 oct) for p = oct + i,
+  /// i in [iLo, iLo + iLen) (first half), partners q = 2 oct - vw - i.
+  /// kernel: writes the spectrum (scaled) to kre/kim[kidx.., p]; else
+  /// multiplies by it, in place in re/im.
+  void pairOctave(Value re, Value im, Value kre, Value kim,
+                  SmallVector<Value> kidx, bool kernel, Value oct,
+                  Value iLo, int64_t iLen) {
     auto at = [&](Value p) {
       SmallVector<Value> idx = kidx;
       idx.push_back(p);
       return idx;
     };
     float sc = float(1.0 / (4.0 * double(g.n)));
-    // Vector octaves [oct, 2 oct), oct >= blk: p = oct + i, q = 2 oct - vw - i.
-    for (int64_t oct = blk; oct < m; oct *= 2) {
-      loop(c(0), c(oct / 2), c(vw), [&](Value i) {
-        Value p = add(i, oct);
-        Value q = sub(c(2 * oct - vw), i);
-        Cx a = loadCx(re, im, {p});
-        Cx bq = revCx(loadCx(re, im, {q}));
-        Cx w = loadCx(pwRe, pwIm, {add(i, oct / 2)});
-        Cx e, t;
-        pairET(a, bq, w, e, t);
-        if (kernel) {
-          Cx kp = cadd(e, t), kq = csub(e, t);
-          Value s = fv(sc);
-          storeCx({mulf(kp.re, s), mulf(kp.im, s)}, kre, kim, at(p));
-          storeCx(revCx({mulf(kq.re, s), mulf(negf(kq.im), s)}), kre, kim,
-                  at(q));
-          return;
-        }
-        Cx kp = loadCx(kre, kim, at(p));
-        Cx kq = revCx(loadCx(kre, kim, at(q)));
-        Cx zp, zq;
-        pairSignal(e, t, w, kp, kq, zp, zq);
-        storeCx(zp, re, im, {p});
-        storeCx(revCx(zq), re, im, {q});
-      });
-    }
-    // The first block, point by point from a copy (partners from a table).
-    Value cre = alloc({blk}), cim = alloc({blk});
+    loop(iLo, add(iLo, iLen), c(vw), [&](Value i) {
+      Value p = add(i, oct);
+      Value q = sub(add(mul(oct, 2), -vw), i);
+      Cx a = loadCx(re, im, {p});
+      Cx bq = revCx(loadCx(re, im, {q}));
+      Cx w = loadCx(pwRe, pwIm, {add(i, divI(oct, 2))});
+      Cx e, t;
+      pairET(a, bq, w, e, t);
+      if (kernel) {
+        Cx kp = cadd(e, t), kq = csub(e, t);
+        Value s = fv(sc);
+        storeCx({mulf(kp.re, s), mulf(kp.im, s)}, kre, kim, at(p));
+        storeCx(revCx({mulf(kq.re, s), mulf(negf(kq.im), s)}), kre, kim,
+                at(q));
+        return;
+      }
+      Cx kp = loadCx(kre, kim, at(p));
+      Cx kq = revCx(loadCx(kre, kim, at(q)));
+      Cx zp, zq;
+      pairSignal(e, t, w, kp, kq, zp, zq);
+      storeCx(zp, re, im, {p});
+      storeCx(revCx(zq), re, im, {q});
+    });
+  }
+
+  /// The pair pass on the first block [0, blk), point by point from a copy
+  /// (fbRe/fbIm, per task), partners from a table; position 0 carries
+  /// frequencies 0 and m.
+  Value fbRe, fbIm;
+  void pairFirst(Value re, Value im, Value kre, Value kim,
+                 SmallVector<Value> kidx, bool kernel) {
+    auto at = [&](Value p) {
+      SmallVector<Value> idx = kidx;
+      idx.push_back(p);
+      return idx;
+    };
+    float sc = float(1.0 / (4.0 * double(g.n)));
+    Value cre = fbRe, cim = fbIm;
     loop(c(0), c(blk), c(vw), [&](Value t) {
       store(load(re, {t}), cre, {t});
       store(load(im, {t}), cim, {t});
@@ -509,8 +525,63 @@ public:
       sstore(mulf(two, addf(y0, ym)), re, {c(0)});
       sstore(mulf(two, subf(y0, ym)), im, {c(0)});
     }
-    dealloc(cim);
-    dealloc(cre);
+  }
+
+  /// The whole pair pass over one row.
+  void pairPass(Value re, Value im, Value kre, Value kim,
+                SmallVector<Value> kidx, bool kernel) {
+    for (int64_t oct = blk; oct < m; oct *= 2)
+      pairOctave(re, im, kre, kim, kidx, kernel, c(oct), c(0), oct / 2);
+    pairFirst(re, im, kre, kim, kidx, kernel);
+  }
+
+  /// One row after the fill: forward FFT, product with the spectrum
+  /// (kre/kim[0, :]), inverse FFT. With the split m = N1 x N2 (N2 =
+  /// monarch_n2 < m) the top log2(N1) stages run over the whole row
+  /// (N1-point column transforms, stride N2), then each N2-point chunk
+  /// (with the chunk holding its mirrored frequencies) is transformed, multiplied and
+  /// transformed back while it is in cache, then the top inverse stages.
+  void convolveRow(Value re, Value im, Value kre, Value kim) {
+    int64_t S = std::min<int64_t>(cfg.monarchN2, m);
+    SmallVector<Value> k0 = {c(0)};
+    auto fwd = [&](Value base) {
+      forwardStages(re, im, base, S, S / 2, vw);
+      blockForward(re, im, base, S);
+    };
+    auto inv = [&](Value base) {
+      blockInverse(re, im, base, S);
+      inverseStages(re, im, base, S, vw, S / 2);
+    };
+    if (S < m)
+      forwardStages(re, im, c(0), m, m / 2, S);
+    // Chunks 0 and 1: the first block, the octaves below S and octave S
+    // (mirrored onto itself).
+    int64_t first = S < m ? 2 : 1;
+    loop(c(0), c(first), c(1), [&](Value ch) { fwd(mul(ch, S)); });
+    for (int64_t oct = blk; oct < std::min(2 * S, m); oct *= 2)
+      pairOctave(re, im, kre, kim, k0, false, c(oct), c(0), oct / 2);
+    pairFirst(re, im, kre, kim, k0, false);
+    loop(c(0), c(first), c(1), [&](Value ch) { inv(mul(ch, S)); });
+    if (S == m)
+      return;
+    // Octaves oct = 2S..m/2: chunk oct + j with its mirror 2 oct - S - j.
+    int64_t octs = log2i(m) - log2i(2 * S);
+    loop(c(0), c(octs), c(1), [&](Value e) {
+      Value oct = arith::ShLIOp::create(b, loc, c(2 * S), e);
+      loop(c(0), divI(oct, 2), c(S), [&](Value j) {
+        Value a = add(j, oct);
+        Value bm = sub(sub(mul(oct, 2), c(S)), j);
+        auto side = [&](Value sd) {
+          Value isA = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            sd, c(0));
+          return arith::SelectOp::create(b, loc, isA, a, bm).getResult();
+        };
+        loop(c(0), c(2), c(1), [&](Value sd) { fwd(side(sd)); });
+        pairOctave(re, im, kre, kim, k0, false, oct, j, S);
+        loop(c(0), c(2), c(1), [&](Value sd) { inv(side(sd)); });
+      });
+    });
+    inverseStages(re, im, c(0), m, S, m / 2);
   }
 
   // --- rows in and out -------------------------------------------------------
@@ -652,8 +723,8 @@ public:
   /// The spectrum of channel ch into kre/kim[0, :] (scratch [1, m]).
   void computeSpectrum(Value ch, Value re, Value im, Value kre, Value kim) {
     fillRow(re, im, k, {ch}, g.lk);
-    forwardBig(re, im);
-    blockForward(re, im);
+    forwardStages(re, im, c(0), m, m / 2, vw);
+    blockForward(re, im, c(0), m);
     pairPass(re, im, kre, kim, {c(0)}, /*kernel=*/true);
   }
 
@@ -711,6 +782,8 @@ public:
     emitTaskLoop(b, loc, tasks, cfg.threads, [&](Value t) {
       Value re = alloc({m}), im = alloc({m});
       Value kre = alloc({1, m}), kim = alloc({1, m});
+      fbRe = alloc({blk});
+      fbIm = alloc({blk});
       Value r0 = mul(t, rpt);
       Value r1 = rows % rpt ? minI(add(r0, rpt), c(rows)) : add(r0, rpt);
       loop(r0, r1, c(1), [&](Value row) {
@@ -746,20 +819,40 @@ public:
                  computeSpectrum(ci, re, im, kre, kim);
                  tryPublish(ci, kre, kim);
                });
+        // The spectrum to use: the cached row ci or this task's own.
+        auto kT = MemRefType::get(
+            {1, m}, f32,
+            StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                   {m, 1}));
+        auto pick = scf::IfOp::create(b, loc, TypeRange{kT, kT}, hit,
+                                      /*withElse=*/true);
+        {
+          OpBuilder::InsertionGuard gd(b);
+          b.setInsertionPointToStart(&pick.getThenRegion().front());
+          SmallVector<OpFoldResult> offs = {OpFoldResult(ci),
+                                            b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                             b.getIndexAttr(m)};
+          SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
+                                               b.getIndexAttr(1)};
+          Value sr = memref::SubViewOp::create(b, loc, kT, stSpecRe, offs,
+                                               sizes, strides);
+          Value si = memref::SubViewOp::create(b, loc, kT, stSpecIm, offs,
+                                               sizes, strides);
+          scf::YieldOp::create(b, loc, ValueRange{sr, si});
+          b.setInsertionPointToStart(&pick.getElseRegion().front());
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{memref::CastOp::create(b, loc, kT, kre),
+                         memref::CastOp::create(b, loc, kT, kim)});
+        }
         fillRow(re, im, u, {bi, ci}, g.l);
-        forwardBig(re, im);
-        blockForward(re, im);
-        ifThen(
-            hit,
-            [&] {
-              pairPass(re, im, stSpecRe, stSpecIm, {ci}, /*kernel=*/false);
-              atomicAdd(ci, -1);
-            },
-            [&] { pairPass(re, im, kre, kim, {c(0)}, /*kernel=*/false); });
-        blockInverse(re, im);
-        inverseBig(re, im);
+        convolveRow(re, im, pick.getResult(0), pick.getResult(1));
+        ifThen(hit, [&] { atomicAdd(ci, -1); });
         writeRow(re, im, bi, ci);
       });
+      dealloc(fbIm);
+      dealloc(fbRe);
       dealloc(kim);
       dealloc(kre);
       dealloc(im);

@@ -226,6 +226,7 @@ FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
   KnobReader knobs("kjit.fft_conv");
   knobs.integer("vector_width", c.vectorWidth)
       .integer("radix", c.radix)
+      .integer("monarch_n2", c.monarchN2)
       .integer("rows_per_task", c.rowsPerTask)
       .integer("threads", c.threads);
   if (failed(knobs.read(config, reason)))
@@ -236,6 +237,7 @@ FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
 ConfigAttr FftConfig::toAttr(MLIRContext *ctx) const {
   return ConfigAttr::get(ctx, {{"vector_width", vectorWidth},
                                {"radix", radix},
+                               {"monarch_n2", monarchN2},
                                {"rows_per_task", rowsPerTask},
                                {"threads", threads}});
 }
@@ -258,6 +260,12 @@ LogicalResult mlir::kjit::checkFftConfig(const FftConfig &c, const FftGeom &g,
                str(g.n) + " points, its complex FFT " + str(g.n / 2));
   if (c.radix != 2 && c.radix != 4 && c.radix != 8)
     return bad("radix must be 2, 4 or 8, got " + str(c.radix));
+  int64_t blk = c.vectorWidth * c.vectorWidth;
+  if (c.monarchN2 < blk || (c.monarchN2 & (c.monarchN2 - 1)) != 0)
+    return bad("monarch_n2 must be a power of two >= vector_width^2 = " +
+               str(blk) + " (the inner transforms hold whole " +
+               str(c.vectorWidth) + "x" + str(c.vectorWidth) +
+               " blocks), got " + str(c.monarchN2));
   if (c.rowsPerTask < 1 || c.rowsPerTask > 1024)
     return bad("rows_per_task must be in [1, 1024], got " +
                str(c.rowsPerTask));
@@ -273,6 +281,13 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
     if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       c.vectorWidth = v;
   c.radix = 4;
+  // Inner transforms: a chunk and its mirror (re, im) in half of L1.
+  int64_t half = g.n / 2, blk = c.vectorWidth * c.vectorWidth;
+  c.monarchN2 = blk;
+  while (c.monarchN2 * 2 <= half &&
+         2 * 8 * c.monarchN2 * 2 <= (int64_t)t.l1dBytes / 2)
+    c.monarchN2 *= 2;
+  c.monarchN2 = std::min(std::max(c.monarchN2, blk), half);
   c.threads = std::max(1u, t.numCores);
   // Tasks are dealt round-robin to the team; one row per task balances best
   // and the per-task scratch (2 x N floats) does not grow with it.
@@ -288,6 +303,10 @@ SearchSpace mlir::kjit::fftSearchSpace(const FftGeom &g, const TargetInfo &t) {
       vw.ints.push_back(v);
   s.knobs.push_back(vw);
   s.knobs.push_back({"radix", {2, 4, 8}, {}});
+  Knob n2{"monarch_n2", {}, {}};
+  for (int64_t v = 16; v <= g.n / 2; v *= 2)
+    n2.ints.push_back(v);
+  s.knobs.push_back(n2);
   s.knobs.push_back({"rows_per_task", {1, 2, 4, 8}, {}});
   Knob th{"threads", {}, {}};
   for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)

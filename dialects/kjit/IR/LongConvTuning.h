@@ -76,6 +76,11 @@ FailureOr<FftGeom> getFftGeom(Operation *op, std::string &reason);
 struct FftConfig {
   int64_t vectorWidth = 16; ///< f32 lanes
   int64_t radix = 4;        ///< 2, 4 or 8
+  /// The half-size complex FFT of m = n/2 points as m = N1 x N2: N1-point
+  /// column transforms over the whole row, then N1 contiguous N2-point
+  /// transforms, each finished (with the product and its inverse) while it
+  /// is in cache. monarch_n2 >= m: no split.
+  int64_t monarchN2 = 1024;
   int64_t rowsPerTask = 1;  ///< rows per parallel task
   int64_t threads = 1;
 
