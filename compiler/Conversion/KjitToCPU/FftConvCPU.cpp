@@ -1,42 +1,54 @@
-//===- FftConvCPU.cpp - causal long convolution through radix-2^r FFTs ---===//
+//===- FftConvCPU.cpp - causal long convolution through real FFTs --------===//
 //
 // y[b,c,t] = sum_{s <= min(t, Lk-1)} k[c,s] u[b,c,t-s] + d[c] u[b,c,t]
 // (ARCHITECTURE.md, kjit.fft_conv), computed as a circular convolution of
-// size N = 2^m >= max(16, L + Lk - 1), so no output sees a wrapped term.
+// size n = 2^p >= max(32, L + Lk - 1), so no output sees a wrapped term.
 //
-// A row is a complex array in split form (re[N], im[N], per-task scratch).
-// The transforms never permute:
+// Real input: a row x of n reals (zero-padded) is the complex row
+// z[t] = x[2t] + i x[2t+1] of m = n/2 points (split form re[m], im[m],
+// per-task scratch). Its half-size FFT Z gives the real FFT by a pair pass
+// over frequencies f and m - f (see pairET / pairSignal); the product with
+// the kernel's spectrum and the inverse pair step run in the same pass, and
+// the inverse half-size FFT returns y[2t] + i y[2t+1]. The transforms never
+// permute:
 //
 //   forward  = decimation in frequency (natural order in, bit-reversed out),
 //              twiddle after the difference: x[j] = a + b, x[j+h] = (a-b) W;
-//   product  = pointwise, in the forward's output order (the kernel's
-//              spectrum was computed by the same code, so it is in the same
-//              order, and it is pre-scaled by 1/N);
+//   pair     = in the forward's output order: frequencies f and m - f sit
+//              at mirrored positions of each octave [2^J, 2^(J+1)), so a
+//              pair is a vector and a lane-reversed vector;
 //   inverse  = decimation in time with conjugate twiddles (bit-reversed in,
 //              natural out): b' = b conj(W), x[j] = a + b', x[j+h] = a - b'.
 //
 // Stages with half-size h >= vector_width run vectorized across butterflies
-// (vw consecutive butterflies per vector, twiddles loaded from a per-stage
+// (vw consecutive butterflies per vector, twiddles from a compile-time
 // table tw[h + i] = W_{2h}^i); `radix` 2^r fuses r consecutive stages into
-// one pass over the row (2^r complex vectors live in registers). The last
-// log2(vw) stages work on vw x vw blocks: the block is loaded as vw vectors
-// and transposed, after which a butterfly of half h < vw is between vectors
-// l and l + h of the block with a compile-time twiddle (a splat constant).
-// Forward small stages, the product with the spectrum (kept in that
-// transposed block order) and the inverse small stages run in one visit of
-// the block; it is transposed back once.
+// one pass (2^r complex vectors in registers). The last log2(vw) stages
+// work on vw x vw blocks transposed in registers, with compile-time
+// twiddles; the forward leaves each block transposed (the pair pass and
+// the spectrum use that order too) and the inverse transposes it back.
 //
-// Twiddles: no sin/cos at run time. The top stage's table W_N^i, i < N/2,
-// is built at the start of each call from two small float64 tables (a
-// memref.global, ~2 sqrt(N) entries each: W_N^(aS) and W_N^b, i = aS + b)
-// with one complex product in float64; the lower stages' tables are
-// decimations of it (W_{2h}^i = W_N^(i N / 2h)).
+// Monarch split (monarch_n2 = N2 < m, m = N1 x N2): the top log2(N1)
+// forward stages run over the whole row (N1-point column transforms, stride
+// N2); after them the row is N1 independent contiguous N2-point transforms.
+// Each chunk is finished (lower stages, block, pair pass with its mirrored
+// chunk, inverse block and stages) while it is in cache, then the top
+// inverse stages run over the row: 2 log2(N1) / r row sweeps instead of
+// 2 log2(m) / r.
 //
-// Per call: the twiddle tables; the spectra of the C kernels (tasks over
-// channels); then tasks of rows_per_task rows (b, c) over the threads: load
-// u (zero-padded), forward big stages, block pass, inverse big stages, and
-// y = re + d u on the first L points. Tasks run on an OpenMP team when
-// threads > 1 (emitTaskLoop).
+// No sin/cos at run time: every twiddle is a constant memref.global or a
+// splat constant computed in double at compile time.
+//
+// The kernel spectrum (pre-scaled by 1/4n) is cached in the kernel's
+// globals across calls, keyed by an exact copy of k (see "the kernel
+// spectrum, cached across calls" below): a call with the same k reads it,
+// a changed k is always recomputed.
+//
+// Per call: tasks of rows_per_task rows (b, c) over the threads: take a
+// read on channel c's cached spectrum (or compute it into the task's
+// scratch and try to publish it), load u as even/odd lanes, the transform,
+// product, inverse, and y = interleave(re, im) + d u on the first L points.
+// Tasks run on an OpenMP team when threads > 1 (emitTaskLoop).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToCPU/EmitHelpers.h"

@@ -321,19 +321,25 @@ CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
   f.flops = g.flops();
   f.compulsoryBytes =
       4.0 * (2.0 * g.rows() * g.l + g.c * g.lk + (g.hasD ? g.c : 0));
-  // Per row: u in, y out, the channel's spectrum (2N), and one pass over
-  // the 2N scratch per radix pass when the row exceeds L2.
-  int64_t bigStages = g.logN - 1; // >= log2(vw) of them are in registers
+  // Per row: u in, y out, the channel's cached spectrum (m complex) and the
+  // exact compare of k with its copy; the row itself (m complex) is swept
+  // once per top radix pass (the Monarch split's column transforms) when it
+  // exceeds L2, the chunks stay in cache.
+  int64_t m = g.n / 2, logM = g.logN - 1;
+  int64_t n2 = std::min<int64_t>(c.monarchN2, m);
   int64_t rlog = c.radix == 8 ? 3 : (c.radix == 4 ? 2 : 1);
-  double passes = 2.0 * ceilDiv(bigStages, rlog) + 1;
-  double rowBytes = 8.0 * g.n;
+  int64_t topStages = logM;
+  for (int64_t v = n2; v > 1; v /= 2)
+    --topStages;
+  double topPasses = 2.0 * ceilDiv(topStages, rlog);
+  double rowBytes = 8.0 * m;
   bool fits = 2 * rowBytes <= (double)t.l2Bytes;
-  f.movedBytes = 4.0 * 2.0 * g.rows() * g.l + g.rows() * rowBytes +
-                 (fits ? 0.0 : g.rows() * rowBytes * 2 * passes);
+  f.movedBytes = g.rows() * (4.0 * 2.0 * g.l + rowBytes + 8.0 * g.lk) +
+                 (fits ? 0.0 : g.rows() * rowBytes * 2 * topPasses);
   f.workingSetBytes = 2 * rowBytes;
-  double vecButterflies = (double)g.n / 2 / c.vectorWidth * g.logN;
-  f.vectorFmas = (g.rows() * 2 + g.c) * vecButterflies * 3;
-  f.l1Loads = (g.rows() * 2 + g.c) * vecButterflies * 6 / rlog;
+  double vecButterflies = (double)m / 2 / c.vectorWidth * logM;
+  f.vectorFmas = g.rows() * 2 * vecButterflies * 3;
+  f.l1Loads = g.rows() * 2 * vecButterflies * 6 / rlog;
   f.registerTile = 2.0 * c.radix + 4;
   f.laneUtilization = 1;
   f.parallelTasks = (double)ceilDiv(g.rows(), c.rowsPerTask);
