@@ -104,6 +104,7 @@ public:
     logVw = log2i(vw);
     rlog = log2i(cfg.radix);
     blk = vw * vw;
+    fbN = 2 * vw;
   }
 
   FftConfig cfg;
@@ -111,6 +112,8 @@ public:
   Value u, k, d, y;
   /// m: points of the half-size complex FFT; blk: a vw x vw block.
   int64_t m = 0, logM = 0, logVw = 0, rlog = 1, blk = 0;
+  /// Positions [0, fbN) of the pair pass run point by point.
+  int64_t fbN = 0;
   Value twRe, twIm, pwRe, pwIm, fbPart, fbWRe, fbWIm;
   Value stState, stK, stSpecRe, stSpecIm;
   llvm::DenseMap<uint32_t, Value> fconsts;
@@ -250,24 +253,27 @@ public:
       }
     twRe = constTable("fft_tw_re", re);
     twIm = constTable("fft_tw_im", im);
+    // Block 0 is transposed back to natural order for the pair pass, so
+    // its octaves [fbN, blk) use natural positions, the others stored ones.
     std::vector<float> pre(m / 2, 0.0f), pim(m / 2, 0.0f);
-    for (int64_t oct = blk; oct < m; oct *= 2)
+    for (int64_t oct = fbN; oct < m; oct *= 2)
       for (int64_t i = 0; i < oct / 2; ++i) {
-        double a = 2.0 * M_PI * double(freq(oct + i)) / double(g.n);
+        int64_t f = oct < blk ? bitrev(oct + i, logM) : freq(oct + i);
+        double a = 2.0 * M_PI * double(f) / double(g.n);
         pre[oct / 2 + i] = (float)std::cos(a);
         pim[oct / 2 + i] = (float)-std::sin(a);
       }
     pwRe = constTable("fft_pw_re", pre);
     pwIm = constTable("fft_pw_im", pim);
-    // The first block holds the frequencies that are multiples of m / blk
-    // (bit reversal of the positions < blk); m - f is one of them too.
-    std::map<int64_t, int64_t> storedOf;
-    for (int64_t s = 0; s < blk; ++s)
-      storedOf[freq(s)] = s;
-    std::vector<float> part(blk), wre(blk), wim(blk);
-    for (int64_t s = 0; s < blk; ++s) {
-      int64_t f = freq(s);
-      part[s] = (float)storedOf.at((m - f) % m);
+    // Natural positions [0, fbN) hold the frequencies that are multiples
+    // of m / fbN (bit reversal); m - f is one of them too.
+    std::map<int64_t, int64_t> posOf;
+    for (int64_t s = 0; s < fbN; ++s)
+      posOf[bitrev(s, logM)] = s;
+    std::vector<float> part(fbN), wre(fbN), wim(fbN);
+    for (int64_t s = 0; s < fbN; ++s) {
+      int64_t f = bitrev(s, logM);
+      part[s] = (float)posOf.at((m - f) % m);
       double a = 2.0 * M_PI * double(f) / double(g.n);
       wre[s] = (float)std::cos(a);
       wim[s] = (float)-std::sin(a);
@@ -476,7 +482,20 @@ public:
     });
   }
 
-  /// The pair pass on the first block [0, blk), point by point from a copy
+  /// Block 0 transposed in place (stored order <-> natural order).
+  void transposeBlock0(Value re, Value im) {
+    for (Value mem : {re, im}) {
+      SmallVector<Value> rows;
+      for (int64_t l = 0; l < vw; ++l)
+        rows.push_back(load(mem, {c(l * vw)}));
+      SmallVector<Value> t = transpose(rows);
+      for (int64_t l = 0; l < vw; ++l)
+        store(t[l], mem, {c(l * vw)});
+    }
+  }
+
+  /// The pair pass on positions [0, fbN) of the natural-order block 0,
+  /// point by point from a copy
   /// (fbRe/fbIm, per task), partners from a table; position 0 carries
   /// frequencies 0 and m.
   Value fbRe, fbIm;
@@ -489,7 +508,7 @@ public:
     };
     float sc = float(1.0 / (4.0 * double(g.n)));
     Value cre = fbRe, cim = fbIm;
-    loop(c(0), c(blk), c(vw), [&](Value t) {
+    loop(c(0), c(fbN), c(vw), [&](Value t) {
       store(load(re, {t}), cre, {t});
       store(load(im, {t}), cim, {t});
     });
@@ -499,7 +518,7 @@ public:
     auto sstore = [&](Value v, Value mem, ValueRange idx) {
       memref::StoreOp::create(b, loc, v, mem, idx);
     };
-    loop(c(1), c(blk), c(1), [&](Value p) {
+    loop(c(1), c(fbN), c(1), [&](Value p) {
       Value qf = sload(fbPart, {p});
       Value q = arith::IndexCastOp::create(
           b, loc, b.getIndexType(),
@@ -542,9 +561,11 @@ public:
   /// The whole pair pass over one row.
   void pairPass(Value re, Value im, Value kre, Value kim,
                 SmallVector<Value> kidx, bool kernel) {
-    for (int64_t oct = blk; oct < m; oct *= 2)
+    transposeBlock0(re, im);
+    for (int64_t oct = fbN; oct < m; oct *= 2)
       pairOctave(re, im, kre, kim, kidx, kernel, c(oct), c(0), oct / 2);
     pairFirst(re, im, kre, kim, kidx, kernel);
+    transposeBlock0(re, im);
   }
 
   /// One row after the fill: forward FFT, product with the spectrum
@@ -570,9 +591,11 @@ public:
     // (mirrored onto itself).
     int64_t first = S < m ? 2 : 1;
     loop(c(0), c(first), c(1), [&](Value ch) { fwd(mul(ch, S)); });
-    for (int64_t oct = blk; oct < std::min(2 * S, m); oct *= 2)
+    transposeBlock0(re, im);
+    for (int64_t oct = fbN; oct < std::min(2 * S, m); oct *= 2)
       pairOctave(re, im, kre, kim, k0, false, c(oct), c(0), oct / 2);
     pairFirst(re, im, kre, kim, k0, false);
+    transposeBlock0(re, im);
     loop(c(0), c(first), c(1), [&](Value ch) { inv(mul(ch, S)); });
     if (S == m)
       return;
@@ -794,8 +817,8 @@ public:
     emitTaskLoop(b, loc, tasks, cfg.threads, [&](Value t) {
       Value re = alloc({m}), im = alloc({m});
       Value kre = alloc({1, m}), kim = alloc({1, m});
-      fbRe = alloc({blk});
-      fbIm = alloc({blk});
+      fbRe = alloc({fbN});
+      fbIm = alloc({fbN});
       Value r0 = mul(t, rpt);
       Value r1 = rows % rpt ? minI(add(r0, rpt), c(rows)) : add(r0, rpt);
       loop(r0, r1, c(1), [&](Value row) {

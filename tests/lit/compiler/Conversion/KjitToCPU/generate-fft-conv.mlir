@@ -19,7 +19,8 @@
 // CHECK-DAG: memref.global "private" @fft__fft_state : memref<5xi32> = dense<0>
 // CHECK-DAG: memref.global "private" constant @fft__fft_tw_re : memref<16xf32>
 // CHECK-DAG: memref.global "private" constant @fft__fft_pw_re : memref<8xf32>
-// CHECK-DAG: memref.global "private" constant @fft__fft_fb_partner : memref<16xf32> = dense<[0.000000e+00, 1.300000e+01, 1.500000e+01, 1.400000e+01, 4.000000e+00
+// The point-by-point positions [0, 2 vw): each octave mirrored onto itself.
+// CHECK-DAG: memref.global "private" constant @fft__fft_fb_partner : memref<8xf32> = dense<[0.000000e+00, 1.000000e+00, 3.000000e+00, 2.000000e+00, 7.000000e+00, 6.000000e+00, 5.000000e+00, 4.000000e+00]>
 // CHECK-LABEL: func.func private @fft(
 // CHECK-NOT: omp.parallel
 // CHECK-NOT: math.sin
@@ -53,8 +54,11 @@
 // CHECK-COUNT-8: vector.load %{{.*}} : memref<16xf32>, vector<4xf32>
 // CHECK: vector.fma
 // CHECK: vector.transpose %{{.*}}, [1, 0] : vector<4x4xf32> to vector<4x4xf32>
-// Pair pass on the first block: partners from the table.
-// CHECK: memref.load %{{.*}} : memref<16xf32>
+// Pair pass: block 0 back in natural order, octave [8, 16) as a vector
+// and a lane-reversed vector, positions [1, 8) with partners from the table.
+// CHECK: vector.transpose
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [3, 2, 1, 0]
+// CHECK: memref.load %{{.*}} : memref<8xf32>
 // CHECK: arith.fptosi
 // CHECK: memref.load %{{.*}} : memref<1x16xf32, strided<[16, 1], offset: ?>>
 // Inverse block (transposed back) and the inverse stages.
