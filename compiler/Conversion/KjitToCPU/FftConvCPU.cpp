@@ -558,23 +558,15 @@ public:
     }
   }
 
-  /// The whole pair pass over one row.
-  void pairPass(Value re, Value im, Value kre, Value kim,
-                SmallVector<Value> kidx, bool kernel) {
-    transposeBlock0(re, im);
-    for (int64_t oct = fbN; oct < m; oct *= 2)
-      pairOctave(re, im, kre, kim, kidx, kernel, c(oct), c(0), oct / 2);
-    pairFirst(re, im, kre, kim, kidx, kernel);
-    transposeBlock0(re, im);
-  }
-
   /// One row after the fill: forward FFT, product with the spectrum
   /// (kre/kim[0, :]), inverse FFT. With the split m = N1 x N2 (N2 =
   /// monarch_n2 < m) the top log2(N1) stages run over the whole row
   /// (N1-point column transforms, stride N2), then each N2-point chunk
   /// (with the chunk holding its mirrored frequencies) is transformed, multiplied and
   /// transformed back while it is in cache, then the top inverse stages.
-  void convolveRow(Value re, Value im, Value kre, Value kim) {
+  /// kernel: the row is k's; the pair pass writes the spectrum to kre/kim
+  /// and nothing is transformed back.
+  void convolveRow(Value re, Value im, Value kre, Value kim, bool kernel) {
     int64_t S = std::min<int64_t>(cfg.monarchN2, m);
     SmallVector<Value> k0 = {c(0)};
     auto fwd = [&](Value base) {
@@ -593,10 +585,11 @@ public:
     loop(c(0), c(first), c(1), [&](Value ch) { fwd(mul(ch, S)); });
     transposeBlock0(re, im);
     for (int64_t oct = fbN; oct < std::min(2 * S, m); oct *= 2)
-      pairOctave(re, im, kre, kim, k0, false, c(oct), c(0), oct / 2);
-    pairFirst(re, im, kre, kim, k0, false);
+      pairOctave(re, im, kre, kim, k0, kernel, c(oct), c(0), oct / 2);
+    pairFirst(re, im, kre, kim, k0, kernel);
     transposeBlock0(re, im);
-    loop(c(0), c(first), c(1), [&](Value ch) { inv(mul(ch, S)); });
+    if (!kernel)
+      loop(c(0), c(first), c(1), [&](Value ch) { inv(mul(ch, S)); });
     if (S == m)
       return;
     // Octaves oct = 2S..m/2: chunk oct + j with its mirror 2 oct - S - j.
@@ -612,10 +605,13 @@ public:
           return arith::SelectOp::create(b, loc, isA, a, bm).getResult();
         };
         loop(c(0), c(2), c(1), [&](Value sd) { fwd(side(sd)); });
-        pairOctave(re, im, kre, kim, k0, false, oct, j, S);
-        loop(c(0), c(2), c(1), [&](Value sd) { inv(side(sd)); });
+        pairOctave(re, im, kre, kim, k0, kernel, oct, j, S);
+        if (!kernel)
+          loop(c(0), c(2), c(1), [&](Value sd) { inv(side(sd)); });
       });
     });
+    if (kernel)
+      return;
     inverseStages(re, im, c(0), m, S, m / 2);
   }
 
@@ -758,9 +754,7 @@ public:
   /// The spectrum of channel ch into kre/kim[0, :] (scratch [1, m]).
   void computeSpectrum(Value ch, Value re, Value im, Value kre, Value kim) {
     fillRow(re, im, k, {ch}, g.lk);
-    forwardStages(re, im, c(0), m, m / 2, vw);
-    blockForward(re, im, c(0), m);
-    pairPass(re, im, kre, kim, {c(0)}, /*kernel=*/true);
+    convolveRow(re, im, kre, kim, /*kernel=*/true);
   }
 
   /// Publishes a spectrum computed for channel ch when no one reads it.
@@ -882,7 +876,8 @@ public:
                          memref::CastOp::create(b, loc, kT, kim)});
         }
         fillRow(re, im, u, {bi, ci}, g.l);
-        convolveRow(re, im, pick.getResult(0), pick.getResult(1));
+        convolveRow(re, im, pick.getResult(0), pick.getResult(1),
+                    /*kernel=*/false);
         ifThen(hit, [&] { atomicAdd(ci, -1); });
         writeRow(re, im, bi, ci);
       });

@@ -76,8 +76,8 @@ func.func private @fft(memref<3x5x21xf32>, memref<5x7xf32>, memref<5xf32>, memre
 // -----
 
 // No d, L = Lk = 64: n = 128, m = 64, vector_width 4, monarch_n2 = 16
-// (m = 4 x 16), radix 8, two threads. The spectrum on a miss is the whole
-// row at once; the row is split: the top stages (halves 32, 16) over the
+// (m = 4 x 16), radix 8, two threads. The spectrum on a miss and the row
+// are split alike: the top stages (halves 32, 16) over the
 // whole row, chunks 0 and 1 (a loop of 2) with the octaves below 32, then
 // the octave loop (oct = 32 << e) over chunk pairs (a loop of 2 sides for
 // the forward chunk transforms, the pair pass on the octave, a loop of 2
