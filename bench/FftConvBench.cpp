@@ -34,6 +34,7 @@
 #include <complex>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -140,12 +141,22 @@ struct FftwConv {
 struct Paired {
   double kjitMs, peerMs, ratio;
 };
+/// cpuTime: the calling thread's CPU time instead of wall time (only
+/// meaningful for one thread: both run on the calling thread then); on a
+/// loaded machine it leaves out the time the thread was not running.
 Paired pairedMs(int reps, const std::function<void()> &kjitFn,
-                const std::function<void()> &peerFn) {
+                const std::function<void()> &peerFn, bool cpuTime = false) {
   kjitFn();
   peerFn();
   std::vector<double> tk, tp, r;
-  auto time = [](const std::function<void()> &fn) {
+  auto time = [cpuTime](const std::function<void()> &fn) {
+    if (cpuTime) {
+      timespec a, b;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+      fn();
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+      return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6;
+    }
     auto a = std::chrono::steady_clock::now();
     fn();
     auto b = std::chrono::steady_clock::now();
@@ -183,7 +194,7 @@ int main(int argc, char **argv) {
     int64_t L;
     int threads;
     std::string config;
-    Paired t;
+    Paired t, cpu;
     double newKMs, diff;
   };
   std::vector<Row> out;
@@ -234,13 +245,16 @@ int main(int argc, char **argv) {
         run();
         double diff = relDiff(y, yf);
         Paired t = pairedMs(reps, run, fftw);
+        Paired cpu{0, 0, 0};
+        if (threads == 1)
+          cpu = pairedMs(reps, run, fftw, /*cpuTime=*/true);
         // k alternating between two contents: every call recomputes the
         // 64 kernel spectra (the cache's miss path).
         int flip = 0;
         double newK = medianMs(reps, [&] { runWith(++flip % 2 ? k2 : k); });
         out.push_back({L, threads,
-                       kr->configs().empty() ? "" : kr->configs()[0], t, newK,
-                       diff});
+                       kr->configs().empty() ? "" : kr->configs()[0], t, cpu,
+                       newK, diff});
         std::fprintf(stderr,
                      "L=%lld t=%d %s: %.3f ms (FFTW %.3f ms, ratio %.2f), "
                      "new k every call %.3f ms, rel diff %.1e\n",
@@ -262,6 +276,14 @@ int main(int argc, char **argv) {
                 "%.1e |\n",
                 (long long)w.L, w.threads, w.config.c_str(), w.t.kjitMs,
                 w.t.peerMs, w.t.ratio, w.newKMs, w.diff);
+  std::printf("\n## One thread, thread CPU time (leaves out time the "
+              "thread was descheduled)\n\n| L | kjit config | kjit | FFTW | "
+              "FFTW / kjit |\n|---|---|---|---|---|\n");
+  for (const Row &w : out)
+    if (w.threads == 1)
+      std::printf("| %lld | `%s` | %.3f ms | %.3f ms | %.2f× |\n",
+                  (long long)w.L, w.config.c_str(), w.cpu.kjitMs,
+                  w.cpu.peerMs, w.cpu.ratio);
   std::printf("\n## 2 threads / 1 thread (same config)\n\n| L | kjit config "
               "| kjit 1T / 2T | FFTW 1T / 2T |\n|---|---|---|---|\n");
   for (const Row &a : out)
