@@ -810,7 +810,6 @@ public:
     int64_t tasks = (rows + rpt - 1) / rpt;
     emitTaskLoop(b, loc, tasks, cfg.threads, [&](Value t) {
       Value re = alloc({m}), im = alloc({m});
-      Value kre = alloc({1, m}), kim = alloc({1, m});
       fbRe = alloc({fbN});
       fbIm = alloc({fbN});
       Value r0 = mul(t, rpt);
@@ -840,15 +839,9 @@ public:
                   arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0)});
         }
         Value hit = ifOp.getResult(0);
-        // A miss computes the spectrum first (it needs re/im as scratch).
-        ifThen(arith::XOrIOp::create(
-                   b, loc, hit,
-                   arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)),
-               [&] {
-                 computeSpectrum(ci, re, im, kre, kim);
-                 tryPublish(ci, kre, kim);
-               });
-        // The spectrum to use: the cached row ci or this task's own.
+        // The spectrum to use: the cached row ci, or (a miss) one computed
+        // into fresh scratch first (it uses re/im as scratch too), offered
+        // to the cache, and freed after the row.
         auto kT = MemRefType::get(
             {1, m}, f32,
             StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
@@ -870,6 +863,9 @@ public:
                                                sizes, strides);
           scf::YieldOp::create(b, loc, ValueRange{sr, si});
           b.setInsertionPointToStart(&pick.getElseRegion().front());
+          Value kre = alloc({1, m}), kim = alloc({1, m});
+          computeSpectrum(ci, re, im, kre, kim);
+          tryPublish(ci, kre, kim);
           scf::YieldOp::create(
               b, loc,
               ValueRange{memref::CastOp::create(b, loc, kT, kre),
@@ -878,13 +874,16 @@ public:
         fillRow(re, im, u, {bi, ci}, g.l);
         convolveRow(re, im, pick.getResult(0), pick.getResult(1),
                     /*kernel=*/false);
-        ifThen(hit, [&] { atomicAdd(ci, -1); });
+        ifThen(
+            hit, [&] { atomicAdd(ci, -1); },
+            [&] {
+              dealloc(pick.getResult(1));
+              dealloc(pick.getResult(0));
+            });
         writeRow(re, im, bi, ci);
       });
       dealloc(fbIm);
       dealloc(fbRe);
-      dealloc(kim);
-      dealloc(kre);
       dealloc(im);
       dealloc(re);
     });

@@ -35,12 +35,14 @@
 // CHECK: vector.maskedload %arg1
 // CHECK: vector.reduction <or>
 // CHECK: memref.atomic_rmw addi %c-1_i32
-// Miss: the spectrum (k zero-padded), then the publish attempt.
+// The spectrum: a hit reads row c of the cache; a miss computes it (k
+// zero-padded) into fresh scratch and tries to publish it.
+// CHECK: memref.subview %{{.*}}[%{{.*}}, 0] [1, 16] [1, 1] : memref<5x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
+// CHECK: memref.alloc() {alignment = 64 : i64} : memref<1x16xf32>
 // CHECK: vector.maskedload %arg1
 // CHECK: memref.atomic_rmw addi %c-1073741824_i32
 // CHECK: vector.maskedstore %{{.*}} : memref<5x7xf32>
 // CHECK: memref.atomic_rmw addi %c1073741824_i32
-// CHECK: memref.subview %{{.*}}[%{{.*}}, 0] [1, 16] [1, 1] : memref<5x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: memref.cast %{{.*}} : memref<1x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
 // u: 21 = 2 x 8 + 5: two full loads split into even / odd lanes, then a
 // masked tail of 4 + 1.
@@ -63,8 +65,10 @@
 // CHECK: memref.load %{{.*}} : memref<1x16xf32, strided<[16, 1], offset: ?>>
 // Inverse block (transposed back) and the inverse stages.
 // CHECK: vector.transpose
-// Release the read; y = interleave(re, im) + d u, masked tail.
+// Release the read (or free the miss's scratch); y = interleave(re, im) +
+// d u, masked tail.
 // CHECK: memref.atomic_rmw addi %c-1_i32
+// CHECK: memref.dealloc %{{.*}} : memref<1x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: memref.load %arg2
 // CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 1, 5]
 // CHECK: vector.fma
@@ -86,9 +90,8 @@ func.func private @fft(memref<3x5x21xf32>, memref<5x7xf32>, memref<5xf32>, memre
 // CHECK: omp.parallel num_threads(%{{.*}} : i32)
 // CHECK: func.call @omp_get_thread_num()
 // CHECK: memref.atomic_rmw addi %c1_i32
-// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c64 {
-// Split row: top stages, chunks 0 and 1.
 // CHECK: memref.subview
+// Split row (the miss's spectrum, then the row): top stages, chunks 0, 1.
 // CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c64 {
 // CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 {
 // CHECK: vector.transpose
