@@ -701,25 +701,31 @@ public:
   // --- the kernel spectrum, cached across calls ------------------------------
   //
   // The spectra live in zero-initialized globals of the kernel's object
-  // together with a copy of k and one state word per channel:
+  // together with a copy of k and one i64 state word per channel:
   //   0: empty, 1: valid, 1 + r: valid with r readers, < 0: being written.
   // Only atomic adds touch the state, so every transient change is undone
   // exactly. A row reads channel ch's cached spectrum only when it holds a
   // read (add 1 saw >= 1) and k[ch] is bitwise equal to the copy (a
   // vectorized memcmp); otherwise it computes the spectrum into its own
   // scratch and publishes it when the channel has neither readers nor a
-  // writer (add -2^30 saw 0 or 1). A changed k is therefore always seen,
+  // writer (add -2^40 saw 0 or 1). A changed k is therefore always seen,
   // and concurrent calls never read a spectrum while it is rewritten.
 
-  static constexpr int64_t kWriter = int64_t(1) << 30;
+  /// The writer's mark on an i64 state word: no count of concurrent
+  /// readers reaches it, and 2^23 concurrent writer attempts do not
+  /// overflow.
+  static constexpr int64_t kWriter = int64_t(1) << 40;
 
   Value atomicAdd(Value ch, int64_t v) {
-    Value cv = arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+    Value cv = arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
     return memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, cv,
                                        stState, ValueRange{ch});
   }
   Value i32c(int64_t v) {
     return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v);
+  }
+  Value i64c(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
   }
 
   /// k[ch, :] bitwise equal to the cached copy.
@@ -760,13 +766,12 @@ public:
   /// Publishes a spectrum computed for channel ch when no one reads it.
   void tryPublish(Value ch, Value kre, Value kim) {
     Value old = atomicAdd(ch, -kWriter);
-    Value free = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::ule,
-        arith::IndexCastUIOp::create(b, loc, b.getIndexType(), old), c(1));
     Value oldIsZeroOrOne = arith::AndIOp::create(
-        b, loc, free,
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, old,
+                              i64c(1)),
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, old,
-                              i32c(0)));
+                              i64c(0)));
     ifThen(
         oldIsZeroOrOne,
         [&] {
@@ -784,7 +789,7 @@ public:
             store(load(kim, {c(0), t}), stSpecIm, {ch, t});
           });
           // Back to "valid": add 2^30 + (1 - old).
-          Value back = arith::SubIOp::create(b, loc, i32c(kWriter + 1), old);
+          Value back = arith::SubIOp::create(b, loc, i64c(kWriter + 1), old);
           memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, back,
                                       stState, ValueRange{ch});
         },
@@ -801,7 +806,7 @@ public:
     module = fn->getParentOfType<ModuleOp>();
     fnName = fn.getSymName().str();
     emitTables();
-    stState = zeroState("fft_state", {g.c}, b.getI32Type());
+    stState = zeroState("fft_state", {g.c}, b.getI64Type());
     stK = zeroState("fft_kcopy", {g.c, g.lk}, f32);
     stSpecRe = zeroState("fft_spec_re", {g.c, m}, f32);
     stSpecIm = zeroState("fft_spec_im", {g.c, m}, f32);
@@ -819,7 +824,7 @@ public:
         // Take a read on the channel's cached spectrum if it is valid.
         Value old = atomicAdd(ci, 1);
         Value held = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                           old, i32c(1));
+                                           old, i64c(1));
         auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getI1Type()}, held,
                                       /*withElse=*/true);
         {

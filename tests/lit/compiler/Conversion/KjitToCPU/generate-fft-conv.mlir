@@ -8,7 +8,7 @@
 // channel are zero-initialized mutable globals. Per row: a read on the
 // channel's state (atomic add), a bitwise compare of k with the copy (xor /
 // or, reduction), on a miss the spectrum into the task's scratch and a
-// publish attempt (add -2^30, copy, add back), the spectrum picked by
+// publish attempt (add -2^40, copy, add back), the spectrum picked by
 // scf.if (subview of the cache or the scratch), u loaded as even/odd
 // lanes, forward stages, transposed block, pair pass (mirrored vectors,
 // then the first block point by point), inverse, and y interleaved back
@@ -16,7 +16,7 @@
 // CHECK-DAG: memref.global "private" @fft__fft_spec_re : memref<5x16xf32> = dense<0.000000e+00>
 // CHECK-DAG: memref.global "private" @fft__fft_spec_im : memref<5x16xf32> = dense<0.000000e+00>
 // CHECK-DAG: memref.global "private" @fft__fft_kcopy : memref<5x7xf32> = dense<0.000000e+00>
-// CHECK-DAG: memref.global "private" @fft__fft_state : memref<5xi32> = dense<0>
+// CHECK-DAG: memref.global "private" @fft__fft_state : memref<5xi64> = dense<0>
 // CHECK-DAG: memref.global "private" constant @fft__fft_tw_re : memref<16xf32>
 // CHECK-DAG: memref.global "private" constant @fft__fft_pw_re : memref<8xf32>
 // The point-by-point positions [0, 2 vw): each octave mirrored onto itself.
@@ -28,21 +28,21 @@
 // CHECK: arith.minsi %{{.*}}, %c15
 // CHECK: arith.divui %{{.*}}, %c5
 // CHECK: arith.remui %{{.*}}, %c5
-// CHECK: memref.atomic_rmw addi %c1_i32
+// CHECK: memref.atomic_rmw addi %c1_i64
 // CHECK: scf.if %{{.*}} -> (i1)
 // CHECK: arith.xori %{{.*}} : vector<4xi32>
 // CHECK: arith.ori %{{.*}} : vector<4xi32>
 // CHECK: vector.maskedload %arg1
 // CHECK: vector.reduction <or>
-// CHECK: memref.atomic_rmw addi %c-1_i32
+// CHECK: memref.atomic_rmw addi %c-1_i64
 // The spectrum: a hit reads row c of the cache; a miss computes it (k
 // zero-padded) into fresh scratch and tries to publish it.
 // CHECK: memref.subview %{{.*}}[%{{.*}}, 0] [1, 16] [1, 1] : memref<5x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: memref.alloc() {alignment = 64 : i64} : memref<1x16xf32>
 // CHECK: vector.maskedload %arg1
-// CHECK: memref.atomic_rmw addi %c-1073741824_i32
+// CHECK: memref.atomic_rmw addi %c-1099511627776_i64
 // CHECK: vector.maskedstore %{{.*}} : memref<5x7xf32>
-// CHECK: memref.atomic_rmw addi %c1073741824_i32
+// CHECK: memref.atomic_rmw addi %c1099511627776_i64
 // CHECK: memref.cast %{{.*}} : memref<1x16xf32> to memref<1x16xf32, strided<[16, 1], offset: ?>>
 // u: 21 = 2 x 8 + 5: two full loads split into even / odd lanes, then a
 // masked tail of 4 + 1.
@@ -67,7 +67,7 @@
 // CHECK: vector.transpose
 // Release the read (or free the miss's scratch); y = interleave(re, im) +
 // d u, masked tail.
-// CHECK: memref.atomic_rmw addi %c-1_i32
+// CHECK: memref.atomic_rmw addi %c-1_i64
 // CHECK: memref.dealloc %{{.*}} : memref<1x16xf32, strided<[16, 1], offset: ?>>
 // CHECK: memref.load %arg2
 // CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 1, 5]
@@ -89,7 +89,7 @@ func.func private @fft(memref<3x5x21xf32>, memref<5x7xf32>, memref<5xf32>, memre
 // CHECK-LABEL: func.func private @fft_split
 // CHECK: omp.parallel num_threads(%{{.*}} : i32)
 // CHECK: func.call @omp_get_thread_num()
-// CHECK: memref.atomic_rmw addi %c1_i32
+// CHECK: memref.atomic_rmw addi %c1_i64
 // CHECK: memref.subview
 // Split row (the miss's spectrum, then the row): top stages, chunks 0, 1.
 // CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c64 {
