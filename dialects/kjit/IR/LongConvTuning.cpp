@@ -289,9 +289,11 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
     c.monarchN2 *= 2;
   c.monarchN2 = std::min(std::max(c.monarchN2, blk), half);
   c.threads = std::max(1u, t.numCores);
-  // Tasks are dealt round-robin to the team; one row per task balances best
-  // and the per-task scratch (2 x N floats) does not grow with it.
-  c.rowsPerTask = 1;
+  // Tasks are dealt round-robin to the team (a static split either way), so
+  // one task per thread balances as well as one row per task and allocates
+  // the per-task scratch (2 x n/2 floats) once per thread, not per row.
+  c.rowsPerTask = std::min<int64_t>(
+      1024, std::max<int64_t>(1, ceilDiv(g.rows(), c.threads)));
   return c;
 }
 
