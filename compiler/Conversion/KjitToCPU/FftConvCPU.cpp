@@ -45,11 +45,9 @@
 // a changed k is always recomputed.
 //
 // Per call: tasks of rows_per_task rows (b, c) over the threads: take a
-// read on channel c's cached spectrum (or compute it into fresh scratch and
-// try to publish it), then the transform, product and inverse; the first
-// forward pass reads u itself (even/odd lanes, masked: the zero padding is
-// never stored) and the last inverse pass writes y = interleave(re, im) +
-// d u on the first L points.
+// read on channel c's cached spectrum (or compute it into the task's
+// scratch and try to publish it), load u as even/odd lanes, the transform,
+// product, inverse, and y = interleave(re, im) + d u on the first L points.
 // Tasks run on an OpenMP team when threads > 1 (emitTaskLoop).
 //
 //===----------------------------------------------------------------------===//
@@ -66,7 +64,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <map>
 
 using namespace mlir;
@@ -289,21 +286,15 @@ public:
 
   /// One pass of r fused radix-2 stages: halves s << (r-1) .. s (DIF,
   /// descending) or s .. s << (r-1) (DIT, ascending).
-  /// fuseIn: the pass reads the real input row (rowIn) instead of re/im;
-  /// fuseOut: it writes the output row (rowOut) instead of re/im.
-  std::function<Cx(Value)> rowIn;
-  std::function<void(Cx, Value)> rowOut;
   void bigPass(Value re, Value im, Value lo, int64_t len, int64_t s,
-               int64_t r, bool inverse, bool fuseIn = false,
-               bool fuseOut = false) {
+               int64_t r, bool inverse) {
     int64_t top = s << (r - 1), cnt = int64_t(1) << r;
     loop(lo, add(lo, len), c(2 * top), [&](Value j0) {
       loop(c(0), c(s), c(vw), [&](Value i) {
         Value base = add(j0, i);
         SmallVector<Cx> x;
         for (int64_t q = 0; q < cnt; ++q)
-          x.push_back(fuseIn ? rowIn(add(base, q * s))
-                             : loadCx(re, im, {add(base, q * s)}));
+          x.push_back(loadCx(re, im, {add(base, q * s)}));
         std::map<std::pair<int64_t, int64_t>, Cx> tws;
         auto tw = [&](int64_t t, int64_t res) {
           auto key = std::make_pair(t, res);
@@ -333,41 +324,31 @@ public:
             }
           }
         }
-        for (int64_t q = 0; q < cnt; ++q) {
-          if (fuseOut)
-            rowOut(x[q], add(base, q * s));
-          else
-            storeCx(x[q], re, im, {add(base, q * s)});
-        }
+        for (int64_t q = 0; q < cnt; ++q)
+          storeCx(x[q], re, im, {add(base, q * s)});
       });
     });
   }
 
   /// Forward (DIF) stages with halves hTop down to hBot on [lo, lo + len).
-  /// fuseIn: the first pass reads the input row.
   void forwardStages(Value re, Value im, Value lo, int64_t len, int64_t hTop,
-                     int64_t hBot, bool fuseIn = false) {
+                     int64_t hBot) {
     int64_t h = hTop;
-    bool first = true;
     while (h >= hBot) {
       int64_t r = std::min(rlog, log2i(h) - log2i(hBot) + 1);
       int64_t s = h >> (r - 1);
-      bigPass(re, im, lo, len, s, r, /*inverse=*/false, fuseIn && first);
-      first = false;
+      bigPass(re, im, lo, len, s, r, /*inverse=*/false);
       h = s / 2;
     }
   }
 
   /// Inverse (DIT) stages with halves sBot up to sTop on [lo, lo + len).
-  /// fuseOut: the last pass writes the output row.
   void inverseStages(Value re, Value im, Value lo, int64_t len, int64_t sBot,
-                     int64_t sTop, bool fuseOut = false) {
+                     int64_t sTop) {
     int64_t s = sBot;
     while (s <= sTop) {
       int64_t r = std::min(rlog, log2i(sTop) - log2i(s) + 1);
-      bool last = (s << r) > sTop;
-      bigPass(re, im, lo, len, s, r, /*inverse=*/true, false,
-              fuseOut && last);
+      bigPass(re, im, lo, len, s, r, /*inverse=*/true);
       s <<= r;
     }
   }
@@ -588,20 +569,16 @@ public:
   void convolveRow(Value re, Value im, Value kre, Value kim, bool kernel) {
     int64_t S = std::min<int64_t>(cfg.monarchN2, m);
     SmallVector<Value> k0 = {c(0)};
-    // The input row is read by the first pass and the output row written by
-    // the last one: the whole-row passes when the row is split, else the
-    // single chunk's.
-    bool whole = S == m;
     auto fwd = [&](Value base) {
-      forwardStages(re, im, base, S, S / 2, vw, /*fuseIn=*/whole);
+      forwardStages(re, im, base, S, S / 2, vw);
       blockForward(re, im, base, S);
     };
     auto inv = [&](Value base) {
       blockInverse(re, im, base, S);
-      inverseStages(re, im, base, S, vw, S / 2, /*fuseOut=*/whole);
+      inverseStages(re, im, base, S, vw, S / 2);
     };
     if (S < m)
-      forwardStages(re, im, c(0), m, m / 2, S, /*fuseIn=*/true);
+      forwardStages(re, im, c(0), m, m / 2, S);
     // Chunks 0 and 1: the first block, the octaves below S and octave S
     // (mirrored onto itself).
     int64_t first = S < m ? 2 : 1;
@@ -635,43 +612,54 @@ public:
     });
     if (kernel)
       return;
-    inverseStages(re, im, c(0), m, S, m / 2, /*fuseOut=*/true);
+    inverseStages(re, im, c(0), m, S, m / 2);
   }
 
   // --- rows in and out -------------------------------------------------------
 
-  /// Reads complex points p..p+vw of a real row: src[prefix.., 2p + 2j]
-  /// + i src[prefix.., 2p + 2j + 1], zero at and beyond `len` reals (masks
-  /// from the position, so the zero padding to n is never stored).
-  std::function<Cx(Value)> rowReader(Value src, SmallVector<Value> prefix,
-                                     int64_t len) {
+  /// re + i im = src[prefix.., 2t] + i src[prefix.., 2t + 1] for 2t < len,
+  /// zero beyond (the real row, zero-padded to n, as m complex points).
+  void fillRow(Value re, Value im, Value src, SmallVector<Value> prefix,
+               int64_t len) {
+    auto at = [&](Value t) {
+      SmallVector<Value> idx = prefix;
+      idx.push_back(t);
+      return idx;
+    };
     SmallVector<int64_t> ev, od;
     for (int64_t i = 0; i < vw; ++i) {
       ev.push_back(2 * i);
       od.push_back(2 * i + 1);
     }
-    return [=, this](Value p) -> Cx {
-      auto at = [&](Value t) {
-        SmallVector<Value> idx = prefix;
-        idx.push_back(t);
-        return idx;
-      };
-      Value t0 = mul(p, 2);
-      Value cnt = sub(c(len), t0);
-      Value mlo = vector::CreateMaskOp::create(b, loc, maskT, ValueRange{cnt});
-      Value mhi = vector::CreateMaskOp::create(b, loc, maskT,
-                                               ValueRange{sub(cnt, c(vw))});
-      Value lo = maskedLoad(src, at(t0), mlo);
-      Value hi = maskedLoad(src, at(add(t0, vw)), mhi);
-      return {vector::ShuffleOp::create(b, loc, lo, hi, ev),
-              vector::ShuffleOp::create(b, loc, lo, hi, od)};
+    auto split = [&](Value lo, Value hi, Value dst) {
+      store(vector::ShuffleOp::create(b, loc, lo, hi, ev), re, {dst});
+      store(vector::ShuffleOp::create(b, loc, lo, hi, od), im, {dst});
     };
+    int64_t chunks = len / (2 * vw), rem = len % (2 * vw);
+    if (chunks > 0)
+      loop(c(0), c(chunks * vw), c(vw), [&](Value t) {
+        Value src0 = mul(t, 2);
+        split(load(src, at(src0)), load(src, at(add(src0, vw))), t);
+      });
+    int64_t zeroFrom = chunks * vw;
+    if (rem) {
+      Value src0 = c(2 * chunks * vw);
+      Value lo = maskedLoad(src, at(src0), constMask(std::min(rem, vw)));
+      Value hi = rem > vw ? maskedLoad(src, at(c(2 * chunks * vw + vw)),
+                                       constMask(rem - vw))
+                          : zeroVec();
+      split(lo, hi, c(zeroFrom));
+      zeroFrom += vw;
+    }
+    if (zeroFrom < m)
+      loop(c(zeroFrom), c(m), c(vw), [&](Value t) {
+        store(zeroVec(), re, {t});
+        store(zeroVec(), im, {t});
+      });
   }
 
-  /// Writes complex points p..p+vw as y[bi, ci, 2p + 2j] = re, y[.., 2p +
-  /// 2j + 1] = im (+ d[ci] u) for the indices < L (masks; the points past
-  /// L/2 are discarded).
-  std::function<void(Cx, Value)> rowWriter(Value bi, Value ci) {
+  /// y[bi, ci, 2t] = re[t], y[.., 2t + 1] = im[t] (+ d[ci] u) for t < L.
+  void writeRow(Value re, Value im, Value bi, Value ci) {
     Value dv;
     if (d)
       dv = vector::BroadcastOp::create(
@@ -683,19 +671,31 @@ public:
       hi.push_back(vw / 2 + i);
       hi.push_back(vw + vw / 2 + i);
     }
-    return [=, this](Cx v, Value p) {
-      Value t0 = mul(p, 2);
-      Value cnt = sub(c(g.l), t0);
-      auto one = [&](Value val, Value t, Value n) {
-        Value mask = vector::CreateMaskOp::create(b, loc, maskT, ValueRange{n});
-        if (dv)
-          val = fma(dv, maskedLoad(u, {bi, ci, t}, mask), val);
-        maskedStore(val, y, {bi, ci, t}, mask);
-      };
-      one(vector::ShuffleOp::create(b, loc, v.re, v.im, lo), t0, cnt);
-      one(vector::ShuffleOp::create(b, loc, v.re, v.im, hi), add(t0, vw),
-          sub(cnt, c(vw)));
+    auto one = [&](Value v, Value t, int64_t valid) {
+      Value mask = valid < vw ? constMask(valid) : Value();
+      if (dv) {
+        Value uv = mask ? maskedLoad(u, {bi, ci, t}, mask) : load(u, {bi, ci, t});
+        v = fma(dv, uv, v);
+      }
+      if (mask)
+        maskedStore(v, y, {bi, ci, t}, mask);
+      else
+        store(v, y, {bi, ci, t});
     };
+    int64_t chunks = g.l / (2 * vw), rem = g.l % (2 * vw);
+    auto both = [&](Value t, Value dst, int64_t valid) {
+      Value r = load(re, {t}), i = load(im, {t});
+      Value a = vector::ShuffleOp::create(b, loc, r, i, lo);
+      Value h = vector::ShuffleOp::create(b, loc, r, i, hi);
+      one(a, dst, std::min(valid, vw));
+      if (valid > vw)
+        one(h, add(dst, vw), valid - vw);
+    };
+    if (chunks > 0)
+      loop(c(0), c(chunks * vw), c(vw),
+           [&](Value t) { both(t, mul(t, 2), 2 * vw); });
+    if (rem)
+      both(c(chunks * vw), c(2 * chunks * vw), rem);
   }
 
   // --- the kernel spectrum, cached across calls ------------------------------
@@ -759,7 +759,7 @@ public:
 
   /// The spectrum of channel ch into kre/kim[0, :] (scratch [1, m]).
   void computeSpectrum(Value ch, Value re, Value im, Value kre, Value kim) {
-    rowIn = rowReader(k, {ch}, g.lk);
+    fillRow(re, im, k, {ch}, g.lk);
     convolveRow(re, im, kre, kim, /*kernel=*/true);
   }
 
@@ -876,8 +876,7 @@ public:
               ValueRange{memref::CastOp::create(b, loc, kT, kre),
                          memref::CastOp::create(b, loc, kT, kim)});
         }
-        rowIn = rowReader(u, {bi, ci}, g.l);
-        rowOut = rowWriter(bi, ci);
+        fillRow(re, im, u, {bi, ci}, g.l);
         convolveRow(re, im, pick.getResult(0), pick.getResult(1),
                     /*kernel=*/false);
         ifThen(
@@ -886,6 +885,7 @@ public:
               dealloc(pick.getResult(1));
               dealloc(pick.getResult(0));
             });
+        writeRow(re, im, bi, ci);
       });
       dealloc(fbIm);
       dealloc(fbRe);
