@@ -280,7 +280,10 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
   for (int64_t v : {8, 16})
     if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       c.vectorWidth = v;
-  c.radix = 4;
+  // Radix 8 (three stages per pass) when the row (re + im) fits in a
+  // quarter of L2, else 4: the faster one in most runs at L 4096 and
+  // L 65536 on Zen 4 (bench/results/2026-11-28-fft-conv.md; noisy runs).
+  c.radix = 2.0 * 4.0 * (g.n / 2) <= t.l2Bytes / 4 ? 8 : 4;
   // Inner transforms: a chunk and its mirror (re, im) in half of L1.
   int64_t half = g.n / 2, blk = c.vectorWidth * c.vectorWidth;
   c.monarchN2 = blk;
