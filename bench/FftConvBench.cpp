@@ -11,8 +11,11 @@
 //   with the channel's spectrum, c2r, y = first L points + d u. Two threads:
 //   rows split over two std::threads with the new-array execute functions
 //   (thread-safe on one plan), each thread with its own buffers.
-//   kjit: the whole op per call, including the kernel spectra, which kjit
-//   recomputes every call (FFTW's are precomputed: this favors FFTW).
+//   kjit: the whole op per call; the kernel spectra are cached by the
+//   kernel across calls with the same k (bitwise compare of k against a
+//   copy: the compare is in the timed call). A second kjit column times
+//   calls whose k alternates between two contents, so every call
+//   recomputes the 64 spectra.
 //
 // Outputs are compared (relative L2 difference printed). Each case runs
 // `reps` times after one warm-up; the table shows medians.
@@ -31,6 +34,7 @@
 #include <complex>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -131,6 +135,48 @@ struct FftwConv {
   }
 };
 
+/// kjit and the peer timed in alternation (peer, kjit, peer, kjit, ...),
+/// so load from other processes hits both alike: medians of each and the
+/// median of the per-round ratios peer / kjit.
+struct Paired {
+  double kjitMs, peerMs, ratio;
+  double kjitMin = 0, peerMin = 0; ///< fastest round of each
+};
+/// cpuTime: the calling thread's CPU time instead of wall time (only
+/// meaningful for one thread: both run on the calling thread then); on a
+/// loaded machine it leaves out the time the thread was not running.
+Paired pairedMs(int reps, const std::function<void()> &kjitFn,
+                const std::function<void()> &peerFn, bool cpuTime = false) {
+  kjitFn();
+  peerFn();
+  std::vector<double> tk, tp, r;
+  auto time = [cpuTime](const std::function<void()> &fn) {
+    if (cpuTime) {
+      timespec a, b;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+      fn();
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+      return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6;
+    }
+    auto a = std::chrono::steady_clock::now();
+    fn();
+    auto b = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  };
+  for (int i = 0; i < reps; ++i) {
+    double p = time(peerFn), k = time(kjitFn);
+    tp.push_back(p);
+    tk.push_back(k);
+    r.push_back(p / k);
+  }
+  auto med = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  return {med(tk), med(tp), med(r), *std::min_element(tk.begin(), tk.end()),
+          *std::min_element(tp.begin(), tp.end())};
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -150,16 +196,19 @@ int main(int argc, char **argv) {
     int64_t L;
     int threads;
     std::string config;
-    double kjitMs, fftwMs, diff;
+    Paired t, cpu;
+    double newKMs, diff;
   };
   std::vector<Row> out;
   for (int64_t L : {int64_t(4096), int64_t(65536)}) {
     std::mt19937_64 rng(1234 + L);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    std::vector<float> u(kB * kC * L), k(kC * L), d(kC);
+    std::vector<float> u(kB * kC * L), k(kC * L), k2(kC * L), d(kC);
     for (float &e : u)
       e = dist(rng);
     for (float &e : k)
+      e = dist(rng) / std::sqrt(float(L));
+    for (float &e : k2)
       e = dist(rng) / std::sqrt(float(L));
     for (float &e : d)
       e = dist(rng);
@@ -167,8 +216,7 @@ int main(int argc, char **argv) {
     std::string text = module(L);
     for (int threads : {1, 2}) {
       std::vector<float> yf(kB * kC * L);
-      double fftwMs =
-          medianMs(reps, [&] { peer.run(u.data(), d.data(), yf.data(), threads); });
+      auto fftw = [&] { peer.run(u.data(), d.data(), yf.data(), threads); };
       std::vector<std::string> configs = {""};
       for (auto &e : extra)
         configs.push_back(e);
@@ -183,10 +231,10 @@ int main(int argc, char **argv) {
           return 1;
         }
         std::vector<float> y(kB * kC * L);
-        auto run = [&] {
+        auto runWith = [&](std::vector<float> &kk) {
           kjit::Status s =
               kr->run({kjit::TensorView(u.data(), {kB, kC, L}),
-                       kjit::TensorView(k.data(), {kC, L}),
+                       kjit::TensorView(kk.data(), {kC, L}),
                        kjit::TensorView(d.data(), {kC})},
                       {kjit::TensorView(y.data(), {kB, kC, L})});
           if (!s) {
@@ -194,27 +242,63 @@ int main(int argc, char **argv) {
             std::exit(1);
           }
         };
+        auto run = [&] { runWith(k); };
+        fftw();
         run();
         double diff = relDiff(y, yf);
-        double ms = medianMs(reps, run);
-        out.push_back({L, threads, kr->configs().empty() ? "" : kr->configs()[0],
-                       ms, fftwMs, diff});
-        std::fprintf(stderr, "L=%lld t=%d %s: %.2f ms (FFTW %.2f ms), rel diff %.1e\n",
-                     (long long)L, threads, out.back().config.c_str(), ms,
-                     fftwMs, diff);
+        Paired t = pairedMs(reps, run, fftw);
+        Paired cpu{0, 0, 0};
+        if (threads == 1)
+          cpu = pairedMs(reps, run, fftw, /*cpuTime=*/true);
+        // k alternating between two contents: every call recomputes the
+        // 64 kernel spectra (the cache's miss path).
+        int flip = 0;
+        double newK = medianMs(reps, [&] { runWith(++flip % 2 ? k2 : k); });
+        out.push_back({L, threads,
+                       kr->configs().empty() ? "" : kr->configs()[0], t, cpu,
+                       newK, diff});
+        std::fprintf(stderr,
+                     "L=%lld t=%d %s: %.3f ms (FFTW %.3f ms, ratio %.2f), "
+                     "new k every call %.3f ms, rel diff %.1e\n",
+                     (long long)L, threads, out.back().config.c_str(),
+                     t.kjitMs, t.peerMs, t.ratio, newK, diff);
       }
     }
   }
 
   std::printf("\n## fft_conv, B=%lld, C=%lld, Lk = L, with d, fp32 (medians "
-              "of %d)\n\n",
+              "of %d, kjit and FFTW timed in alternation)\n\n",
               (long long)kB, (long long)kC, reps);
-  std::printf("| L | threads | kjit config | kjit fft_conv | FFTW r2c/c2r "
-              "(planned, spectra precomputed) | FFTW / kjit | rel. L2 diff |\n"
-              "|---|---|---|---|---|---|---|\n");
+  std::printf("| L | threads | kjit config | kjit (spectra cached) | FFTW "
+              "r2c/c2r (planned, spectra precomputed) | FFTW / kjit "
+              "(median of paired ratios) | kjit, k changed every call | rel. "
+              "L2 diff |\n|---|---|---|---|---|---|---|---|\n");
   for (const Row &w : out)
-    std::printf("| %lld | %d | `%s` | %.2f ms | %.2f ms | %.2f× | %.1e |\n",
-                (long long)w.L, w.threads, w.config.c_str(), w.kjitMs,
-                w.fftwMs, w.fftwMs / w.kjitMs, w.diff);
+    std::printf("| %lld | %d | `%s` | %.3f ms | %.3f ms | %.2f× | %.3f ms | "
+                "%.1e |\n",
+                (long long)w.L, w.threads, w.config.c_str(), w.t.kjitMs,
+                w.t.peerMs, w.t.ratio, w.newKMs, w.diff);
+  std::printf("\n## One thread, thread CPU time (leaves out time the "
+              "thread was descheduled)\n\n| L | kjit config | kjit | FFTW | "
+              "FFTW / kjit |\n|---|---|---|---|---|\n");
+  for (const Row &w : out)
+    if (w.threads == 1)
+      std::printf("| %lld | `%s` | %.3f ms | %.3f ms | %.2f× |\n",
+                  (long long)w.L, w.config.c_str(), w.cpu.kjitMs,
+                  w.cpu.peerMs, w.cpu.ratio);
+  std::printf("\n## 2 threads / 1 thread (same config; medians, and the "
+              "fastest rounds)\n\n| L | kjit config | kjit 1T / 2T | FFTW 1T / "
+              "2T | kjit 1T / 2T, fastest | FFTW 1T / 2T, fastest |\n"
+              "|---|---|---|---|---|---|\n");
+  for (const Row &a : out)
+    for (const Row &b2 : out)
+      if (a.L == b2.L && a.threads == 1 && b2.threads == 2 &&
+          &a - &out[0] == (&b2 - &out[0]) - (int64_t)(1 + extra.size()))
+        std::printf("| %lld | `%s` | %.2f× | %.2f× | %.2f× (%.3f / %.3f ms) "
+                    "| %.2f× (%.3f / %.3f ms) |\n",
+                    (long long)a.L, a.config.c_str(),
+                    a.t.kjitMs / b2.t.kjitMs, a.t.peerMs / b2.t.peerMs,
+                    a.t.kjitMin / b2.t.kjitMin, a.t.kjitMin, b2.t.kjitMin,
+                    a.t.peerMin / b2.t.peerMin, a.t.peerMin, b2.t.peerMin);
   return 0;
 }

@@ -26,6 +26,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
 #include <cmath>
 #include <complex>
 #include <cstdlib>
@@ -320,11 +323,12 @@ void PrintTo(const FftCase &c, std::ostream *os) {
       << ")";
 }
 
-std::string fcfg(int vw, int radix, int rowsPerTask, int threads) {
+std::string fcfg(int vw, int radix, int rowsPerTask, int threads,
+                 int monarchN2 = 1 << 20) {
   std::ostringstream os;
   os << "#kjit.config<{vector_width = " << vw << ", radix = " << radix
      << ", rows_per_task = " << rowsPerTask << ", threads = " << threads
-     << "}>";
+     << ", monarch_n2 = " << monarchN2 << "}>";
   return os.str();
 }
 
@@ -354,9 +358,16 @@ std::vector<FftCase> fftCases() {
   v.push_back({"cfg_vw4_r8_rpt2", 3, 3, 1000, 1000, false, fcfg(4, 8, 2, 2), 0});
   v.push_back({"cfg_vw8_r2_rpt1", 1, 3, 4096, 4096, true, fcfg(8, 2, 1, 2), 0});
   v.push_back({"cfg_vw8_r4_rpt5", 3, 3, 127, 3, true, fcfg(8, 4, 5, 1), 0});
-  v.push_back({"cfg_vw8_r8_rpt4", 5, 1, 17, 17, false, fcfg(8, 8, 4, 2), 0});
+  v.push_back({"cfg_vw8_r8_rpt4", 5, 1, 40, 40, false, fcfg(8, 8, 4, 2), 0});
   v.push_back({"cfg_vw4_r4_small", 1, 1, 16, 1, true, fcfg(4, 4, 1, 1), 0});
   v.push_back({"cfg_vw4_r8_65536", 1, 1, 65536, 17, false, fcfg(4, 8, 1, 1), 0});
+  // The Monarch split m = N1 x N2 (m = n / 2 complex points): the smallest
+  // N2 (one block), N2 = m / 2 (one chunk pair beyond chunks 0 and 1), and
+  // a split deep enough for several octaves of chunk pairs.
+  v.push_back({"cfg_n2_16_vw4", 3, 3, 1000, 1000, true, fcfg(4, 4, 1, 2, 16), 0});
+  v.push_back({"cfg_n2_half_vw8", 1, 3, 4096, 33, true, fcfg(8, 8, 1, 1, 2048), 0});
+  v.push_back({"cfg_n2_64_vw8_r2", 2, 3, 777, 500, false, fcfg(8, 2, 2, 2, 64), 0});
+  v.push_back({"cfg_n2_256_65536", 1, 1, 65536, 65536, true, fcfg(4, 8, 1, 2, 256), 0});
   return v;
 }
 
@@ -407,6 +418,111 @@ TEST(FftConvConfigs, IllegalConfigIsAnError) {
   EXPECT_NE(k.errorMessage().find("radix must be 2, 4 or 8, got 3"),
             std::string::npos)
       << k.errorMessage();
+  opts.config = "#kjit.config<{vector_width = 4, monarch_n2 = 48}>";
+  k = sharedJit().compileModule(fftModule(1, 3, 100, 5, false), opts);
+  ASSERT_FALSE(bool(k));
+  EXPECT_NE(k.errorMessage().find("monarch_n2 must be a power of two >= "
+                                  "vector_width^2 = 16"),
+            std::string::npos)
+      << k.errorMessage();
+}
+
+//===----------------------------------------------------------------------===//
+// The kernel spectrum cached across calls (FftConvCPU.cpp: globals keyed by
+// an exact copy of k). Every call must see the k it is given: the same
+// buffer changed in place, one bit of one channel changed, a different
+// buffer with the old contents, and many host threads running one Kernel
+// with different k at the same time.
+//===----------------------------------------------------------------------===//
+
+struct SpecRun {
+  int64_t B, C, L, Lk;
+  kjit::Kernel kernel;
+  std::vector<float> u, d;
+  std::vector<float> run(std::vector<float> &kk) const {
+    std::vector<float> y(B * C * L, std::nanf(""));
+    std::vector<float> uu = u, dd = d;
+    kjit::Status st =
+        kernel.run({kjit::TensorView(uu.data(), {B, C, L}),
+                    kjit::TensorView(kk.data(), {C, Lk}),
+                    kjit::TensorView(dd.data(), {C})},
+                   {kjit::TensorView(y.data(), {B, C, L})});
+    if (!st.isOk())
+      ADD_FAILURE() << st.message();
+    return y;
+  }
+  std::vector<double> ref(const std::vector<float> &kk) const {
+    return fftConvDirect(u, kk, &d, B, C, L, Lk);
+  }
+};
+
+SpecRun makeSpecRun(int64_t B, int64_t C, int64_t L, int64_t Lk,
+                    const std::string &config, std::mt19937_64 &rng) {
+  kjit::CompileOptions opts;
+  opts.config = config;
+  auto k = sharedJit().compileModule(fftModule(B, C, L, Lk, true), opts);
+  if (!k) {
+    ADD_FAILURE() << k.errorMessage();
+    std::abort();
+  }
+  return {B, C, L, Lk, *k, randomVector(B * C * L, rng),
+          randomVector(C, rng)};
+}
+
+TEST(FftConvSpectrumCache, ChangedKernelGivesNewAnswer) {
+  std::mt19937_64 rng(baseSeed() ^ 0x5eedu);
+  for (const char *cfg : {"", "#kjit.config<{threads = 2}>"}) {
+    SpecRun r = makeSpecRun(2, 3, 200, 37, cfg, rng);
+    std::vector<float> k1 = randomVector(r.C * r.Lk, rng);
+    for (int rep = 0; rep < 2; ++rep) { // first call fills, second reuses
+      Compare cmp = compare(r.run(k1), r.ref(k1));
+      EXPECT_TRUE(cmp.ok) << cmp.describe() << " call " << rep << " " << cfg;
+    }
+    // The same buffer changed in place: one value of the last channel, in
+    // its last bit, then everything.
+    uint32_t bits;
+    std::memcpy(&bits, &k1.back(), 4);
+    bits ^= 1u;
+    std::memcpy(&k1.back(), &bits, 4);
+    k1.back() += 0.5f; // large enough to fail the tolerance if stale
+    Compare one = compare(r.run(k1), r.ref(k1));
+    EXPECT_TRUE(one.ok) << one.describe() << " after one value changed " << cfg;
+    std::vector<float> k2 = randomVector(r.C * r.Lk, rng);
+    std::copy(k2.begin(), k2.end(), k1.begin());
+    Compare all = compare(r.run(k1), r.ref(k2));
+    EXPECT_TRUE(all.ok) << all.describe() << " after k rewritten " << cfg;
+    // A different buffer with the same contents: the same answer.
+    std::vector<float> k3 = k2;
+    Compare same = compare(r.run(k3), r.ref(k2));
+    EXPECT_TRUE(same.ok) << same.describe() << " other buffer " << cfg;
+  }
+}
+
+TEST(FftConvSpectrumCache, ManyHostThreadsWithDifferentKernels) {
+  std::mt19937_64 rng(baseSeed() ^ 0xc0ffeeu);
+  SpecRun r = makeSpecRun(1, 4, 300, 300, "#kjit.config<{threads = 1}>", rng);
+  constexpr int kVariants = 3, kThreads = 6, kIters = 40;
+  std::vector<std::vector<float>> ks;
+  std::vector<std::vector<double>> refs;
+  for (int v = 0; v < kVariants; ++v) {
+    ks.push_back(randomVector(r.C * r.Lk, rng));
+    refs.push_back(r.ref(ks.back()));
+  }
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int it = 0; it < kIters; ++it) {
+        int v = (t + it) % kVariants;
+        std::vector<float> kk = ks[v];
+        if (!compare(r.run(kk), refs[v]).ok)
+          ++bad;
+      }
+    });
+  for (auto &t : ts)
+    t.join();
+  EXPECT_EQ(bad.load(), 0) << "calls that read another call's spectrum; seed "
+                           << baseSeed();
 }
 
 } // namespace

@@ -239,9 +239,9 @@ FailureOr<FftGeom> mlir::kjit::getFftGeom(Operation *op, std::string &reason) {
   g.l = u.getDimSize(2);
   g.lk = k.getDimSize(1);
   g.hasD = static_cast<bool>(fc.getD());
-  int64_t need = std::max<int64_t>(16, g.l + g.lk - 1);
-  g.n = 16;
-  g.logN = 4;
+  int64_t need = std::max<int64_t>(32, g.l + g.lk - 1);
+  g.n = 32;
+  g.logN = 5;
   while (g.n < need) {
     g.n *= 2;
     ++g.logN;
@@ -260,6 +260,7 @@ FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
   KnobReader knobs("kjit.fft_conv");
   knobs.integer("vector_width", c.vectorWidth)
       .integer("radix", c.radix)
+      .integer("monarch_n2", c.monarchN2)
       .integer("rows_per_task", c.rowsPerTask)
       .integer("threads", c.threads);
   if (failed(knobs.read(config, reason)))
@@ -270,6 +271,7 @@ FailureOr<FftConfig> FftConfig::parse(ConfigAttr config, const FftConfig &base,
 ConfigAttr FftConfig::toAttr(MLIRContext *ctx) const {
   return ConfigAttr::get(ctx, {{"vector_width", vectorWidth},
                                {"radix", radix},
+                               {"monarch_n2", monarchN2},
                                {"rows_per_task", rowsPerTask},
                                {"threads", threads}});
 }
@@ -283,15 +285,21 @@ LogicalResult mlir::kjit::checkFftConfig(const FftConfig &c, const FftGeom &g,
   };
   if (failed(checkVectorWidth(c.vectorWidth, t, reason)))
     return failure();
-  if (c.vectorWidth * c.vectorWidth > g.n)
+  if (c.vectorWidth * c.vectorWidth > g.n / 2)
     return bad("vector_width " + str(c.vectorWidth) +
-               " needs an FFT of at least vector_width^2 = " +
+               " needs a half-size complex FFT of at least vector_width^2 = " +
                str(c.vectorWidth * c.vectorWidth) +
                " points (the last stages run on transposed vector_width x "
-               "vector_width blocks); this op's FFT has " +
-               str(g.n));
+               "vector_width blocks); this op's real FFT has " +
+               str(g.n) + " points, its complex FFT " + str(g.n / 2));
   if (c.radix != 2 && c.radix != 4 && c.radix != 8)
     return bad("radix must be 2, 4 or 8, got " + str(c.radix));
+  int64_t blk = c.vectorWidth * c.vectorWidth;
+  if (c.monarchN2 < blk || (c.monarchN2 & (c.monarchN2 - 1)) != 0)
+    return bad("monarch_n2 must be a power of two >= vector_width^2 = " +
+               str(blk) + " (the inner transforms hold whole " +
+               str(c.vectorWidth) + "x" + str(c.vectorWidth) +
+               " blocks), got " + str(c.monarchN2));
   if (c.rowsPerTask < 1 || c.rowsPerTask > 1024)
     return bad("rows_per_task must be in [1, 1024], got " +
                str(c.rowsPerTask));
@@ -304,18 +312,25 @@ FftConfig mlir::kjit::defaultFftConfig(const FftGeom &g, const TargetInfo &t) {
   FftConfig c;
   c.vectorWidth = 4;
   for (int64_t v : {8, 16})
-    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       c.vectorWidth = v;
-  // Radix 8 (fewer passes over the row): the fastest radix with
-  // vector_width 16 in bench/results/2026-11-28-tuning-evidence.md (L = 1024
-  // and 2048, exhaustive search, 1 and 2 threads: 6-12% over radix 4) and in
-  // 2026-11-27-fftconv.md at L = 4096 / 65536 on one thread (within 5% of
-  // radix 4 otherwise).
-  c.radix = 8;
+  // Radix 8 (three stages per pass) when the row (re + im) fits in a
+  // quarter of L2, else 4: the faster one in most runs at L 4096 and
+  // L 65536 on Zen 4 (bench/results/2026-11-28-fft-conv.md; noisy runs).
+  c.radix = 2.0 * 4.0 * (g.n / 2) <= t.l2Bytes / 4 ? 8 : 4;
+  // Inner transforms: a chunk and its mirror (re, im) in half of L1.
+  int64_t half = g.n / 2, blk = c.vectorWidth * c.vectorWidth;
+  c.monarchN2 = blk;
+  while (c.monarchN2 * 2 <= half &&
+         2 * 8 * c.monarchN2 * 2 <= (int64_t)t.l1dBytes / 2)
+    c.monarchN2 *= 2;
+  c.monarchN2 = std::min(std::max(c.monarchN2, blk), half);
   c.threads = std::max(1u, t.numCores);
-  // Tasks are dealt round-robin to the team; one row per task balances best
-  // and the per-task scratch (2 x N floats) does not grow with it.
-  c.rowsPerTask = 1;
+  // Tasks are dealt round-robin to the team (a static split either way), so
+  // one task per thread balances as well as one row per task and allocates
+  // the per-task scratch (2 x n/2 floats) once per thread, not per row.
+  c.rowsPerTask = std::min<int64_t>(
+      1024, std::max<int64_t>(1, ceilDiv(g.rows(), c.threads)));
   return c;
 }
 
@@ -323,10 +338,14 @@ SearchSpace mlir::kjit::fftSearchSpace(const FftGeom &g, const TargetInfo &t) {
   SearchSpace s;
   Knob vw{"vector_width", {}, {}};
   for (int64_t v : {4, 8, 16})
-    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n)
+    if (v <= (int64_t)t.maxF32Lanes() && v * v <= g.n / 2)
       vw.ints.push_back(v);
   s.knobs.push_back(vw);
   s.knobs.push_back({"radix", {2, 4, 8}, {}});
+  Knob n2{"monarch_n2", {}, {}};
+  for (int64_t v = 16; v <= g.n / 2; v *= 2)
+    n2.ints.push_back(v);
+  s.knobs.push_back(n2);
   s.knobs.push_back({"rows_per_task", {1, 2, 4, 8}, {}});
   Knob th{"threads", {}, {}};
   for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
@@ -341,19 +360,25 @@ CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
   f.flops = g.flops();
   f.compulsoryBytes =
       4.0 * (2.0 * g.rows() * g.l + g.c * g.lk + (g.hasD ? g.c : 0));
-  // Per row: u in, y out, the channel's spectrum (2N), and one pass over
-  // the 2N scratch per radix pass when the row exceeds L2.
-  int64_t bigStages = g.logN - 1; // >= log2(vw) of them are in registers
+  // Per row: u in, y out, the channel's cached spectrum (m complex) and the
+  // exact compare of k with its copy; the row itself (m complex) is swept
+  // once per top radix pass (the Monarch split's column transforms) when it
+  // exceeds L2, the chunks stay in cache.
+  int64_t m = g.n / 2, logM = g.logN - 1;
+  int64_t n2 = std::min<int64_t>(c.monarchN2, m);
   int64_t rlog = c.radix == 8 ? 3 : (c.radix == 4 ? 2 : 1);
-  double passes = 2.0 * ceilDiv(bigStages, rlog) + 1;
-  double rowBytes = 8.0 * g.n;
+  int64_t topStages = logM;
+  for (int64_t v = n2; v > 1; v /= 2)
+    --topStages;
+  double topPasses = 2.0 * ceilDiv(topStages, rlog);
+  double rowBytes = 8.0 * m;
   bool fits = 2 * rowBytes <= (double)t.l2Bytes;
-  f.movedBytes = 4.0 * 2.0 * g.rows() * g.l + g.rows() * rowBytes +
-                 (fits ? 0.0 : g.rows() * rowBytes * 2 * passes);
+  f.movedBytes = g.rows() * (4.0 * 2.0 * g.l + rowBytes + 8.0 * g.lk) +
+                 (fits ? 0.0 : g.rows() * rowBytes * 2 * topPasses);
   f.workingSetBytes = 2 * rowBytes;
-  double vecButterflies = (double)g.n / 2 / c.vectorWidth * g.logN;
-  f.vectorFmas = (g.rows() * 2 + g.c) * vecButterflies * 3;
-  f.l1Loads = (g.rows() * 2 + g.c) * vecButterflies * 6 / rlog;
+  double vecButterflies = (double)m / 2 / c.vectorWidth * logM;
+  f.vectorFmas = g.rows() * 2 * vecButterflies * 3;
+  f.l1Loads = g.rows() * 2 * vecButterflies * 6 / rlog;
   f.registerTile = 2.0 * c.radix + 4;
   f.laneUtilization = 1;
   f.parallelTasks = (double)ceilDiv(g.rows(), c.rowsPerTask);

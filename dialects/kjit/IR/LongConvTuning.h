@@ -50,32 +50,38 @@ CostFeatures bflyCostFeatures(const BflyConfig &cfg, const BflyGeom &g,
 
 
 /// A causal long convolution (kjit.fft_conv) over B x C rows of length L
-/// with a C x Lk kernel, computed through complex FFTs of size n (a power of
-/// two >= max(16, L + Lk - 1)).
+/// with a C x Lk kernel, computed through real FFTs of size n (a power of
+/// two >= max(32, L + Lk - 1)), each a complex FFT of n/2 points.
 struct FftGeom {
-  int64_t b = 0, c = 0, l = 0, lk = 0, n = 16, logN = 4;
+  int64_t b = 0, c = 0, l = 0, lk = 0, n = 32, logN = 5;
   bool hasD = false;
   int64_t rows() const { return b * c; }
-  /// Forward + inverse complex FFT per row, the kernel's FFT per channel,
-  /// the pointwise product (5 N log2 N per complex FFT, 6 N per product).
+  /// Nominal flops of a forward and an inverse real FFT per row (2.5 n
+  /// log2 n each, half of a complex FFT's 5 n log2 n) and the product (3 n);
+  /// the kernel spectra are cached across calls and not counted.
   double flops() const {
-    double fft = 5.0 * n * logN;
-    return rows() * (2 * fft + 6.0 * n) + c * fft;
+    double fft = 2.5 * n * logN;
+    return rows() * (2 * fft + 3.0 * n);
   }
 };
-
 /// Geometry of an fft_conv with static shapes; fails otherwise.
 FailureOr<FftGeom> getFftGeom(Operation *op, std::string &reason);
 
-/// The CPU knobs of the FFT convolution (FftConvCPU.cpp). A row is a complex
-/// split (re, im) array of N floats; the butterfly stages with half-size
-/// h >= vector_width run vectorized across butterflies, `radix` = 2, 4 or 8
-/// fuses 1, 2 or 3 radix-2 stages per pass over the row; the last
-/// log2(vector_width) stages (and their inverses, with the pointwise product
-/// in between) run on vector_width x vector_width transposed blocks.
+/// The CPU knobs of the FFT convolution (FftConvCPU.cpp). A row is a
+/// complex split (re, im) array of m = n/2 points; the butterfly stages
+/// with half-size h >= vector_width run vectorized across butterflies,
+/// `radix` = 2, 4 or 8 fuses 1, 2 or 3 radix-2 stages per pass; the last
+/// log2(vector_width) stages run on vector_width x vector_width blocks
+/// transposed in registers; monarch_n2 splits m = N1 x N2 so that each
+/// N2-point inner transform (with the product) is finished in cache.
 struct FftConfig {
   int64_t vectorWidth = 16; ///< f32 lanes
   int64_t radix = 4;        ///< 2, 4 or 8
+  /// The half-size complex FFT of m = n/2 points as m = N1 x N2: N1-point
+  /// column transforms over the whole row, then N1 contiguous N2-point
+  /// transforms, each finished (with the product and its inverse) while it
+  /// is in cache. monarch_n2 >= m: no split.
+  int64_t monarchN2 = 1024;
   int64_t rowsPerTask = 1;  ///< rows per parallel task
   int64_t threads = 1;
 

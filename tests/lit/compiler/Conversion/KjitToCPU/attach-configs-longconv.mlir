@@ -73,7 +73,7 @@ func.func @fft_too_wide(%u: tensor<2x3x300xf32>, %k: tensor<3x5xf32>) -> tensor<
 // -----
 
 func.func @fft_block(%u: tensor<2x3x20xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x20xf32> {
-  // expected-error @+1 {{vector_width 8 needs an FFT of at least vector_width^2 = 64 points (the last stages run on transposed vector_width x vector_width blocks); this op's FFT has 32}}
+  // expected-error @+1 {{vector_width 8 needs a half-size complex FFT of at least vector_width^2 = 64 points (the last stages run on transposed vector_width x vector_width blocks); this op's real FFT has 32 points, its complex FFT 16}}
   %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{vector_width = 8}>} : tensor<2x3x20xf32>, tensor<3x5xf32> -> tensor<2x3x20xf32>
   return %y : tensor<2x3x20xf32>
 }
@@ -83,6 +83,14 @@ func.func @fft_block(%u: tensor<2x3x20xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x
 func.func @fft_radix(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
   // expected-error @+1 {{radix must be 2, 4 or 8, got 16}}
   %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{radix = 16}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
+  return %y : tensor<2x3x100xf32>
+}
+
+// -----
+
+func.func @fft_monarch(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
+  // expected-error @+1 {{monarch_n2 must be a power of two >= vector_width^2 = 16 (the inner transforms hold whole 4x4 blocks), got 24}}
+  %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{vector_width = 4, monarch_n2 = 24}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
   return %y : tensor<2x3x100xf32>
 }
 
@@ -105,7 +113,7 @@ func.func @fft_threads(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>, %d: tensor<
 // -----
 
 func.func @fft_unknown(%u: tensor<2x3x100xf32>, %k: tensor<3x5xf32>) -> tensor<2x3x100xf32> {
-  // expected-error @+1 {{unknown knob 'row_tile' for kjit.fft_conv (knobs: vector_width, radix, rows_per_task, threads)}}
+  // expected-error @+1 {{unknown knob 'row_tile' for kjit.fft_conv (knobs: vector_width, radix, monarch_n2, rows_per_task, threads)}}
   %y = kjit.fft_conv %u, %k {kjit.config = #kjit.config<{row_tile = 4}>} : tensor<2x3x100xf32>, tensor<3x5xf32> -> tensor<2x3x100xf32>
   return %y : tensor<2x3x100xf32>
 }
