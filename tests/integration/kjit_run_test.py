@@ -254,6 +254,7 @@ class Runner:
         for fname, cases in (("dw_k7_nhwc_bias.mlir", CASES),
                              ("fft_conv.mlir", OTHER_CASES)):
             self.repeat_one(fname, cases[fname])
+        self.test_online_tuning()
 
     def repeat_one(self, fname, case):
         stem = fname.split(".")[0]
@@ -274,7 +275,6 @@ class Runner:
             return self.fail(name, f"bad timing line {m.group(0)!r}")
         if self.check_outputs(name, [out], case["ref"](*arrays)):
             self.ok(name)
-        self.test_online_tuning()
 
     def test_online_tuning(self):
         """KJIT_TUNE=budget:1: tuned on-line, right output, records in the
