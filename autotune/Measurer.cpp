@@ -74,12 +74,18 @@ Measurement RuntimeMeasurer::measure(const Workload &workload,
   }
   std::vector<std::vector<uint8_t>> outBufs;
   std::vector<TensorView> outViews;
+  // Outputs the kernel sizes itself (kjit.spgemm): runAllocating, whose
+  // allocation of the result is part of what is measured.
+  bool allocating = false;
   for (const ArgInfo &a : kernel->outputs()) {
+    allocating |= a.isDynamic();
+    if (a.isDynamic())
+      continue;
     outBufs.emplace_back(numElements(a.shape) * dtypeSize(a.dtype) + 64);
     outViews.emplace_back(outBufs.back().data(), a.dtype, a.shape);
   }
   std::vector<double> times;
-  if (jit_.target().kind == Target::Kind::CUDA) {
+  if (jit_.target().kind == Target::Kind::CUDA && !allocating) {
     // On a GPU: device time of each run between CUDA events, the L2 cache
     // flushed before each (in place of rotated input sets), inputs copied
     // to the device once (Kernel::time).
@@ -98,7 +104,11 @@ Measurement RuntimeMeasurer::measure(const Workload &workload,
   } else {
     int run = 0;
     auto once = [&]() -> Status {
-      return kernel->run(inViews[run++ % sets], outViews);
+      const std::vector<TensorView> &in = inViews[run++ % sets];
+      if (!allocating)
+        return kernel->run(in, outViews);
+      auto outs = kernel->runAllocating(in);
+      return outs ? Status::ok() : outs.status();
     };
     for (int i = 0; i < options_.warmup; ++i)
       if (Status s = once(); !s) {
