@@ -289,6 +289,71 @@ TEST(Spmm, ConfigSampleAgrees) {
 }
 
 // --------------------------------------------------------------------------
+// Packed tiles of b (pack_b = 1) and column-tile tasks (partition = "cols"):
+// N = 1, N below one vector, prime sizes, a tile remainder, empty rows and
+// nnz = 0; every config agrees with the reference and, bit for bit, with the
+// others (packing changes where b is read from, not the order of the sums).
+// The default config is among them: on a 2-core host it picks "cols" and
+// pack_b for the last shape (10 column tiles of 64, nnz >= 2 K).
+// --------------------------------------------------------------------------
+TEST(Spmm, PackedTilesAndColumnTasks) {
+  const char *configs[] = {
+      "",
+      "#kjit.config<{pack_b = 1, partition = \"cols\", vector_width = 8, "
+      "n_block = 2, n_tile = 32, prefetch_distance = 3}>",
+      "#kjit.config<{pack_b = 1, partition = \"nnz\", vector_width = 4, "
+      "n_block = 3, n_tile = 12}>",
+      "#kjit.config<{pack_b = 1, partition = \"rows\", row_tile = 4, "
+      "vector_width = 8, n_block = 1, n_tile = 8, prefetch_distance = 1}>",
+      "#kjit.config<{pack_b = 0, partition = \"cols\", vector_width = 8, "
+      "n_block = 1, n_tile = 16, prefetch_distance = 5}>",
+      "#kjit.config<{pack_b = 1, partition = \"cols\", vector_width = 16, "
+      "n_block = 4, n_tile = 64, prefetch_distance = 2}>",
+  };
+  const bool wide =
+      kjit::Target::host().key().find("avx512f") != std::string::npos;
+  struct Case {
+    Shape s;
+    double sparsity;
+    bool emptyRows;
+  };
+  const Case cases[] = {
+      {{5, 3, 1}, 0.5, false},    // N = 1
+      {{9, 7, 3}, 0.6, true},     // N below one vector, empty rows
+      {{37, 41, 131}, 0.9, false}, // primes, a tile remainder
+      {{11, 7, 5}, 1.0, false},   // nnz = 0
+      {{40, 30, 600}, 0.7, true}, // many column tiles
+  };
+  uint64_t salt = 400;
+  for (const Case &cs : cases) {
+    CsrOptions o;
+    o.sparsity = cs.sparsity;
+    o.emptyRows = cs.emptyRows;
+    o.shuffle = true;
+    ++salt;
+    std::vector<float> first;
+    for (const char *c : configs)
+      for (int threads : {1, 2}) {
+        if (!wide && std::string(c).find("vector_width = 16") !=
+                         std::string::npos)
+          continue;
+        std::vector<float> out = checkCase(cs.s, o, threads, c, salt);
+        if (out.empty())
+          continue;
+        if (first.empty())
+          first = out;
+        else
+          EXPECT_EQ(0, std::memcmp(first.data(), out.data(),
+                                   out.size() * sizeof(float)))
+              << "M=" << cs.s.m << " K=" << cs.s.k << " N=" << cs.s.n
+              << " config '" << c << "' threads " << threads
+              << " differs from the first config (KJIT_TEST_SEED="
+              << baseSeed() << ")";
+      }
+  }
+}
+
+// --------------------------------------------------------------------------
 // Malformed CSR: an error Status with a precise message, then a valid call.
 // --------------------------------------------------------------------------
 struct Malformed {
