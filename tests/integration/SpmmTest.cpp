@@ -54,6 +54,7 @@ struct CsrOptions {
   bool emptyRows = false;  ///< force every third row empty
   bool shuffle = false;    ///< unsorted columns within a row
   bool duplicates = false; ///< repeat some entries (to be summed)
+  bool sortRows = false;   ///< sort each row's columns last (duplicates kept)
 };
 
 Csr randomCsr(int64_t m, int64_t k, const CsrOptions &o, std::mt19937_64 &rng) {
@@ -75,6 +76,8 @@ Csr randomCsr(int64_t m, int64_t k, const CsrOptions &o, std::mt19937_64 &rng) {
     }
     if (o.shuffle)
       std::shuffle(cols.begin(), cols.end(), rng);
+    if (o.sortRows)
+      std::sort(cols.begin(), cols.end());
     for (int32_t c : cols) {
       a.colIdx.push_back(c);
       a.values.push_back(u(rng));
@@ -351,6 +354,65 @@ TEST(Spmm, PackedTilesAndColumnTasks) {
               << baseSeed() << ")";
       }
   }
+}
+
+// --------------------------------------------------------------------------
+// K blocks (k_tile): taken when every row is sorted by column (duplicates
+// allowed), the unblocked code otherwise; either way the same sums in the
+// same order, so bit-equal to k_tile = 0. Blocks of 1 row of b, blocks that
+// do not divide K, more blocks than some rows have entries, empty rows,
+// nnz = 0.
+// --------------------------------------------------------------------------
+TEST(Spmm, KBlocksSortedAndUnsortedRows) {
+  const char *configs[] = {
+      "#kjit.config<{k_tile = 0, pack_b = 0, vector_width = 8, n_block = 2, "
+      "n_tile = 16}>",
+      "#kjit.config<{k_tile = 1, pack_b = 1, partition = \"cols\", "
+      "vector_width = 8, n_block = 1, n_tile = 8}>",
+      "#kjit.config<{k_tile = 7, pack_b = 1, partition = \"nnz\", "
+      "vector_width = 4, n_block = 3, n_tile = 24, prefetch_distance = 2}>",
+      "#kjit.config<{k_tile = 16, pack_b = 0, partition = \"rows\", "
+      "row_tile = 5, vector_width = 8, n_block = 2, n_tile = 32}>",
+  };
+  struct Case {
+    Shape s;
+    double sparsity;
+    bool emptyRows;
+  };
+  const Case cases[] = {
+      {{37, 41, 131}, 0.8, false}, // primes, tile remainders
+      {{23, 19, 29}, 0.6, true},   // empty rows
+      {{5, 3, 1}, 0.3, false},     // N = 1, K below k_tile
+      {{11, 7, 5}, 1.0, false},    // nnz = 0
+  };
+  uint64_t salt = 500;
+  for (const Case &cs : cases)
+    for (int order = 0; order < 2; ++order) {
+      CsrOptions o;
+      o.sparsity = cs.sparsity;
+      o.emptyRows = cs.emptyRows;
+      o.duplicates = true;
+      o.shuffle = true;
+      o.sortRows = order == 0; // sorted with duplicates, then unsorted
+      ++salt;
+      std::vector<float> first;
+      for (const char *c : configs)
+        for (int threads : {1, 2}) {
+          std::vector<float> out = checkCase(cs.s, o, threads, c, salt);
+          if (out.empty())
+            continue;
+          if (first.empty())
+            first = out;
+          else
+            EXPECT_EQ(0, std::memcmp(first.data(), out.data(),
+                                     out.size() * sizeof(float)))
+                << "M=" << cs.s.m << " K=" << cs.s.k << " N=" << cs.s.n
+                << (order == 0 ? " sorted" : " unsorted") << " config '"
+                << c << "' threads " << threads
+                << " differs from k_tile = 0 (KJIT_TEST_SEED=" << baseSeed()
+                << ")";
+        }
+    }
 }
 
 // --------------------------------------------------------------------------

@@ -229,6 +229,66 @@ public:
     Value mem, slot, j0;
   };
   Value packBuf = nullptr; ///< slots x K x n_tile, when cfg.packB
+  /// k_tile: seg[i, kb] = the first nonzero of row i whose column is >=
+  /// kb * k_tile (rows sorted by column); kBlocks + 1 entries per row. Null:
+  /// no K blocking.
+  Value seg = nullptr;
+  int64_t kBlocks = 1;
+
+  /// 1 when every row's columns are non-decreasing (i1).
+  Value rowsSorted() {
+    Value f = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+    Value bad =
+        loop(c(0), c(g.m), c(1), {f}, [&](Value r, ValueRange acc) {
+          Value s = toIndex(rp(r)), e = toIndex(rp(add(r, 1)));
+          Value last = arith::SubIOp::create(b, loc, e, c(1));
+          // [s, e - 1) is empty for rows with < 2 entries (e - 1 <= s).
+          Value ub = arith::MaxSIOp::create(b, loc, last, s);
+          return loop(s, ub, c(1), {acc[0]}, [&](Value q, ValueRange a) {
+            Value x = memref::LoadOp::create(b, loc, colIdx, ValueRange{q});
+            Value y = memref::LoadOp::create(b, loc, colIdx,
+                                             ValueRange{add(q, 1)});
+            return SmallVector<Value>{arith::OrIOp::create(
+                b, loc, a[0], cmp(arith::CmpIPredicate::sgt, x, y))};
+          });
+        })[0];
+    return arith::XOrIOp::create(
+        b, loc, bad, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+  }
+
+  /// Fills seg (rows sorted): one pass over each row.
+  void fillSeg() {
+    loop(c(0), c(g.m), c(1), [&](Value i) {
+      Value s = toIndex(rp(i)), e = toIndex(rp(add(i, 1)));
+      memref::StoreOp::create(b, loc, s, seg, ValueRange{i, c(0)});
+      // p carried over the K blocks: the first position in [p, e) whose
+      // column >= kb * k_tile.
+      loop(c(1), c(kBlocks), c(1), {s}, [&](Value kb, ValueRange pin) {
+        Value bound = arith::IndexCastOp::create(b, loc, i32,
+                                                 mul(kb, cfg.kTile));
+        Type ix = b.getIndexType();
+        auto w = scf::WhileOp::create(b, loc, TypeRange{ix}, ValueRange{pin[0]});
+        {
+          OpBuilder::InsertionGuard guard(b);
+          Block *before = b.createBlock(&w.getBefore(), {}, {ix}, {loc});
+          Value q = before->getArgument(0);
+          Value in = cmp(arith::CmpIPredicate::slt, q, e);
+          // Never past the last entry (q == e may be nnz).
+          Value qs = minI(q, c(std::max<int64_t>(g.nnz - 1, 0)));
+          Value col = memref::LoadOp::create(b, loc, colIdx, ValueRange{qs});
+          Value below = cmp(arith::CmpIPredicate::slt, col, bound);
+          scf::ConditionOp::create(b, loc, andI(in, below), ValueRange{q});
+          Block *after = b.createBlock(&w.getAfter(), {}, {ix}, {loc});
+          scf::YieldOp::create(b, loc,
+                               ValueRange{add(after->getArgument(0), 1)});
+        }
+        Value p = w.getResult(0);
+        memref::StoreOp::create(b, loc, p, seg, ValueRange{i, kb});
+        return SmallVector<Value>{p};
+      });
+      memref::StoreOp::create(b, loc, e, seg, ValueRange{i, c(kBlocks)});
+    });
+  }
 
   void task(Value t, int64_t tasks) {
     // emitTaskLoop deals task t to thread t mod min(threads, tasks): that
@@ -296,18 +356,36 @@ public:
   void rows(Value r0, Value r1, Value j0, int64_t cols, const Src &src) {
     int64_t w = cfg.blockCols();
     int64_t blocks = cols / w, rem = cols % w;
-    loop(r0, r1, c(1), [&](Value i) {
-      Value s = toIndex(rp(i)), e = toIndex(rp(add(i, 1)));
+    // One row's blocks over nonzeros [s, e); `acc`: add to out (else store).
+    auto row = [&](Value i, Value s, Value e, Value acc) {
       if (blocks == 1)
-        block(i, s, e, j0, c(0), cfg.nBlock, 0, src);
+        block(i, s, e, j0, c(0), cfg.nBlock, 0, src, acc);
       else if (blocks > 1)
         loop(c(0), c(blocks), c(1), [&](Value blk) {
           Value off = mul(blk, w);
-          block(i, s, e, add(j0, off), off, cfg.nBlock, 0, src);
+          block(i, s, e, add(j0, off), off, cfg.nBlock, 0, src, acc);
         });
       if (rem > 0)
         block(i, s, e, add(j0, blocks * w), c(blocks * w),
-              (rem + vw - 1) / vw, rem % vw, src);
+              (rem + vw - 1) / vw, rem % vw, src, acc);
+    };
+    if (!seg) {
+      loop(r0, r1, c(1), [&](Value i) {
+        row(i, toIndex(rp(i)), toIndex(rp(add(i, 1))), Value());
+      });
+      return;
+    }
+    // K blocks outer: k_tile rows of the tile stay in L1 while every row of
+    // the task adds its nonzeros of that block; out carries the sums from
+    // one block to the next (same FMAs in the same order as unblocked).
+    loop(c(0), c(kBlocks), c(1), [&](Value kb) {
+      Value acc = cmp(arith::CmpIPredicate::ne, kb, c(0));
+      loop(r0, r1, c(1), [&](Value i) {
+        Value s = memref::LoadOp::create(b, loc, seg, ValueRange{i, kb});
+        Value e =
+            memref::LoadOp::create(b, loc, seg, ValueRange{i, add(kb, 1)});
+        row(i, s, e, acc);
+      });
     });
   }
 
@@ -316,7 +394,7 @@ public:
   /// nonzero (masked; a packed tile has room and zeros past them, so only
   /// the direct source needs the masked load).
   void block(Value i, Value s, Value e, Value j0, Value off, int64_t nv,
-             int64_t lastLanes, const Src &src) {
+             int64_t lastLanes, const Src &src, Value acc) {
     Value mask = lastLanes ? constMask(lastLanes) : Value();
     bool packed = src.slot != nullptr;
     SmallVector<Value> cols, srcCols;
@@ -330,6 +408,12 @@ public:
       return {row, col};
     };
     SmallVector<Value> accs(nv, zeroVec());
+    if (acc) // a later K block: start from out (the earlier blocks' sums)
+      for (int64_t q = 0; q < nv; ++q) {
+        Value o = mask && q == nv - 1 ? maskedLoad(out, {i, cols[q]}, mask)
+                                      : load(out, {i, cols[q]});
+        accs[q] = arith::SelectOp::create(b, loc, acc, o, accs[q]);
+      }
     accs = loop(s, e, c(1), accs, [&](Value p, ValueRange a) {
       Value col = toIndex(memref::LoadOp::create(b, loc, colIdx, ValueRange{p}));
       Value v = memref::LoadOp::create(b, loc, values, ValueRange{p});
@@ -405,8 +489,31 @@ LogicalResult generateSpmmCpu(OpBuilder &b, Location loc, Operation *op,
       return;
     if (cfg.packB)
       gen.packBuf = gen.alloc({std::min(cfg.threads, tasks), g.k, cfg.nTile});
-    emitTaskLoop(b, loc, tasks, cfg.threads,
-                 [&](Value t) { gen.task(t, tasks); });
+    auto compute = [&] {
+      emitTaskLoop(b, loc, tasks, cfg.threads,
+                   [&](Value t) { gen.task(t, tasks); });
+    };
+    if (cfg.kTile > 0 && cfg.kTile < g.k && g.nnz > 0) {
+      // K blocks need each row's nonzeros sorted by column; rows that are
+      // not (legal CSR) take the unblocked code.
+      gen.ifThen(
+          gen.rowsSorted(),
+          [&] {
+            gen.kBlocks = (g.k + cfg.kTile - 1) / cfg.kTile;
+            gen.seg = memref::AllocOp::create(
+                b, loc,
+                MemRefType::get({g.m, gen.kBlocks + 1}, b.getIndexType()),
+                b.getI64IntegerAttr(64));
+            gen.fillSeg();
+            compute();
+            memref::DeallocOp::create(b, loc, gen.seg);
+            gen.seg = nullptr;
+            gen.kBlocks = 1;
+          },
+          compute);
+    } else {
+      compute();
+    }
     if (cfg.packB)
       gen.dealloc(gen.packBuf);
   });

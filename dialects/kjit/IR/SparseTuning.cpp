@@ -63,7 +63,8 @@ FailureOr<SpmmConfig> SpmmConfig::parse(ConfigAttr config,
                                             : SpmmConfig::Partition::Cols;
               })
       .integer("prefetch_distance", c.prefetchDistance)
-      .integer("pack_b", c.packB);
+      .integer("pack_b", c.packB)
+      .integer("k_tile", c.kTile);
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -77,7 +78,8 @@ ConfigAttr SpmmConfig::toAttr(MLIRContext *ctx) const {
                           {"row_tile", rowTile},
                           {"threads", threads},
                           {"prefetch_distance", prefetchDistance},
-                          {"pack_b", packB}},
+                          {"pack_b", packB},
+                          {"k_tile", kTile}},
                          {{"partition", partition == Partition::Nnz ? "nnz"
                                         : partition == Partition::Rows
                                             ? "rows"
@@ -113,6 +115,8 @@ LogicalResult mlir::kjit::checkSpmmConfig(const SpmmConfig &c,
   if (c.prefetchDistance < 0 || c.prefetchDistance > 64)
     return bad("prefetch_distance must be in [0, 64], got " +
                str(c.prefetchDistance));
+  if (c.kTile < 0)
+    return bad("k_tile must be >= 0 (0: no K blocks), got " + str(c.kTile));
   if (c.packB != 0 && c.packB != 1)
     return bad("pack_b must be 0 or 1, got " + str(c.packB));
   if (c.packB) {
@@ -160,6 +164,7 @@ SpmmConfig mlir::kjit::defaultSpmmConfig(const SpmmGeom &g,
   // bench/results/2026-11-28-spmm.md).
   c.packB = g.nnz >= 2 * g.k ? 1 : 0;
   c.prefetchDistance = 0;
+  c.kTile = 0;
   return c;
 }
 
@@ -186,6 +191,7 @@ SearchSpace mlir::kjit::spmmSearchSpace(const SpmmGeom &g,
   s.knobs.push_back({"partition", {}, {"nnz", "rows", "cols"}});
   s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
   s.knobs.push_back({"pack_b", {0, 1}, {}});
+  s.knobs.push_back({"k_tile", {0, 64, 128, 256}, {}});
   return s;
 }
 

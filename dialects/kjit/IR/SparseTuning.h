@@ -36,6 +36,10 @@ struct SpmmConfig {
   int64_t threads = 1;
   int64_t prefetchDistance = 0; ///< nonzeros ahead to prefetch b; 0 = off
   int64_t packB = 1;          ///< 1: copy each column tile of b first
+  /// Rows of b per K block (0: none): all rows of a task add the nonzeros
+  /// of one K block of the tile before the next, out carrying the sums.
+  /// Taken only when every row's columns are sorted (checked per call).
+  int64_t kTile = 0;
   /// Tasks: "nnz" = row ranges with balanced nonzeros + rows, "rows" =
   /// row_tile rows each, "cols" = one column tile each (all rows).
   Partition partition = Partition::Nnz;

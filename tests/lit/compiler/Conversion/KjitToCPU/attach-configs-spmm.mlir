@@ -72,6 +72,14 @@ func.func @pack_b(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b:
 
 // -----
 
+func.func @k_tile(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x40xf32>) -> tensor<5x40xf32> {
+  // expected-error @+1 {{k_tile must be >= 0 (0: no K blocks), got -3}}
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{k_tile = -3}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
+  return %y : tensor<5x40xf32>
+}
+
+// -----
+
 func.func @pack_b_too_big(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<1000000x40xf32>) -> tensor<5x40xf32> {
   // expected-error @+1 {{pack_b = 1 needs 4096000000 bytes of tile buffers (K x n_tile x threads x 4); at most 2 GiB: use a smaller n_tile or pack_b = 0}}
   %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{pack_b = 1, vector_width = 8, n_block = 1, n_tile = 1024, threads = 1}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<1000000x40xf32> -> tensor<5x40xf32>
