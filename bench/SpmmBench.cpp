@@ -24,7 +24,9 @@
 // KMP_BLOCKTIME=0 unless set) so no peer's spinning pool steals a core from
 // the next one; medians per peer.
 // Prints a markdown table. KJIT_BENCH_CONFIG=<#kjit.config<...>> times kjit
-// with other knobs; KJIT_BENCH_SPARSITY=90 runs one sparsity only.
+// with other knobs; KJIT_BENCH_ALT_CONFIG=<...> also times kjit with that
+// config in the same rounds (a second kjit line on stderr: knob choices
+// compared in one process); KJIT_BENCH_SPARSITY=90 runs one sparsity only.
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -245,6 +247,33 @@ int main() {
           std::exit(1);
         }
       };
+      // An alternative config, timed in the same rounds (after the peers).
+      const char *altCfg = std::getenv("KJIT_BENCH_ALT_CONFIG");
+      std::vector<float> yA(altCfg ? yK.size() : 0);
+      kjit::Result<kjit::Kernel> alt = kjit::Status::ok();
+      if (altCfg) {
+        kjit::CompileOptions ao = co;
+        ao.config = altCfg;
+        alt = jit.compileModule(spmmModule(nnz), ao);
+        if (!alt) {
+          std::fprintf(stderr, "kjit alt compile failed: %s\n",
+                       alt.errorMessage().c_str());
+          return 1;
+        }
+      }
+      auto runA = [&] {
+        kjit::Status st =
+            alt->run({kjit::TensorView(rp.data(), {kM + 1}),
+                      kjit::TensorView(ci.data(), {nnz}),
+                      kjit::TensorView(vals.data(), {nnz}),
+                      kjit::TensorView(b.data(), {kK, kN})},
+                     {kjit::TensorView(yA.data(), {kM, kN})});
+        if (!st) {
+          std::fprintf(stderr, "kjit alt run failed: %s\n",
+                       st.message().c_str());
+          std::exit(1);
+        }
+      };
       auto runE = [&] { yE.noalias() = aE * bE; };
       auto runD = [&] {
         dnnl_sgemm('N', 'N', kM, kN, kK, 1.0f, dense.data(), kK, b.data(), kN,
@@ -255,14 +284,17 @@ int main() {
       XnnConv xnn(dense.data(), b.data(), yX.data(), threads);
       peers.push_back([&] { xnn.run(); });
 #endif
+      if (altCfg)
+        peers.push_back(runA);
       std::fill(yX.begin(), yX.end(), NAN);
       for (auto &f : peers) // warm-up
         f();
       double eK = maxRelErr(yK.data(), yE.data(), yK.size());
       double eD = maxRelErr(yD.data(), yE.data(), yD.size());
       double eX = haveXnn ? maxRelErr(yX.data(), yE.data(), yX.size()) : 0;
+      double eA = altCfg ? maxRelErr(yA.data(), yE.data(), yA.size()) : 0;
       // NaN (an output XNNPACK left unwritten) fails this too.
-      if (!(eK <= 1e-4 && eD <= 1e-4 && eX <= 1e-4)) {
+      if (!(eK <= 1e-4 && eD <= 1e-4 && eX <= 1e-4 && eA <= 1e-4)) {
         std::fprintf(stderr,
                      "mismatch: kjit %g dense %g XNNPACK %g (vs Eigen)\n", eK,
                      eD, eX);
@@ -285,6 +317,13 @@ int main() {
       std::fprintf(stderr, "sparsity %d%% threads %d: kjit %.2f ms, Eigen "
                            "%.2f ms, dense %.2f ms, XNNPACK %.2f ms\n",
                    sparsity, threads, r.kjit, r.eigen, r.dense, r.xnn);
+      if (altCfg) {
+        double a = median(t.back());
+        std::fprintf(stderr, "  alt config %s: %.2f ms (default / alt "
+                             "%.2fx)\n",
+                     alt->configs().empty() ? "" : alt->configs()[0].c_str(),
+                     a, r.kjit / a);
+      }
       rows.push_back(r);
     }
   }
