@@ -26,6 +26,13 @@
 //      the block in the row a later nonzero selects). The N tail is a
 //      smaller block whose last vector is masked (the store only, when
 //      packed: the slot has zeros past the tile's columns).
+//   3. k_tile > 0 (K blocks), when every row is sorted by column (checked
+//      per call; else step 2 as is): a per-call M x (K blocks + 1) table of
+//      where each row's nonzeros cross each block boundary, then per column
+//      tile: for each K block (k_tile rows of the tile, meant for L1), every
+//      row of the task adds that block's nonzeros, the accumulators starting
+//      from out after the first block: the same FMAs in the same order as
+//      unblocked, so bit-equal results.
 //
 // Unsorted and duplicate column indices need nothing: every nonzero adds its
 // product. Empty rows store zeros.
