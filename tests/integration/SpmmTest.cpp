@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -54,6 +55,7 @@ struct CsrOptions {
   bool emptyRows = false;  ///< force every third row empty
   bool shuffle = false;    ///< unsorted columns within a row
   bool duplicates = false; ///< repeat some entries (to be summed)
+  bool sortRows = false;   ///< sort each row's columns last (duplicates kept)
 };
 
 Csr randomCsr(int64_t m, int64_t k, const CsrOptions &o, std::mt19937_64 &rng) {
@@ -75,6 +77,8 @@ Csr randomCsr(int64_t m, int64_t k, const CsrOptions &o, std::mt19937_64 &rng) {
     }
     if (o.shuffle)
       std::shuffle(cols.begin(), cols.end(), rng);
+    if (o.sortRows)
+      std::sort(cols.begin(), cols.end());
     for (int32_t c : cols) {
       a.colIdx.push_back(c);
       a.values.push_back(u(rng));
@@ -286,6 +290,140 @@ TEST(Spmm, ConfigSampleAgrees) {
               << ")";
       }
   }
+}
+
+// --------------------------------------------------------------------------
+// Packed tiles of b (pack_b = 1) and column-tile tasks (partition = "cols"):
+// N = 1, N below one vector, prime sizes, a tile remainder, empty rows and
+// nnz = 0; every config agrees with the reference and, bit for bit, with the
+// others (packing changes where b is read from, not the order of the sums).
+// The default config is among them: on a 2-core host it picks "cols" and
+// pack_b for the last shape (10 column tiles of 64, nnz >= 2 K).
+// --------------------------------------------------------------------------
+TEST(Spmm, PackedTilesAndColumnTasks) {
+  const char *configs[] = {
+      "",
+      "#kjit.config<{pack_b = 1, partition = \"cols\", vector_width = 8, "
+      "n_block = 2, n_tile = 32, prefetch_distance = 3}>",
+      "#kjit.config<{pack_b = 1, partition = \"nnz\", vector_width = 4, "
+      "n_block = 3, n_tile = 12}>",
+      "#kjit.config<{pack_b = 1, partition = \"rows\", row_tile = 4, "
+      "vector_width = 8, n_block = 1, n_tile = 8, prefetch_distance = 1}>",
+      "#kjit.config<{pack_b = 0, partition = \"cols\", vector_width = 8, "
+      "n_block = 1, n_tile = 16, prefetch_distance = 5}>",
+      "#kjit.config<{pack_b = 1, partition = \"cols\", vector_width = 16, "
+      "n_block = 4, n_tile = 64, prefetch_distance = 2}>",
+  };
+  const bool wide =
+      kjit::Target::host().key().find("avx512f") != std::string::npos;
+  struct Case {
+    Shape s;
+    double sparsity;
+    bool emptyRows;
+  };
+  const Case cases[] = {
+      {{5, 3, 1}, 0.5, false},    // N = 1
+      {{9, 7, 3}, 0.6, true},     // N below one vector, empty rows
+      {{37, 41, 131}, 0.9, false}, // primes, a tile remainder
+      {{11, 7, 5}, 1.0, false},   // nnz = 0
+      {{40, 30, 600}, 0.7, true}, // many column tiles
+  };
+  uint64_t salt = 400;
+  for (const Case &cs : cases) {
+    CsrOptions o;
+    o.sparsity = cs.sparsity;
+    o.emptyRows = cs.emptyRows;
+    o.shuffle = true;
+    ++salt;
+    std::vector<float> first;
+    for (size_t ci = 0; ci < std::size(configs); ++ci)
+      for (int threads : {1, 2}) {
+        const char *c = configs[ci];
+        if (!wide && std::string(c).find("vector_width = 16") !=
+                         std::string::npos)
+          continue;
+        // The default on 1 and 2 threads; the others on one count each
+        // (alternating), to keep the compiles few.
+        if (ci > 0 && threads != int(ci % 2) + 1)
+          continue;
+        std::vector<float> out = checkCase(cs.s, o, threads, c, salt);
+        if (out.empty())
+          continue;
+        if (first.empty())
+          first = out;
+        else
+          EXPECT_EQ(0, std::memcmp(first.data(), out.data(),
+                                   out.size() * sizeof(float)))
+              << "M=" << cs.s.m << " K=" << cs.s.k << " N=" << cs.s.n
+              << " config '" << c << "' threads " << threads
+              << " differs from the first config (KJIT_TEST_SEED="
+              << baseSeed() << ")";
+      }
+  }
+}
+
+// --------------------------------------------------------------------------
+// K blocks (k_tile): taken when every row is sorted by column (duplicates
+// allowed), the unblocked code otherwise; either way the same sums in the
+// same order, so bit-equal to k_tile = 0. Blocks of 1 row of b, blocks that
+// do not divide K, more blocks than some rows have entries, empty rows,
+// nnz = 0.
+// --------------------------------------------------------------------------
+TEST(Spmm, KBlocksSortedAndUnsortedRows) {
+  const char *configs[] = {
+      "#kjit.config<{k_tile = 0, pack_b = 0, vector_width = 8, n_block = 2, "
+      "n_tile = 16}>",
+      "#kjit.config<{k_tile = 1, pack_b = 1, partition = \"cols\", "
+      "vector_width = 8, n_block = 1, n_tile = 8}>",
+      "#kjit.config<{k_tile = 7, pack_b = 1, partition = \"nnz\", "
+      "vector_width = 4, n_block = 3, n_tile = 24, prefetch_distance = 2}>",
+      "#kjit.config<{k_tile = 16, pack_b = 0, partition = \"rows\", "
+      "row_tile = 5, vector_width = 8, n_block = 2, n_tile = 32}>",
+  };
+  struct Case {
+    Shape s;
+    double sparsity;
+    bool emptyRows;
+  };
+  const Case cases[] = {
+      {{37, 41, 131}, 0.8, false}, // primes, tile remainders
+      {{23, 19, 29}, 0.6, true},   // empty rows
+      {{5, 3, 1}, 0.3, false},     // N = 1, K below k_tile
+      {{11, 7, 5}, 1.0, false},    // nnz = 0
+  };
+  uint64_t salt = 500;
+  for (const Case &cs : cases)
+    for (int order = 0; order < 2; ++order) {
+      CsrOptions o;
+      o.sparsity = cs.sparsity;
+      o.emptyRows = cs.emptyRows;
+      o.duplicates = true;
+      o.shuffle = true;
+      o.sortRows = order == 0; // sorted with duplicates, then unsorted
+      ++salt;
+      std::vector<float> first;
+      for (size_t ci = 0; ci < std::size(configs); ++ci)
+        for (int threads : {1, 2}) {
+          const char *c = configs[ci];
+          // Unblocked on 1 thread, each K-block config on 2 (and "cols"
+          // k_tile = 1 on 1 too).
+          if ((ci == 0 && threads == 2) || (ci > 1 && threads == 1))
+            continue;
+          std::vector<float> out = checkCase(cs.s, o, threads, c, salt);
+          if (out.empty())
+            continue;
+          if (first.empty())
+            first = out;
+          else
+            EXPECT_EQ(0, std::memcmp(first.data(), out.data(),
+                                     out.size() * sizeof(float)))
+                << "M=" << cs.s.m << " K=" << cs.s.k << " N=" << cs.s.n
+                << (order == 0 ? " sorted" : " unsorted") << " config '"
+                << c << "' threads " << threads
+                << " differs from k_tile = 0 (KJIT_TEST_SEED=" << baseSeed()
+                << ")";
+        }
+    }
 }
 
 // --------------------------------------------------------------------------

@@ -58,9 +58,15 @@ FailureOr<SpmmConfig> SpmmConfig::parse(ConfigAttr config,
       .integer("n_tile", c.nTile)
       .integer("row_tile", c.rowTile)
       .integer("threads", c.threads)
-      .choice("partition", {"nnz", "rows"},
-              [&](StringRef v) { c.balanceNnz = v == "nnz"; })
-      .integer("prefetch_distance", c.prefetchDistance);
+      .choice("partition", {"nnz", "rows", "cols"},
+              [&](StringRef v) {
+                c.partition = v == "nnz"    ? SpmmConfig::Partition::Nnz
+                              : v == "rows" ? SpmmConfig::Partition::Rows
+                                            : SpmmConfig::Partition::Cols;
+              })
+      .integer("prefetch_distance", c.prefetchDistance)
+      .integer("pack_b", c.packB)
+      .integer("k_tile", c.kTile);
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -73,8 +79,13 @@ ConfigAttr SpmmConfig::toAttr(MLIRContext *ctx) const {
                           {"n_tile", nTile},
                           {"row_tile", rowTile},
                           {"threads", threads},
-                          {"prefetch_distance", prefetchDistance}},
-                         {{"partition", balanceNnz ? "nnz" : "rows"}});
+                          {"prefetch_distance", prefetchDistance},
+                          {"pack_b", packB},
+                          {"k_tile", kTile}},
+                         {{"partition", partition == Partition::Nnz ? "nnz"
+                                        : partition == Partition::Rows
+                                            ? "rows"
+                                            : "cols"}});
 }
 
 LogicalResult mlir::kjit::checkSpmmConfig(const SpmmConfig &c,
@@ -106,7 +117,19 @@ LogicalResult mlir::kjit::checkSpmmConfig(const SpmmConfig &c,
   if (c.prefetchDistance < 0 || c.prefetchDistance > 64)
     return bad("prefetch_distance must be in [0, 64], got " +
                str(c.prefetchDistance));
-  (void)g;
+  if (c.kTile < 0)
+    return bad("k_tile must be >= 0 (0: no K blocks), got " + str(c.kTile));
+  if (c.packB != 0 && c.packB != 1)
+    return bad("pack_b must be 0 or 1, got " + str(c.packB));
+  if (c.packB) {
+    // One K x n_tile buffer per thread.
+    int64_t bytes = 4 * std::max<int64_t>(g.k, 1) * c.nTile *
+                    std::min(c.threads, std::max<int64_t>(c.tasks(g), 1));
+    if (bytes > (int64_t(1) << 31))
+      return bad("pack_b = 1 needs " + str(bytes) +
+                 " bytes of tile buffers (K x n_tile x threads x 4); at "
+                 "most 2 GiB: use a smaller n_tile or pack_b = 0");
+  }
   return success();
 }
 
@@ -133,8 +156,17 @@ SpmmConfig mlir::kjit::defaultSpmmConfig(const SpmmGeom &g,
   // Tasks balanced by nnz: one per thread is enough; more for "rows".
   c.rowTile = std::max<int64_t>(1, ceilDiv(std::max<int64_t>(g.m, 1),
                                            c.threads));
-  c.balanceNnz = true;
+  c.partition = SpmmConfig::Partition::Nnz;
+  // Enough column tiles to deal evenly to the threads: each thread packs and
+  // streams its own tiles (no tile packed twice, every row of A reuses it).
+  if (c.threads > 1 && c.colTiles(g) >= 4 * c.threads)
+    c.partition = SpmmConfig::Partition::Cols;
+  // Packing costs one copy of b per call; worth it when each row of b is
+  // used a few times per tile (nnz >= 2 K: measured 24 -> 14 ms at 90%,
+  // bench/results/2026-11-28-spmm.md).
+  c.packB = g.nnz >= 2 * g.k ? 1 : 0;
   c.prefetchDistance = 0;
+  c.kTile = 0;
   return c;
 }
 
@@ -158,8 +190,10 @@ SearchSpace mlir::kjit::spmmSearchSpace(const SpmmGeom &g,
   for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
     th.ints.push_back(v);
   s.knobs.push_back(th);
-  s.knobs.push_back({"partition", {}, {"nnz", "rows"}});
+  s.knobs.push_back({"partition", {}, {"nnz", "rows", "cols"}});
   s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
+  s.knobs.push_back({"pack_b", {0, 1}, {}});
+  s.knobs.push_back({"k_tile", {0, 64, 128, 256}, {}});
   return s;
 }
 
@@ -173,10 +207,19 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
   double tasks = (double)c.tasks(g);
   f.flops = (double)g.flops();
   f.compulsoryBytes = 4.0 * ((m + 1) + 2 * nnz + k * n + m * n);
-  // Each task streams the b rows it touches once per cache tile (at most
-  // K of them), and re-reads its CSR slice once per tile.
-  double rowsTouched = std::min(k, tasks > 0 ? nnz / tasks : 0.0);
-  f.movedBytes = 4.0 * (tasks * rowsTouched * n + m * n + 2 * nnz * tiles);
+  // Each row task streams the b rows it touches once per cache tile (at
+  // most K of them), and re-reads its CSR slice once per tile; a column task
+  // reads its tile of b once and the whole CSR. Packing copies b once per
+  // task that touches it (a read and a write).
+  bool cols = c.partition == SpmmConfig::Partition::Cols;
+  double rowsTouched =
+      cols ? std::min(k, nnz)
+           : std::min(k, tasks > 0 ? nnz / tasks : 0.0);
+  double bCopies = cols ? 1.0 : std::max(tasks, 1.0);
+  f.movedBytes = 4.0 * ((cols ? rowsTouched * n
+                              : tasks * rowsTouched * n) +
+                        m * n + 2 * nnz * tiles +
+                        (c.packB ? 2.0 * bCopies * k * n : 0.0));
   f.workingSetBytes =
       4.0 * (std::min(k, std::max(1.0, nnz)) * std::min<double>(c.nTile, n));
   f.vectorFmas = nnz * vecsPerRow;

@@ -24,15 +24,27 @@ FailureOr<SpmmGeom> getSpmmGeom(Operation *op, std::string &reason);
 
 /// The CPU knobs of the SpMM kernel. N is in the vector lanes; one register
 /// block is n_block vectors of N of one output row; each nonzero is one
-/// broadcast and n_block FMAs.
+/// broadcast and n_block FMAs. b is walked in column tiles of n_tile columns
+/// (all rows of A stream through one tile while it sits in L2); with pack_b
+/// each tile is first copied into a 64-byte aligned K x n_tile buffer (one
+/// per thread), so every vector load is one cache line and the tile spans few
+/// pages, whatever b's alignment and row stride.
 struct SpmmConfig {
+  enum class Partition { Nnz, Rows, Cols };
   int64_t vectorWidth = 16;   ///< f32 lanes per vector
   int64_t nBlock = 4;         ///< vectors of N per register block
   int64_t nTile = 512;        ///< columns of b per cache tile (rows inner)
-  int64_t rowTile = 64;       ///< rows per task (on average with "nnz")
+  int64_t rowTile = 64;       ///< rows per task ("rows"; "nnz": on average)
   int64_t threads = 1;
   int64_t prefetchDistance = 0; ///< nonzeros ahead to prefetch b; 0 = off
-  bool balanceNnz = true;     ///< partition: "nnz" (balanced) or "rows"
+  int64_t packB = 1;          ///< 1: copy each column tile of b first
+  /// Rows of b per K block (0: none): all rows of a task add the nonzeros
+  /// of one K block of the tile before the next, out carrying the sums.
+  /// Taken only when every row's columns are sorted (checked per call).
+  int64_t kTile = 0;
+  /// Tasks: "nnz" = row ranges with balanced nonzeros + rows, "rows" =
+  /// row_tile rows each, "cols" = one column tile each (all rows).
+  Partition partition = Partition::Nnz;
 
   /// Reads a config; absent knobs keep `base`'s values.
   static FailureOr<SpmmConfig> parse(ConfigAttr config, const SpmmConfig &base,
@@ -40,9 +52,17 @@ struct SpmmConfig {
   ConfigAttr toAttr(MLIRContext *ctx) const;
   /// Columns of one register block.
   int64_t blockCols() const { return vectorWidth * nBlock; }
+  /// Column tiles of b.
+  int64_t colTiles(const SpmmGeom &g) const {
+    return (g.n + nTile - 1) / nTile;
+  }
   /// Parallel tasks for `g`.
   int64_t tasks(const SpmmGeom &g) const {
-    return g.m == 0 ? 0 : (g.m + rowTile - 1) / rowTile;
+    if (g.m == 0 || g.n == 0)
+      return 0;
+    if (partition == Partition::Cols)
+      return colTiles(g);
+    return (g.m + rowTile - 1) / rowTile;
   }
 };
 

@@ -57,8 +57,40 @@ func.func @prefetch(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %
 // -----
 
 func.func @partition(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x40xf32>) -> tensor<5x40xf32> {
-  // expected-error @+1 {{partition must be "nnz" or "rows"}}
-  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{partition = "cols"}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
+  // expected-error @+1 {{partition must be "nnz", "rows" or "cols"}}
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{partition = "diagonal"}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
+  return %y : tensor<5x40xf32>
+}
+
+// -----
+
+func.func @pack_b(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x40xf32>) -> tensor<5x40xf32> {
+  // expected-error @+1 {{pack_b must be 0 or 1, got 2}}
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{pack_b = 2}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
+  return %y : tensor<5x40xf32>
+}
+
+// -----
+
+func.func @k_tile(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x40xf32>) -> tensor<5x40xf32> {
+  // expected-error @+1 {{k_tile must be >= 0 (0: no K blocks), got -3}}
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{k_tile = -3}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
+  return %y : tensor<5x40xf32>
+}
+
+// -----
+
+func.func @pack_b_too_big(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<1000000x40xf32>) -> tensor<5x40xf32> {
+  // expected-error @+1 {{pack_b = 1 needs 4096000000 bytes of tile buffers (K x n_tile x threads x 4); at most 2 GiB: use a smaller n_tile or pack_b = 0}}
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{pack_b = 1, vector_width = 8, n_block = 1, n_tile = 1024, threads = 1}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<1000000x40xf32> -> tensor<5x40xf32>
+  return %y : tensor<5x40xf32>
+}
+
+// -----
+
+// Column tasks with packed tiles are legal.
+func.func @cols_packed(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %b: tensor<7x40xf32>) -> tensor<5x40xf32> {
+  %y = kjit.spmm %rp, %ci, %v, %b {kjit.config = #kjit.config<{partition = "cols", pack_b = 1, vector_width = 8, n_block = 1, n_tile = 8}>} : tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<7x40xf32> -> tensor<5x40xf32>
   return %y : tensor<5x40xf32>
 }
 
