@@ -228,18 +228,18 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
               2.0 * nnz * (double)ceilDiv(std::max<int64_t>(g.n, 1),
                                           c.blockCols());
   f.laneUtilization = vecsPerRow > 0 ? n / (vecsPerRow * c.vectorWidth) : 1;
-  // Generic facts for the pruning rules. A cache tile of `cols` columns is
+  // Generic facts for the pruning rules. A cache tile of `tileCols` columns is
   // done in register blocks of n_block vectors; the remainder columns in
   // one (masked) block of ceil(rem / vector_width) vectors. When one block
   // is wider than the tile, the whole tile is that remainder block.
-  int64_t cols = std::max<int64_t>(1, std::min(c.nTile, g.n));
+  int64_t tileCols = std::max<int64_t>(1, std::min(c.nTile, g.n));
   int64_t w = c.blockCols();
-  int64_t blocks = cols / w, rem = cols % w;
-  int64_t tileVecs = ceilDiv(cols, c.vectorWidth);
+  int64_t blocks = tileCols / w, rem = tileCols % w;
+  int64_t tileVecs = ceilDiv(tileCols, c.vectorWidth);
   f.registerTile =
       (blocks > 0 ? c.nBlock : ceilDiv(rem, c.vectorWidth)) + 2;
   f.registerTileCap = tileVecs + 2;
-  f.tailWaste = blocks > 0 ? double(rem) / double(cols) : 0.0;
+  f.tailWaste = blocks > 0 ? double(rem) / double(tileCols) : 0.0;
   f.vectorLanes = c.vectorWidth;
   int64_t widest = 4;
   for (int64_t v : {8, 16})
@@ -252,9 +252,16 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
   // one of the space (128, 256, ...) is too; an n_block whose block already
   // covers the tile at half the size; the partition with one task.
   bool sameTile = c.nTile > g.n && c.nTile / 2 >= std::max<int64_t>(g.n, 128);
-  bool sameBlock = c.nBlock > 1 && (c.nBlock / 2) * c.vectorWidth >= cols;
-  bool samePartition = tasks <= 1 && !c.balanceNnz;
-  f.redundantVariant = sameTile || sameBlock || samePartition;
+  bool sameBlock = c.nBlock > 1 && (c.nBlock / 2) * c.vectorWidth >= tileCols;
+  bool samePartition =
+      tasks <= 1 && c.partition != SpmmConfig::Partition::Nnz;
+  // One K block holding all of K does the unblocked work (plus a sortedness
+  // check); row_tile under the column partition is unused.
+  bool sameKTile = c.kTile > 0 && c.kTile >= g.k;
+  bool unusedRowTile =
+      c.partition == SpmmConfig::Partition::Cols && c.rowTile != 1;
+  f.redundantVariant =
+      sameTile || sameBlock || samePartition || sameKTile || unusedRowTile;
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;
@@ -386,7 +393,10 @@ SpgemmConfig mlir::kjit::defaultSpgemmConfig(const SpgemmGeom &g,
                (denseBytes <= (double)t.l2Bytes || perRow * 64 >= (double)g.n);
   c.accumulator = dense ? SpgemmConfig::Accumulator::Dense
                         : SpgemmConfig::Accumulator::Hash;
-  c.threads = std::max(1u, t.numCores);
+  // One thread for small products: a team costs more than it saves.
+  c.threads = g.flopsPerRow() * (double)g.m < 65536.0
+                  ? 1
+                  : std::max(1u, t.numCores);
   c.balanceFlops = true;
   // Tasks balanced by products: a few per thread absorb what the product
   // count does not predict (the distinct columns).
@@ -452,6 +462,23 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   }
   f.parallelTasks = (double)c.tasks(g);
   f.threads = c.threads;
+  // Variants doing the same work: hash_scale without the hash accumulator;
+  // several tasks on one thread (run one after the other); the partition
+  // of a single task.
+  bool unusedHashScale = c.accumulator != SpgemmConfig::Accumulator::Hash &&
+                         c.hashScale != 2;
+  bool serialTasks = c.threads == 1 && c.tasksPerThread != 1;
+  // tasks_per_thread whose next smaller value of the space (1, 4, 16)
+  // already gives one task per row.
+  bool sameTasks =
+      c.tasksPerThread > 1 && c.threads * (c.tasksPerThread / 4) >= g.m;
+  // A prefetch distance past every nonzero of a when the next smaller one
+  // (0, 4, 16) already is.
+  bool samePrefetch =
+      c.prefetchDistance > 4 && c.prefetchDistance / 4 >= g.nnzA;
+  bool onePartition = c.tasks(g) <= 1 && !c.balanceFlops;
+  f.redundantVariant = unusedHashScale || serialTasks || sameTasks ||
+                       samePrefetch || onePartition;
   return f;
 }
 
