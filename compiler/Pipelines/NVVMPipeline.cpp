@@ -135,7 +135,10 @@ LogicalResult buildNvvmPipeline(OpPassManager &pm,
           "buffer-results-to-out-params{hoist-static-allocs=1 "
           "modify-public-functions=1},"
           "buffer-deallocation-pipeline,"
-          "kjit-generate-gpu-kernels,cse",
+          "kjit-generate-gpu-kernels,cse,"
+          // Outline here (upstream's outlining below finds nothing left)
+          // so that all kernels share one gpu.module: one PTX module.
+          "gpu-kernel-outlining,kjit-merge-gpu-modules",
           pm, os))) {
     reason = "internal error: bad NVVM pipeline: " + err;
     return failure();
