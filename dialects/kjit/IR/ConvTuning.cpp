@@ -513,6 +513,10 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
     lanesTotal += cb * c.channelsPerBlock;
   }
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
+  // Threads with no output of the block (beyond its work rounded up to a
+  // warp) idle.
+  int64_t work = ceilDiv(c.channelsPerBlock * c.blockH * c.blockW, 32) * 32;
+  f.laneUtilization *= std::min(1.0, double(work) / double(c.threads));
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

@@ -277,6 +277,16 @@ CostFeatures mlir::kjit::bflyGpuCostFeatures(const BflyGpuConfig &c,
   f.parallelTasks = c.fused ? ceilDiv(g.b, c.rowsPerBlock)
                             : g.b * ceilDiv(g.m1, c.rowChunk(g));
   f.threads = c.threads;
+  int64_t work = c.fused ? c.rowsPerBlock * g.n
+                         : std::max(c.rowChunk(g) * g.m2,
+                                    c.colChunk(g) * g.m1);
+  f.laneUtilization =
+      std::min(1.0, double(ceilDiv(work, 32) * 32) / double(c.threads));
+  // `chunk` has no effect on the fused kernel, rows_per_block none on the
+  // split one: keep one value of each (the default's).
+  BflyGpuConfig d = defaultBflyGpuConfig(g, t);
+  f.redundantVariant =
+      c.fused ? c.chunk != d.chunk : c.rowsPerBlock != d.rowsPerBlock;
   return f;
 }
 
@@ -493,11 +503,15 @@ FftGpuConfig mlir::kjit::defaultFftGpuConfig(const FftGeom &g,
 SearchSpace mlir::kjit::fftGpuSearchSpace(const FftGeom &g,
                                           const TargetInfo &t) {
   SearchSpace s;
-  Knob sf{"smem_fft", {}, {}};
+  // 16 forces the multi-launch form; 1024..4096 keep N in shared memory
+  // when N fits; and the default.
+  Knob sf{"smem_fft", {16}, {}};
   for (int64_t v = 1024; v <= 4096; v *= 2)
-    sf.ints.push_back(v);
-  if (g.n > 4096)
-    sf.ints.push_back(16); // force the multi-launch form
+    if (v >= g.n)
+      sf.ints.push_back(v);
+  int64_t dflt = defaultFftGpuConfig(g, t).smemFft;
+  if (!llvm::is_contained(sf.ints, dflt))
+    sf.ints.push_back(dflt);
   s.knobs.push_back(sf);
   s.knobs.push_back({"radix", {2, 4}, {}});
   s.knobs.push_back({"threads", {64, 128, 256, 512, 1024}, {}});
@@ -518,6 +532,18 @@ CostFeatures mlir::kjit::fftGpuCostFeatures(const FftGpuConfig &c,
   f.workingSetBytes = fftGpuSharedBytes(c, g);
   f.parallelTasks = c.inShared(g) ? g.rows() : g.rows() * g.n / 4;
   f.threads = c.threads;
+  if (c.inShared(g)) {
+    int64_t items = c.radix == 4 ? g.n / 4 : g.n / 2;
+    f.laneUtilization =
+        std::min(1.0, double(ceilDiv(items, 32) * 32) / double(c.threads));
+  }
+  // smem_fft only decides in shared memory or not: per choice keep one
+  // value (the default's, else the smallest in the space).
+  FftGpuConfig d = defaultFftGpuConfig(g, t);
+  int64_t canonical = c.inShared(g) == d.inShared(g)
+                          ? d.smemFft
+                          : (c.inShared(g) ? std::max<int64_t>(g.n, 1024) : 16);
+  f.redundantVariant = c.smemFft != canonical;
   return f;
 }
 

@@ -248,6 +248,10 @@ SpmmGpuConfig mlir::kjit::defaultSpmmGpuConfig(const SpmmGeom &g,
     c.colThreads /= 2;
   c.colsPerThread = std::clamp<int64_t>(
       ceilDiv(std::max<int64_t>(g.n, 1), c.colThreads), 1, 4);
+  // No more rows per block than rows (fewer threads for a short matrix).
+  while (c.threads > 32 && c.threads / 2 >= c.colThreads &&
+         c.rowsPerBlock() > std::max<int64_t>(g.m, 1))
+    c.threads /= 2;
   return c;
 }
 
@@ -274,6 +278,10 @@ CostFeatures mlir::kjit::spmmGpuCostFeatures(const SpmmGpuConfig &c,
   f.parallelTasks = ceilDiv(std::max<int64_t>(g.m, 1), c.rowsPerBlock()) * tiles;
   f.threads = c.threads;
   f.laneUtilization = n > 0 ? n / (tiles * c.nTile()) : 1;
+  // Row slots of a block past the matrix idle.
+  f.laneUtilization *= std::min(
+      1.0, double(ceilDiv(std::max<int64_t>(g.m, 1) * c.colThreads, 32) * 32) /
+               double(c.threads));
   return f;
 }
 
