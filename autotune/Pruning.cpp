@@ -32,12 +32,16 @@ bool kjit::autotune::breaksLaneUtilization(const CostFeatures &f,
 }
 
 bool kjit::autotune::breaksThreadsLeTasks(const CostFeatures &f,
-                                          const TargetInfo &) {
+                                          const TargetInfo &t) {
+  if (t.kind == TargetInfo::Kind::CUDA) // threads per block, not tasks
+    return false;
   return f.threads > 1 && f.threads > f.parallelTasks;
 }
 
 bool kjit::autotune::breaksThreadsEqCores(const CostFeatures &f,
                                           const TargetInfo &t) {
+  if (t.kind == TargetInfo::Kind::CUDA)
+    return false;
   double want = std::max(
       1.0, std::min<double>(std::max(1u, t.numCores), std::floor(f.parallelTasks)));
   return f.threads != (int)want;
@@ -87,6 +91,28 @@ bool kjit::autotune::breaksNoEffectKnob(const CostFeatures &f,
   return f.redundantVariant;
 }
 
+double kjit::autotune::gpuOccupancy(const CostFeatures &f,
+                                    const TargetInfo &t) {
+  if (t.kind != TargetInfo::Kind::CUDA || f.threads <= 0 ||
+      t.maxThreadsPerSM == 0)
+    return 1.0;
+  // Resident blocks per SM: limited by threads, shared memory (the GPU
+  // families report a block's shared memory as workingSetBytes) and the
+  // block limit. Registers are unknown before ptxas.
+  double blocks = std::floor(double(t.maxThreadsPerSM) / f.threads);
+  if (t.sharedMemPerSM > 0 && f.workingSetBytes > 0)
+    blocks = std::min(blocks,
+                      std::floor(double(t.sharedMemPerSM) / f.workingSetBytes));
+  if (t.maxBlocksPerSM > 0)
+    blocks = std::min(blocks, double(t.maxBlocksPerSM));
+  return blocks * f.threads / t.maxThreadsPerSM;
+}
+
+bool kjit::autotune::breaksGpuOccupancy(const CostFeatures &f,
+                                        const TargetInfo &t) {
+  return gpuOccupancy(f, t) < 1.0 / 16;
+}
+
 std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
   std::vector<std::unique_ptr<PruningRule>> r;
   r.push_back(std::make_unique<FunctionRule>(
@@ -134,6 +160,11 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
   r.push_back(std::make_unique<FunctionRule>(
       "threads-eq-cores", "threads = min(cores, tasks)",
       breaksThreadsEqCores));
+  r.push_back(std::make_unique<FunctionRule>(
+      "gpu-occupancy",
+      "CUDA: at least 1/16 of an SM's threads resident (blocks limited by "
+      "threads, shared memory and blocks per SM)",
+      breaksGpuOccupancy));
   return r;
 }
 

@@ -43,10 +43,16 @@ bool breaksL2Fit(const CostFeatures &f, const TargetInfo &t);
 /// At least 75% of the SIMD lanes must do useful work (bounded padding);
 /// of CostFeatures::maxLaneUtilization when the problem cannot fill them.
 bool breaksLaneUtilization(const CostFeatures &f, const TargetInfo &t);
-/// No more threads than parallel tasks.
+/// No more threads than parallel tasks (CPU; on CUDA `threads` is per block).
 bool breaksThreadsLeTasks(const CostFeatures &f, const TargetInfo &t);
-/// Threads = cores (or all tasks when fewer tasks than cores).
+/// Threads = cores (or all tasks when fewer tasks than cores); CPU only.
 bool breaksThreadsEqCores(const CostFeatures &f, const TargetInfo &t);
+/// CUDA: the fraction of an SM's threads resident with this config (blocks
+/// per SM limited by threads, shared memory = workingSetBytes, and the block
+/// limit, from TargetInfo); 1 on a CPU target.
+double gpuOccupancy(const CostFeatures &f, const TargetInfo &t);
+/// CUDA: at least 1/16 occupancy.
+bool breaksGpuOccupancy(const CostFeatures &f, const TargetInfo &t);
 /// The micro-tile must fill at least half of the register file, or the
 /// largest tile the problem allows when that is smaller
 /// (CostFeatures::registerTileCap; no-op when unknown).

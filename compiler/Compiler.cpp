@@ -468,9 +468,11 @@ llvm::Expected<std::string> compileToPtx(const PreparedModule &prep,
   });
   if (ptx.empty())
     return makeError("the module has no kjit op to run on the GPU");
+  // kjit-merge-gpu-modules gives all kernels (every launch of every op) one
+  // gpu.module, so there is one PTX module with one entry per launch.
   if (ptx.size() > 1)
-    return makeError("the module has " + Twine(ptx.size()) +
-                     " GPU kernels; compileToPtx returns one so far");
+    return makeError("internal error: " + Twine(ptx.size()) +
+                     " GPU binaries after kjit-merge-gpu-modules");
   return ptx.front();
 }
 

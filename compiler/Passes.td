@@ -84,25 +84,41 @@ def KjitGenerateCpuKernels : Pass<"kjit-generate-cpu-kernels", "ModuleOp"> {
 }
 
 def KjitGenerateGpuKernels : Pass<"kjit-generate-gpu-kernels", "ModuleOp"> {
-  let summary = "Give each outlined kernel a body that launches a tiled GPU kernel";
+  let summary = "Give each outlined kernel a body that launches tiled GPU kernels";
   let description = [{
     The GPU counterpart of `kjit-generate-cpu-kernels`: each outlined kernel
-    declaration (after bufferization) gets a body holding one `gpu.launch`.
-    For `kjit.depthwise_conv2d` (NHWC) a thread block computes a tile of
-    block_h x block_w output pixels x channels_per_block channels with
-    `threads` threads (channel fastest, so NHWC accesses coalesce); with
-    `smem_stage` = 1 the input halo of the tile is staged in shared memory
-    (a workgroup attribution) behind one barrier, so each input element is
-    read from global memory once per block instead of once per tap. The
-    configs must be CUDA configs (`kjit-attach-configs{gpu-chip=...}`).
-    Ops without a GPU generator are an error naming the op.
+    declaration (after bufferization) gets a body holding its `gpu.launch`es
+    (KjitToGPU/*GPU.cpp, one generator per op family): depthwise and
+    Inception convs (tiles of block_h x block_w x channels_per_block with
+    the input halo staged in shared memory when `smem_stage` = 1), window
+    attention (a query tile per block, K/V rows staged, fused online
+    softmax), butterfly_matmul (fused in shared memory, or two launches),
+    spmm (rows x column tiles; malformed CSR goes to the device error
+    record `kjit_gpu_error`), fft_conv (a row per block in shared memory,
+    or one launch per pass over a device scratch buffer). The configs must
+    be CUDA configs (`kjit-attach-configs{gpu-chip=...}`). Ops without a
+    GPU generator (spgemm) are an error naming the op.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::gpu::GPUDialect",
                            "mlir::kjit::KjitDialect",
                            "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect",
-                           "mlir::func::FuncDialect"];
+                           "mlir::func::FuncDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::LLVM::LLVMDialect"];
+}
+
+def KjitMergeGpuModules : Pass<"kjit-merge-gpu-modules", "ModuleOp"> {
+  let summary = "Merge every outlined gpu.module into one";
+  let description = [{
+    After `gpu-kernel-outlining` each `gpu.launch` has its own gpu.module.
+    This pass moves every kernel (and the globals the kernels use, once) into
+    the first gpu.module and points every `gpu.launch_func` at it, so that a
+    compile yields one gpu.binary (one PTX module, loaded once) holding all
+    the kernels of all the ops, whatever the number of launches.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
 def KjitHostAllocsToGpu : Pass<"kjit-host-allocs-to-gpu", "ModuleOp"> {

@@ -74,6 +74,35 @@ std::optional<TargetInfo> cudaTargetInfo(llvm::StringRef chip) {
   t.maxThreadsPerBlock = 1024;
   t.sharedMemPerBlock = 48 * 1024; // static shared memory without opt-in
   t.smCount = c->cc == 90 ? 132 : (c->cc == 80 ? 108 : 0);
+  // Per-SM limits (CUDA C Programming Guide, compute capabilities table):
+  // usable shared memory, resident threads and blocks, registers.
+  t.warpSize = 32;
+  t.registersPerSM = 65536;
+  switch (c->cc) {
+  case 80:
+  case 87:
+    t.sharedMemPerSM = 164 * 1024;
+    t.maxThreadsPerSM = 2048;
+    t.maxBlocksPerSM = 32;
+    break;
+  case 86:
+  case 89:
+    t.sharedMemPerSM = 100 * 1024;
+    t.maxThreadsPerSM = 1536;
+    t.maxBlocksPerSM = c->cc == 86 ? 16 : 24;
+    break;
+  case 90:
+  case 100:
+    t.sharedMemPerSM = 228 * 1024;
+    t.maxThreadsPerSM = 2048;
+    t.maxBlocksPerSM = 32;
+    break;
+  default: // sm_120
+    t.sharedMemPerSM = 100 * 1024;
+    t.maxThreadsPerSM = 1536;
+    t.maxBlocksPerSM = 24;
+    break;
+  }
   return t;
 }
 
@@ -135,7 +164,10 @@ LogicalResult buildNvvmPipeline(OpPassManager &pm,
           "buffer-results-to-out-params{hoist-static-allocs=1 "
           "modify-public-functions=1},"
           "buffer-deallocation-pipeline,"
-          "kjit-generate-gpu-kernels,cse,kjit-host-allocs-to-gpu",
+          "kjit-generate-gpu-kernels,cse,kjit-host-allocs-to-gpu,"
+          // Outline here (upstream's outlining below finds nothing left)
+          // so that all kernels share one gpu.module: one PTX module.
+          "gpu-kernel-outlining,kjit-merge-gpu-modules",
           pm, os))) {
     reason = "internal error: bad NVVM pipeline: " + err;
     return failure();

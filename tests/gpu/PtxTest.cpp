@@ -1,8 +1,12 @@
-//===- PtxTest.cpp - GPU code for kjit.depthwise_conv2d without a GPU ----===//
+//===- PtxTest.cpp - GPU code for every kjit op without a GPU ------------===//
 //
-// kjit::emitCudaCode: PTX for a sample of depthwise shapes and configs
-// (k3, k7, k31; NHWC; stride, dilation, bias), assembled with
-// `ptxas -arch=sm_90` (and sm_80). Skips with a message without ptxas.
+// kjit::emitCudaCode: PTX for a sample of shapes (odd and prime sizes) and
+// legal configs of every op with a GPU generator (depthwise NHWC/NCHW up to
+// 51x51, the Inception mixer, window attention 1-D/2-D, butterfly fused and
+// split, spmm, fft_conv in shared memory and multi-launch), assembled with
+// `ptxas -arch=sm_90` (and sm_80 for some). Illegal configs are errors with
+// a message. Numerics need a GPU and are not checked here. Skips the
+// assembly with a message without ptxas.
 //
 //===----------------------------------------------------------------------===//
 #include "kjit/kjit.h"
@@ -11,6 +15,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -113,22 +118,256 @@ TEST(GpuConfig, IllegalConfigIsAnErrorNotACrash) {
       << r.errorMessage();
 }
 
-TEST(GpuConfig, UnknownChipAndUnsupportedOpsAreErrors) {
+TEST(GpuConfig, UnknownChipIsAnError) {
   DwCase t{"k3", 1, 8, 8, 16, 3, 1, 1, false, ""};
   auto r = kjit::emitCudaCode(moduleText(t), {}, "sm_37");
   ASSERT_FALSE(r);
   EXPECT_NE(r.errorMessage().find("unknown CUDA chip 'sm_37'"),
             std::string::npos)
       << r.errorMessage();
-  std::string nchw =
-      "func.func @main(%x: tensor<1x16x8x8xf32>, %w: tensor<16x3x3xf32>) -> "
-      "tensor<1x16x6x6xf32> {\n  %y = \"kjit.depthwise_conv2d\"(%x, %w) "
-      "{layout = \"nchw\"} : (tensor<1x16x8x8xf32>, tensor<16x3x3xf32>) -> "
-      "tensor<1x16x6x6xf32>\n  return %y : tensor<1x16x6x6xf32>\n}\n";
-  r = kjit::emitCudaCode(nchw, {}, "sm_90");
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.errorMessage().find("nhwc"), std::string::npos)
-      << r.errorMessage();
+}
+
+//===----------------------------------------------------------------------===//
+// Every op: module texts, a sample of shapes and legal configs.
+//===----------------------------------------------------------------------===//
+
+std::string s(int64_t v) { return std::to_string(v); }
+std::string tensor(std::initializer_list<int64_t> dims,
+                   const char *elem = "f32") {
+  std::string t = "tensor<";
+  for (int64_t d : dims)
+    t += s(d) + "x";
+  return t + elem + ">";
+}
+/// func @main(args) -> result { %y = "op"(operands) {attrs} ; return %y }
+std::string wrap(const std::string &op, const std::vector<std::string> &types,
+                 const std::string &result, const std::string &attrs) {
+  std::string args, operands, tys;
+  for (size_t i = 0; i < types.size(); ++i) {
+    std::string sep = i ? ", " : "";
+    args += sep + "%a" + s(i) + ": " + types[i];
+    operands += sep + "%a" + s(i);
+    tys += sep + types[i];
+  }
+  return "func.func @main(" + args + ") -> " + result + " {\n  %y = \"" + op +
+         "\"(" + operands + ") {" + attrs + "} : (" + tys + ") -> " + result +
+         "\n  return %y : " + result + "\n}\n";
+}
+
+std::string dwModule(bool nhwc, int n, int h, int w, int c, int k, bool bias) {
+  int p = k / 2;
+  std::string in = nhwc ? tensor({n, h, w, c}) : tensor({n, c, h, w});
+  std::vector<std::string> types = {in, tensor({c, k, k})};
+  if (bias)
+    types.push_back(tensor({c}));
+  return wrap("kjit.depthwise_conv2d", types, in,
+              std::string("layout = \"") + (nhwc ? "nhwc" : "nchw") +
+                  "\", padding = array<i64: " + s(p) + ", " + s(p) + ", " +
+                  s(p) + ", " + s(p) + ">");
+}
+std::string inceptionModule(bool nhwc, int n, int h, int w, int c, int gs,
+                            int gw, int gh, int k, int band) {
+  std::string in = nhwc ? tensor({n, h, w, c}) : tensor({n, c, h, w});
+  return wrap("kjit.inception_depthwise_conv2d",
+              {in, tensor({gs, k, k}), tensor({gw, 1, band}),
+               tensor({gh, band, 1})},
+              in,
+              std::string("layout = \"") + (nhwc ? "nhwc" : "nchw") +
+                  "\", branch_channels = array<i64: " + s(gs) + ", " + s(gw) +
+                  ", " + s(gh) + ">");
+}
+/// 1-D (h = 0) or 2-D window attention.
+std::string waModule(int b, int heads, int h, int w, int d, int k, int dil,
+                     bool causal, bool rpb) {
+  std::string t = h ? tensor({b, heads, h, w, d}) : tensor({b, heads, w, d});
+  std::vector<std::string> types = {t, t, t};
+  if (rpb)
+    types.push_back(h ? tensor({heads, 2 * k - 1, 2 * k - 1})
+                      : tensor({heads, 2 * k - 1}));
+  std::string ks = h ? s(k) + ", " + s(k) : s(k);
+  std::string ds = h ? s(dil) + ", " + s(dil) : s(dil);
+  return wrap("kjit.window_attention", types, t,
+              "kernel_size = array<i64: " + ks + ">, dilation = array<i64: " +
+                  ds + ">" + (causal ? ", is_causal = true" : ""));
+}
+std::string bflyModule(int b, int m1, int m2) {
+  return wrap("kjit.butterfly_matmul",
+              {tensor({b, m1 * m2}), tensor({m1, m2, m2}),
+               tensor({m2, m1, m1})},
+              tensor({b, m1 * m2}), "");
+}
+std::string spmmModule(int m, int k, int n, int nnz) {
+  return wrap("kjit.spmm",
+              {tensor({m + 1}, "i32"), tensor({nnz}, "i32"), tensor({nnz}),
+               tensor({k, n})},
+              tensor({m, n}), "");
+}
+std::string fftModule(int b, int c, int l, int lk, bool d) {
+  std::vector<std::string> types = {tensor({b, c, l}), tensor({c, lk})};
+  if (d)
+    types.push_back(tensor({c}));
+  return wrap("kjit.fft_conv", types, tensor({b, c, l}), "");
+}
+
+struct OpCase {
+  const char *name;
+  std::string module;
+  const char *config; ///< "" = the default GPU config
+  bool sm80;          ///< also assemble for sm_80
+  std::vector<std::string> expect; ///< substrings of the sm_90 PTX
+  int minEntries = 1;              ///< kernels (launches) in the PTX
+};
+
+std::vector<OpCase> opCases() {
+  return {
+      {"dw_nchw_k5_odd", dwModule(false, 1, 17, 19, 20, 5, true), "", false,
+       {".shared", "bar.sync"}},
+      {"dw_nchw_k31_global", dwModule(false, 1, 37, 29, 8, 31, false),
+       "#kjit.config<{smem_stage = 0, block_w = 8, block_h = 4, "
+       "channels_per_block = 4, threads = 128}>",
+       false, {}},
+      // 51x51: the default shrinks the tile until the halo fits 48 KiB.
+      {"dw_nhwc_k51_default", dwModule(true, 1, 64, 64, 16, 51, true), "",
+       true, {".shared", "bar.sync"}},
+      {"dw_nchw_k51_tile", dwModule(false, 1, 53, 53, 6, 51, false),
+       "#kjit.config<{block_w = 2, block_h = 2, channels_per_block = 4, "
+       "threads = 32}>",
+       false, {".shared", "bar.sync"}},
+      {"inception_nhwc", inceptionModule(true, 2, 13, 15, 40, 8, 8, 8, 3, 11),
+       "", true, {".shared", "bar.sync"}},
+      {"inception_nchw",
+       inceptionModule(false, 1, 23, 17, 29, 5, 7, 3, 5, 13),
+       "#kjit.config<{block_w = 4, block_h = 4, channels_per_block = 8, "
+       "threads = 128}>",
+       false, {".shared"}},
+      {"wa_1d_dil_rpb", waModule(2, 3, 0, 37, 24, 7, 2, false, true), "",
+       true, {".shared", "bar.sync", "ex2.approx.ftz.f32"}},
+      {"wa_1d_causal", waModule(1, 2, 0, 53, 16, 9, 1, true, false), "",
+       false, {"ex2.approx.ftz.f32"}},
+      {"wa_2d_rpb", waModule(1, 2, 13, 11, 32, 5, 1, false, true), "", true,
+       {".shared", "ex2.approx.ftz.f32"}},
+      {"wa_2d_dil_global", waModule(1, 1, 19, 17, 8, 3, 3, false, false),
+       "#kjit.config<{kv_stage = 0, query_tile = 4, query_tile_h = 2, "
+       "threads = 32}>",
+       false, {}},
+      {"wa_2d_d64_tile", waModule(1, 2, 14, 14, 64, 7, 1, false, true),
+       "#kjit.config<{kv_stage = 1, query_tile = 16, query_tile_h = 2, "
+       "threads = 32}>",
+       false, {".shared"}},
+      {"bfly_fused", bflyModule(7, 5, 12), "", true, {".shared"}},
+      {"bfly_fused_rows", bflyModule(13, 7, 11),
+       "#kjit.config<{variant = \"fused\", rows_per_block = 2, threads = 64}>",
+       false, {".shared"}},
+      {"bfly_split_8192", bflyModule(3, 64, 128), "", false, {".shared"}, 2},
+      {"bfly_split_small", bflyModule(5, 11, 13),
+       "#kjit.config<{variant = \"split\", chunk = 4, threads = 64}>", false,
+       {}, 2},
+      {"spmm_default", spmmModule(13, 17, 37, 40), "", true,
+       {"kjit_gpu_error", "atom.global.add.u64"}},
+      {"spmm_tile", spmmModule(31, 29, 101, 97),
+       "#kjit.config<{col_threads = 8, cols_per_thread = 4, threads = 64}>",
+       false, {"kjit_gpu_error"}},
+      {"fft_shared", fftModule(2, 3, 100, 37, true), "", true,
+       {".shared", "bar.sync", "kjit_fft_twiddles_256"}},
+      {"fft_radix2", fftModule(1, 5, 61, 61, false),
+       "#kjit.config<{radix = 2, threads = 128}>", false, {".shared"}},
+      // N > smem_fft: load, the forward passes (N = 16384: 7 radix-4; N =
+      // 128 at radix 2: 7), the product, the inverse passes, the store.
+      {"fft_multi_launch", fftModule(1, 2, 5000, 5000, true), "", false, {},
+       17},
+      {"fft_multi_forced", fftModule(1, 3, 97, 13, true),
+       "#kjit.config<{smem_fft = 16, radix = 2}>", false, {}, 17},
+  };
+}
+
+class OpPtx : public ::testing::TestWithParam<OpCase> {};
+
+size_t count(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos;
+       p = text.find(what, p + 1))
+    ++n;
+  return n;
+}
+
+TEST_P(OpPtx, EmitsPtxThatPtxasAssembles) {
+  const OpCase &t = GetParam();
+  kjit::CompileOptions opts;
+  opts.config = t.config;
+  auto ptx = kjit::emitCudaCode(t.module, opts, "sm_90",
+                                kjit::CudaCodeFormat::PTX);
+  ASSERT_TRUE(ptx) << ptx.errorMessage() << "\n" << t.module;
+  EXPECT_NE(ptx->find(".target sm_90"), std::string::npos);
+  EXPECT_NE(ptx->find(".entry main_kjit_0_kernel("), std::string::npos);
+  // One PTX module holds every launch's kernel.
+  EXPECT_GE(count(*ptx, ".entry "), (size_t)t.minEntries) << *ptx;
+  for (const std::string &e : t.expect)
+    EXPECT_NE(ptx->find(e), std::string::npos) << e << "\n" << *ptx;
+
+  if (ptxas().empty())
+    GTEST_SKIP() << "ptxas not found (install the CUDA toolkit or set "
+                    "KJIT_PTXAS): PTX emitted but not assembled";
+  std::vector<const char *> chips = {"sm_90"};
+  if (t.sm80)
+    chips.push_back("sm_80");
+  for (const char *chip : chips) {
+    auto cubin = kjit::emitCudaCode(t.module, opts, chip,
+                                    kjit::CudaCodeFormat::Cubin);
+    ASSERT_TRUE(cubin) << chip << ": " << cubin.errorMessage();
+    ASSERT_GE(cubin->size(), 4u);
+    EXPECT_EQ(cubin->substr(0, 4), std::string("\x7f" "ELF", 4)) << chip;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, OpPtx, ::testing::ValuesIn(opCases()),
+                         [](const auto &info) {
+                           return std::string(info.param.name);
+                         });
+
+struct BadCase {
+  const char *name;
+  std::string module;
+  const char *config;
+  const char *message;
+};
+
+TEST(GpuConfig, IllegalConfigsOfEveryOpAreErrorsWithAMessage) {
+  const BadCase cases[] = {
+      {"k51 halo over 48 KiB", dwModule(true, 1, 64, 64, 16, 51, false),
+       "#kjit.config<{block_w = 4, block_h = 4, channels_per_block = 8}>",
+       "the shared-memory halo tile needs 93312 bytes"},
+      {"threads over the limit", waModule(1, 2, 0, 40, 16, 5, 1, false, false),
+       "#kjit.config<{threads = 2048}>",
+       "threads (per block) must be a multiple of 32 in [32, 1024], got 2048"},
+      {"attention tile over shared memory",
+       waModule(1, 1, 0, 300, 64, 5, 1, false, false),
+       "#kjit.config<{query_tile = 256, threads = 256}>",
+       "bytes of shared memory per block; at most 49152"},
+      {"idle threads", waModule(1, 1, 0, 300, 16, 5, 1, false, false),
+       "#kjit.config<{query_tile = 16, threads = 64}>",
+       "exceed the 16 queries of a tile"},
+      {"fused Monarch row too long", bflyModule(2, 64, 128),
+       "#kjit.config<{variant = \"fused\"}>", "use variant = \"split\""},
+      {"FFT over shared memory", fftModule(1, 1, 3000, 3000, false),
+       "#kjit.config<{smem_fft = 8192}>",
+       "an FFT of 8192 points in shared memory"},
+      {"FFT radix", fftModule(1, 1, 100, 10, false),
+       "#kjit.config<{radix = 8}>", "radix must be 2 or 4 on CUDA"},
+      {"spmm col_threads", spmmModule(5, 5, 5, 7),
+       "#kjit.config<{col_threads = 3}>",
+       "col_threads must be a power of two"},
+      {"CPU knob on CUDA", spmmModule(5, 5, 5, 7),
+       "#kjit.config<{vector_width = 8}>",
+       "unknown knob 'vector_width' for kjit.spmm on CUDA"},
+  };
+  for (const BadCase &c : cases) {
+    kjit::CompileOptions opts;
+    opts.config = c.config;
+    auto r = kjit::emitCudaCode(c.module, opts, "sm_90");
+    ASSERT_FALSE(r) << c.name;
+    EXPECT_NE(r.errorMessage().find(c.message), std::string::npos)
+        << c.name << ": " << r.errorMessage();
+  }
 }
 
 } // namespace

@@ -1,71 +1,187 @@
-//===- DepthwiseConvGPU.cpp - tiled CUDA kernel of kjit.depthwise_conv2d --===//
+//===- DepthwiseConvGPU.cpp - tiled CUDA kernels of the depthwise convs ---===//
 //
-// One thread block per (image, channel block, output tile):
+// kjit.depthwise_conv2d (NHWC and NCHW) and kjit.inception_depthwise_conv2d
+// (its three branches and the identity copy in one fused launch).
 //
-//   grid.x  = N * ceil(C / cpb) * ceil(OH / block_h) * ceil(OW / block_w)
-//             (output tiles fastest: neighbouring blocks share halo rows in L2)
-//   block.x = threads; thread t works on channel lane t % cpb and on the
-//             output pixels p = t / cpb, p + threads / cpb, ... of the tile.
+// One thread block per (image, channel block, output tile) of a branch:
+//
+//   grid.x  = sum over branches of N * ceil(C_b / cpb) * ceil(OH / block_h)
+//             * ceil(OW / block_w) (output tiles fastest: neighbouring
+//             blocks share halo rows in L2), then, for the Inception mixer,
+//             the blocks of the identity copy (threads x 4 elements each);
+//             a block finds its branch by its range of block ids (uniform
+//             per block, so the barriers inside are safe).
+//   block.x = threads; the block's cpb x block_h x block_w outputs are
+//             items i = t, t + threads, ...: NHWC channel fastest, NCHW
+//             output column fastest (coalesced accesses in both layouts).
 //
 // With smem_stage = 1 the block first copies the input halo of its tile,
 // rows x cols x cpb floats (zero outside the image: the padding), into a
-// workgroup buffer with all its threads (channel fastest: coalesced NHWC
-// reads), then one barrier, then every tap reads shared memory. This is the
+// workgroup buffer with all its threads (in the layout's contiguous order),
+// then one barrier, then every tap reads shared memory. This is the
 // block-wise scheme of RepLKNet's large-kernel depthwise kernels: global
-// traffic per block is the halo tile, not KH x KW reads per output.
+// traffic per block is the halo tile, not KH x KW reads per output. The
+// buffer is sized for the largest branch; verifyConfig rejects a config
+// whose halo tile exceeds the chip's shared memory per block.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/KjitToGPU/GpuEmit.h"
 #include "compiler/Conversion/KjitToGPU/GpuKernelGenerators.h"
 #include "dialects/kjit/IR/ConvTuning.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-
-#include <limits>
-
 using namespace mlir;
 using namespace mlir::kjit;
+using namespace ::kjit::compiler::gpuemit;
 
 namespace {
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+struct Branch {
+  DwGeom g;
+  Value filter;
+  int64_t blocks = 0;
+};
 
-/// Small builder of index and f32 arithmetic at one location.
-struct Emit {
-  OpBuilder &b;
-  Location loc;
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value mul(Value x, int64_t y) { return y == 1 ? x : mul(x, c(y)); }
-  Value div(Value x, int64_t y) {
-    return y == 1 ? x : arith::DivUIOp::create(b, loc, x, c(y)).getResult();
+struct DwGpuGen {
+  const DwGpuConfig &cfg;
+  bool nhwc;
+  Value input, output, bias;
+
+  SmallVector<Value> idx(Value n, Value ch, Value y, Value x) const {
+    if (nhwc)
+      return {n, y, x, ch};
+    return {n, ch, y, x};
   }
-  Value rem(Value x, int64_t y) {
-    return y == 1 ? c(0) : arith::RemUIOp::create(b, loc, x, c(y)).getResult();
+
+  /// The code of one block `bx` (local to its branch).
+  void branch(Emit &e, const Branch &br, Value bx, Value tx, Value smem) {
+    const DwGeom &g = br.g;
+    const int64_t cpb = cfg.channelsPerBlock, bh = cfg.blockH,
+                  bw = cfg.blockW;
+    const int64_t cBlocks = ceilDiv(g.c, cpb), tilesH = ceilDiv(g.oh, bh),
+                  tilesW = ceilDiv(g.ow, bw);
+    const int64_t rows = dwGpuHaloRows(cfg, g), cols = dwGpuHaloCols(cfg, g);
+    const bool stage = cfg.smemStage != 0;
+
+    Value tw = e.rem(bx, tilesW);
+    Value r1 = e.div(bx, tilesW);
+    Value th = e.rem(r1, tilesH);
+    Value r2 = e.div(r1, tilesH);
+    Value cb = e.rem(r2, cBlocks);
+    Value n = e.div(r2, cBlocks);
+    Value oh0 = e.mul(th, bh), ow0 = e.mul(tw, bw), c0 = e.mul(cb, cpb);
+    Value ih0 = e.sub(e.mul(oh0, g.sh), e.c(g.pt));
+    Value iw0 = e.sub(e.mul(ow0, g.sw), e.c(g.pl));
+
+    auto smemIndex = [&](Value row, Value col, Value cl) -> Value {
+      if (nhwc)
+        return e.add(e.mul(e.add(e.mul(row, cols), col), cpb), cl);
+      return e.add(e.mul(e.add(e.mul(cl, rows), row), cols), col);
+    };
+
+    if (stage) {
+      // All threads copy the halo tile in the layout's contiguous order.
+      e.forLoop(tx, e.c(rows * cols * cpb), e.c(cfg.threads), [&](Value i) {
+        Value cl, row, col;
+        if (nhwc) {
+          cl = e.rem(i, cpb);
+          Value rest = e.div(i, cpb);
+          col = e.rem(rest, cols);
+          row = e.div(rest, cols);
+        } else {
+          col = e.rem(i, cols);
+          Value rest = e.div(i, cols);
+          row = e.rem(rest, rows);
+          cl = e.div(rest, rows);
+        }
+        Value ih = e.add(ih0, row), iw = e.add(iw0, col);
+        Value cc = e.add(c0, cl);
+        Value inb = e.band(e.band(e.inRange(ih, g.h), e.inRange(iw, g.w)),
+                           e.lt(cc, g.c));
+        Value v = e.guardedLoad(inb, input, idx(n, e.add(cc, g.cIn0), ih, iw));
+        e.store(v, smem, {smemIndex(row, col, cl)});
+      });
+      e.barrier();
+    }
+
+    // Each thread: items t, t + threads, ... of the tile's outputs.
+    e.forLoop(tx, e.c(cpb * bh * bw), e.c(cfg.threads), [&](Value i) {
+      Value lane, ohl, owl;
+      if (nhwc) {
+        lane = e.rem(i, cpb);
+        Value p = e.div(i, cpb);
+        ohl = e.div(p, bw);
+        owl = e.rem(p, bw);
+      } else {
+        owl = e.rem(i, bw);
+        Value p = e.div(i, bw);
+        ohl = e.rem(p, bh);
+        lane = e.div(p, bh);
+      }
+      Value chLocal = e.add(c0, lane);
+      Value oh = e.add(oh0, ohl), ow = e.add(ow0, owl);
+      Value valid = e.band(e.band(e.lt(oh, g.oh), e.lt(ow, g.ow)),
+                           e.lt(chLocal, g.c));
+      e.ifThen(valid, [&] {
+        Value init = bias ? e.load(bias, {e.add(chLocal, g.cOut0)})
+                          : e.zeroF();
+        Value one = e.c(1);
+        Value acc = e.forLoop(
+            e.c(0), e.c(g.kh), one, ValueRange{init},
+            [&](Value ky, ValueRange a) -> SmallVector<Value> {
+              return SmallVector<Value>(e.forLoop(
+                  e.c(0), e.c(g.kw), e.c(1), a,
+                  [&](Value kx, ValueRange a2) -> SmallVector<Value> {
+                    Value x;
+                    if (stage) {
+                      Value row = e.add(e.mul(ohl, g.sh), e.mul(ky, g.dh));
+                      Value col = e.add(e.mul(owl, g.sw), e.mul(kx, g.dw));
+                      x = e.load(smem, {smemIndex(row, col, lane)});
+                    } else {
+                      Value ih = e.add(e.sub(e.mul(oh, g.sh), e.c(g.pt)),
+                                       e.mul(ky, g.dh));
+                      Value iw = e.add(e.sub(e.mul(ow, g.sw), e.c(g.pl)),
+                                       e.mul(kx, g.dw));
+                      Value inb =
+                          e.band(e.inRange(ih, g.h), e.inRange(iw, g.w));
+                      x = e.guardedLoad(
+                          inb, input, idx(n, e.add(chLocal, g.cIn0), ih, iw));
+                    }
+                    Value w = e.load(br.filter, {chLocal, ky, kx});
+                    return {e.fma(x, w, a2[0])};
+                  }));
+            })[0];
+        e.store(acc, output, idx(n, e.add(chLocal, g.cOut0), oh, ow));
+      });
+    });
   }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value lt(Value x, int64_t y) { return cmp(arith::CmpIPredicate::slt, x, c(y)); }
-  Value ge0(Value x) { return cmp(arith::CmpIPredicate::sge, x, c(0)); }
-  Value band(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value zeroF() {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  }
-  /// `cond ? load(mem[idx]) : 0` without reading out of bounds.
-  Value guardedLoad(Value cond, Value mem, ValueRange idx) {
-    auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getF32Type()}, cond,
-                                  /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    Value v = memref::LoadOp::create(b, loc, mem, idx);
-    scf::YieldOp::create(b, loc, v);
-    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-    scf::YieldOp::create(b, loc, zeroF());
-    return ifOp.getResult(0);
+
+  /// The identity slice of the Inception mixer: channels [0, c0) copied.
+  void identity(Emit &e, int64_t n, int64_t c0, int64_t h, int64_t w,
+                int64_t perBlock, Value bx, Value tx) {
+    Value base = e.mul(bx, perBlock);
+    int64_t total = n * c0 * h * w;
+    e.forLoop(tx, e.c(perBlock), e.c(cfg.threads), [&](Value t) {
+      Value i = e.add(base, t);
+      e.ifThen(e.lt(i, total), [&] {
+        Value nn, cc, y, x;
+        if (nhwc) {
+          cc = e.rem(i, c0);
+          Value r = e.div(i, c0);
+          x = e.rem(r, w);
+          r = e.div(r, w);
+          y = e.rem(r, h);
+          nn = e.div(r, h);
+        } else {
+          x = e.rem(i, w);
+          Value r = e.div(i, w);
+          y = e.rem(r, h);
+          r = e.div(r, h);
+          cc = e.rem(r, c0);
+          nn = e.div(r, c0);
+        }
+        SmallVector<Value> at = idx(nn, cc, y, x);
+        e.store(e.load(input, at), output, at);
+      });
+    });
   }
 };
 } // namespace
@@ -75,15 +191,34 @@ LogicalResult generateDepthwiseGpu(
     OpBuilder &b, Location loc, Operation *op, ValueRange inputs,
     ValueRange outputs, ConfigAttr config, const TargetInfo &target,
     std::string &reason) {
-  auto dw = dyn_cast<DepthwiseConv2dOp>(op);
-  if (!dw) {
+  StringRef layout;
+  int64_t idN = 0, idC = 0, idH = 0, idW = 0; // identity slice (Inception)
+  SmallVector<Value> filters;
+  Value bias;
+  if (auto dw = dyn_cast<DepthwiseConv2dOp>(op)) {
+    layout = dw.getLayout();
+    filters.push_back(inputs[1]);
+    if (inputs.size() > 2)
+      bias = inputs[2];
+  } else if (auto inc = dyn_cast<InceptionDepthwiseConv2dOp>(op)) {
+    layout = inc.getLayout();
+    ArrayRef<int64_t> gc = inc.getBranchChannels();
+    for (int i = 0; i < 3; ++i)
+      if (gc[i] > 0)
+        filters.push_back(inputs[1 + i]);
+    auto in = cast<MemRefType>(inputs[0].getType());
+    bool nhwc = layout == "nhwc";
+    idN = in.getDimSize(0);
+    idC = in.getDimSize(nhwc ? 3 : 1) - gc[0] - gc[1] - gc[2];
+    idH = in.getDimSize(nhwc ? 1 : 2);
+    idW = in.getDimSize(nhwc ? 2 : 3);
+  } else {
     reason = op->getName().getStringRef().str() +
-             " has no GPU code generator yet";
+             " is not a depthwise convolution";
     return failure();
   }
-  if (dw.getLayout() != "nhwc") {
-    reason = "layout \"" + dw.getLayout().str() +
-             "\" on CUDA is not supported yet (NHWC only)";
+  if (layout != "nhwc" && layout != "nchw") {
+    reason = "unknown layout \"" + layout.str() + "\"";
     return failure();
   }
   auto branches = getDwBranches(op, reason);
@@ -95,142 +230,55 @@ LogicalResult generateDepthwiseGpu(
       failed(checkDwGpuConfig(*cfgOr, *branches, target, reason)))
     return failure();
   const DwGpuConfig cfg = *cfgOr;
-  const DwGeom &g = branches->front();
-  for (Value v : llvm::concat<Value>(inputs, outputs)) {
-    auto mt = dyn_cast<MemRefType>(v.getType());
-    if (!mt || !mt.getElementType().isF32()) {
-      reason = "the GPU depthwise kernel handles f32 memrefs only";
-      return failure();
-    }
-  }
-
-  const int64_t cpb = cfg.channelsPerBlock, bh = cfg.blockH, bw = cfg.blockW;
-  const int64_t cBlocks = ceilDiv(g.c, cpb), tilesH = ceilDiv(g.oh, bh),
-                tilesW = ceilDiv(g.ow, bw);
-  const int64_t blocks = g.n * cBlocks * tilesH * tilesW;
-  if (blocks <= 0 || blocks > std::numeric_limits<int32_t>::max()) {
-    reason = "the grid needs " + std::to_string(blocks) +
-             " blocks; at most 2^31 - 1";
+  if (!allF32(llvm::to_vector(llvm::concat<Value>(inputs, outputs)), reason,
+              "depthwise"))
     return failure();
+
+  SmallVector<Branch> brs;
+  int64_t blocks = 0, smemFloats = 0;
+  for (auto [g, f] : llvm::zip(*branches, filters)) {
+    Branch br{g, f, 0};
+    br.blocks = g.n * ceilDiv(g.c, cfg.channelsPerBlock) *
+                ceilDiv(g.oh, cfg.blockH) * ceilDiv(g.ow, cfg.blockW);
+    blocks += br.blocks;
+    smemFloats = std::max(smemFloats, dwGpuSharedBytes(cfg, g) / 4);
+    brs.push_back(br);
   }
-  const int64_t rows = dwGpuHaloRows(cfg, g), cols = dwGpuHaloCols(cfg, g);
-  const bool stage = cfg.smemStage != 0;
-  const int64_t pixelThreads = cfg.threads / cpb;
+  const int64_t idPerBlock = cfg.threads * 4;
+  const int64_t idBlocks =
+      idC > 0 ? ceilDiv(idN * idC * idH * idW, idPerBlock) : 0;
+  blocks += idBlocks;
+  if (!gridFits(blocks, reason))
+    return failure();
 
-  Value input = inputs[0], filter = inputs[1];
-  Value bias = inputs.size() > 2 ? inputs[2] : Value();
-  Value output = outputs[0];
-
-  MLIRContext *ctx = b.getContext();
-  Emit e{b, loc};
-  Value one = e.c(1);
+  DwGpuGen gen{cfg, layout == "nhwc", inputs[0], outputs[0], bias};
+  Emit outer{b, loc};
   SmallVector<Type> workgroup;
-  if (stage)
-    workgroup.push_back(MemRefType::get(
-        {rows, cols, cpb}, b.getF32Type(), MemRefLayoutAttrInterface(),
-        gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup)));
-  auto launch = gpu::LaunchOp::create(
-      b, loc, e.c(blocks), one, one, e.c(cfg.threads), one, one,
-      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
-      /*asyncDependencies=*/{}, workgroup);
-
-  Block &body = launch.getBody().front();
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&body);
-  Value bx = launch.getBlockIds().x, tx = launch.getThreadIds().x;
-  // Constants inside the body (one from the host would become a kernel
-  // argument and hide the trip counts from LLVM).
-  one = e.c(1);
-
-  // Which tile: output tiles fastest, then channel blocks, then images.
-  Value tw = e.rem(bx, tilesW);
-  Value r1 = e.div(bx, tilesW);
-  Value th = e.rem(r1, tilesH);
-  Value r2 = e.div(r1, tilesH);
-  Value cb = e.rem(r2, cBlocks);
-  Value n = e.div(r2, cBlocks);
-  Value oh0 = e.mul(th, bh), ow0 = e.mul(tw, bw), c0 = e.mul(cb, cpb);
-  Value ih0 = e.sub(e.mul(oh0, g.sh), e.c(g.pt));
-  Value iw0 = e.sub(e.mul(ow0, g.sw), e.c(g.pl));
-  Value lane = e.rem(tx, cpb), pg = e.div(tx, cpb);
-  Value ch = e.add(c0, lane);
-
-  Value smem;
-  if (stage)
-    smem = launch.getWorkgroupAttributions().front();
-  if (stage) {
-    // All threads copy the halo tile, channel fastest.
-    auto copy = scf::ForOp::create(b, loc, tx, e.c(rows * cols * cpb),
-                                   e.c(cfg.threads));
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(copy.getBody());
-      Value i = copy.getInductionVar();
-      Value cl = e.rem(i, cpb), rest = e.div(i, cpb);
-      Value col = e.rem(rest, cols), row = e.div(rest, cols);
-      Value ih = e.add(ih0, row), iw = e.add(iw0, col), cc = e.add(c0, cl);
-      Value inb = e.band(e.band(e.ge0(ih), e.lt(ih, g.h)),
-                         e.band(e.band(e.ge0(iw), e.lt(iw, g.w)),
-                                e.lt(cc, g.c)));
-      Value v = e.guardedLoad(inb, input, {n, ih, iw, cc});
-      memref::StoreOp::create(b, loc, v, smem, ValueRange{row, col, cl});
-    }
-    gpu::BarrierOp::create(b, loc);
-  }
-
-  // Each thread: its channel, output pixels p = pg, pg + P, ... of the tile.
-  auto pix = scf::ForOp::create(b, loc, pg, e.c(bh * bw), e.c(pixelThreads));
-  {
-    OpBuilder::InsertionGuard g2(b);
-    b.setInsertionPointToStart(pix.getBody());
-    Value p = pix.getInductionVar();
-    Value ohl = e.div(p, bw), owl = e.rem(p, bw);
-    Value oh = e.add(oh0, ohl), ow = e.add(ow0, owl);
-    Value valid = e.band(e.band(e.lt(oh, g.oh), e.lt(ow, g.ow)),
-                         e.lt(ch, g.c));
-    auto ifOp = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    Value init = bias ? memref::LoadOp::create(b, loc, bias, ValueRange{ch})
-                            .getResult()
-                      : e.zeroF();
-    auto fm = arith::FastMathFlagsAttr::get(ctx, arith::FastMathFlags::contract);
-    auto ky = scf::ForOp::create(b, loc, e.c(0), e.c(g.kh), one,
-                                 ValueRange{init});
-    {
-      OpBuilder::InsertionGuard g3(b);
-      b.setInsertionPointToStart(ky.getBody());
-      Value kyv = ky.getInductionVar();
-      auto kx = scf::ForOp::create(b, loc, e.c(0), e.c(g.kw), one,
-                                   ValueRange{ky.getRegionIterArgs()[0]});
-      {
-        OpBuilder::InsertionGuard g4(b);
-        b.setInsertionPointToStart(kx.getBody());
-        Value kxv = kx.getInductionVar();
-        Value acc = kx.getRegionIterArgs()[0];
-        Value x;
-        if (stage) {
-          Value row = e.add(e.mul(ohl, g.sh), e.mul(kyv, g.dh));
-          Value col = e.add(e.mul(owl, g.sw), e.mul(kxv, g.dw));
-          x = memref::LoadOp::create(b, loc, smem, ValueRange{row, col, lane});
-        } else {
-          Value ih = e.add(e.sub(e.mul(oh, g.sh), e.c(g.pt)), e.mul(kyv, g.dh));
-          Value iw = e.add(e.sub(e.mul(ow, g.sw), e.c(g.pl)), e.mul(kxv, g.dw));
-          Value inb = e.band(e.band(e.ge0(ih), e.lt(ih, g.h)),
-                             e.band(e.ge0(iw), e.lt(iw, g.w)));
-          x = e.guardedLoad(inb, input, {n, ih, iw, ch});
-        }
-        Value w = memref::LoadOp::create(b, loc, filter,
-                                         ValueRange{ch, kyv, kxv});
-        Value prod = arith::MulFOp::create(b, loc, x, w, fm);
-        Value sum = arith::AddFOp::create(b, loc, acc, prod, fm);
-        scf::YieldOp::create(b, loc, sum);
-      }
-      scf::YieldOp::create(b, loc, kx.getResult(0));
-    }
-    memref::StoreOp::create(b, loc, ky.getResult(0), output,
-                            ValueRange{n, oh, ow, ch});
-  }
-  gpu::TerminatorOp::create(b, loc);
+  if (cfg.smemStage && smemFloats > 0)
+    workgroup.push_back(outer.sharedF32(smemFloats));
+  launch1d(b, loc, blocks, cfg.threads, workgroup,
+           [&](Emit &e, Value bx, Value tx, ValueRange wg) {
+             Value smem = wg.empty() ? Value() : wg.front();
+             int64_t start = 0;
+             bool single = brs.size() == 1 && idBlocks == 0;
+             for (const Branch &br : brs) {
+               if (single) {
+                 gen.branch(e, br, bx, tx, smem);
+               } else {
+                 Value in = e.band(e.ge(bx, e.c(start)),
+                                   e.lt(bx, start + br.blocks));
+                 e.ifThen(in, [&] {
+                   gen.branch(e, br, e.sub(bx, e.c(start)), tx, smem);
+                 });
+               }
+               start += br.blocks;
+             }
+             if (idBlocks > 0)
+               e.ifThen(e.ge(bx, e.c(start)), [&] {
+                 gen.identity(e, idN, idC, idH, idW, idPerBlock,
+                              e.sub(bx, e.c(start)), tx);
+               });
+           });
   return success();
 }
 } // namespace kjit::compiler

@@ -22,8 +22,16 @@ using namespace mlir::kjit;
 
 namespace {
 ::kjit::compiler::KernelGenerator *gpuGenerator(Operation *op) {
-  if (isa<DepthwiseConv2dOp>(op))
+  if (isa<DepthwiseConv2dOp, InceptionDepthwiseConv2dOp>(op))
     return ::kjit::compiler::generateDepthwiseGpu;
+  if (isa<WindowAttentionOp>(op))
+    return ::kjit::compiler::generateWindowAttentionGpu;
+  if (isa<ButterflyMatmulOp>(op))
+    return ::kjit::compiler::generateButterflyGpu;
+  if (isa<SpmmOp>(op))
+    return ::kjit::compiler::generateSpmmGpu;
+  if (isa<FftConvOp>(op))
+    return ::kjit::compiler::generateFftConvGpu;
   return nullptr;
 }
 

@@ -308,9 +308,162 @@ CostFeatures mlir::kjit::waCostFeatures(const WaConfig &c, const WaGeom &g,
 }
 
 //===----------------------------------------------------------------------===//
+// GPU (CUDA) config
+//===----------------------------------------------------------------------===//
+
+FailureOr<WaGpuConfig> WaGpuConfig::parse(ConfigAttr config,
+                                          const WaGpuConfig &base,
+                                          std::string &reason) {
+  WaGpuConfig c = base;
+  KnobReader knobs("window attention on CUDA");
+  knobs.integer("query_tile", c.queryTile)
+      .integer("query_tile_h", c.queryTileH)
+      .integer("threads", c.threads)
+      .integer("kv_stage", c.kvStage);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr WaGpuConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx, {{"query_tile", queryTile},
+                               {"query_tile_h", queryTileH},
+                               {"threads", threads},
+                               {"kv_stage", kvStage}});
+}
+
+int64_t mlir::kjit::waGpuTileW(const WaGpuConfig &c, const WaGeom &g) {
+  return std::min(c.queryTile, g.w);
+}
+int64_t mlir::kjit::waGpuTileH(const WaGpuConfig &c, const WaGeom &g) {
+  return g.rank == 2 ? std::min(c.queryTileH, g.h) : 1;
+}
+int64_t mlir::kjit::waGpuKeyCols(const WaGpuConfig &c, const WaGeom &g) {
+  return std::min(g.w, waGpuTileW(c, g) + 2 * (g.kw - 1) * g.dw);
+}
+int64_t mlir::kjit::waGpuSharedBytes(const WaGpuConfig &c, const WaGeom &g) {
+  int64_t queries = waGpuTileW(c, g) * waGpuTileH(c, g);
+  // q and the accumulators [D][queries], m and l [queries], staged K and V.
+  int64_t floats = 2 * g.d * queries + 2 * queries;
+  if (c.kvStage)
+    floats += 2 * waGpuKeyCols(c, g) * waGpuKeyStride(g);
+  return 4 * floats;
+}
+
+LogicalResult mlir::kjit::checkWaGpuConfig(const WaGpuConfig &c,
+                                           const WaGeom &g,
+                                           const TargetInfo &t,
+                                           std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (c.queryTile < 1 || c.queryTile > 1024)
+    return bad("query_tile must be in [1, 1024], got " + str(c.queryTile));
+  if (c.queryTileH < 1 || c.queryTileH > 64)
+    return bad("query_tile_h must be in [1, 64], got " + str(c.queryTileH));
+  if (g.rank == 1 && c.queryTileH != 1)
+    return bad("query_tile_h applies to 2-D attention only; it must be 1 "
+               "for 1-D, got " +
+               str(c.queryTileH));
+  if (c.kvStage != 0 && c.kvStage != 1)
+    return bad("kv_stage must be 0 or 1, got " + str(c.kvStage));
+  if (failed(checkGpuThreads(c.threads, t, reason)))
+    return failure();
+  int64_t queries = waGpuTileW(c, g) * waGpuTileH(c, g);
+  if (c.threads > ceilDiv(queries, 32) * 32)
+    return bad("threads (" + str(c.threads) + ") exceed the " +
+               str(queries) + " queries of a tile rounded up to a warp (" +
+               str(ceilDiv(queries, 32) * 32) + ")");
+  return checkGpuShared(
+      waGpuSharedBytes(c, g), t,
+      "a " + str(waGpuTileH(c, g)) + " x " + str(waGpuTileW(c, g)) +
+          " query tile with D = " + str(g.d) +
+          (c.kvStage ? " and " + str(waGpuKeyCols(c, g)) +
+                           " staged key columns"
+                     : std::string()) +
+          " (use a smaller query_tile/query_tile_h or kv_stage = 0)",
+      reason);
+}
+
+WaGpuConfig mlir::kjit::defaultWaGpuConfig(const WaGeom &g,
+                                           const TargetInfo &t) {
+  WaGpuConfig c;
+  int64_t limit = gpuSharedLimit(t);
+  // 64 queries per block (8 x 8 in 2-D), halved until the tile fits.
+  if (g.rank == 2) {
+    c.queryTileH = std::min<int64_t>(8, g.h);
+    c.queryTile = std::min<int64_t>(8, g.w);
+  } else {
+    c.queryTileH = 1;
+    c.queryTile = std::min<int64_t>(64, g.w);
+  }
+  c.kvStage = 1;
+  while (waGpuSharedBytes(c, g) > limit &&
+         (c.queryTile > 1 || c.queryTileH > 1)) {
+    if (c.queryTile >= c.queryTileH && c.queryTile > 1)
+      c.queryTile = ceilDiv(c.queryTile, 2);
+    else
+      c.queryTileH = ceilDiv(c.queryTileH, 2);
+  }
+  if (waGpuSharedBytes(c, g) > limit)
+    c.kvStage = 0;
+  int64_t queries = waGpuTileW(c, g) * waGpuTileH(c, g);
+  c.threads = std::min<int64_t>(ceilDiv(queries, 32) * 32, 256);
+  return c;
+}
+
+SearchSpace mlir::kjit::waGpuSearchSpace(const WaGeom &g,
+                                         const TargetInfo &t) {
+  SearchSpace s;
+  Knob qt{"query_tile", {}, {}};
+  for (int64_t v : {4, 8, 16, 32, 64, 128})
+    if (v < g.w)
+      qt.ints.push_back(v);
+  qt.ints.push_back(std::min<int64_t>(g.w, 256));
+  s.knobs.push_back(qt);
+  Knob qh{"query_tile_h", {1}, {}};
+  if (g.rank == 2)
+    for (int64_t v : {2, 4, 8, 16})
+      if (v <= g.h)
+        qh.ints.push_back(v);
+  s.knobs.push_back(qh);
+  s.knobs.push_back({"threads", {32, 64, 128, 256}, {}});
+  s.knobs.push_back({"kv_stage", {0, 1}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::waGpuCostFeatures(const WaGpuConfig &c,
+                                           const WaGeom &g,
+                                           const TargetInfo &t) {
+  CostFeatures f;
+  f.flops = g.flops();
+  double elems = double(g.batch) * g.heads * g.h * g.w * g.d;
+  f.compulsoryBytes = 4.0 * 4 * elems;
+  int64_t tw = waGpuTileW(c, g), th = waGpuTileH(c, g);
+  double blocks = double(g.batch) * g.heads * ceilDiv(g.h, th) *
+                  ceilDiv(g.w, tw);
+  double rows = std::min<double>(g.h, th + 2.0 * (g.kh - 1) * g.dh);
+  double keyReads =
+      c.kvStage ? 2.0 * rows * waGpuKeyCols(c, g) * g.d
+                : 2.0 * th * tw * g.kh * g.kw * g.d; // every query its keys
+  f.movedBytes = blocks * 4.0 * (keyReads + 2.0 * th * tw * g.d);
+  f.workingSetBytes = waGpuSharedBytes(c, g);
+  f.parallelTasks = blocks;
+  f.threads = c.threads;
+  f.laneUtilization = double(th * tw) / double(ceilDiv(th * tw, 32) * 32);
+  return f;
+}
+
+//===----------------------------------------------------------------------===//
 // TunableOpInterface
 //===----------------------------------------------------------------------===//
 
-using WaFamily = TunableFamily<WaConfig, getWaGeom, defaultWaConfig,
-                               checkWaConfig, waSearchSpace, waCostFeatures>;
+using WaCpuFamily = TunableFamily<WaConfig, getWaGeom, defaultWaConfig,
+                                  checkWaConfig, waSearchSpace,
+                                  waCostFeatures>;
+using WaGpuFamily = TunableFamily<WaGpuConfig, getWaGeom, defaultWaGpuConfig,
+                                  checkWaGpuConfig, waGpuSearchSpace,
+                                  waGpuCostFeatures>;
+using WaFamily = TargetFamily<WaCpuFamily, WaGpuFamily>;
 KJIT_TUNABLE_OP(WindowAttentionOp, WaFamily)

@@ -77,6 +77,42 @@ SearchSpace waSearchSpace(const WaGeom &g, const TargetInfo &target);
 CostFeatures waCostFeatures(const WaConfig &cfg, const WaGeom &g,
                             const TargetInfo &target);
 
+/// The GPU (CUDA) knobs of window attention (WindowAttentionGPU.cpp). One
+/// thread block per (batch, head, tile of query_tile_h x query_tile
+/// queries); each query is one thread's (threads < queries: several per
+/// thread), with its q, its output accumulator and its online-softmax state
+/// (m, l) in shared memory ([D][queries]: conflict-free). The block walks
+/// the key rows its tile's windows reach; with kv_stage = 1 each key row's
+/// K and V columns that the tile reaches are first copied to shared memory
+/// by all threads (one barrier), so a key read by several queries of the
+/// tile is read from global memory once.
+struct WaGpuConfig {
+  int64_t queryTile = 32;  ///< queries per block along the last spatial dim
+  int64_t queryTileH = 1;  ///< query rows per block (2-D only)
+  int64_t threads = 32;    ///< threads per block (multiple of 32)
+  int64_t kvStage = 1;     ///< 1: K/V rows in shared memory; 0: global
+
+  static FailureOr<WaGpuConfig> parse(ConfigAttr config,
+                                      const WaGpuConfig &base,
+                                      std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+};
+/// Query tile sizes clamped to the image.
+int64_t waGpuTileW(const WaGpuConfig &c, const WaGeom &g);
+int64_t waGpuTileH(const WaGpuConfig &c, const WaGeom &g);
+/// Key columns of one staged key row: every column the tile's windows can
+/// reach (at most tile + 2 (k - 1) dilation, and the row's length).
+int64_t waGpuKeyCols(const WaGpuConfig &c, const WaGeom &g);
+/// Head-dim stride of a staged key (D + 1: no bank conflicts).
+inline int64_t waGpuKeyStride(const WaGeom &g) { return g.d + 1; }
+int64_t waGpuSharedBytes(const WaGpuConfig &c, const WaGeom &g);
+LogicalResult checkWaGpuConfig(const WaGpuConfig &cfg, const WaGeom &g,
+                               const TargetInfo &target, std::string &reason);
+WaGpuConfig defaultWaGpuConfig(const WaGeom &g, const TargetInfo &target);
+SearchSpace waGpuSearchSpace(const WaGeom &g, const TargetInfo &target);
+CostFeatures waGpuCostFeatures(const WaGpuConfig &cfg, const WaGeom &g,
+                               const TargetInfo &target);
+
 } // namespace mlir::kjit
 
 #endif

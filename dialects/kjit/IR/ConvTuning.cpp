@@ -513,6 +513,10 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
     lanesTotal += cb * c.channelsPerBlock;
   }
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
+  // Threads with no output of the block (beyond its work rounded up to a
+  // warp) idle.
+  int64_t work = ceilDiv(c.channelsPerBlock * c.blockH * c.blockW, 32) * 32;
+  f.laneUtilization *= std::min(1.0, double(work) / double(c.threads));
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;
@@ -524,23 +528,6 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
 
 namespace {
 bool isCuda(const TargetInfo &t) { return t.kind == TargetInfo::Kind::CUDA; }
-
-/// What the GPU code generator does not cover yet, as a reason.
-template <typename OpT>
-LogicalResult gpuSupported(OpT op, std::string &reason) {
-  Operation *o = op.getOperation();
-  if (auto dw = dyn_cast<DepthwiseConv2dOp>(o)) {
-    if (dw.getLayout() != "nhwc") {
-      reason = "kjit.depthwise_conv2d on CUDA supports layout \"nhwc\" "
-               "only so far";
-      return failure();
-    }
-    return success();
-  }
-  reason = o->getName().getStringRef().str() +
-           " has no GPU code generator yet";
-  return failure();
-}
 
 template <typename OpT>
 SearchSpace convSpace(OpT op, const TargetInfo &t) {
@@ -557,8 +544,6 @@ LogicalResult convVerify(OpT op, ConfigAttr config, const TargetInfo &t,
   if (failed(b))
     return failure();
   if (isCuda(t)) {
-    if (failed(gpuSupported(op, reason)))
-      return failure();
     auto c = DwGpuConfig::parse(config, defaultDwGpuConfig(*b, t), reason);
     if (failed(c))
       return failure();

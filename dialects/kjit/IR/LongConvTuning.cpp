@@ -212,9 +212,125 @@ CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
   return f;
 }
 
-using BflyFamily = TunableFamily<BflyConfig, getBflyGeom, defaultBflyConfig,
+//===- butterfly_matmul on CUDA -------------------------------------------===//
+
+FailureOr<BflyGpuConfig> BflyGpuConfig::parse(ConfigAttr config,
+                                              const BflyGpuConfig &base,
+                                              std::string &reason) {
+  BflyGpuConfig c = base;
+  KnobReader knobs("kjit.butterfly_matmul on CUDA");
+  knobs.choice("variant", {"fused", "split"},
+               [&](StringRef v) { c.fused = v == "fused"; })
+      .integer("rows_per_block", c.rowsPerBlock)
+      .integer("chunk", c.chunk)
+      .integer("threads", c.threads);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr BflyGpuConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx,
+                         {{"rows_per_block", rowsPerBlock},
+                          {"chunk", chunk},
+                          {"threads", threads}},
+                         {{"variant", fused ? "fused" : "split"}});
+}
+
+int64_t mlir::kjit::bflyGpuSharedBytes(const BflyGpuConfig &c,
+                                       const BflyGeom &g) {
+  if (c.fused)
+    return 4 * c.rowsPerBlock * 2 * g.n;
+  return 4 * std::max(c.rowChunk(g) * g.m2, c.colChunk(g) * g.m1);
+}
+
+LogicalResult mlir::kjit::checkBflyGpuConfig(const BflyGpuConfig &c,
+                                             const BflyGeom &g,
+                                             const TargetInfo &t,
+                                             std::string &reason) {
+  if (c.rowsPerBlock < 1 || c.rowsPerBlock > 64) {
+    reason = "rows_per_block must be in [1, 64], got " + str(c.rowsPerBlock);
+    return failure();
+  }
+  if (c.chunk < 1 || c.chunk > 4096) {
+    reason = "chunk must be in [1, 4096], got " + str(c.chunk);
+    return failure();
+  }
+  if (failed(checkGpuThreads(c.threads, t, reason)))
+    return failure();
+  std::string what =
+      c.fused ? "the fused Monarch kernel (" + str(c.rowsPerBlock) +
+                    " rows x 2 x N = " + str(g.n) +
+                    " floats; use variant = \"split\" for long rows)"
+              : "the split Monarch kernel (chunk " + str(c.chunk) + ")";
+  return checkGpuShared(bflyGpuSharedBytes(c, g), t, what, reason);
+}
+
+BflyGpuConfig mlir::kjit::defaultBflyGpuConfig(const BflyGeom &g,
+                                               const TargetInfo &t) {
+  BflyGpuConfig c;
+  int64_t limit = gpuSharedLimit(t);
+  c.fused = 8 * g.n <= limit;
+  c.rowsPerBlock = 1;
+  // Small rows: several per block, up to 1024 outputs per block.
+  while (c.fused && 2 * c.rowsPerBlock * g.n <= 1024 &&
+         2 * c.rowsPerBlock <= std::max<int64_t>(g.b, 1) &&
+         bflyGpuSharedBytes({true, 2 * c.rowsPerBlock, 16, 256}, g) <= limit)
+    c.rowsPerBlock *= 2;
+  c.chunk = 32;
+  while (c.chunk > 1 && bflyGpuSharedBytes({false, 1, c.chunk, 256}, g) >
+                            limit / 2)
+    c.chunk /= 2;
+  int64_t work = c.fused ? c.rowsPerBlock * g.n
+                         : std::max(c.rowChunk(g) * g.m2,
+                                    c.colChunk(g) * g.m1);
+  c.threads = std::clamp<int64_t>(ceilDiv(work, 32) * 32, 32, 256);
+  return c;
+}
+
+SearchSpace mlir::kjit::bflyGpuSearchSpace(const BflyGeom &g,
+                                           const TargetInfo &t) {
+  SearchSpace s;
+  s.knobs.push_back({"variant", {}, {"fused", "split"}});
+  s.knobs.push_back({"rows_per_block", {1, 2, 4, 8}, {}});
+  s.knobs.push_back({"chunk", {4, 8, 16, 32, 64}, {}});
+  s.knobs.push_back({"threads", {64, 128, 256, 512}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::bflyGpuCostFeatures(const BflyGpuConfig &c,
+                                             const BflyGeom &g,
+                                             const TargetInfo &t) {
+  CostFeatures f;
+  f.flops = g.flops();
+  f.compulsoryBytes =
+      4.0 * (2.0 * g.b * g.n + g.m1 * g.m2 * g.m2 + g.m2 * g.m1 * g.m1);
+  // Split: X1 goes through global memory once more (write + read).
+  f.movedBytes = f.compulsoryBytes + (c.fused ? 0.0 : 4.0 * 2 * g.b * g.n);
+  f.workingSetBytes = bflyGpuSharedBytes(c, g);
+  f.parallelTasks = c.fused ? ceilDiv(g.b, c.rowsPerBlock)
+                            : g.b * ceilDiv(g.m1, c.rowChunk(g));
+  f.threads = c.threads;
+  int64_t work = c.fused ? c.rowsPerBlock * g.n
+                         : std::max(c.rowChunk(g) * g.m2,
+                                    c.colChunk(g) * g.m1);
+  f.laneUtilization =
+      std::min(1.0, double(ceilDiv(work, 32) * 32) / double(c.threads));
+  // `chunk` has no effect on the fused kernel, rows_per_block none on the
+  // split one: keep one value of each (the default's).
+  BflyGpuConfig d = defaultBflyGpuConfig(g, t);
+  f.redundantVariant =
+      c.fused ? c.chunk != d.chunk : c.rowsPerBlock != d.rowsPerBlock;
+  return f;
+}
+
+using BflyCpuFamily = TunableFamily<BflyConfig, getBflyGeom, defaultBflyConfig,
                                  checkBflyConfig, bflySearchSpace,
                                  bflyCostFeatures>;
+using BflyGpuFamily =
+    TunableFamily<BflyGpuConfig, getBflyGeom, defaultBflyGpuConfig,
+                  checkBflyGpuConfig, bflyGpuSearchSpace, bflyGpuCostFeatures>;
+using BflyFamily = TargetFamily<BflyCpuFamily, BflyGpuFamily>;
 KJIT_TUNABLE_OP(ButterflyMatmulOp, BflyFamily)
 
 //===----------------------------------------------------------------------===//
@@ -386,7 +502,120 @@ CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
   return f;
 }
 
-using FftFamily = TunableFamily<FftConfig, getFftGeom, defaultFftConfig,
+//===- fft_conv on CUDA ----------------------------------------------------===//
+
+FailureOr<FftGpuConfig> FftGpuConfig::parse(ConfigAttr config,
+                                            const FftGpuConfig &base,
+                                            std::string &reason) {
+  FftGpuConfig c = base;
+  KnobReader knobs("kjit.fft_conv on CUDA");
+  knobs.integer("smem_fft", c.smemFft)
+      .integer("radix", c.radix)
+      .integer("threads", c.threads);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr FftGpuConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx, {{"smem_fft", smemFft},
+                               {"radix", radix},
+                               {"threads", threads}});
+}
+
+int64_t mlir::kjit::fftGpuSharedBytes(const FftGpuConfig &c,
+                                      const FftGeom &g) {
+  return c.inShared(g) ? 4 * 2 * g.n : 0;
+}
+
+LogicalResult mlir::kjit::checkFftGpuConfig(const FftGpuConfig &c,
+                                            const FftGeom &g,
+                                            const TargetInfo &t,
+                                            std::string &reason) {
+  if (c.smemFft < 16 || c.smemFft > (int64_t(1) << 26) ||
+      (c.smemFft & (c.smemFft - 1))) {
+    reason = "smem_fft must be a power of two in [16, 2^26], got " +
+             str(c.smemFft);
+    return failure();
+  }
+  if (c.radix != 2 && c.radix != 4) {
+    reason = "radix must be 2 or 4 on CUDA, got " + str(c.radix);
+    return failure();
+  }
+  if (failed(checkGpuThreads(c.threads, t, reason)))
+    return failure();
+  return checkGpuShared(fftGpuSharedBytes(c, g), t,
+                        "an FFT of " + str(g.n) +
+                            " points in shared memory (2 x " + str(g.n) +
+                            " floats; lower smem_fft to split it into one "
+                            "launch per stage)",
+                        reason);
+}
+
+FftGpuConfig mlir::kjit::defaultFftGpuConfig(const FftGeom &g,
+                                             const TargetInfo &t) {
+  FftGpuConfig c;
+  c.smemFft = 16;
+  while (8 * c.smemFft * 2 <= gpuSharedLimit(t))
+    c.smemFft *= 2;
+  c.radix = 4;
+  // One butterfly pass is N/4 (radix 4) or N/2 work items.
+  c.threads = c.inShared(g) ? std::clamp<int64_t>(g.n / 4, 32, 512) : 256;
+  return c;
+}
+
+SearchSpace mlir::kjit::fftGpuSearchSpace(const FftGeom &g,
+                                          const TargetInfo &t) {
+  SearchSpace s;
+  // 16 forces the multi-launch form; 1024..4096 keep N in shared memory
+  // when N fits; and the default.
+  Knob sf{"smem_fft", {16}, {}};
+  for (int64_t v = 1024; v <= 4096; v *= 2)
+    if (v >= g.n)
+      sf.ints.push_back(v);
+  int64_t dflt = defaultFftGpuConfig(g, t).smemFft;
+  if (!llvm::is_contained(sf.ints, dflt))
+    sf.ints.push_back(dflt);
+  s.knobs.push_back(sf);
+  s.knobs.push_back({"radix", {2, 4}, {}});
+  s.knobs.push_back({"threads", {64, 128, 256, 512, 1024}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::fftGpuCostFeatures(const FftGpuConfig &c,
+                                            const FftGeom &g,
+                                            const TargetInfo &t) {
+  CostFeatures f;
+  f.flops = g.flops();
+  f.compulsoryBytes = 4.0 * (2.0 * g.rows() * g.l + g.c * g.lk);
+  double passes = c.radix == 4 ? ceilDiv(g.logN, 2) : g.logN;
+  // Multi-launch: every pass reads and writes the complex rows.
+  f.movedBytes = f.compulsoryBytes +
+                 (c.inShared(g) ? 0.0
+                                : 2.0 * (2 * passes + 1) * 8.0 * g.rows() * g.n);
+  f.workingSetBytes = fftGpuSharedBytes(c, g);
+  f.parallelTasks = c.inShared(g) ? g.rows() : g.rows() * g.n / 4;
+  f.threads = c.threads;
+  if (c.inShared(g)) {
+    int64_t items = c.radix == 4 ? g.n / 4 : g.n / 2;
+    f.laneUtilization =
+        std::min(1.0, double(ceilDiv(items, 32) * 32) / double(c.threads));
+  }
+  // smem_fft only decides in shared memory or not: per choice keep one
+  // value (the default's, else the smallest in the space).
+  FftGpuConfig d = defaultFftGpuConfig(g, t);
+  int64_t canonical = c.inShared(g) == d.inShared(g)
+                          ? d.smemFft
+                          : (c.inShared(g) ? std::max<int64_t>(g.n, 1024) : 16);
+  f.redundantVariant = c.smemFft != canonical;
+  return f;
+}
+
+using FftCpuFamily = TunableFamily<FftConfig, getFftGeom, defaultFftConfig,
                                 checkFftConfig, fftSearchSpace,
                                 fftCostFeatures>;
+using FftGpuFamily =
+    TunableFamily<FftGpuConfig, getFftGeom, defaultFftGpuConfig,
+                  checkFftGpuConfig, fftGpuSearchSpace, fftGpuCostFeatures>;
+using FftFamily = TargetFamily<FftCpuFamily, FftGpuFamily>;
 KJIT_TUNABLE_OP(FftConvOp, FftFamily)

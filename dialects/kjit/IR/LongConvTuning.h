@@ -49,6 +49,37 @@ CostFeatures bflyCostFeatures(const BflyConfig &cfg, const BflyGeom &g,
                               const TargetInfo &target);
 
 
+/// The GPU (CUDA) knobs of the Monarch kernel (ButterflyGPU.cpp).
+/// "fused": one block per rows_per_block rows; each row's X and X1 live in
+/// shared memory, stage 2 writes y directly. "split" (rows too long for
+/// shared memory): two launches; the first computes X1 = r . X per block of
+/// `chunk` X rows (staged in shared memory) into y, the second, per block
+/// of `chunk` X1 columns (staged), overwrites those same columns of y with
+/// the final values (a column j of X1 only feeds column j of y).
+struct BflyGpuConfig {
+  bool fused = true;
+  int64_t rowsPerBlock = 1;
+  int64_t chunk = 16;
+  int64_t threads = 256;
+
+  static FailureOr<BflyGpuConfig> parse(ConfigAttr config,
+                                        const BflyGpuConfig &base,
+                                        std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  /// Stage-1 X rows / stage-2 X1 columns per block of the split variant.
+  int64_t rowChunk(const BflyGeom &g) const { return std::min(chunk, g.m1); }
+  int64_t colChunk(const BflyGeom &g) const { return std::min(chunk, g.m2); }
+};
+int64_t bflyGpuSharedBytes(const BflyGpuConfig &c, const BflyGeom &g);
+LogicalResult checkBflyGpuConfig(const BflyGpuConfig &cfg, const BflyGeom &g,
+                                 const TargetInfo &target,
+                                 std::string &reason);
+BflyGpuConfig defaultBflyGpuConfig(const BflyGeom &g,
+                                   const TargetInfo &target);
+SearchSpace bflyGpuSearchSpace(const BflyGeom &g, const TargetInfo &target);
+CostFeatures bflyGpuCostFeatures(const BflyGpuConfig &cfg, const BflyGeom &g,
+                                 const TargetInfo &target);
+
 /// A causal long convolution (kjit.fft_conv) over B x C rows of length L
 /// with a C x Lk kernel, computed through real FFTs of size n (a power of
 /// two >= max(32, L + Lk - 1)), each a complex FFT of n/2 points.
@@ -96,6 +127,32 @@ FftConfig defaultFftConfig(const FftGeom &g, const TargetInfo &target);
 SearchSpace fftSearchSpace(const FftGeom &g, const TargetInfo &target);
 CostFeatures fftCostFeatures(const FftConfig &cfg, const FftGeom &g,
                              const TargetInfo &target);
+
+/// The GPU (CUDA) knobs of the FFT convolution (FftConvGPU.cpp). Per row,
+/// z = u + i k (both zero-padded to N) is transformed once (decimation in
+/// frequency), U.K is formed from Z[f] and Z[N-f], and the product is
+/// transformed back (decimation in time). When N <= smem_fft one block per
+/// row does it all in shared memory (2 N floats); otherwise the rows live
+/// in a device scratch buffer and every stage (radix 4: two radix-2 stages)
+/// is its own launch over all rows.
+struct FftGpuConfig {
+  int64_t smemFft = 4096; ///< largest FFT size computed in shared memory
+  int64_t radix = 4;      ///< 2 or 4 (two radix-2 stages per pass)
+  int64_t threads = 256;
+
+  static FailureOr<FftGpuConfig> parse(ConfigAttr config,
+                                       const FftGpuConfig &base,
+                                       std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  bool inShared(const FftGeom &g) const { return g.n <= smemFft; }
+};
+int64_t fftGpuSharedBytes(const FftGpuConfig &c, const FftGeom &g);
+LogicalResult checkFftGpuConfig(const FftGpuConfig &cfg, const FftGeom &g,
+                                const TargetInfo &target, std::string &reason);
+FftGpuConfig defaultFftGpuConfig(const FftGeom &g, const TargetInfo &target);
+SearchSpace fftGpuSearchSpace(const FftGeom &g, const TargetInfo &target);
+CostFeatures fftGpuCostFeatures(const FftGpuConfig &cfg, const FftGeom &g,
+                                const TargetInfo &target);
 
 } // namespace mlir::kjit
 

@@ -271,9 +271,104 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
 // SpmmOp's TunableOpInterface
 //===----------------------------------------------------------------------===//
 
-using SpmmFamily = TunableFamily<SpmmConfig, getSpmmGeom, defaultSpmmConfig,
-                                 checkSpmmConfig, spmmSearchSpace,
-                                 spmmCostFeatures>;
+//===----------------------------------------------------------------------===//
+// GPU (CUDA) config
+//===----------------------------------------------------------------------===//
+
+FailureOr<SpmmGpuConfig> SpmmGpuConfig::parse(ConfigAttr config,
+                                              const SpmmGpuConfig &base,
+                                              std::string &reason) {
+  SpmmGpuConfig c = base;
+  KnobReader knobs("kjit.spmm on CUDA");
+  knobs.integer("threads", c.threads)
+      .integer("col_threads", c.colThreads)
+      .integer("cols_per_thread", c.colsPerThread);
+  if (failed(knobs.read(config, reason)))
+    return failure();
+  return c;
+}
+
+ConfigAttr SpmmGpuConfig::toAttr(MLIRContext *ctx) const {
+  return ConfigAttr::get(ctx, {{"threads", threads},
+                               {"col_threads", colThreads},
+                               {"cols_per_thread", colsPerThread}});
+}
+
+LogicalResult mlir::kjit::checkSpmmGpuConfig(const SpmmGpuConfig &c,
+                                             const SpmmGeom &g,
+                                             const TargetInfo &t,
+                                             std::string &reason) {
+  if (failed(checkGpuThreads(c.threads, t, reason)))
+    return failure();
+  if (c.colThreads < 1 || c.colThreads > c.threads ||
+      (c.colThreads & (c.colThreads - 1))) {
+    reason = "col_threads must be a power of two in [1, threads = " +
+             str(c.threads) + "], got " + str(c.colThreads);
+    return failure();
+  }
+  if (c.colsPerThread < 1 || c.colsPerThread > 16) {
+    reason = "cols_per_thread must be in [1, 16], got " +
+             str(c.colsPerThread);
+    return failure();
+  }
+  (void)g;
+  return success();
+}
+
+SpmmGpuConfig mlir::kjit::defaultSpmmGpuConfig(const SpmmGeom &g,
+                                               const TargetInfo &t) {
+  SpmmGpuConfig c;
+  c.threads = 256;
+  // A warp per row where N fills it, fewer threads per row for narrow N.
+  c.colThreads = 32;
+  while (c.colThreads > 1 && c.colThreads / 2 >= g.n)
+    c.colThreads /= 2;
+  c.colsPerThread = std::clamp<int64_t>(
+      ceilDiv(std::max<int64_t>(g.n, 1), c.colThreads), 1, 4);
+  // No more rows per block than rows (fewer threads for a short matrix).
+  while (c.threads > 32 && c.threads / 2 >= c.colThreads &&
+         c.rowsPerBlock() > std::max<int64_t>(g.m, 1))
+    c.threads /= 2;
+  return c;
+}
+
+SearchSpace mlir::kjit::spmmGpuSearchSpace(const SpmmGeom &g,
+                                           const TargetInfo &t) {
+  SearchSpace s;
+  s.knobs.push_back({"threads", {64, 128, 256, 512}, {}});
+  s.knobs.push_back({"col_threads", {4, 8, 16, 32, 64}, {}});
+  s.knobs.push_back({"cols_per_thread", {1, 2, 4, 8}, {}});
+  return s;
+}
+
+CostFeatures mlir::kjit::spmmGpuCostFeatures(const SpmmGpuConfig &c,
+                                             const SpmmGeom &g,
+                                             const TargetInfo &t) {
+  CostFeatures f;
+  double nnz = g.nnz, n = g.n, m = g.m, k = g.k;
+  f.flops = (double)g.flops();
+  f.compulsoryBytes = 4.0 * ((m + 1) + 2 * nnz + k * n + m * n);
+  double tiles = (double)ceilDiv(std::max<int64_t>(g.n, 1), c.nTile());
+  // Every column tile re-reads the CSR; b rows are read once per nonzero.
+  f.movedBytes = 4.0 * (2 * nnz * tiles + nnz * std::min(n, tiles * c.nTile()) +
+                        m * n);
+  f.parallelTasks = ceilDiv(std::max<int64_t>(g.m, 1), c.rowsPerBlock()) * tiles;
+  f.threads = c.threads;
+  f.laneUtilization = n > 0 ? n / (tiles * c.nTile()) : 1;
+  // Row slots of a block past the matrix idle.
+  f.laneUtilization *= std::min(
+      1.0, double(ceilDiv(std::max<int64_t>(g.m, 1) * c.colThreads, 32) * 32) /
+               double(c.threads));
+  return f;
+}
+
+using SpmmCpuFamily = TunableFamily<SpmmConfig, getSpmmGeom, defaultSpmmConfig,
+                                    checkSpmmConfig, spmmSearchSpace,
+                                    spmmCostFeatures>;
+using SpmmGpuFamily =
+    TunableFamily<SpmmGpuConfig, getSpmmGeom, defaultSpmmGpuConfig,
+                  checkSpmmGpuConfig, spmmGpuSearchSpace, spmmGpuCostFeatures>;
+using SpmmFamily = TargetFamily<SpmmCpuFamily, SpmmGpuFamily>;
 KJIT_TUNABLE_OP(SpmmOp, SpmmFamily)
 
 //===----------------------------------------------------------------------===//

@@ -73,6 +73,33 @@ SearchSpace spmmSearchSpace(const SpmmGeom &g, const TargetInfo &target);
 CostFeatures spmmCostFeatures(const SpmmConfig &cfg, const SpmmGeom &g,
                               const TargetInfo &target);
 
+/// The GPU (CUDA) knobs of SpMM (SpmmGPU.cpp). A block holds
+/// threads / col_threads rows x one tile of col_threads x cols_per_thread
+/// columns of N; the col_threads threads of a row walk its nonzeros
+/// together (same index and value: a broadcast load) and each keeps
+/// cols_per_thread accumulators for the columns ct, ct + col_threads, ...
+/// (coalesced rows of b and out).
+struct SpmmGpuConfig {
+  int64_t threads = 256;
+  int64_t colThreads = 32;   ///< threads per row (power of two <= threads)
+  int64_t colsPerThread = 2; ///< accumulators per thread (1..16)
+
+  static FailureOr<SpmmGpuConfig> parse(ConfigAttr config,
+                                        const SpmmGpuConfig &base,
+                                        std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  int64_t rowsPerBlock() const { return threads / colThreads; }
+  int64_t nTile() const { return colThreads * colsPerThread; }
+};
+LogicalResult checkSpmmGpuConfig(const SpmmGpuConfig &cfg, const SpmmGeom &g,
+                                 const TargetInfo &target,
+                                 std::string &reason);
+SpmmGpuConfig defaultSpmmGpuConfig(const SpmmGeom &g,
+                                   const TargetInfo &target);
+SearchSpace spmmGpuSearchSpace(const SpmmGeom &g, const TargetInfo &target);
+CostFeatures spmmGpuCostFeatures(const SpmmGpuConfig &cfg, const SpmmGeom &g,
+                                 const TargetInfo &target);
+
 //===----------------------------------------------------------------------===//
 // kjit.spgemm (CSR x CSR -> CSR)
 //===----------------------------------------------------------------------===//

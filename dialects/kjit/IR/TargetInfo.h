@@ -24,6 +24,11 @@ struct TargetInfo {
   int computeCapability = 0;
   unsigned smCount = 0, maxThreadsPerBlock = 0;
   uint64_t sharedMemPerBlock = 0;
+  unsigned warpSize = 32;
+  uint64_t sharedMemPerSM = 0;  ///< 0: unknown
+  unsigned maxThreadsPerSM = 0; ///< 0: unknown
+  unsigned maxBlocksPerSM = 0;  ///< 0: unknown
+  unsigned registersPerSM = 0;  ///< 32-bit registers; 0: unknown
 
   unsigned maxF32Lanes() const { return vectorBits / 32; }
 };

@@ -11,6 +11,7 @@
 
 #include "dialects/kjit/IR/KjitDialect.h"
 
+#include <algorithm>
 #include <string>
 #include <type_traits>
 
@@ -60,6 +61,73 @@ struct TunableFamily {
     return CostFn(succeeded(c) ? *c : DefaultFn(*g, t), *g, t);
   }
 };
+
+/// A family with a CPU and a GPU (CUDA) config: the target's kind picks
+/// which one the four methods use.
+template <typename CpuFamily, typename GpuFamily>
+struct TargetFamily {
+  static bool cuda(const TargetInfo &t) {
+    return t.kind == TargetInfo::Kind::CUDA;
+  }
+  template <typename OpT>
+  static SearchSpace space(OpT op, const TargetInfo &t) {
+    return cuda(t) ? GpuFamily::space(op, t) : CpuFamily::space(op, t);
+  }
+  template <typename OpT>
+  static LogicalResult verify(OpT op, ConfigAttr config, const TargetInfo &t,
+                              std::string &reason) {
+    return cuda(t) ? GpuFamily::verify(op, config, t, reason)
+                   : CpuFamily::verify(op, config, t, reason);
+  }
+  template <typename OpT>
+  static ConfigAttr defaults(OpT op, const TargetInfo &t) {
+    return cuda(t) ? GpuFamily::defaults(op, t) : CpuFamily::defaults(op, t);
+  }
+  template <typename OpT>
+  static CostFeatures cost(OpT op, ConfigAttr config, const TargetInfo &t) {
+    return cuda(t) ? GpuFamily::cost(op, config, t)
+                   : CpuFamily::cost(op, config, t);
+  }
+};
+
+/// Threads per block a CUDA target allows (1024 when unknown).
+inline int64_t gpuMaxThreads(const TargetInfo &t) {
+  return t.maxThreadsPerBlock ? std::min<int64_t>(t.maxThreadsPerBlock, 1024)
+                              : 1024;
+}
+/// Static shared memory per block kjit uses on a CUDA target (48 KiB, or
+/// less when the target says so).
+inline int64_t gpuSharedLimit(const TargetInfo &t) {
+  int64_t lim = 48 * 1024;
+  if (t.sharedMemPerBlock > 0)
+    lim = std::min<int64_t>(lim, (int64_t)t.sharedMemPerBlock);
+  return lim;
+}
+/// Legality of a `threads` (per block) knob: a multiple of the warp (32) in
+/// [32, the target's maximum].
+inline LogicalResult checkGpuThreads(int64_t threads, const TargetInfo &t,
+                                     std::string &reason) {
+  int64_t maxThreads = gpuMaxThreads(t);
+  if (threads < 32 || threads > maxThreads || threads % 32 != 0) {
+    reason = "threads (per block) must be a multiple of 32 in [32, " +
+             std::to_string(maxThreads) + "], got " + std::to_string(threads);
+    return failure();
+  }
+  return success();
+}
+/// Legality of a shared-memory footprint.
+inline LogicalResult checkGpuShared(int64_t bytes, const TargetInfo &t,
+                                    const std::string &what,
+                                    std::string &reason) {
+  int64_t limit = gpuSharedLimit(t);
+  if (bytes > limit) {
+    reason = what + " needs " + std::to_string(bytes) +
+             " bytes of shared memory per block; at most " +
+             std::to_string(limit);
+    return failure();
+  }
+  return success();
+}
 
 } // namespace mlir::kjit
 

@@ -409,9 +409,10 @@ enum class CudaCodeFormat { PTX, Cubin, HostObject };
 
 /// GPU code without a GPU or a CUDA driver: the PTX text (or, through
 /// ptxas, the cubin) of the one kjit op of `mlirText` for a CUDA chip
-/// ("sm_80", "sm_90", ...). Configs are resolved for that chip (the GPU
-/// knobs: block_w, block_h, channels_per_block, threads, smem_stage).
-/// Only kjit.depthwise_conv2d (NHWC) has a GPU code generator so far.
+/// ("sm_80", "sm_90", ...). Configs are resolved for that chip (each op's
+/// GPU knobs, e.g. block_w, block_h, channels_per_block, threads,
+/// smem_stage for the convs). Every op but kjit.spgemm has a GPU code
+/// generator; all the kernels of the module are in the one PTX module.
 Result<std::string> emitCudaCode(const std::string &mlirText,
                                  const CompileOptions &options = {},
                                  const std::string &chip = "sm_90",
