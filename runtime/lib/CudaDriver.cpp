@@ -37,6 +37,7 @@ constexpr int kJitErrorLogBufferSize = 6;
 constexpr int kJitOptimizationLevel = 7;
 constexpr int kPointerAttrMemoryType = 2;
 constexpr unsigned kMemoryTypeDevice = 2;
+constexpr int kErrorNotFound = 500; // CUDA_ERROR_NOT_FOUND
 
 struct Driver {
   void *handle = nullptr;
@@ -55,6 +56,8 @@ struct Driver {
   CUresult (*cuModuleUnload)(CUmodule) = nullptr;
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule,
                                   const char *) = nullptr;
+  CUresult (*cuModuleGetGlobal)(CUdeviceptr *, size_t *, CUmodule,
+                                const char *) = nullptr;
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, unsigned, CUstream,
@@ -154,6 +157,7 @@ std::string loadCudaDriverLocked(const char *libraryName) {
   sym(d.cuModuleLoadDataEx, {"cuModuleLoadDataEx"});
   sym(d.cuModuleUnload, {"cuModuleUnload"});
   sym(d.cuModuleGetFunction, {"cuModuleGetFunction"});
+  sym(d.cuModuleGetGlobal, {"cuModuleGetGlobal_v2", "cuModuleGetGlobal"});
   sym(d.cuFuncSetAttribute, {"cuFuncSetAttribute"});
   sym(d.cuLaunchKernel, {"cuLaunchKernel"});
   sym(d.cuStreamCreate, {"cuStreamCreate"});
@@ -258,6 +262,7 @@ struct ShimState {
   bool deferSync = false;
   CUstream stream = nullptr;
   std::string error; ///< the scope's first error
+  std::vector<CUmodule> modules; ///< loaded while the scope was active
 };
 thread_local ShimState shim;
 
@@ -287,6 +292,7 @@ void *kjit_mgpuModuleLoad(void *data, size_t /*size*/) {
   CUmodule m = nullptr;
   if (failed(driver.cuModuleLoadData(&m, data), "cuModuleLoadData (cubin)"))
     return nullptr;
+  shim.modules.push_back(m);
   return m;
 }
 
@@ -306,7 +312,10 @@ void *kjit_mgpuModuleLoadJIT(void *data, int optLevel) {
       shim.error += std::string(": ") + log;
     return nullptr;
   }
-  return r == 0 ? m : nullptr;
+  if (r != 0)
+    return nullptr;
+  shim.modules.push_back(m);
+  return m;
 }
 
 void kjit_mgpuModuleUnload(void *module) {
@@ -608,6 +617,7 @@ LaunchScope::LaunchScope(int ordinal, bool deferSync)
   shim.ordinal = ordinal;
   shim.deferSync = deferSync;
   shim.error.clear();
+  shim.modules.clear();
   shim.stream = nullptr;
   if (std::string err = makeCurrent(ordinal); !err.empty()) {
     shim.error = err;
@@ -625,9 +635,39 @@ LaunchScope::~LaunchScope() {
   shim.ordinal = previousOrdinal_;
   shim.deferSync = previousDefer_;
   shim.error.clear();
+  shim.modules.clear();
 }
 
 void *LaunchScope::stream() const { return shim.stream; }
+
+std::vector<void *> LaunchScope::loadedModules() const { return shim.modules; }
+
+void LaunchScope::zeroAsync(uint64_t ptr, size_t bytes) {
+  if (!shim.error.empty() || !shim.stream || !bytes)
+    return;
+  failed(driver.cuMemsetD8Async(ptr, 0, bytes, shim.stream),
+         "cuMemsetD8Async (clearing the device error record)");
+}
+
+std::string moduleGlobal(int ordinal, void *module, const char *name,
+                         uint64_t &ptr, size_t &bytes) {
+  ptr = 0;
+  bytes = 0;
+  if (std::string err = makeCurrent(ordinal); !err.empty())
+    return err;
+  if (!module)
+    return std::string("no module to look up ") + name + " in";
+  CUdeviceptr p = 0;
+  size_t n = 0;
+  CUresult r = driver.cuModuleGetGlobal(&p, &n, module, name);
+  if (r == kErrorNotFound)
+    return "";
+  if (std::string err = check(r, "cuModuleGetGlobal"); !err.empty())
+    return err + " (" + name + ")";
+  ptr = uint64_t(p);
+  bytes = n;
+  return "";
+}
 
 std::string LaunchScope::finish() {
   if (shim.error.empty() && shim.stream)

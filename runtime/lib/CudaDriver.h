@@ -79,11 +79,31 @@ public:
   std::string finish();
   /// The stream the scope's launches go to (a CUstream), null on error.
   void *stream() const;
+  /// The modules (CUmodule) that mgpuModuleLoad / mgpuModuleLoadJIT loaded
+  /// on this thread while the scope was active.
+  std::vector<void *> loadedModules() const;
+  /// Queues a zeroing of `bytes` device bytes at `ptr` on the scope's stream
+  /// (ordered before the scope's later launches); a failure is the scope's
+  /// error.
+  void zeroAsync(uint64_t ptr, size_t bytes);
 
 private:
   int previousOrdinal_;
   bool previousDefer_;
 };
+
+/// The device error record of kernels that validate their inputs (spmm):
+/// a module global of 4 x int64 {claims, code, a, b} (the compiler's
+/// kGpuErrorRecord, GpuKernelGenerators.h). claims != 0 after a launch:
+/// the kernel found a defect, described by (code, a, b) with the meanings
+/// of KernelErrorCodes.h (those of the CPU's kjit_rt_report_error).
+inline constexpr const char *kErrorRecordSymbol = "kjit_gpu_error";
+inline constexpr size_t kErrorRecordBytes = 4 * sizeof(int64_t);
+/// The device address and size of global `name` in `module` (a CUmodule
+/// loaded in device `ordinal`'s primary context); ptr = 0 and "" when the
+/// module has no such global.
+std::string moduleGlobal(int ordinal, void *module, const char *name,
+                         uint64_t &ptr, size_t &bytes);
 
 /// The mgpu* functions, as (symbol, address).
 std::vector<std::pair<const char *, void *>> runtimeSymbols();

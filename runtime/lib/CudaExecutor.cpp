@@ -54,6 +54,24 @@ std::optional<std::pair<uint64_t, size_t>> cudaAllocationOf(int ordinal,
   return cuda::allocationOf(ordinal, ptr);
 }
 
+llvm::Expected<std::optional<uint64_t>> cudaErrorRecordOf(int ordinal,
+                                                          void *module) {
+  uint64_t ptr = 0;
+  size_t bytes = 0;
+  if (std::string e = cuda::moduleGlobal(ordinal, module,
+                                         cuda::kErrorRecordSymbol, ptr, bytes);
+      !e.empty())
+    return toError(e);
+  if (!ptr)
+    return std::nullopt;
+  if (bytes < cuda::kErrorRecordBytes)
+    return toError(std::string("the device error record ") +
+                   cuda::kErrorRecordSymbol + " has " + std::to_string(bytes) +
+                   " bytes, expected " +
+                   std::to_string(cuda::kErrorRecordBytes));
+  return std::optional<uint64_t>(ptr);
+}
+
 llvm::Error CudaLaunchScope::finish() { return toError(scope_.finish()); }
 
 std::vector<std::pair<const char *, void *>> cudaRuntimeSymbols() {

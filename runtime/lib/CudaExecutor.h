@@ -52,10 +52,21 @@ public:
       : scope_(ordinal, deferSync) {}
   llvm::Error finish();
   void *stream() const { return scope_.stream(); }
+  /// Modules loaded on this thread while the scope was active.
+  std::vector<void *> loadedModules() const { return scope_.loadedModules(); }
+  /// Zeroes device bytes on the scope's stream, before its later launches.
+  void zeroAsync(uint64_t ptr, size_t bytes) { scope_.zeroAsync(ptr, bytes); }
 
 private:
   cuda::LaunchScope scope_;
 };
+
+/// The device address of `module`'s error record (cuda::kErrorRecordSymbol,
+/// 4 x int64 {claims, code, a, b}); nullopt when the module has none (ops
+/// that report no errors). An error when the lookup fails otherwise or the
+/// global is too small.
+llvm::Expected<std::optional<uint64_t>> cudaErrorRecordOf(int ordinal,
+                                                          void *module);
 
 /// The mgpu* functions kjit implements, as (symbol, address).
 std::vector<std::pair<const char *, void *>> cudaRuntimeSymbols();

@@ -47,6 +47,13 @@ struct LoadedKernel {
   std::vector<std::string> configs;
   std::string source;
   Target target;
+  /// CUDA: the device error records (cuda::kErrorRecordSymbol) of the
+  /// modules the kernel loaded; empty for ops that report no errors.
+  std::vector<uint64_t> gpuErrorRecords;
+  /// Serializes runs of a kernel with error records: a record is one per
+  /// module and device, so two runs in flight at once (two threads, two
+  /// streams) would clear and read each other's reports.
+  mutable std::mutex gpuErrorMutex;
 };
 } // namespace
 
@@ -394,18 +401,49 @@ static Status runCuda(const LoadedKernel &k,
   if (Status s = stageCudaArgs(k, views, names, ins.size(), a); !s)
     return s;
   int ordinal = k.target.ordinal;
+  // Kernels that validate their inputs (spmm's CSR) report a defect in
+  // their device error records: zeroed before the launches, read after the
+  // stream is synchronized; a report is the CPU path's message.
+  std::unique_lock<std::mutex> recordsLock;
+  if (!k.gpuErrorRecords.empty())
+    recordsLock = std::unique_lock<std::mutex>(k.gpuErrorMutex);
+  auto takeDeviceError = [&]() -> Status {
+    for (uint64_t rec : k.gpuErrorRecords) {
+      int64_t r[4] = {0, 0, 0, 0};
+      if (llvm::Error e = cudaCopyToHost(ordinal, r, rec, sizeof(r)))
+        return toStatus(std::move(e), "reading the kernel's error record");
+      if (r[0] != 0)
+        return userError(kernelErrorMessage(r[1], r[2], r[3]));
+    }
+    return Status::ok();
+  };
   int runs = timing ? std::max(0, timing->warmup) : 1;
   for (int r = 0; r < runs; ++r) {
     CudaLaunchScope scope(ordinal);
+    for (uint64_t rec : k.gpuErrorRecords)
+      scope.zeroAsync(rec, cuda::kErrorRecordBytes);
     k.fn(a.args.data());
     if (llvm::Error e = scope.finish())
       return toStatus(std::move(e), "CUDA kernel launch");
+    if (Status s = takeDeviceError(); !s)
+      return s;
   }
   if (timing && timing->repeat > 0) {
+    // Zeroed once (outside the timed events); the first report of any
+    // timed launch stays.
+    if (!k.gpuErrorRecords.empty()) {
+      CudaLaunchScope scope(ordinal);
+      for (uint64_t rec : k.gpuErrorRecords)
+        scope.zeroAsync(rec, cuda::kErrorRecordBytes);
+      if (llvm::Error e = scope.finish())
+        return toStatus(std::move(e), "CUDA kernel timing");
+    }
     auto ms = cudaTimeLaunches(ordinal, timing->repeat, timing->flushL2,
                                [&] { k.fn(a.args.data()); });
     if (!ms)
       return toStatus(ms.takeError(), "CUDA kernel timing");
+    if (Status s = takeDeviceError(); !s)
+      return s;
     *times = std::move(*ms);
   }
   return unstageCudaOutputs(views, ins.size(), a);
@@ -821,6 +859,7 @@ loadCudaKernel(const KernelSignature &sig, std::string_view object,
   if (!addrs)
     return addrs.status();
   auto init = reinterpret_cast<void (*)()>((*addrs)[1]);
+  auto loaded = std::make_shared<LoadedKernel>();
   {
     CudaLaunchScope scope(ordinal);
     init();
@@ -828,10 +867,18 @@ loadCudaKernel(const KernelSignature &sig, std::string_view object,
       return toStatus(std::move(e), "cannot load the kernel's device code "
                                     "on CUDA device " +
                                         std::to_string(ordinal));
+    // The device error record of each module that has one.
+    for (void *module : scope.loadedModules()) {
+      auto rec = cudaErrorRecordOf(ordinal, module);
+      if (!rec)
+        return toStatus(rec.takeError(),
+                        "cannot find the kernel's device error record");
+      if (*rec)
+        loaded->gpuErrorRecords.push_back(**rec);
+    }
   }
   // The module stays loaded for the life of the process, like the host code
   // (kjit_fini_<entry> is not called: kernels are cached and shared).
-  auto loaded = std::make_shared<LoadedKernel>();
   loaded->fn = reinterpret_cast<PackedFn>((*addrs)[0]);
   for (const ArgInfo &a : sig.args)
     (a.isOutput ? loaded->outputs : loaded->inputs).push_back(a);

@@ -13,6 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
 #include <random>
 
 using namespace kjit;
@@ -193,4 +196,113 @@ func.func @main(%x: tensor<1x23x19x24xf32>, %w1: tensor<24x3x3xf32>, %w2: tensor
   ASSERT_TRUE(s.isOk()) << s.message();
   ref::Comparison cmp = ref::compare(z.data(), want);
   EXPECT_TRUE(cmp.ok) << "seed " << seed() << ": " << cmp.describe();
+}
+
+namespace {
+std::string spmmModule(int64_t m, int64_t k, int64_t n, int64_t nnz) {
+  auto t = [](std::string dims, const char *ty) {
+    return "tensor<" + dims + "x" + ty + ">";
+  };
+  std::string rp = t(std::to_string(m + 1), "i32"),
+              ci = t(std::to_string(nnz), "i32"),
+              v = t(std::to_string(nnz), "f32"),
+              bt = t(std::to_string(k) + "x" + std::to_string(n), "f32"),
+              ot = t(std::to_string(m) + "x" + std::to_string(n), "f32");
+  return "func.func @main(%rp: " + rp + ", %ci: " + ci + ", %v: " + v +
+         ", %b: " + bt + ") -> " + ot + " {\n  %y = kjit.spmm %rp, %ci, %v, " +
+         "%b : " + rp + ", " + ci + ", " + v + ", " + bt + " -> " + ot +
+         "\n  return %y : " + ot + "\n}\n";
+}
+} // namespace
+
+// Tolerance: max |y - ref| <= 1e-4 * (1 + max |ref|) (fp32 sums of at most
+// K terms in [-1, 1]; an indexing error is O(1)).
+TEST(CudaExecutor, SpmmMalformedCsrIsAnError) {
+  REQUIRE_GPU();
+  Jit gpu(Target::cuda(0), noDiskCache()), cpu(Target::host(), noDiskCache());
+  const int64_t m = 37, kd = 29, n = 13;
+  std::mt19937_64 rng(seed());
+  std::uniform_real_distribution<double> p(0, 1);
+  std::vector<int32_t> rowPtr{0}, colIdx;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < kd; ++j)
+      if (p(rng) < 0.2 || (i == 3 && j == 0))
+        colIdx.push_back(int32_t(j));
+    rowPtr.push_back(int32_t(colIdx.size()));
+  }
+  const int64_t nnz = int64_t(colIdx.size());
+  std::vector<float> values = randomVector(size_t(nnz), rng),
+                     b = randomVector(size_t(kd * n), rng);
+  auto kg = gpu.compileModule(spmmModule(m, kd, n, nnz));
+  ASSERT_TRUE(bool(kg)) << kg.errorMessage();
+  auto kc = cpu.compileModule(spmmModule(m, kd, n, nnz));
+  ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+  auto run = [&](const Kernel &k, std::vector<int32_t> &rp,
+                 std::vector<int32_t> &ci, std::vector<float> &y) {
+    y.assign(size_t(m * n), -7.0f);
+    return k.run({TensorView(rp.data(), {m + 1}), TensorView(ci.data(), {nnz}),
+                  TensorView(values.data(), {nnz}),
+                  TensorView(b.data(), {kd, n})},
+                 {TensorView(y.data(), {m, n})});
+  };
+  auto checkValid = [&](const char *when) {
+    std::vector<float> y;
+    Status s = run(*kg, rowPtr, colIdx, y);
+    ASSERT_TRUE(s.isOk()) << when << ": " << s.message();
+    double maxRef = 0, maxErr = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < n; ++c) {
+        double r = 0;
+        for (int32_t e = rowPtr[i]; e < rowPtr[i + 1]; ++e)
+          r += double(values[e]) * b[colIdx[e] * n + c];
+        maxRef = std::max(maxRef, std::fabs(r));
+        maxErr = std::max(maxErr, std::fabs(r - y[i * n + c]));
+      }
+    EXPECT_LE(maxErr, 1e-4 * (1 + maxRef)) << when << ", seed " << seed();
+  };
+  checkValid("before");
+  // One defect each; the message is the CPU kernel's, word for word.
+  struct Bad {
+    const char *what;
+    std::function<void(std::vector<int32_t> &, std::vector<int32_t> &)> edit;
+    std::string message;
+  };
+  const std::string pre = "kjit.spmm: malformed CSR: ";
+  auto str = [](int64_t v) { return std::to_string(v); };
+  const Bad cases[] = {
+      {"row_ptr[0] != 0", [](auto &rp, auto &) { rp[0] = -1; },
+       pre + "row_ptr[0]=-1, expected 0"},
+      {"not monotone", [&](auto &rp, auto &) { rp[4] = rowPtr[5] + 1; },
+       pre + "row_ptr is not monotone at row 4 (row_ptr[4]=" +
+           str(rowPtr[5] + 1) + " > row_ptr[5]=" + str(rowPtr[5]) + ")"},
+      {"last entry", [&](auto &rp, auto &) { rp[m] = int32_t(nnz + 1); },
+       pre + "row_ptr[" + str(m) + "]=" + str(nnz + 1) +
+           " (the last entry) is not nnz=" + str(nnz) +
+           " (the length of col_idx and values)"},
+      {"column out of range",
+       [&](auto &, auto &ci) { ci[rowPtr[3]] = int32_t(kd); },
+       pre + "column index " + str(kd) + " at position " + str(rowPtr[3]) +
+           " (row 3) is out of range [0, " + str(kd) + ")"},
+  };
+  for (const Bad &c : cases) {
+    SCOPED_TRACE(std::string(c.what) + ", seed " + std::to_string(seed()));
+    std::vector<int32_t> rp = rowPtr, ci = colIdx;
+    c.edit(rp, ci);
+    std::vector<float> y;
+    Status cs = run(*kc, rp, ci, y);
+    ASSERT_FALSE(cs.isOk());
+    EXPECT_EQ(cs.message(), c.message);
+    Status gs = run(*kg, rp, ci, y);
+    ASSERT_FALSE(gs.isOk()) << "the GPU run returned ok";
+    EXPECT_EQ(gs.message(), c.message);
+    auto t = kg->time({TensorView(rp.data(), {m + 1}),
+                       TensorView(ci.data(), {nnz}),
+                       TensorView(values.data(), {nnz}),
+                       TensorView(b.data(), {kd, n})},
+                      {TensorView(y.data(), {m, n})}, TimingOptions{0, 2});
+    ASSERT_FALSE(bool(t)) << "timing a malformed CSR returned times";
+    EXPECT_EQ(t.errorMessage(), c.message);
+    // The record is cleared: the next valid run succeeds.
+    checkValid(c.what);
+  }
 }

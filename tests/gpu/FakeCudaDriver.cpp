@@ -9,16 +9,26 @@
 // image. cuLaunchKernel runs nothing: it records the launch and returns
 // CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called
 // (or $KJIT_FAKE_CUDA_LAUNCH_OK was set when cuInit ran).
+// Device error records: cuModuleGetGlobal finds `kjit_gpu_error` in a module
+// whose image names it (a zeroed 32-byte buffer per module, like the real
+// global: 4 x int64 {claims, code, a, b}); a successful launch of a kernel
+// of such a module reports like a device kernel would (claims += 1; the
+// first claim writes code, a, b) while kjit_fake_set_kernel_error(code, a,
+// b) set a non-zero code (or $KJIT_FAKE_CUDA_KERNEL_ERROR="code,a,b" was
+// set when cuInit ran).
 // Loaded by the runtime through KJIT_CUDA_DRIVER; never used on a machine
 // with a GPU (the real-driver tests use libcuda.so.1).
 //
 //===----------------------------------------------------------------------===//
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 using CUresult = int;
@@ -36,15 +46,21 @@ struct LastLaunch {
   unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0};
   unsigned smem = 0;
   int count = 0;
+  struct Module *module = nullptr;
 } lastLaunch;
 
 struct Module {
   const char *image;
   size_t size;
+  int64_t *errorRecord = nullptr; ///< kjit_gpu_error, when the image has it
 };
 struct Function {
   std::string name;
+  Module *module;
 };
+std::map<uintptr_t, size_t> globals; // module globals: base -> bytes
+std::vector<Module *> modulesWithRecords;
+int64_t injectedError[3] = {0, 0, 0}; // code, a, b; code 0: none
 
 /// The allocation containing p, or allocations.end().
 std::map<uintptr_t, size_t>::iterator find(uintptr_t p) {
@@ -58,7 +74,12 @@ std::map<uintptr_t, size_t>::iterator find(uintptr_t p) {
 }
 bool inDevice(uintptr_t p, size_t n) {
   auto it = find(p);
-  return it != allocations.end() && p + n <= it->first + it->second;
+  if (it != allocations.end() && p + n <= it->first + it->second)
+    return true;
+  for (auto &[base, bytes] : globals)
+    if (p >= base && p + n <= base + bytes)
+      return true;
+  return false;
 }
 } // namespace
 
@@ -73,6 +94,27 @@ void kjit_fake_last_geometry(unsigned *grid, unsigned *block) {
     block[i] = lastLaunch.block[i];
   }
 }
+void kjit_fake_set_kernel_error(int64_t code, int64_t a, int64_t b) {
+  injectedError[0] = code, injectedError[1] = a, injectedError[2] = b;
+}
+/// Writes a stale report {1, code, 0, 0} into every loaded module's error
+/// record (what a previous failed run would leave there).
+void kjit_fake_poison_error_records(int64_t code) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (Module *m : modulesWithRecords) {
+    m->errorRecord[0] = 1;
+    m->errorRecord[1] = code;
+    m->errorRecord[2] = m->errorRecord[3] = 0;
+  }
+}
+/// The claims field of the record of the last launched kernel's module
+/// (-1 when it has none).
+int64_t kjit_fake_last_error_claims() {
+  std::lock_guard<std::mutex> lock(mu);
+  return lastLaunch.module && lastLaunch.module->errorRecord
+             ? lastLaunch.module->errorRecord[0]
+             : -1;
+}
 size_t kjit_fake_live_allocations() {
   std::lock_guard<std::mutex> lock(mu);
   return allocations.size();
@@ -84,6 +126,9 @@ CUresult cuInit(unsigned) {
     return kNoDevice;
   if (std::getenv("KJIT_FAKE_CUDA_LAUNCH_OK"))
     launchResult = kSuccess;
+  if (const char *e = std::getenv("KJIT_FAKE_CUDA_KERNEL_ERROR"))
+    sscanf(e, "%ld,%ld,%ld", &injectedError[0], &injectedError[1],
+           &injectedError[2]);
   initialized = true;
   return kSuccess;
 }
@@ -160,7 +205,17 @@ CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned, int *,
   return kSuccess;
 }
 CUresult cuModuleUnload(void *m) {
-  delete static_cast<Module *>(m);
+  auto *mod = static_cast<Module *>(m);
+  if (mod && mod->errorRecord) {
+    std::lock_guard<std::mutex> lock(mu);
+    globals.erase(uintptr_t(mod->errorRecord));
+    modulesWithRecords.erase(std::find(modulesWithRecords.begin(),
+                                       modulesWithRecords.end(), mod));
+    if (lastLaunch.module == mod)
+      lastLaunch.module = nullptr;
+    delete[] mod->errorRecord;
+  }
+  delete mod;
   return kSuccess;
 }
 CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
@@ -169,7 +224,27 @@ CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   auto *mod = static_cast<Module *>(m);
   if (!memmem(mod->image, mod->size, name, strlen(name)))
     return kNotFound;
-  *f = new Function{name};
+  *f = new Function{name, mod};
+  return kSuccess;
+}
+CUresult cuModuleGetGlobal_v2(unsigned long long *p, size_t *bytes, void *m,
+                              const char *name) {
+  if (!m)
+    return kInvalidHandle;
+  auto *mod = static_cast<Module *>(m);
+  if (strcmp(name, "kjit_gpu_error") != 0 ||
+      !memmem(mod->image, mod->size, name, strlen(name)))
+    return kNotFound;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!mod->errorRecord) {
+    mod->errorRecord = new int64_t[4]{0, 0, 0, 0};
+    globals[uintptr_t(mod->errorRecord)] = 4 * sizeof(int64_t);
+    modulesWithRecords.push_back(mod);
+  }
+  if (p)
+    *p = uintptr_t(mod->errorRecord);
+  if (bytes)
+    *bytes = 4 * sizeof(int64_t);
   return kSuccess;
 }
 CUresult cuFuncSetAttribute(void *, int, int) { return kSuccess; }
@@ -182,7 +257,15 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   lastLaunch.grid[0] = gx, lastLaunch.grid[1] = gy, lastLaunch.grid[2] = gz;
   lastLaunch.block[0] = bx, lastLaunch.block[1] = by, lastLaunch.block[2] = bz;
   lastLaunch.smem = smem;
+  lastLaunch.module = static_cast<Function *>(f)->module;
   ++lastLaunch.count;
+  Module *mod = lastLaunch.module;
+  if (launchResult == kSuccess && injectedError[0] != 0 && mod &&
+      mod->errorRecord && mod->errorRecord[0]++ == 0) {
+    mod->errorRecord[1] = injectedError[0];
+    mod->errorRecord[2] = injectedError[1];
+    mod->errorRecord[3] = injectedError[2];
+  }
   return launchResult;
 }
 CUresult cuStreamCreate(void **s, unsigned) {

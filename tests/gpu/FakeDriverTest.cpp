@@ -6,7 +6,10 @@
 // Target::cuda compile whose host object links in ORC against kjit's mgpu*
 // functions and loads its device code, launches (their geometry and kernel
 // name), launch errors turned into Status, host views staged and copied
-// back, device-view checks, timing with events, and no leaked allocations.
+// back, device-view checks, timing with events, and no leaked allocations;
+// the device error record of spmm (a report injected by the fake launch
+// comes back as the CPU path's malformed-CSR message; a stale one is
+// cleared before each run).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
@@ -34,6 +37,9 @@ struct Fake {
   const char *(*lastKernel)();
   void (*lastGeometry)(unsigned *, unsigned *);
   size_t (*liveAllocations)();
+  void (*setKernelError)(int64_t, int64_t, int64_t);
+  void (*poisonErrorRecords)(int64_t);
+  int64_t (*lastErrorClaims)();
   static Fake &get() {
     static Fake f = [] {
       void *h = dlopen(KJIT_FAKE_DRIVER, RTLD_NOW | RTLD_LOCAL);
@@ -46,6 +52,12 @@ struct Fake {
       f.lastGeometry = (void (*)(unsigned *, unsigned *))dlsym(
           h, "kjit_fake_last_geometry");
       f.liveAllocations = (size_t(*)())dlsym(h, "kjit_fake_live_allocations");
+      f.setKernelError = (void (*)(int64_t, int64_t, int64_t))dlsym(
+          h, "kjit_fake_set_kernel_error");
+      f.poisonErrorRecords =
+          (void (*)(int64_t))dlsym(h, "kjit_fake_poison_error_records");
+      f.lastErrorClaims =
+          (int64_t(*)())dlsym(h, "kjit_fake_last_error_claims");
       return f;
     }();
     return f;
@@ -340,4 +352,110 @@ func.func @main(%x: tensor<1x21x21x16xf32>, %w1: tensor<16x3x3xf32>, %w2: tensor
   EXPECT_EQ(Fake::get().launchCount(), before + 2);
   EXPECT_STREQ(Fake::get().lastKernel(), "main_kjit_1_kernel");
   EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+}
+
+namespace {
+/// kjit.spmm: CSR (m x k, nnz entries) times a dense k x n matrix.
+std::string spmmModule(int64_t m, int64_t k, int64_t n, int64_t nnz) {
+  auto t = [](std::string dims, const char *ty) {
+    return "tensor<" + dims + "x" + ty + ">";
+  };
+  std::string rp = t(std::to_string(m + 1), "i32"),
+              ci = t(std::to_string(nnz), "i32"),
+              v = t(std::to_string(nnz), "f32"),
+              bt = t(std::to_string(k) + "x" + std::to_string(n), "f32"),
+              ot = t(std::to_string(m) + "x" + std::to_string(n), "f32");
+  return "func.func @main(%rp: " + rp + ", %ci: " + ci + ", %v: " + v +
+         ", %b: " + bt + ") -> " + ot + " {\n  %y = kjit.spmm %rp, %ci, %v, " +
+         "%b : " + rp + ", " + ci + ", " + v + ", " + bt + " -> " + ot +
+         "\n  return %y : " + ot + "\n}\n";
+}
+
+struct SpmmArgs {
+  // 5 x 4, nnz = 6; row_ptr's last entry is 4, not 6 (malformed).
+  std::vector<int32_t> rowPtr{0, 1, 2, 3, 4, 4}, colIdx{0, 1, 2, 3, 0, 1};
+  std::vector<float> values = randomVector(6), b = randomVector(4 * 3),
+                     y = std::vector<float>(5 * 3, 0.0f);
+  std::vector<TensorView> inputs() {
+    return {TensorView(rowPtr.data(), {6}), TensorView(colIdx.data(), {6}),
+            TensorView(values.data(), {6}), TensorView(b.data(), {4, 3})};
+  }
+  std::vector<TensorView> outputs() { return {TensorView(y.data(), {5, 3})}; }
+};
+constexpr int64_t pack(int64_t hi, int64_t lo) {
+  return int64_t((uint64_t(hi) << 32) | uint64_t(uint32_t(lo)));
+}
+} // namespace
+
+TEST(FakeDriver, SpmmDeviceErrorRecordIsAStatus) {
+  auto k = cudaJit().compileModule(spmmModule(5, 4, 3, 6));
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  Fake::get().setLaunchResult(0);
+  Fake::get().setKernelError(0, 0, 0);
+  SpmmArgs args;
+
+  // A stale report (a previous failed run) is cleared before the launch.
+  Fake::get().poisonErrorRecords(104);
+  Status s = k->run(args.inputs(), args.outputs());
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_STREQ(Fake::get().lastKernel(), "main_kjit_0_kernel");
+  EXPECT_EQ(Fake::get().lastErrorClaims(), 0)
+      << "the record was zeroed before the launch";
+  EXPECT_TRUE(allBytes(args.y, 0xAB)) << "a clean run copies the output back";
+
+  // What the device kernel writes for row_ptr[5]=4 != nnz=6 (code 103):
+  // the same message as the CPU kernel's report of that CSR.
+  Jit cpuJit(Target::host(), noDiskCache());
+  auto cpu = cpuJit.compileModule(spmmModule(5, 4, 3, 6));
+  ASSERT_TRUE(bool(cpu)) << cpu.errorMessage();
+  Status cpuStatus = cpu->run(args.inputs(), args.outputs());
+  ASSERT_FALSE(cpuStatus.isOk());
+  EXPECT_EQ(cpuStatus.message(),
+            "kjit.spmm: malformed CSR: row_ptr[5]=4 (the last entry) is not "
+            "nnz=6 (the length of col_idx and values)");
+
+  std::fill(args.y.begin(), args.y.end(), 0.0f);
+  Fake::get().setKernelError(103, pack(5, 4), 6);
+  s = k->run(args.inputs(), args.outputs());
+  ASSERT_FALSE(s.isOk());
+  EXPECT_EQ(s.message(), cpuStatus.message());
+  EXPECT_EQ(Fake::get().lastErrorClaims(), 1);
+  EXPECT_TRUE(allBytes(args.y, 0)) << "no output on an error";
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+
+  // Another kind (column out of range), and through time().
+  Fake::get().setKernelError(104, pack(2, 9), pack(3, 4));
+  auto t = k->time(args.inputs(), args.outputs(), TimingOptions{});
+  ASSERT_FALSE(bool(t));
+  EXPECT_EQ(t.errorMessage(), "kjit.spmm: malformed CSR: column index 9 at "
+                              "position 3 (row 2) is out of range [0, 4)");
+  TimingOptions timedOnly;
+  timedOnly.warmup = 0;
+  timedOnly.repeat = 3;
+  t = k->time(args.inputs(), args.outputs(), timedOnly);
+  ASSERT_FALSE(bool(t));
+  EXPECT_NE(t.errorMessage().find("column index 9"), std::string::npos)
+      << t.errorMessage();
+  EXPECT_EQ(Fake::get().lastErrorClaims(), 3) << "every timed launch claimed";
+
+  // Clean again: the record from the failed runs does not leak into this one.
+  Fake::get().setKernelError(0, 0, 0);
+  s = k->run(args.inputs(), args.outputs());
+  EXPECT_TRUE(s.isOk()) << s.message();
+  t = k->time(args.inputs(), args.outputs(), timedOnly);
+  EXPECT_TRUE(bool(t)) << t.errorMessage();
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+
+  // Ops without a record (depthwise) have none to look up.
+  auto dw = cudaJit().compile(dwOp());
+  ASSERT_TRUE(bool(dw)) << dw.errorMessage();
+  std::vector<float> x = randomVector(13 * 17 * 40), w = randomVector(40 * 49),
+                     bias = randomVector(40), y(13 * 17 * 40, 0.0f);
+  Fake::get().setKernelError(103, 1, 2); // ignored: no record
+  s = dw->run({TensorView(x.data(), {1, 13, 17, 40}),
+               TensorView(w.data(), {40, 7, 7}), TensorView(bias.data(), {40})},
+              {TensorView(y.data(), {1, 13, 17, 40})});
+  EXPECT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(Fake::get().lastErrorClaims(), -1);
+  Fake::get().setKernelError(0, 0, 0);
 }
