@@ -174,8 +174,19 @@ SqliteDatabase::open(const std::string &path) {
       return fail("the file is corrupt (" + verdict +
                   "); move it away or restore it from an export");
   }
-  if (auto e = exec(raw, "PRAGMA journal_mode=WAL"))
-    return fail("cannot enable WAL: " + llvm::toString(std::move(e)));
+  // Switching a fresh file to WAL needs an exclusive lock, and SQLite does
+  // not call the busy handler for it: two tuners opening one new database
+  // at once see SQLITE_BUSY. Retry for as long as the busy timeout.
+  for (int attempt = 0;; ++attempt) {
+    llvm::Error e = exec(raw, "PRAGMA journal_mode=WAL");
+    if (!e)
+      break;
+    int code = sqlite3_errcode(raw);
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || attempt >= 3000)
+      return fail("cannot enable WAL: " + llvm::toString(std::move(e)));
+    llvm::consumeError(std::move(e));
+    sqlite3_sleep(10);
+  }
   // WAL + NORMAL: a committed record survives a killed process.
   if (auto e = exec(raw, "PRAGMA synchronous=NORMAL"))
     return fail(llvm::toString(std::move(e)));
