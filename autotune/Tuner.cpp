@@ -10,6 +10,24 @@
 
 using namespace kjit::autotune;
 
+llvm::Expected<std::string>
+kjit::autotune::modelOnlyPick(const Workload &workload,
+                              const TargetInfo &target) {
+  auto pw = ParsedWorkload::parse(workload);
+  if (!pw)
+    return pw.takeError();
+  EnumeratedSpace space = (*pw)->enumerate(target);
+  PruningReport report;
+  std::vector<SpacePoint> survivors =
+      prune(space, defaultRules(), target, report);
+  if (survivors.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "no candidate survives pruning");
+  RooflineModel model;
+  rank(survivors, model, target);
+  return survivors.front().candidate.configText;
+}
+
 llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     const Workload &workload, const TargetInfo &target,
     const std::string &targetKey, const std::string &compilerKey,

@@ -72,6 +72,12 @@ using ProgressFn = std::function<void(uint64_t index, const Candidate &,
 /// roofline model), then the default config and the strategy's candidates
 /// measured and recorded in `db` (may be null). Model-only measures nothing
 /// but the default.
+/// The cost model's top candidate among the pruned survivors (the
+/// model-only strategy, zero measurements); an error when nothing survives
+/// or the workload does not parse.
+llvm::Expected<std::string> modelOnlyPick(const Workload &workload,
+                                          const TargetInfo &target);
+
 llvm::Expected<TuneResult> tuneWorkload(const Workload &workload,
                                         const TargetInfo &target,
                                         const std::string &targetKey,

@@ -705,6 +705,8 @@ public:
   Status cudaProblem;
   /// On-line tuning budget of compiles that do not set one (0: none).
   double onlineBudget = 0;
+  /// Ops without a database record get the cost model's pick.
+  bool modelPick = false;
 
 private:
   /// One memory-cache slot; the first thread to ask for a key compiles,
@@ -767,6 +769,16 @@ JitImpl::JitImpl(Target target, JitOptions options)
       cudaProblem = toStatus(info.takeError());
     else
       cudaChip = info->chip();
+  }
+  modelPick = this->options.modelPickWithoutRecord;
+  if (const char *env = getenv("KJIT_NO_RECORD"); env && *env) {
+    if (std::string(env) == "model")
+      modelPick = true;
+    else if (std::string(env) != "default")
+      fprintf(stderr,
+              "kjit: warning: KJIT_NO_RECORD='%s' is neither 'default' nor "
+              "'model'; ignored\n",
+              env);
   }
   onlineBudget = this->options.onlineTuneBudgetSeconds;
   if (std::isnan(onlineBudget) || onlineBudget > 24 * 3600.0) {
@@ -988,7 +1000,8 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
   // Not yet for CUDA targets (the database is keyed by the CPU here).
   OpSelection selection;
   if (opts.config.empty() && target.kind == Target::Kind::CPU) {
-    selection = selector->select(text, request.target, opts.threads);
+    selection =
+        selector->select(text, request.target, opts.threads, modelPick);
     request.opConfigs = selection.configs;
   }
   auto prepared = compiler::prepare(request);

@@ -2,6 +2,7 @@
 #include "Selection.h"
 
 #include "autotune/Selector.h"
+#include "autotune/Tuner.h"
 #include "autotune/Workload.h"
 #include "compiler/InitAll.h"
 #include "dialects/kjit/IR/KjitDialect.h"
@@ -74,12 +75,13 @@ autotune::SqliteDatabase *TuningSelector::database() {
 
 OpSelection TuningSelector::select(const std::string &mlirText,
                                    const compiler::CpuTarget &target,
-                                   int threads) {
+                                   int threads, bool modelPick) {
   std::lock_guard<std::mutex> lock(mu_);
   autotune::SqliteDatabase *db = database();
-  if (!db)
+  if (!db && !modelPick)
     return {};
-  std::string memoKey = std::to_string(threads) + "\n" + mlirText;
+  std::string memoKey = std::to_string(threads) + (modelPick ? "m" : "") +
+                        "\n" + mlirText;
   if (auto it = memo_.find(memoKey); it != memo_.end())
     return it->second;
 
@@ -103,8 +105,9 @@ OpSelection TuningSelector::select(const std::string &mlirText,
       return;
     }
     autotune::Workload w = autotune::workloadOf(op.getOperation());
-    autotune::Selection s =
-        autotune::selectConfig(*db, w, targetKey, compilerKey);
+    autotune::Selection s;
+    if (db)
+      s = autotune::selectConfig(*db, w, targetKey, compilerKey);
     switch (s.source) {
     case autotune::Selection::Source::Exact:
       out.configs[i] = s.config;
@@ -115,6 +118,19 @@ OpSelection TuningSelector::select(const std::string &mlirText,
       out.sources.push_back("nearest " + s.fromWorkloadKey.substr(0, 16));
       break;
     case autotune::Selection::Source::None:
+      if (modelPick) {
+        // prepare() re-verifies it like any suggestion.
+        TargetInfo info = target.info;
+        if (threads > 0)
+          info.numCores = unsigned(threads);
+        if (auto pick = autotune::modelOnlyPick(w, info)) {
+          out.configs[i] = *pick;
+          out.sources.push_back("model");
+          break;
+        } else {
+          llvm::consumeError(pick.takeError());
+        }
+      }
       out.sources.push_back("default");
       break;
     }

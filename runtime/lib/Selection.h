@@ -43,8 +43,12 @@ public:
   static std::string resolvePath(const std::string &tuningDb,
                                  const std::string &cacheDir);
 
+  /// `modelPick`: an op with neither a record nor a nearest tuned workload
+  /// gets the cost model's top pruned candidate ("model"), else nothing
+  /// (its default). Works without a database too.
   OpSelection select(const std::string &mlirText,
-                     const compiler::CpuTarget &target, int threads);
+                     const compiler::CpuTarget &target, int threads,
+                     bool modelPick = false);
   const std::string &path() const { return path_; }
   /// Drops what select() remembered (the database changed: on-line tuning
   /// recorded new measurements).

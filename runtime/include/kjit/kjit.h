@@ -300,7 +300,8 @@ public:
   /// Where each op's config came from, in program order: "tuned" (the
   /// tuning database's record for this workload, target and compiler),
   /// "nearest <key>" (the best config of the nearest tuned workload,
-  /// re-verified for this one), "default", "default (<why the database's
+  /// re-verified for this one), "model" (no record: the cost model's pick,
+  /// JitOptions::modelPickWithoutRecord), "default", "default (<why the database's
   /// config was not used>)", "option" (CompileOptions::config) or "own" (the
   /// op carries a config in the module).
   const std::vector<std::string> &configSources() const;
@@ -351,6 +352,14 @@ struct JitOptions {
   /// stderr, never a failed compile. Read once per module text: records
   /// added later are seen by a new Jit.
   std::string tuningDb;
+  /// What an op gets when the tuning database has no record for it (nor a
+  /// nearest tuned workload): false (the default) its default config; true
+  /// the cost model's pick among the pruned candidates (the model-only
+  /// strategy: no measurement, costs an enumeration of the op's space per
+  /// compile). The default config is the default because it measured
+  /// closer to the best (bench/results/2026-11-28-tuning-evidence.md).
+  /// $KJIT_NO_RECORD=model sets it too.
+  bool modelPickWithoutRecord = false;
   /// On-line tuning budget (seconds) of each compile without an explicit
   /// config (CompileOptions::onlineTuneBudgetSeconds overrides it): < 0
   /// (the default): from $KJIT_TUNE ("budget:<seconds>" or

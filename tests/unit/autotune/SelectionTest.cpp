@@ -9,12 +9,17 @@
 //===----------------------------------------------------------------------===//
 #include "autotune/Database.h"
 #include "autotune/Selector.h"
+#include "autotune/Tuner.h"
+#include "compiler/Compiler.h"
 #include "autotune/Workload.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <random>
+#include <vector>
 #include <fstream>
 #include <string>
 #include <unistd.h>
@@ -196,4 +201,70 @@ TEST(SelectionDistance, OnlyShapesMayDiffer) {
   EXPECT_FALSE(workloadDistance(a->front().canonicalText,
                                 c->front().canonicalText)
                    .has_value());
+}
+
+namespace {
+/// y = 3x3 "same" depthwise conv of x (1 x h x w x c NHWC), filter c x 3 x 3,
+/// in double: the test's own reference.
+std::vector<float> conv3x3(const std::vector<float> &x,
+                           const std::vector<float> &f, int h, int w, int c) {
+  std::vector<float> y(x.size());
+  for (int i = 0; i < h; ++i)
+    for (int j = 0; j < w; ++j)
+      for (int ch = 0; ch < c; ++ch) {
+        double s = 0;
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b) {
+            int ii = i + a - 1, jj = j + b - 1;
+            if (ii >= 0 && ii < h && jj >= 0 && jj < w)
+              s += double(x[(ii * w + jj) * c + ch]) * f[(ch * 3 + a) * 3 + b];
+          }
+        y[(i * w + j) * c + ch] = float(s);
+      }
+  return y;
+}
+} // namespace
+
+TEST_F(SelectionTest, ModelPickWithoutRecordWhenAsked) {
+  const int h = 13, w = 17, c = 24; // odd and prime sizes
+  std::string text = conv(h, w, c);
+  auto ws = extractWorkloads(text);
+  ASSERT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
+  auto pick =
+      modelOnlyPick(ws->front(), compiler::CpuTarget::host().info);
+  ASSERT_TRUE(bool(pick)) << llvm::toString(pick.takeError());
+
+  JitOptions jo;
+  jo.tuningDb = "off"; // no database at all: the model still picks
+  jo.diskCache = false;
+  jo.modelPickWithoutRecord = true;
+  Jit jit(Target::host(), jo);
+  auto k = jit.compileModule(text);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  EXPECT_EQ(k->configSources().at(0), "model");
+  EXPECT_EQ(k->configs().at(0), resolved(text, *pick));
+
+  // The model's kernel computes the convolution.
+  std::mt19937 rng(::testing::UnitTest::GetInstance()->random_seed());
+  std::uniform_real_distribution<float> d(-1, 1);
+  std::vector<float> x(h * w * c), f(c * 9), y(h * w * c, 0);
+  for (float &v : x)
+    v = d(rng);
+  for (float &v : f)
+    v = d(rng);
+  ASSERT_TRUE(k->run({TensorView(x.data(), {1, h, w, c}),
+                      TensorView(f.data(), {c, 3, 3})},
+                     {TensorView(y.data(), {1, h, w, c})}));
+  std::vector<float> ref = conv3x3(x, f, h, w, c);
+  for (size_t i = 0; i < y.size(); ++i)
+    ASSERT_NEAR(y[i], ref[i], 1e-5f * (1 + std::fabs(ref[i]))) << i;
+
+  // A record still wins over the model; without the option: the default.
+  record(text, kC1, 1e-3);
+  jo.tuningDb = dbPath;
+  Jit withDb(Target::host(), jo);
+  auto t = withDb.compileModule(text);
+  ASSERT_TRUE(bool(t)) << t.errorMessage();
+  EXPECT_EQ(t->configSources().at(0), "tuned");
+  EXPECT_EQ(compile(text, "off").configSources().at(0), "default");
 }
