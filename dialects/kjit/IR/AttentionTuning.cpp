@@ -311,25 +311,23 @@ CostFeatures mlir::kjit::waCostFeatures(const WaConfig &c, const WaGeom &g,
 // GPU (CUDA) config
 //===----------------------------------------------------------------------===//
 
+namespace {
+const IntKnob<WaGpuConfig> kWaGpuConfigKnobs[] = {
+    {"query_tile", &WaGpuConfig::queryTile},
+    {"query_tile_h", &WaGpuConfig::queryTileH},
+    {"threads", &WaGpuConfig::threads},
+    {"kv_stage", &WaGpuConfig::kvStage}};
+} // namespace
+
 FailureOr<WaGpuConfig> WaGpuConfig::parse(ConfigAttr config,
                                           const WaGpuConfig &base,
                                           std::string &reason) {
-  WaGpuConfig c = base;
-  KnobReader knobs("window attention on CUDA");
-  knobs.integer("query_tile", c.queryTile)
-      .integer("query_tile_h", c.queryTileH)
-      .integer("threads", c.threads)
-      .integer("kv_stage", c.kvStage);
-  if (failed(knobs.read(config, reason)))
-    return failure();
-  return c;
+  return readIntKnobs<WaGpuConfig>("window attention on CUDA",
+                                   kWaGpuConfigKnobs, config, base, reason);
 }
 
 ConfigAttr WaGpuConfig::toAttr(MLIRContext *ctx) const {
-  return ConfigAttr::get(ctx, {{"query_tile", queryTile},
-                               {"query_tile_h", queryTileH},
-                               {"threads", threads},
-                               {"kv_stage", kvStage}});
+  return intKnobsAttr<WaGpuConfig>(ctx, kWaGpuConfigKnobs, *this);
 }
 
 int64_t mlir::kjit::waGpuTileW(const WaGpuConfig &c, const WaGeom &g) {

@@ -345,28 +345,24 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
 // GPU (CUDA) config of the depthwise kernel.
 //===----------------------------------------------------------------------===//
 
+namespace {
+const IntKnob<DwGpuConfig> kDwGpuConfigKnobs[] = {
+    {"block_w", &DwGpuConfig::blockW},
+    {"block_h", &DwGpuConfig::blockH},
+    {"channels_per_block", &DwGpuConfig::channelsPerBlock},
+    {"threads", &DwGpuConfig::threads},
+    {"smem_stage", &DwGpuConfig::smemStage}};
+} // namespace
+
 FailureOr<DwGpuConfig> DwGpuConfig::parse(ConfigAttr config,
                                           const DwGpuConfig &base,
                                           std::string &reason) {
-  DwGpuConfig c = base;
-  KnobReader knobs("a depthwise convolution on CUDA");
-  knobs.integer("block_w", c.blockW)
-      .integer("block_h", c.blockH)
-      .integer("channels_per_block", c.channelsPerBlock)
-      .integer("threads", c.threads)
-      .integer("smem_stage", c.smemStage);
-  if (failed(knobs.read(config, reason)))
-    return failure();
-  return c;
+  return readIntKnobs<DwGpuConfig>("a depthwise convolution on CUDA",
+                                   kDwGpuConfigKnobs, config, base, reason);
 }
 
 ConfigAttr DwGpuConfig::toAttr(MLIRContext *ctx) const {
-  return ConfigAttr::get(ctx, {{"block_w", blockW},
-                               {"block_h", blockH},
-                               {"channels_per_block", channelsPerBlock},
-                               {"threads", threads},
-                               {"smem_stage", smemStage}},
-                         {});
+  return intKnobsAttr<DwGpuConfig>(ctx, kDwGpuConfigKnobs, *this);
 }
 
 int64_t mlir::kjit::dwGpuHaloRows(const DwGpuConfig &c, const DwGeom &g) {

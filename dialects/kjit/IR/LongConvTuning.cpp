@@ -504,23 +504,22 @@ CostFeatures mlir::kjit::fftCostFeatures(const FftConfig &c, const FftGeom &g,
 
 //===- fft_conv on CUDA ----------------------------------------------------===//
 
+namespace {
+const IntKnob<FftGpuConfig> kFftGpuConfigKnobs[] = {
+    {"smem_fft", &FftGpuConfig::smemFft},
+    {"radix", &FftGpuConfig::radix},
+    {"threads", &FftGpuConfig::threads}};
+} // namespace
+
 FailureOr<FftGpuConfig> FftGpuConfig::parse(ConfigAttr config,
                                             const FftGpuConfig &base,
                                             std::string &reason) {
-  FftGpuConfig c = base;
-  KnobReader knobs("kjit.fft_conv on CUDA");
-  knobs.integer("smem_fft", c.smemFft)
-      .integer("radix", c.radix)
-      .integer("threads", c.threads);
-  if (failed(knobs.read(config, reason)))
-    return failure();
-  return c;
+  return readIntKnobs<FftGpuConfig>("kjit.fft_conv on CUDA", kFftGpuConfigKnobs,
+                                    config, base, reason);
 }
 
 ConfigAttr FftGpuConfig::toAttr(MLIRContext *ctx) const {
-  return ConfigAttr::get(ctx, {{"smem_fft", smemFft},
-                               {"radix", radix},
-                               {"threads", threads}});
+  return intKnobsAttr<FftGpuConfig>(ctx, kFftGpuConfigKnobs, *this);
 }
 
 int64_t mlir::kjit::fftGpuSharedBytes(const FftGpuConfig &c,

@@ -275,23 +275,22 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
 // GPU (CUDA) config
 //===----------------------------------------------------------------------===//
 
+namespace {
+const IntKnob<SpmmGpuConfig> kSpmmGpuConfigKnobs[] = {
+    {"threads", &SpmmGpuConfig::threads},
+    {"col_threads", &SpmmGpuConfig::colThreads},
+    {"cols_per_thread", &SpmmGpuConfig::colsPerThread}};
+} // namespace
+
 FailureOr<SpmmGpuConfig> SpmmGpuConfig::parse(ConfigAttr config,
                                               const SpmmGpuConfig &base,
                                               std::string &reason) {
-  SpmmGpuConfig c = base;
-  KnobReader knobs("kjit.spmm on CUDA");
-  knobs.integer("threads", c.threads)
-      .integer("col_threads", c.colThreads)
-      .integer("cols_per_thread", c.colsPerThread);
-  if (failed(knobs.read(config, reason)))
-    return failure();
-  return c;
+  return readIntKnobs<SpmmGpuConfig>("kjit.spmm on CUDA", kSpmmGpuConfigKnobs,
+                                     config, base, reason);
 }
 
 ConfigAttr SpmmGpuConfig::toAttr(MLIRContext *ctx) const {
-  return ConfigAttr::get(ctx, {{"threads", threads},
-                               {"col_threads", colThreads},
-                               {"cols_per_thread", colsPerThread}});
+  return intKnobsAttr<SpmmGpuConfig>(ctx, kSpmmGpuConfigKnobs, *this);
 }
 
 LogicalResult mlir::kjit::checkSpmmGpuConfig(const SpmmGpuConfig &c,
