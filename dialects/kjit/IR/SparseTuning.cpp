@@ -268,10 +268,6 @@ CostFeatures mlir::kjit::spmmCostFeatures(const SpmmConfig &c,
 }
 
 //===----------------------------------------------------------------------===//
-// SpmmOp's TunableOpInterface
-//===----------------------------------------------------------------------===//
-
-//===----------------------------------------------------------------------===//
 // GPU (CUDA) config
 //===----------------------------------------------------------------------===//
 
@@ -361,6 +357,7 @@ CostFeatures mlir::kjit::spmmGpuCostFeatures(const SpmmGpuConfig &c,
   return f;
 }
 
+// SpmmOp's TunableOpInterface: the CPU or the GPU family by target.
 using SpmmCpuFamily = TunableFamily<SpmmConfig, getSpmmGeom, defaultSpmmConfig,
                                     checkSpmmConfig, spmmSearchSpace,
                                     spmmCostFeatures>;
