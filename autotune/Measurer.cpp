@@ -74,18 +74,21 @@ Measurement RuntimeMeasurer::measure(const Workload &workload,
   }
   std::vector<std::vector<uint8_t>> outBufs;
   std::vector<TensorView> outViews;
-  // Outputs the kernel sizes itself (kjit.spgemm): runAllocating, whose
-  // allocation of the result is part of what is measured.
+  // Outputs the kernel sizes itself (kjit.spgemm): runAllocating (CPU) or
+  // Kernel::time (CUDA; their views are ignored), whose allocation of the
+  // result is part of what is measured.
   bool allocating = false;
   for (const ArgInfo &a : kernel->outputs()) {
     allocating |= a.isDynamic();
-    if (a.isDynamic())
+    if (a.isDynamic()) {
+      outViews.emplace_back();
       continue;
+    }
     outBufs.emplace_back(numElements(a.shape) * dtypeSize(a.dtype) + 64);
     outViews.emplace_back(outBufs.back().data(), a.dtype, a.shape);
   }
   std::vector<double> times;
-  if (jit_.target().kind == Target::Kind::CUDA && !allocating) {
+  if (jit_.target().kind == Target::Kind::CUDA) {
     // On a GPU: device time of each run between CUDA events, the L2 cache
     // flushed before each (in place of rotated input sets), inputs copied
     // to the device once (Kernel::time).

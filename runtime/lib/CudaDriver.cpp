@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -429,13 +430,31 @@ void kjit_mgpuMemFree(void *ptr, void *stream) {
   failed(driver.cuMemFree(CUdeviceptr(uintptr_t(ptr))), "cuMemFree");
 }
 
+/// True when `p` is device memory (cuMemAlloc'ed); false for host memory,
+/// pinned or pageable (the driver does not know the latter).
+bool isDeviceMemory(const void *p) {
+  unsigned type = 0;
+  return driver.cuPointerGetAttribute(&type, kPointerAttrMemoryType,
+                                      CUdeviceptr(uintptr_t(p))) == 0 &&
+         type == kMemoryTypeDevice;
+}
+
 void kjit_mgpuMemcpy(void *dst, void *src, size_t bytes, void *stream) {
   if (unusable("mgpuMemcpy"))
     return;
-  failed(driver.cuMemcpyAsync(CUdeviceptr(uintptr_t(dst)),
-                              CUdeviceptr(uintptr_t(src)), bytes,
-                              stream ? stream : shim.stream),
-         "cuMemcpyAsync");
+  CUstream s = stream ? static_cast<CUstream>(stream) : shim.stream;
+  if (failed(driver.cuMemcpyAsync(CUdeviceptr(uintptr_t(dst)),
+                                  CUdeviceptr(uintptr_t(src)), bytes, s),
+             "cuMemcpyAsync"))
+    return;
+  // Host code reads what it copied into host memory right after the call
+  // (kjit.spgemm's nnz, which sizes its outputs). Its gpu.wait is skipped
+  // in a deferSync scope (timing), so a copy into memory that is not device
+  // memory completes here, deferred or not. Device-to-device copies stay
+  // asynchronous (stream order is enough).
+  if (bytes && !isDeviceMemory(dst))
+    failed(driver.cuStreamSynchronize(s),
+           "cuStreamSynchronize (copy into host memory)");
 }
 
 void kjit_mgpuMemset32(void *dst, unsigned value, size_t count,
@@ -610,6 +629,44 @@ std::optional<std::pair<uint64_t, size_t>> allocationOf(int ordinal,
   if (driver.cuMemGetAddressRange(&base, &bytes, ptr) != 0)
     return std::nullopt;
   return std::make_pair(uint64_t(base), bytes);
+}
+
+std::string checkKernelBuffer(int ordinal, uint64_t alloc, uint64_t aligned,
+                              int64_t offset, int64_t elems,
+                              size_t elemBytes, uint64_t &data) {
+  data = 0;
+  auto hex = [](uint64_t v) {
+    char b[32];
+    snprintf(b, sizeof(b), "0x%llx", (unsigned long long)v);
+    return std::string(b);
+  };
+  if (elems < 0)
+    return "negative size " + std::to_string(elems);
+  std::optional<std::pair<uint64_t, size_t>> range;
+  if (alloc) {
+    range = allocationOf(ordinal, alloc);
+    if (!range || range->first != alloc)
+      return "its pointer " + hex(alloc) +
+             " is not the start of a device allocation";
+  }
+  if (elems == 0)
+    return "";
+  if (!alloc)
+    return "a null pointer for " + std::to_string(elems) + " elements";
+  if (offset < 0)
+    return "negative offset " + std::to_string(offset);
+  uint64_t base = range->first, bytes = range->second;
+  // [aligned + offset, + elems) inside [base, base + bytes), overflow-safe.
+  if (aligned < base || aligned - base > bytes ||
+      uint64_t(offset) > (bytes - (aligned - base)) / elemBytes ||
+      uint64_t(elems) > (bytes - (aligned - base)) / elemBytes -
+                            uint64_t(offset))
+    return std::to_string(elems) + " elements of " +
+           std::to_string(elemBytes) + " bytes at " + hex(aligned) + "+" +
+           std::to_string(offset) + " do not fit its " +
+           std::to_string(bytes) + "-byte device allocation at " + hex(base);
+  data = aligned + uint64_t(offset) * elemBytes;
+  return "";
 }
 
 LaunchScope::LaunchScope(int ordinal, bool deferSync)

@@ -64,11 +64,27 @@ std::string copyToHost(int ordinal, void *dst, uint64_t src, size_t bytes);
 std::optional<std::pair<uint64_t, size_t>> allocationOf(int ordinal,
                                                         uint64_t ptr);
 
+/// Checks a buffer that generated code allocated on the device
+/// (mgpuMemAlloc) and returned in a memref descriptor: a kernel-allocated
+/// output such as kjit.spgemm's col_idx. `alloc` is what the caller frees
+/// (cuda::free), the data `elems` elements of `elemBytes` bytes at `aligned`
+/// + `offset` elements. "" when `alloc` is null or the start of a device
+/// allocation and the data (none when elems is 0) lies inside that
+/// allocation; `data` gets its address (0 when empty). Otherwise what is
+/// wrong, e.g. "negative size -3", "a null pointer for 12 elements", "its
+/// pointer 0x... is not the start of a device allocation".
+std::string checkKernelBuffer(int ordinal, uint64_t alloc, uint64_t aligned,
+                              int64_t offset, int64_t elems,
+                              size_t elemBytes, uint64_t &data);
+
 /// While alive, the mgpu* functions called on this thread use device
 /// `ordinal`'s primary context and a stream of kjit's own for this thread
 /// and device, and record their first error here. With `deferSync` the
 /// generated code's stream synchronizations are skipped (launches stay in
-/// stream order): for timing many launches back to back.
+/// stream order): for timing many launches back to back. A copy into host
+/// memory (mgpuMemcpy whose destination is not device memory) completes
+/// before it returns either way: host code reads it next (kjit.spgemm's
+/// nnz sizes its outputs).
 class LaunchScope {
 public:
   explicit LaunchScope(int ordinal, bool deferSync = false);

@@ -18,6 +18,7 @@
 #include "Selection.h"
 #include "compiler/Compiler.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -229,11 +230,14 @@ struct AlignedFree {
 
 namespace {
 /// Checks counts and every view against the signature; fills `views` and
-/// `names` (inputs, then outputs).
+/// `names` (inputs, then outputs). Kernel-allocated (dynamic) outputs are
+/// an error unless `dynamicOk`; then their views are ignored (the view in
+/// `views` is an empty one) and `dynamic` marks their slots.
 Status checkArgs(const LoadedKernel &k, const std::vector<TensorView> &inputs,
-                 const std::vector<TensorView> &outputs,
+                 const std::vector<TensorView> &outputs, bool dynamicOk,
                  std::vector<const TensorView *> &views,
-                 std::vector<std::string> &names) {
+                 std::vector<std::string> &names, std::vector<bool> &dynamic) {
+  static const TensorView kNoView;
   if (inputs.size() != k.inputs.size())
     return userError("kernel takes " + std::to_string(k.inputs.size()) +
                      " inputs, got " + std::to_string(inputs.size()));
@@ -246,19 +250,33 @@ Status checkArgs(const LoadedKernel &k, const std::vector<TensorView> &inputs,
       return s;
     views.push_back(&inputs[i]);
   }
+  dynamic.assign(inputs.size(), false);
   for (size_t i = 0; i < outputs.size(); ++i) {
     names.push_back("output " + std::to_string(i));
+    dynamic.push_back(k.outputs[i].isDynamic());
+    if (dynamic.back()) {
+      if (!dynamicOk)
+        return userError(names.back() + " has a dynamic shape (the kernel "
+                                        "allocates it); use "
+                                        "Kernel::runAllocating");
+      views.push_back(&kNoView);
+      continue;
+    }
     if (Status s = checkView(outputs[i], k.outputs[i], names.back()); !s)
       return s;
     views.push_back(&outputs[i]);
   }
   // The kernel writes outputs while it still reads inputs: an output may not
   // share a byte with any input or with another output (host and device
-  // addresses share one space under CUDA's unified addressing).
+  // addresses share one space under CUDA's unified addressing). A
+  // kernel-allocated output has no memory yet: an empty range.
   std::vector<ByteRange> ranges;
   for (const TensorView *v : views)
-    ranges.push_back(byteRange(
-        *v, v->strides.empty() ? v->contiguousStrides() : v->strides));
+    ranges.push_back(v == &kNoView
+                         ? ByteRange{}
+                         : byteRange(*v, v->strides.empty()
+                                             ? v->contiguousStrides()
+                                             : v->strides));
   for (size_t o = inputs.size(); o < views.size(); ++o)
     for (size_t j = 0; j < views.size(); ++j)
       if (j != o && views[o]->memory == views[j]->memory &&
@@ -296,12 +314,15 @@ struct CudaArgs {
 Status stageCudaArgs(const LoadedKernel &k,
                      const std::vector<const TensorView *> &views,
                      const std::vector<std::string> &names, size_t numInputs,
-                     CudaArgs &out) {
+                     const std::vector<bool> &dynamic, CudaArgs &out) {
   int ordinal = k.target.ordinal;
   out.temps.resize(views.size());
-  out.descs.resize(views.size());
+  out.descs.resize(views.size()); // zeroed
   out.args.resize(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
+    out.args[i] = out.descs[i].data();
+    if (dynamic[i])
+      continue; // the kernel fills this descriptor
     const TensorView &v = *views[i];
     size_t bytes = size_t(v.numElements()) * dtypeSize(v.dtype);
     void *data = v.data;
@@ -387,20 +408,166 @@ static std::vector<TensorView> withStrides(const std::vector<TensorView> &vs) {
   return out;
 }
 
+namespace {
+/// Device memory that a CUDA kernel allocated for its dynamic outputs
+/// (mgpuMemAlloc in the generated host code), taken from the descriptors it
+/// filled: each pointer freed once, by release() or, on error paths, when
+/// this dies. A pointer into an argument's memory (or anything that does
+/// not start a device allocation) is never freed: release() reports it.
+class KernelAllocations {
+public:
+  KernelAllocations(int ordinal, const std::vector<uint64_t> &argMemory)
+      : ordinal_(ordinal), argMemory_(argMemory) {}
+  ~KernelAllocations() { (void)release(); }
+  KernelAllocations(const KernelAllocations &) = delete;
+  KernelAllocations &operator=(const KernelAllocations &) = delete;
+
+  /// Takes the `alloc` pointer of the descriptor of output `output`. Cheap
+  /// (no driver call): it runs between timing events.
+  void take(uint64_t p, size_t output) {
+    if (!p || std::find(ptrs_.begin(), ptrs_.end(), p) != ptrs_.end())
+      return;
+    if (std::find(argMemory_.begin(), argMemory_.end(), p) !=
+        argMemory_.end()) {
+      note("the kernel returned the memory of one of its arguments for "
+           "output " +
+           std::to_string(output));
+      return;
+    }
+    ptrs_.push_back(p);
+    outputs_.push_back(output);
+  }
+  /// Frees what was taken; the first problem so far as an internal error.
+  Status release() {
+    for (size_t i = 0; i < ptrs_.size(); ++i) {
+      auto range = cudaAllocationOf(ordinal_, ptrs_[i]);
+      if (!range || range->first != ptrs_[i]) {
+        note("the kernel returned a pointer that does not start a device "
+             "allocation for output " +
+             std::to_string(outputs_[i]) + " (not freed)");
+        continue;
+      }
+      if (llvm::Error e = cudaFree(ordinal_, ptrs_[i]))
+        note("freeing the kernel's buffer for output " +
+             std::to_string(outputs_[i]) + ": " +
+             llvm::toString(std::move(e)));
+    }
+    ptrs_.clear();
+    outputs_.clear();
+    if (problem_.empty())
+      return Status::ok();
+    return internalError(std::exchange(problem_, ""));
+  }
+
+private:
+  void note(std::string why) {
+    if (problem_.empty())
+      problem_ = std::move(why);
+  }
+  int ordinal_;
+  const std::vector<uint64_t> &argMemory_;
+  std::vector<uint64_t> ptrs_;
+  std::vector<size_t> outputs_;
+  std::string problem_;
+};
+
+/// Copies the kernel-allocated outputs in `slots` (descriptors the kernel
+/// filled with device memory) into host tensors appended to `allocated`;
+/// a descriptor that makes no sense is an internal error, not a crash.
+Status copyDynamicOutputs(const LoadedKernel &k, const CudaArgs &a,
+                          const std::vector<size_t> &slots, size_t numInputs,
+                          std::vector<Tensor> &allocated) {
+  int ordinal = k.target.ordinal;
+  for (size_t slot : slots) {
+    const Descriptor &d = a.descs[slot];
+    size_t output = slot - numInputs;
+    const ArgInfo &info = k.outputs[output];
+    size_t rank = info.shape.size(), elem = dtypeSize(info.dtype);
+    auto malformed = [&](const std::string &why) {
+      return internalError("the kernel returned a malformed buffer for "
+                           "output " +
+                           std::to_string(output) + ": " + why);
+    };
+    std::vector<int64_t> shape(d.begin() + 3, d.begin() + 3 + rank);
+    int64_t elems = 1;
+    for (size_t r = 0; r < rank; ++r) {
+      if (shape[r] < 0)
+        return malformed("negative size " + std::to_string(shape[r]));
+      if (info.shape[r] != ArgInfo::kDynamic && shape[r] != info.shape[r])
+        return malformed("size " + std::to_string(shape[r]) +
+                         " in static dimension " + std::to_string(r) +
+                         " of " + shapeString(info.shape));
+      if (shape[r] && elems > (int64_t(1) << 50) / shape[r])
+        return malformed("shape " + shapeString(shape) + " is too large");
+      elems *= shape[r];
+    }
+    std::vector<int64_t> want =
+        TensorView(nullptr, info.dtype, shape).contiguousStrides();
+    for (size_t r = 0; r < rank; ++r)
+      if (shape[r] > 1 && d[3 + rank + r] != want[r])
+        return malformed("not contiguous (stride " +
+                         std::to_string(d[3 + rank + r]) + " in dimension " +
+                         std::to_string(r) + ")");
+    uint64_t data = 0;
+    if (std::string why = cuda::checkKernelBuffer(
+            ordinal, uint64_t(d[0]), uint64_t(d[1]), d[2], elems, elem, data);
+        !why.empty())
+      return malformed(why);
+    Result<Tensor> t = Tensor::allocate(info.dtype, shape);
+    if (!t)
+      return userError("output " + std::to_string(output) + ": " +
+                       t.errorMessage());
+    if (elems)
+      if (llvm::Error e = cudaCopyToHost(ordinal, t->data(), data,
+                                         size_t(elems) * elem))
+        return toStatus(std::move(e), "copying output " +
+                                          std::to_string(output) +
+                                          " to the host");
+    allocated.push_back(std::move(*t));
+  }
+  return Status::ok();
+}
+} // namespace
+
+/// Runs (or, with `timing`, times) a CUDA kernel. Kernel-allocated
+/// (dynamic) outputs: with `allocated` (runAllocating) they come back as
+/// host tensors appended to it; with `timing` every run's are freed. The
+/// kernel's device memory for them is freed once, on every path.
 static Status runCuda(const LoadedKernel &k,
                       const std::vector<TensorView> &inputs,
                       const std::vector<TensorView> &outputs,
-                      const TimingOptions *timing,
-                      std::vector<double> *times) {
+                      const TimingOptions *timing, std::vector<double> *times,
+                      std::vector<Tensor> *allocated) {
   std::vector<TensorView> ins = withStrides(inputs), outs = withStrides(outputs);
   std::vector<const TensorView *> views;
   std::vector<std::string> names;
-  if (Status s = checkArgs(k, ins, outs, views, names); !s)
+  std::vector<bool> dynamic;
+  if (Status s = checkArgs(k, ins, outs, allocated || timing, views, names,
+                           dynamic);
+      !s)
     return s;
   CudaArgs a;
-  if (Status s = stageCudaArgs(k, views, names, ins.size(), a); !s)
+  if (Status s = stageCudaArgs(k, views, names, ins.size(), dynamic, a); !s)
     return s;
   int ordinal = k.target.ordinal;
+  // Kernel-allocated outputs: their descriptors are zeroed before each call
+  // and what the kernel put there is taken right after it.
+  std::vector<size_t> dynamicSlots;
+  std::vector<uint64_t> argMemory; // argument pointers: never freed here
+  for (size_t i = 0; i < views.size(); ++i) {
+    if (dynamic[i])
+      dynamicSlots.push_back(i);
+    else if (a.descs[i][0])
+      argMemory.push_back(uint64_t(a.descs[i][0]));
+  }
+  auto clearDynamic = [&] {
+    for (size_t slot : dynamicSlots)
+      a.descs[slot].fill(0);
+  };
+  auto takeDynamic = [&](KernelAllocations &allocs) {
+    for (size_t slot : dynamicSlots)
+      allocs.take(uint64_t(a.descs[slot][0]), slot - ins.size());
+  };
   // Kernels that validate their inputs (spmm's CSR) report a defect in
   // their device error records: zeroed before the launches, read after the
   // stream is synchronized; a report is the CPU path's message.
@@ -419,13 +586,23 @@ static Status runCuda(const LoadedKernel &k,
   };
   int runs = timing ? std::max(0, timing->warmup) : 1;
   for (int r = 0; r < runs; ++r) {
+    KernelAllocations allocs(ordinal, argMemory); // outlives the scope
     CudaLaunchScope scope(ordinal);
     for (uint64_t rec : k.gpuErrorRecords)
       scope.zeroAsync(rec, cuda::kErrorRecordBytes);
+    clearDynamic();
     k.fn(a.args.data());
+    takeDynamic(allocs); // before anything can fail
     if (llvm::Error e = scope.finish())
       return toStatus(std::move(e), "CUDA kernel launch");
     if (Status s = takeDeviceError(); !s)
+      return s;
+    if (!timing && allocated)
+      if (Status s = copyDynamicOutputs(k, a, dynamicSlots, ins.size(),
+                                        *allocated);
+          !s)
+        return s;
+    if (Status s = allocs.release(); !s)
       return s;
   }
   if (timing && timing->repeat > 0) {
@@ -438,11 +615,19 @@ static Status runCuda(const LoadedKernel &k,
       if (llvm::Error e = scope.finish())
         return toStatus(std::move(e), "CUDA kernel timing");
     }
-    auto ms = cudaTimeLaunches(ordinal, timing->repeat, timing->flushL2,
-                               [&] { k.fn(a.args.data()); });
+    // Each timed run allocates its dynamic outputs; all are freed after the
+    // last one (a free would synchronize inside the timed interval).
+    KernelAllocations allocs(ordinal, argMemory);
+    auto ms = cudaTimeLaunches(ordinal, timing->repeat, timing->flushL2, [&] {
+      clearDynamic();
+      k.fn(a.args.data());
+      takeDynamic(allocs);
+    });
     if (!ms)
       return toStatus(ms.takeError(), "CUDA kernel timing");
     if (Status s = takeDeviceError(); !s)
+      return s;
+    if (Status s = allocs.release(); !s)
       return s;
     *times = std::move(*ms);
   }
@@ -497,12 +682,8 @@ Status Kernel::runImpl(const std::vector<TensorView> &inputs,
   if (!current || !current->fn)
     return userError("run() on an empty kernel");
   const LoadedKernel &k = *current;
-  if (k.target.kind == Target::Kind::CUDA) {
-    if (allocated)
-      return userError("kernel-allocated (dynamic) outputs are not supported "
-                       "on CUDA targets yet");
-    return runCuda(k, inputs, outputs, nullptr, nullptr);
-  }
+  if (k.target.kind == Target::Kind::CUDA)
+    return runCuda(k, inputs, outputs, nullptr, nullptr, allocated);
   for (const auto *list : {&inputs, &outputs})
     for (const TensorView &v : *list)
       if (v.memory != Memory::Host)
@@ -664,23 +845,50 @@ Kernel::time(const std::vector<TensorView> &inputs,
   const LoadedKernel &k = *current;
   std::vector<double> ms;
   if (k.target.kind == Target::Kind::CUDA) {
-    if (Status s = runCuda(k, inputs, outputs, &options, &ms); !s)
+    if (Status s = runCuda(k, inputs, outputs, &options, &ms, nullptr); !s)
       return s;
     return ms;
   }
-  for (int i = 0; i < options.warmup; ++i)
-    if (Status s = run(inputs, outputs); !s)
+  // Kernel-allocated outputs: each run's are freed after it (untimed).
+  bool dynamic = false;
+  for (const ArgInfo &o : k.outputs)
+    dynamic |= o.isDynamic();
+  std::vector<Tensor> scratch;
+  auto once = [&]() -> Status {
+    return dynamic ? runImpl(inputs, outputs, &scratch)
+                   : run(inputs, outputs);
+  };
+  for (int i = 0; i < options.warmup; ++i) {
+    Status s = once();
+    scratch.clear();
+    if (!s)
       return s;
+  }
   for (int i = 0; i < options.repeat; ++i) {
     auto start = std::chrono::steady_clock::now();
-    Status s = run(inputs, outputs);
+    Status s = once();
     auto stop = std::chrono::steady_clock::now();
+    scratch.clear();
     if (!s)
       return s;
     ms.push_back(
         std::chrono::duration<double, std::milli>(stop - start).count());
   }
   return ms;
+}
+
+Kernel kjit::runtime::cudaKernelForTesting(void (*fn)(void **),
+                                           std::vector<ArgInfo> inputs,
+                                           std::vector<ArgInfo> outputs,
+                                           int ordinal) {
+  auto loaded = std::make_shared<LoadedKernel>();
+  loaded->fn = fn;
+  loaded->inputs = std::move(inputs);
+  loaded->outputs = std::move(outputs);
+  for (ArgInfo &a : loaded->outputs)
+    a.isOutput = true;
+  loaded->target = Target::cuda(ordinal);
+  return Kernel(std::make_shared<KernelImpl>(std::move(loaded), "test"));
 }
 
 //===----------------------------------------------------------------------===//

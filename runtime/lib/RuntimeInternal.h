@@ -31,6 +31,14 @@ inline Status toStatus(llvm::Error err, const std::string &context = "") {
 /// "2x3x4" (or "scalar" for rank 0), for error messages.
 std::string shapeString(const std::vector<int64_t> &shape);
 
+/// Tests only: a kernel for CUDA device `ordinal` whose packed entry is
+/// `fn` (the ABI of kjit_packed_<entry>: memref descriptors of the inputs,
+/// then the outputs; a dynamic output's descriptor is filled by `fn`),
+/// without generated code: for exercising Kernel's CUDA run protocol
+/// (staging, kernel-allocated outputs) on chosen host-side behaviour.
+Kernel cudaKernelForTesting(void (*fn)(void **), std::vector<ArgInfo> inputs,
+                            std::vector<ArgInfo> outputs, int ordinal = 0);
+
 } // namespace kjit::runtime
 
 #endif

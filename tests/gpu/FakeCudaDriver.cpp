@@ -3,7 +3,9 @@
 // The driver API entry points kjit's CUDA executor calls, implemented on
 // host memory: one device ("kjit fake GPU", compute capability 9.0),
 // allocations from malloc (filled with 0xAB so that a test sees whether
-// data came back from the "device"), synchronous copies and memsets, events
+// data came back from the "device"; kjit_fake_set_alloc_fill changes the
+// byte), synchronous copies and memsets (cuStreamSynchronize calls are
+// counted: kjit_fake_stream_sync_count), events
 // that report 0.25 ms. Modules: a cubin must be an ELF image and PTX must
 // hold ".version"; cuModuleGetFunction finds a kernel by its name in the
 // image. cuLaunchKernel runs nothing: it records the launch and returns
@@ -60,6 +62,8 @@ struct Function {
 };
 std::map<uintptr_t, size_t> globals; // module globals: base -> bytes
 std::vector<Module *> modulesWithRecords;
+int allocFill = 0xAB;  // what fresh device memory holds
+int streamSyncs = 0;   // cuStreamSynchronize calls
 int64_t injectedError[3] = {0, 0, 0}; // code, a, b; code 0: none
 
 /// The allocation containing p, or allocations.end().
@@ -115,6 +119,10 @@ int64_t kjit_fake_last_error_claims() {
              ? lastLaunch.module->errorRecord[0]
              : -1;
 }
+/// The byte fresh allocations are filled with (0xAB unless set): 0 makes a
+/// count the host code copies back from the device read as 0.
+void kjit_fake_set_alloc_fill(int byte) { allocFill = byte; }
+int kjit_fake_stream_sync_count() { return streamSyncs; }
 size_t kjit_fake_live_allocations() {
   std::lock_guard<std::mutex> lock(mu);
   return allocations.size();
@@ -272,7 +280,10 @@ CUresult cuStreamCreate(void **s, unsigned) {
   *s = new int(0);
   return kSuccess;
 }
-CUresult cuStreamSynchronize(void *) { return kSuccess; }
+CUresult cuStreamSynchronize(void *) {
+  ++streamSyncs;
+  return kSuccess;
+}
 CUresult cuStreamDestroy_v2(void *s) {
   delete static_cast<int *>(s);
   return kSuccess;
@@ -283,7 +294,7 @@ CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
   void *m = aligned_alloc(256, (bytes + 255) / 256 * 256);
   if (!m)
     return kOutOfMemory;
-  memset(m, 0xAB, bytes);
+  memset(m, allocFill, bytes);
   std::lock_guard<std::mutex> lock(mu);
   allocations[uintptr_t(m)] = bytes;
   *p = uintptr_t(m);

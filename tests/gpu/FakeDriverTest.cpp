@@ -13,10 +13,12 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
+#include "RuntimeInternal.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -40,6 +42,8 @@ struct Fake {
   void (*setKernelError)(int64_t, int64_t, int64_t);
   void (*poisonErrorRecords)(int64_t);
   int64_t (*lastErrorClaims)();
+  void (*setAllocFill)(int);
+  int (*streamSyncCount)();
   static Fake &get() {
     static Fake f = [] {
       void *h = dlopen(KJIT_FAKE_DRIVER, RTLD_NOW | RTLD_LOCAL);
@@ -58,6 +62,8 @@ struct Fake {
           (void (*)(int64_t))dlsym(h, "kjit_fake_poison_error_records");
       f.lastErrorClaims =
           (int64_t(*)())dlsym(h, "kjit_fake_last_error_claims");
+      f.setAllocFill = (void (*)(int))dlsym(h, "kjit_fake_set_alloc_fill");
+      f.streamSyncCount = (int (*)())dlsym(h, "kjit_fake_stream_sync_count");
       return f;
     }();
     return f;
@@ -458,4 +464,295 @@ TEST(FakeDriver, SpmmDeviceErrorRecordIsAStatus) {
   EXPECT_TRUE(s.isOk()) << s.message();
   EXPECT_EQ(Fake::get().lastErrorClaims(), -1);
   Fake::get().setKernelError(0, 0, 0);
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel-allocated (dynamic) outputs on CUDA targets: the run protocol
+//===----------------------------------------------------------------------===//
+//
+// A packed entry written here (runtime::cudaKernelForTesting) behaves like
+// the host code of kjit.spgemm's GPU kernel: it copies a count from device
+// memory into a host variable (mgpuMemcpy), allocates two device buffers of
+// that many elements (mgpuMemAlloc), fills them on the "device" and puts
+// them in the descriptors of its two dynamic outputs. `gMode` makes it
+// return the nonsense a broken kernel could; the runtime must turn each
+// into an error, free every device buffer it owns exactly once, and free
+// nothing it does not own.
+
+namespace {
+enum class Mode {
+  Ok,
+  SameBufferTwice,
+  NegativeSize,
+  NullWithSize,
+  TooLarge,
+  HostPointer,
+  ArgumentPointer,
+  NotContiguous,
+  FailSecondAlloc,
+};
+Mode gMode = Mode::Ok;
+int gCalls = 0;
+int64_t gHostCount = -1; // what the last call read from the device
+
+struct Mgpu {
+  void *(*streamCreate)();
+  void (*streamSynchronize)(void *);
+  void *(*memAlloc)(uint64_t, void *, bool);
+  void (*memFree)(void *, void *);
+  void (*memcpy)(void *, void *, size_t, void *);
+  void (*memset32)(void *, unsigned, size_t, void *);
+  static Mgpu &get() {
+    static Mgpu m = [] {
+      Mgpu m{};
+      for (auto [name, addr] : runtime::cudaRuntimeSymbols()) {
+        std::string n = name;
+        if (n == "mgpuStreamCreate")
+          m.streamCreate = (void *(*)())addr;
+        else if (n == "mgpuStreamSynchronize")
+          m.streamSynchronize = (void (*)(void *))addr;
+        else if (n == "mgpuMemAlloc")
+          m.memAlloc = (void *(*)(uint64_t, void *, bool))addr;
+        else if (n == "mgpuMemFree")
+          m.memFree = (void (*)(void *, void *))addr;
+        else if (n == "mgpuMemcpy")
+          m.memcpy = (void (*)(void *, void *, size_t, void *))addr;
+        else if (n == "mgpuMemset32")
+          m.memset32 = (void (*)(void *, unsigned, size_t, void *))addr;
+      }
+      return m;
+    }();
+    return m;
+  }
+};
+
+/// Descriptor of a rank-1 memref: {alloc, aligned, offset, size, stride}.
+int64_t *desc(void **args, int i) { return static_cast<int64_t *>(args[i]); }
+void setDesc(int64_t *d, void *p, int64_t size, int64_t stride = 1) {
+  d[0] = d[1] = int64_t(reinterpret_cast<uintptr_t>(p));
+  d[2] = 0;
+  d[3] = size;
+  d[4] = stride;
+}
+
+/// inputs: count i32[1], src f32[8]; outputs: row i32[2] (static), col
+/// i32[?], val f32[?].
+void fakeSpgemmEntry(void **args) {
+  ++gCalls;
+  Mgpu &g = Mgpu::get();
+  void *stream = g.streamCreate();
+  int32_t count = -1; // a host alloca, as in the generated code
+  g.memcpy(&count, reinterpret_cast<void *>(desc(args, 0)[1]), 4, stream);
+  g.streamSynchronize(stream); // gpu.wait (skipped when timing)
+  gHostCount = count;
+  int64_t n = std::clamp<int64_t>(count, 0, 8);
+  void *src = reinterpret_cast<void *>(desc(args, 1)[1]);
+  void *row = reinterpret_cast<void *>(desc(args, 2)[1]);
+  g.memset32(row, unsigned(n), 2, stream);
+  void *col = g.memAlloc(uint64_t(n) * 4, stream, false);
+  void *val = g.memAlloc(gMode == Mode::FailSecondAlloc ? (uint64_t(1) << 62)
+                                                       : uint64_t(n) * 4,
+                         stream, false);
+  if (col)
+    g.memset32(col, 7, size_t(n), stream);
+  if (val)
+    g.memcpy(val, src, size_t(n) * 4, stream);
+  setDesc(desc(args, 3), col, n);
+  setDesc(desc(args, 4), val, n);
+  switch (gMode) {
+  case Mode::SameBufferTwice:
+    g.memFree(val, stream);
+    setDesc(desc(args, 4), col, n); // i32 bits read as f32: fine here
+    break;
+  case Mode::NegativeSize:
+    desc(args, 3)[3] = -3;
+    break;
+  case Mode::NullWithSize:
+    g.memFree(col, stream);
+    setDesc(desc(args, 3), nullptr, n);
+    break;
+  case Mode::TooLarge:
+    desc(args, 4)[3] = n + 1;
+    break;
+  case Mode::HostPointer: {
+    static float host[8];
+    g.memFree(val, stream);
+    setDesc(desc(args, 4), host, n);
+    break;
+  }
+  case Mode::ArgumentPointer:
+    g.memFree(val, stream);
+    setDesc(desc(args, 4), src, n);
+    break;
+  case Mode::NotContiguous:
+    desc(args, 4)[4] = 2;
+    break;
+  default:
+    break;
+  }
+}
+
+Kernel fakeSpgemmKernel() {
+  return runtime::cudaKernelForTesting(
+      fakeSpgemmEntry,
+      {ArgInfo{DType::i32, {1}, false}, ArgInfo{DType::f32, {8}, false}},
+      {ArgInfo{DType::i32, {2}, true},
+       ArgInfo{DType::i32, {ArgInfo::kDynamic}, true},
+       ArgInfo{DType::f32, {ArgInfo::kDynamic}, true}});
+}
+
+struct DynArgs {
+  std::vector<int32_t> count{5};
+  std::vector<float> src = randomVector(8);
+  std::vector<TensorView> inputs() {
+    return {TensorView(count.data(), {1}), TensorView(src.data(), {8})};
+  }
+};
+} // namespace
+
+TEST(FakeDriverDynamic, OutputsComeBackAsHostTensorsAndDeviceMemoryIsFreed) {
+  Kernel k = fakeSpgemmKernel();
+  Fake::get().setLaunchResult(0);
+  gMode = Mode::Ok;
+  for (int32_t n : {5, 0, 8, 1}) {
+    DynArgs args;
+    args.count[0] = n;
+    auto outs = k.runAllocating(args.inputs());
+    ASSERT_TRUE(bool(outs)) << outs.errorMessage();
+    EXPECT_EQ(gHostCount, n) << "the count reached the host code";
+    ASSERT_EQ(outs->size(), 3u);
+    Tensor &row = (*outs)[0], &col = (*outs)[1], &val = (*outs)[2];
+    EXPECT_EQ(row.shape(), std::vector<int64_t>{2});
+    EXPECT_EQ(row.data<int32_t>()[0], n) << "static output copied back";
+    EXPECT_EQ(col.shape(), std::vector<int64_t>{n});
+    EXPECT_EQ(val.shape(), std::vector<int64_t>{n});
+    EXPECT_EQ(col.dtype(), DType::i32);
+    EXPECT_EQ(val.dtype(), DType::f32);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(col.data<int32_t>()[i], 7) << i;
+      EXPECT_EQ(val.data<float>()[i], args.src[i]) << i;
+    }
+    EXPECT_EQ(Fake::get().liveAllocations(), 0u) << "n=" << n;
+  }
+  // Device views as inputs: the outputs still come back to the host.
+  DynArgs args;
+  auto dc = DeviceBuffer::allocate(4), ds = DeviceBuffer::allocate(32);
+  ASSERT_TRUE(dc && ds);
+  ASSERT_TRUE(dc->copyFromHost(args.count.data(), 4).isOk());
+  ASSERT_TRUE(ds->copyFromHost(args.src.data(), 32).isOk());
+  auto outs = k.runAllocating({dc->view(DType::i32, {1}),
+                               ds->view(DType::f32, {8})});
+  ASSERT_TRUE(bool(outs)) << outs.errorMessage();
+  EXPECT_EQ((*outs)[2].shape(), std::vector<int64_t>{5});
+  EXPECT_EQ((*outs)[2].data<float>()[4], args.src[4]);
+  EXPECT_EQ(Fake::get().liveAllocations(), 2u) << "only the caller's buffers";
+}
+
+TEST(FakeDriverDynamic, RunRefusesAndTimingFreesEveryRun) {
+  Kernel k = fakeSpgemmKernel();
+  Fake::get().setLaunchResult(0);
+  gMode = Mode::Ok;
+  DynArgs args;
+  std::vector<int32_t> row(2);
+  Status s = k.run(args.inputs(), {TensorView(row.data(), {2}), TensorView(),
+                                   TensorView()});
+  ASSERT_FALSE(s.isOk());
+  EXPECT_NE(s.message().find("use Kernel::runAllocating"), std::string::npos)
+      << s.message();
+
+  TimingOptions t;
+  t.warmup = 2;
+  t.repeat = 4;
+  int before = gCalls;
+  auto ms = k.time(args.inputs(),
+                   {TensorView(row.data(), {2}), TensorView(), TensorView()},
+                   t);
+  ASSERT_TRUE(bool(ms)) << ms.errorMessage();
+  ASSERT_EQ(ms->size(), 4u);
+  EXPECT_DOUBLE_EQ((*ms)[0], 0.25);
+  EXPECT_EQ(gCalls, before + 6);
+  EXPECT_EQ(gHostCount, 5) << "the count is read under deferred syncs too";
+  EXPECT_EQ(row[0], 5) << "the static output is copied back";
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u) << "every run's outputs freed";
+
+  // A failure in the timed loop frees what the runs before it allocated.
+  gMode = Mode::FailSecondAlloc;
+  t.warmup = 0;
+  ms = k.time(args.inputs(),
+              {TensorView(row.data(), {2}), TensorView(), TensorView()}, t);
+  ASSERT_FALSE(bool(ms));
+  EXPECT_NE(ms.errorMessage().find("cuMemAlloc"), std::string::npos)
+      << ms.errorMessage();
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  gMode = Mode::Ok;
+}
+
+TEST(FakeDriverDynamic, ErrorsFreeEverythingTheRuntimeOwns) {
+  Kernel k = fakeSpgemmKernel();
+  Fake::get().setLaunchResult(0);
+  struct Case {
+    Mode mode;
+    const char *message;
+  } cases[] = {
+      {Mode::NegativeSize, "malformed buffer for output 1: negative size -3"},
+      {Mode::NullWithSize,
+       "malformed buffer for output 1: a null pointer for 5 elements"},
+      {Mode::TooLarge, "malformed buffer for output 2: 6 elements of 4 "
+                       "bytes at 0x"},
+      {Mode::HostPointer,
+       "malformed buffer for output 2: its pointer 0x"},
+      {Mode::ArgumentPointer,
+       "the kernel returned the memory of one of its arguments for output 2"},
+      {Mode::NotContiguous,
+       "malformed buffer for output 2: not contiguous (stride 2"},
+      {Mode::FailSecondAlloc,
+       "CUDA kernel launch: CUDA driver: cuMemAlloc failed: out of memory"},
+  };
+  for (const Case &c : cases) {
+    gMode = c.mode;
+    DynArgs args;
+    auto outs = k.runAllocating(args.inputs());
+    ASSERT_FALSE(bool(outs)) << int(c.mode);
+    EXPECT_NE(outs.errorMessage().find(c.message), std::string::npos)
+        << int(c.mode) << ": " << outs.errorMessage();
+    EXPECT_EQ(Fake::get().liveAllocations(), 0u) << int(c.mode);
+  }
+  // One buffer in two outputs: copied for both, freed once.
+  gMode = Mode::SameBufferTwice;
+  DynArgs args;
+  auto outs = k.runAllocating(args.inputs());
+  ASSERT_TRUE(bool(outs)) << outs.errorMessage();
+  EXPECT_EQ((*outs)[1].shape(), (*outs)[2].shape());
+  EXPECT_EQ(memcmp((*outs)[1].data(), (*outs)[2].data(), 5 * 4), 0);
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  // And the kernel still works.
+  gMode = Mode::Ok;
+  outs = k.runAllocating(args.inputs());
+  EXPECT_TRUE(bool(outs)) << outs.errorMessage();
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+}
+
+// mgpuMemcpy into host memory completes before it returns even when the
+// scope defers the generated code's synchronizations (timing); copies
+// between device buffers do not synchronize.
+TEST(FakeDriverDynamic, CopyIntoHostMemorySynchronizesUnderDeferredSync) {
+  auto syncs = Fake::get().streamSyncCount;
+  ASSERT_NE(syncs, nullptr);
+  auto a = DeviceBuffer::allocate(64), b = DeviceBuffer::allocate(64);
+  ASSERT_TRUE(a && b);
+  Mgpu &g = Mgpu::get();
+  int32_t host = 0;
+  {
+    cuda::LaunchScope scope(0, /*deferSync=*/true);
+    void *stream = g.streamCreate();
+    int s0 = syncs();
+    g.streamSynchronize(stream);
+    EXPECT_EQ(syncs(), s0) << "deferred";
+    g.memcpy(b->data(), a->data(), 64, stream);
+    EXPECT_EQ(syncs(), s0) << "device to device stays asynchronous";
+    g.memcpy(&host, a->data(), 4, stream);
+    EXPECT_EQ(syncs(), s0 + 1) << "device to host completes at once";
+    EXPECT_EQ(scope.finish(), "");
+  }
+  EXPECT_EQ(uint32_t(host), 0xABABABABu);
 }

@@ -457,6 +457,18 @@ class Runner:
                 self.fail(name, "values differ")
             else:
                 self.ok(f"{name}: nnz={len(want_ci)}")
+        # --repeat times calls that allocate their outputs (Kernel::time);
+        # the outputs written are still the product.
+        r = self.run(args() + ["--repeat=3"])
+        name = "spgemm --repeat=3"
+        if r.returncode != 0:
+            self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        elif "runs=3" not in r.stdout or "time_ms median=" not in r.stdout:
+            self.fail(name, f"no time line: {short(r.stdout)}")
+        elif list(np.load(outs[1])) != want_ci:
+            self.fail(name, "col_idx differs after timing")
+        else:
+            self.ok(name)
         bad = brp.copy()
         bad[-1] += 1
         p = self.path("spgemm_bad_brp.npy")

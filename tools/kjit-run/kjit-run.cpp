@@ -290,28 +290,31 @@ int main(int argc, char **argv) {
   if (repeat > 0) {
     // The run above was the warm-up; time kernel calls only (CPU: wall
     // clock per call; CUDA: device time per launch, CUDA events). Kernels
-    // that allocate their outputs (kjit.spgemm) are timed call by call.
-    std::vector<double> ms;
-    if (!allocating) {
-      kjit::TimingOptions timing;
-      timing.warmup = 0;
-      timing.repeat = repeat;
-      timing.flushL2 = !noL2Flush;
-      auto times = kernel->time(inViews, outViews, timing);
-      if (!times)
-        return fail(times.errorMessage());
-      ms = *times;
-    } else {
-      for (int i = 0; i < repeat; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        kjit::Status s = runOnce();
-        auto stop = std::chrono::steady_clock::now();
-        if (!s)
-          return fail(s.message());
-        ms.push_back(std::chrono::duration<double, std::milli>(stop - start)
-                         .count());
+    // that allocate their outputs (kjit.spgemm) allocate them in every
+    // timed call (Kernel::time ignores views of dynamic outputs; scratch
+    // arrays take the static ones).
+    std::vector<kjit::npy::Array> scratch;
+    std::vector<kjit::TensorView> timedOuts = outViews;
+    if (allocating) {
+      timedOuts.clear();
+      scratch.reserve(outs.size()); // views into them stay valid
+      for (const kjit::ArgInfo &o : outs) {
+        if (o.isDynamic()) {
+          timedOuts.emplace_back();
+          continue;
+        }
+        scratch.emplace_back(o.dtype, o.shape);
+        timedOuts.push_back(scratch.back().view());
       }
     }
+    kjit::TimingOptions timing;
+    timing.warmup = 0;
+    timing.repeat = repeat;
+    timing.flushL2 = !noL2Flush;
+    auto times = kernel->time(inViews, timedOuts, timing);
+    if (!times)
+      return fail(times.errorMessage());
+    std::vector<double> ms = *times;
     std::sort(ms.begin(), ms.end());
     double median = ms.size() % 2 ? ms[ms.size() / 2]
                                   : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;

@@ -279,7 +279,8 @@ public:
   /// e.g. kjit.spgemm's col_idx and values) by the kernel at their run-time
   /// size. Works for every kernel. Input checks as in run(); on an error
   /// (also one the kernel reports, e.g. a malformed CSR) nothing is
-  /// returned and nothing leaks.
+  /// returned and nothing leaks. CUDA kernels: the outputs are copied to
+  /// host tensors and the device memory the kernel allocated is freed.
   Result<std::vector<Tensor>>
   runAllocating(const std::vector<TensorView> &inputs) const;
   /// Times `options.repeat` runs after `options.warmup` untimed ones and
@@ -287,7 +288,11 @@ public:
   /// to the device once, not per run; each run is timed on the device with
   /// a CUDA event pair, runs are queued back to back, and the L2 cache is
   /// flushed before each (options.flushL2). CPU kernels: wall-clock time
-  /// of each Kernel::run.
+  /// of each Kernel::run. Kernels with dynamic outputs (kjit.spgemm): the
+  /// views given for those are ignored (pass TensorView()); each run
+  /// allocates them, as in runAllocating, and they are freed untimed (CUDA:
+  /// after the last timed run; a CUDA run includes the host's read of the
+  /// output size it allocates by).
   Result<std::vector<double>> time(const std::vector<TensorView> &inputs,
                                    const std::vector<TensorView> &outputs,
                                    const TimingOptions &options = {}) const;
