@@ -690,7 +690,9 @@ CostFeatures mlir::kjit::spgemmGpuCostFeatures(const SpgemmGpuConfig &c,
   // product (and an accumulator add in the numeric pass), the scratch fill.
   f.movedBytes = 2.0 * (8.0 * g.nnzA + 8.0 * products) + 12.0 * products +
                  8.0 * outNnz + (double)c.scratchBytes(g);
-  f.workingSetBytes = 8.0 * (double)g.n;
+  // The GPU families report a block's shared memory as its working set
+  // (the gpu-occupancy rule reads it).
+  f.workingSetBytes = (double)c.sharedBytes();
   f.parallelTasks = (double)c.gridBlocks(g);
   f.threads = (int)c.threads;
   // Threads of a group past the row of B they stride over idle.
