@@ -95,9 +95,13 @@ def KjitGenerateGpuKernels : Pass<"kjit-generate-gpu-kernels", "ModuleOp"> {
     softmax), butterfly_matmul (fused in shared memory, or two launches),
     spmm (rows x column tiles; malformed CSR goes to the device error
     record `kjit_gpu_error`), fft_conv (a row per block in shared memory,
-    or one launch per pass over a device scratch buffer). The configs must
-    be CUDA configs (`kjit-attach-configs{gpu-chip=...}`). Ops without a
-    GPU generator (spgemm) are an error naming the op.
+    or one launch per pass over a device scratch buffer), spgemm (the
+    dynamic-output protocol: validation, symbolic count with per-block
+    dense markers, a scan, the nnz read back to the host with gpu.memcpy +
+    gpu.wait, col_idx / values allocated with memref.alloc of that size,
+    the numeric pass writing sorted rows). The configs must be CUDA configs
+    (`kjit-attach-configs{gpu-chip=...}`). An op without a GPU generator
+    would be an error naming the op.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect",
                            "mlir::gpu::GPUDialect",
@@ -143,7 +147,9 @@ def KjitEmitPackedEntry : Pass<"kjit-emit-packed-entry", "ModuleOp"> {
     the memref descriptor of argument i. For a result listed in the entry's
     `kjit.dynamic_results` (kernel-allocated), args[i] points to an
     uninitialized descriptor that the entry fills in: the caller owns its
-    allocated pointer (malloc'ed; release it with free). Also drops the dead
+    allocated pointer (malloc'ed on the CPU: release it with free; on CUDA
+    targets a device pointer from mgpuMemAlloc: release it with
+    mgpuMemFree / cuMemFree). Also drops the dead
     `unrealized_conversion_cast`s that the conversions leave in OpenMP
     regions (they have no LLVM IR translation).
   }];

@@ -163,6 +163,9 @@ LogicalResult buildNvvmPipeline(OpPassManager &pm,
           "function-boundary-type-conversion=identity-layout-map},"
           "buffer-results-to-out-params{hoist-static-allocs=1 "
           "modify-public-functions=1},"
+          // ... except the results a kernel allocates (the dynamic-output
+          // protocol: the caller receives and frees the device buffers).
+          "kjit-return-dynamic-results,"
           "buffer-deallocation-pipeline,"
           "kjit-generate-gpu-kernels,cse,kjit-host-allocs-to-gpu,"
           // Outline here (upstream's outlining below finds nothing left)

@@ -50,6 +50,16 @@ const Case kCases[] = {
   %y = "kjit.spmm"(%rp, %ci, %v, %b) : (tensor<257xi32>, tensor<4000xi32>, tensor<4000xf32>, tensor<256x196xf32>) -> tensor<256x196xf32>
   return %y : tensor<256x196xf32>
 })"},
+    {"spgemm", R"(func.func @main(%arp: tensor<1025xi32>, %aci: tensor<16000xi32>, %av: tensor<16000xf32>, %brp: tensor<1025xi32>, %bci: tensor<16000xi32>, %bv: tensor<16000xf32>) -> (tensor<1025xi32>, tensor<?xi32>, tensor<?xf32>) {
+  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv {shape = array<i64: 1024, 1024, 1024>} : tensor<1025xi32>, tensor<16000xi32>, tensor<16000xf32>, tensor<1025xi32>, tensor<16000xi32>, tensor<16000xf32> -> tensor<1025xi32>, tensor<?xi32>, tensor<?xf32>
+  return %c#0, %c#1, %c#2 : tensor<1025xi32>, tensor<?xi32>, tensor<?xf32>
+})"},
+    // N of 16M: at most 8 blocks of scratch (1 GiB); the default and the
+    // space adapt.
+    {"spgemm_huge_n", R"(func.func @main(%arp: tensor<4097xi32>, %aci: tensor<40000xi32>, %av: tensor<40000xf32>, %brp: tensor<8xi32>, %bci: tensor<70xi32>, %bv: tensor<70xf32>) -> (tensor<4097xi32>, tensor<?xi32>, tensor<?xf32>) {
+  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv {shape = array<i64: 4096, 7, 16777216>} : tensor<4097xi32>, tensor<40000xi32>, tensor<40000xf32>, tensor<8xi32>, tensor<70xi32>, tensor<70xf32> -> tensor<4097xi32>, tensor<?xi32>, tensor<?xf32>
+  return %c#0, %c#1, %c#2 : tensor<4097xi32>, tensor<?xi32>, tensor<?xf32>
+})"},
     {"fft_conv", R"(func.func @main(%u: tensor<2x64x1000xf32>, %k: tensor<64x1000xf32>) -> tensor<2x64x1000xf32> {
   %y = "kjit.fft_conv"(%u, %k) : (tensor<2x64x1000xf32>, tensor<64x1000xf32>) -> tensor<2x64x1000xf32>
   return %y : tensor<2x64x1000xf32>

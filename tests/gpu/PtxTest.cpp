@@ -3,8 +3,8 @@
 // kjit::emitCudaCode: PTX for a sample of shapes (odd and prime sizes) and
 // legal configs of every op with a GPU generator (depthwise NHWC/NCHW up to
 // 51x51, the Inception mixer, window attention 1-D/2-D, butterfly fused and
-// split, spmm, fft_conv in shared memory and multi-launch), assembled with
-// `ptxas -arch=sm_90` (and sm_80 for some). Illegal configs are errors with
+// split, spmm, spgemm, fft_conv in shared memory and multi-launch),
+// assembled with `ptxas -arch=sm_90` (and sm_80 for some). Illegal configs are errors with
 // a message. Numerics need a GPU and are not checked here. Skips the
 // assembly with a message without ptxas.
 //
@@ -202,6 +202,22 @@ std::string spmmModule(int m, int k, int n, int nnz) {
                tensor({k, n})},
               tensor({m, n}), "");
 }
+/// kjit.spgemm: A (CSR m x k, nnzA) x B (CSR k x n, nnzB) -> CSR with
+/// kernel-allocated col_idx and values.
+std::string spgemmModule(int m, int k, int n, int nnzA, int nnzB) {
+  std::string arp = tensor({m + 1}, "i32"), aci = tensor({nnzA}, "i32"),
+              av = tensor({nnzA}), brp = tensor({k + 1}, "i32"),
+              bci = tensor({nnzB}, "i32"), bv = tensor({nnzB});
+  std::string ins = arp + ", " + aci + ", " + av + ", " + brp + ", " + bci +
+                    ", " + bv;
+  std::string outs = arp + ", tensor<?xi32>, tensor<?xf32>";
+  return "func.func @main(%a0: " + arp + ", %a1: " + aci + ", %a2: " + av +
+         ", %b0: " + brp + ", %b1: " + bci + ", %b2: " + bv + ") -> (" +
+         outs + ") {\n  %c:3 = kjit.spgemm %a0, %a1, %a2, %b0, %b1, %b2 "
+         "{shape = array<i64: " + s(m) + ", " + s(k) + ", " + s(n) + ">} : " +
+         ins + " -> " + outs + "\n  return %c#0, %c#1, %c#2 : " + outs +
+         "\n}\n";
+}
 std::string fftModule(int b, int c, int l, int lk, bool d) {
   std::vector<std::string> types = {tensor({b, c, l}), tensor({c, lk})};
   if (d)
@@ -267,6 +283,24 @@ std::vector<OpCase> opCases() {
       {"spmm_tile", spmmModule(31, 29, 101, 97),
        "#kjit.config<{col_threads = 8, cols_per_thread = 4, threads = 64}>",
        false, {"kjit_gpu_error"}},
+      // Six launches: init, validate a, validate b, count, scan, numeric.
+      {"spgemm_default", spgemmModule(13, 11, 17, 30, 25), "", true,
+       {"kjit_gpu_error", "atom.global.exch.b32", "atom.global.add.f32",
+        "atom.shared.min.s32", "bar.sync"},
+       6},
+      {"spgemm_prime", spgemmModule(31, 29, 101, 97, 89),
+       "#kjit.config<{threads = 64, blocks = 7, group = 2, "
+       "sort_capacity = 32}>",
+       true, {"atom.global.exch.b32"}, 6},
+      {"spgemm_wide_tile", spgemmModule(53, 37, 4099, 211, 401),
+       "#kjit.config<{threads = 512, blocks = 53, group = 32, "
+       "sort_capacity = 4096}>",
+       false, {}, 6},
+      // N of three million: the default shrinks the grid to fit the
+      // scratch (blocks x N x 8 bytes).
+      {"spgemm_huge_n", spgemmModule(7, 5, 3000017, 9, 11), "", false, {},
+       6},
+      {"spgemm_empty", spgemmModule(1, 1, 1, 1, 1), "", false, {}, 6},
       {"fft_shared", fftModule(2, 3, 100, 37, true), "", true,
        {".shared", "bar.sync", "kjit_fft_twiddles_256"}},
       {"fft_radix2", fftModule(1, 5, 61, 61, false),
@@ -356,6 +390,21 @@ TEST(GpuConfig, IllegalConfigsOfEveryOpAreErrorsWithAMessage) {
       {"spmm col_threads", spmmModule(5, 5, 5, 7),
        "#kjit.config<{col_threads = 3}>",
        "col_threads must be a power of two"},
+      {"spgemm group", spgemmModule(5, 5, 5, 7, 7),
+       "#kjit.config<{group = 3}>",
+       "group must be a power of two dividing threads = 256, got 3"},
+      {"spgemm sort capacity", spgemmModule(5, 5, 5, 7, 7),
+       "#kjit.config<{sort_capacity = 100}>",
+       "sort_capacity must be a multiple of 32 in [32, 8192], got 100"},
+      {"spgemm scratch over 1 GiB", spgemmModule(300, 5, 1 << 24, 7, 7),
+       "#kjit.config<{blocks = 256}>",
+       "blocks = 256 x N = 16777216 x 8 bytes of marker and accumulator "
+       "scratch is above 1073741824 bytes; at most 8 blocks"},
+      {"spgemm N too large", spgemmModule(3, 5, 1 << 28, 7, 7), "",
+       "N = 268435456 needs more than the 1073741824 bytes"},
+      {"spgemm CPU knob on CUDA", spgemmModule(5, 5, 5, 7, 7),
+       "#kjit.config<{accumulator = \"hash\"}>",
+       "unknown knob 'accumulator' for kjit.spgemm on CUDA"},
       {"CPU knob on CUDA", spmmModule(5, 5, 5, 7),
        "#kjit.config<{vector_width = 8}>",
        "unknown knob 'vector_width' for kjit.spmm on CUDA"},

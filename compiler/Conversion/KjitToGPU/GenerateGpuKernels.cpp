@@ -35,6 +35,12 @@ namespace {
   return nullptr;
 }
 
+::kjit::compiler::DynamicKernelGenerator *gpuDynamicGenerator(Operation *op) {
+  if (isa<SpgemmOp>(op))
+    return ::kjit::compiler::generateSpgemmGpu;
+  return nullptr;
+}
+
 struct GenerateGpuKernels
     : ::kjit::compiler::impl::KjitGenerateGpuKernelsBase<GenerateGpuKernels> {
   void runOnOperation() override {
@@ -42,7 +48,8 @@ struct GenerateGpuKernels
     // memory); the chip-specific check ran in kjit-attach-configs.
     TargetInfo target = *::kjit::compiler::cudaTargetInfo("sm_80");
     if (failed(::kjit::compiler::generateKernelBodies(getOperation(), "GPU",
-                                                      target, gpuGenerator)))
+                                                      target, gpuGenerator,
+                                                      gpuDynamicGenerator)))
       signalPassFailure();
   }
 };

@@ -145,9 +145,11 @@ struct Emit {
   void barrier() { mlir::gpu::BarrierOp::create(b, loc); }
 
   /// A 1-D f32 workgroup (shared memory) buffer type of `n` floats.
-  mlir::MemRefType sharedF32(int64_t n) {
+  mlir::MemRefType sharedF32(int64_t n) { return shared(b.getF32Type(), n); }
+  /// A 1-D workgroup buffer type of `n` elements of `elem`.
+  mlir::MemRefType shared(mlir::Type elem, int64_t n) {
     return mlir::MemRefType::get(
-        {n}, b.getF32Type(), mlir::MemRefLayoutAttrInterface(),
+        {n}, elem, mlir::MemRefLayoutAttrInterface(),
         mlir::gpu::AddressSpaceAttr::get(b.getContext(),
                                          mlir::gpu::AddressSpace::Workgroup));
   }

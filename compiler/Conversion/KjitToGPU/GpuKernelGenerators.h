@@ -23,6 +23,11 @@ KernelGenerator generateButterflyGpu;
 KernelGenerator generateSpmmGpu;
 /// kjit.fft_conv.
 KernelGenerator generateFftConvGpu;
+/// kjit.spgemm (CSR x CSR -> CSR, the dynamic-output protocol): device
+/// launches, the output's nnz read back to the host, col_idx and values
+/// allocated (device memory after kjit-host-allocs-to-gpu); malformed CSR
+/// is reported through the device error record.
+DynamicKernelGenerator generateSpgemmGpu;
 
 /// The device error record of kernels that validate their inputs (spmm): a
 /// public `memref.global @kjit_gpu_error : memref<4xi64>` (zero-initialized;

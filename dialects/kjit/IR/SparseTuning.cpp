@@ -573,7 +573,146 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   return f;
 }
 
-using SpgemmFamily =
+//===----------------------------------------------------------------------===//
+// kjit.spgemm GPU (CUDA) config
+//===----------------------------------------------------------------------===//
+
+namespace {
+const IntKnob<SpgemmGpuConfig> kSpgemmGpuConfigKnobs[] = {
+    {"threads", &SpgemmGpuConfig::threads},
+    {"blocks", &SpgemmGpuConfig::blocks},
+    {"group", &SpgemmGpuConfig::group},
+    {"sort_capacity", &SpgemmGpuConfig::sortCapacity}};
+} // namespace
+
+FailureOr<SpgemmGpuConfig> SpgemmGpuConfig::parse(ConfigAttr config,
+                                                  const SpgemmGpuConfig &base,
+                                                  std::string &reason) {
+  return readIntKnobs<SpgemmGpuConfig>("kjit.spgemm on CUDA",
+                                       kSpgemmGpuConfigKnobs, config, base,
+                                       reason);
+}
+
+ConfigAttr SpgemmGpuConfig::toAttr(MLIRContext *ctx) const {
+  return intKnobsAttr<SpgemmGpuConfig>(ctx, kSpgemmGpuConfigKnobs, *this);
+}
+
+LogicalResult mlir::kjit::checkSpgemmGpuConfig(const SpgemmGpuConfig &c,
+                                               const SpgemmGeom &g,
+                                               const TargetInfo &t,
+                                               std::string &reason) {
+  auto bad = [&](std::string why) {
+    reason = std::move(why);
+    return failure();
+  };
+  if (failed(checkGpuThreads(c.threads, t, reason)))
+    return failure();
+  if (c.group < 1 || c.group > c.threads || (c.group & (c.group - 1)) ||
+      c.threads % c.group != 0)
+    return bad("group must be a power of two dividing threads = " +
+               str(c.threads) + ", got " + str(c.group));
+  if (c.blocks < 1 || c.blocks > 65535)
+    return bad("blocks must be in [1, 65535], got " + str(c.blocks));
+  if (c.sortCapacity < 32 || c.sortCapacity > 8192 || c.sortCapacity % 32)
+    return bad("sort_capacity must be a multiple of 32 in [32, 8192], got " +
+               str(c.sortCapacity));
+  if (failed(checkGpuShared(c.sharedBytes(), t,
+                            "sort_capacity = " + str(c.sortCapacity) +
+                                " with threads = " + str(c.threads),
+                            reason)))
+    return failure();
+  int64_t perBlock = std::max<int64_t>(g.n, 1) * 8;
+  if (perBlock > kSpgemmGpuMaxScratch)
+    return bad("kjit.spgemm on CUDA keeps N markers and N accumulators per "
+               "block (8 N bytes); N = " +
+               str(g.n) + " needs more than the " +
+               str(kSpgemmGpuMaxScratch) + " bytes of device scratch allowed");
+  if (c.scratchBytes(g) > kSpgemmGpuMaxScratch)
+    return bad("blocks = " + str(c.blocks) + " x N = " + str(g.n) +
+               " x 8 bytes of marker and accumulator scratch is above " +
+               str(kSpgemmGpuMaxScratch) + " bytes; at most " +
+               str(kSpgemmGpuMaxScratch / perBlock) + " blocks");
+  return success();
+}
+
+SpgemmGpuConfig mlir::kjit::defaultSpgemmGpuConfig(const SpgemmGeom &g,
+                                                   const TargetInfo &t) {
+  SpgemmGpuConfig c;
+  c.threads = 256;
+  // Threads per nonzero of A: about the average length of a row of B (a
+  // warp at most), so that the threads of a group rarely idle.
+  double bRow = g.k > 0 ? (double)g.nnzB / (double)g.k : 0.0;
+  c.group = 1;
+  while (c.group < 32 && 2.0 * c.group <= bRow)
+    c.group *= 2;
+  // Eight resident blocks per SM, within a quarter of the scratch limit
+  // (the scratch is filled once per call: blocks x N x 8 bytes).
+  int64_t sms = t.smCount > 0 ? (int64_t)t.smCount : 128;
+  int64_t perBlock = std::max<int64_t>(g.n, 1) * 8;
+  int64_t fit = std::max<int64_t>(1, (kSpgemmGpuMaxScratch / 4) / perBlock);
+  c.blocks = std::clamp<int64_t>(std::min(8 * sms, fit), 1, 65535);
+  c.blocks = std::max<int64_t>(1, std::min(c.blocks, std::max<int64_t>(g.m, 1)));
+  c.sortCapacity = 1024;
+  return c;
+}
+
+SearchSpace mlir::kjit::spgemmGpuSearchSpace(const SpgemmGeom &g,
+                                             const TargetInfo &t) {
+  SearchSpace s;
+  s.knobs.push_back({"threads", {128, 256, 512}, {}});
+  Knob blocks{"blocks", {}, {}};
+  int64_t perBlock = std::max<int64_t>(g.n, 1) * 8;
+  int64_t fit = std::max<int64_t>(1, kSpgemmGpuMaxScratch / perBlock);
+  for (int64_t v : {64, 128, 256, 512, 1024, 2048})
+    if (v <= fit && v <= std::max<int64_t>(g.m, 1))
+      blocks.ints.push_back(v);
+  if (blocks.ints.empty())
+    blocks.ints.push_back(std::clamp<int64_t>(
+        std::min(fit, std::max<int64_t>(g.m, 1)), 1, 65535));
+  s.knobs.push_back(blocks);
+  s.knobs.push_back({"group", {1, 4, 8, 32}, {}});
+  s.knobs.push_back({"sort_capacity", {256, 1024, 4096}, {}});
+  (void)t;
+  return s;
+}
+
+CostFeatures mlir::kjit::spgemmGpuCostFeatures(const SpgemmGpuConfig &c,
+                                               const SpgemmGeom &g,
+                                               const TargetInfo &t) {
+  (void)t;
+  CostFeatures f;
+  double m = g.m, products = g.flopsPerRow() * m;
+  double outNnz = std::min(products, m * (double)g.n);
+  f.flops = 2.0 * products;
+  f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
+                             2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
+  // Two passes over A and the rows of B it selects, a marker exchange per
+  // product (and an accumulator add in the numeric pass), the scratch fill.
+  f.movedBytes = 2.0 * (8.0 * g.nnzA + 8.0 * products) + 12.0 * products +
+                 8.0 * outNnz + (double)c.scratchBytes(g);
+  // The GPU families report a block's shared memory as its working set
+  // (the gpu-occupancy rule reads it).
+  f.workingSetBytes = (double)c.sharedBytes();
+  f.parallelTasks = (double)c.gridBlocks(g);
+  f.threads = (int)c.threads;
+  // Threads of a group past the row of B they stride over idle.
+  double bRow = g.k > 0 ? (double)g.nnzB / (double)g.k : 0.0;
+  f.laneUtilization =
+      std::min(1.0, std::max(bRow, 1e-3) / (double)c.group);
+  // A sort capacity whose next smaller value of the space (256, 1024,
+  // 4096) already holds any row (at most N distinct columns).
+  f.redundantVariant =
+      c.sortCapacity > 256 && c.sortCapacity / 4 >= std::max<int64_t>(g.n, 256);
+  return f;
+}
+
+// SpgemmOp's TunableOpInterface: the CPU or the GPU family by target.
+using SpgemmCpuFamily =
     TunableFamily<SpgemmConfig, getSpgemmGeom, defaultSpgemmConfig,
                   checkSpgemmConfig, spgemmSearchSpace, spgemmCostFeatures>;
+using SpgemmGpuFamily =
+    TunableFamily<SpgemmGpuConfig, getSpgemmGeom, defaultSpgemmGpuConfig,
+                  checkSpgemmGpuConfig, spgemmGpuSearchSpace,
+                  spgemmGpuCostFeatures>;
+using SpgemmFamily = TargetFamily<SpgemmCpuFamily, SpgemmGpuFamily>;
 KJIT_TUNABLE_OP(SpgemmOp, SpgemmFamily)

@@ -160,6 +160,51 @@ SearchSpace spgemmSearchSpace(const SpgemmGeom &g, const TargetInfo &target);
 CostFeatures spgemmCostFeatures(const SpgemmConfig &cfg, const SpgemmGeom &g,
                                 const TargetInfo &target);
 
+/// The GPU (CUDA) knobs of SpGEMM (SpgemmGPU.cpp). `blocks` resident blocks
+/// walk the output rows (row i on block i % blocks); each block owns a dense
+/// marker (i32) and accumulator (f32) row of N entries in device scratch
+/// (blocks x N x 8 bytes). In a block, `group` threads share one nonzero of
+/// A and stride over the row of B it selects (threads / group nonzeros of A
+/// at a time). A row of at most `sort_capacity` distinct columns is sorted
+/// in shared memory (rank sort); a longer one is compacted by a block-wide
+/// scan over its column range.
+struct SpgemmGpuConfig {
+  int64_t threads = 256;
+  int64_t blocks = 256;        ///< resident blocks (grid of the row passes)
+  int64_t group = 8;           ///< threads per nonzero of A (power of two)
+  int64_t sortCapacity = 1024; ///< distinct columns sorted in shared memory
+
+  static FailureOr<SpgemmGpuConfig> parse(ConfigAttr config,
+                                          const SpgemmGpuConfig &base,
+                                          std::string &reason);
+  ConfigAttr toAttr(MLIRContext *ctx) const;
+  /// Blocks launched for the row passes (no more than rows).
+  int64_t gridBlocks(const SpgemmGeom &g) const {
+    return std::max<int64_t>(1, std::min(blocks, g.m));
+  }
+  /// Bytes of the marker and accumulator scratch.
+  int64_t scratchBytes(const SpgemmGeom &g) const {
+    return gridBlocks(g) * std::max<int64_t>(g.n, 1) * 8;
+  }
+  /// Static shared memory of the numeric pass.
+  int64_t sharedBytes() const { return 4 * sortCapacity + 8 * threads + 16; }
+};
+
+/// Device scratch of the GPU SpGEMM (markers + accumulators) at most this.
+inline constexpr int64_t kSpgemmGpuMaxScratch = int64_t(1) << 30;
+
+LogicalResult checkSpgemmGpuConfig(const SpgemmGpuConfig &cfg,
+                                   const SpgemmGeom &g,
+                                   const TargetInfo &target,
+                                   std::string &reason);
+SpgemmGpuConfig defaultSpgemmGpuConfig(const SpgemmGeom &g,
+                                       const TargetInfo &target);
+SearchSpace spgemmGpuSearchSpace(const SpgemmGeom &g,
+                                 const TargetInfo &target);
+CostFeatures spgemmGpuCostFeatures(const SpgemmGpuConfig &cfg,
+                                   const SpgemmGeom &g,
+                                   const TargetInfo &target);
+
 } // namespace mlir::kjit
 
 #endif
