@@ -2,9 +2,10 @@
 //
 // Needs a CUDA driver and device; every test skips with the runtime's own
 // "no CUDA driver: ..." message where there is none. Depthwise convolution
-// (the op with a GPU generator) on the GPU against the naive reference at
-// several shapes (odd, prime, stride, dilation, bias), through host views
-// and through DeviceBuffer views; timing with CUDA events.
+// on the GPU against the naive reference at several shapes (odd, prime,
+// stride, dilation, bias), through host views and through DeviceBuffer
+// views; timing with CUDA events; spmm's and spgemm's malformed-CSR errors;
+// spgemm (kernel-allocated outputs) against a map-based reference.
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 
 using namespace kjit;
@@ -304,5 +306,238 @@ TEST(CudaExecutor, SpmmMalformedCsrIsAnError) {
     EXPECT_EQ(t.errorMessage(), c.message);
     // The record is cleared: the next valid run succeeds.
     checkValid(c.what);
+  }
+}
+
+// kjit.spgemm on the GPU (kernel-allocated col_idx and values): runAllocating
+// against an independent reference, per row a std::map<column, double> that
+// every product A(i,k) * B(k,j) adds into (duplicates summed, columns
+// ascending, explicit zeros from cancellation kept). row_ptr and col_idx
+// must match exactly; values within max |c - ref| <= 1e-4 * (1 + max |ref|)
+// (fp32 sums of at most a few hundred products in [-1, 1]; an indexing
+// error is O(1)).
+namespace {
+struct Csr {
+  int64_t rows = 0, cols = 0;
+  std::vector<int32_t> rowPtr{0}, colIdx;
+  std::vector<float> values;
+  int64_t nnz() const { return int64_t(colIdx.size()); }
+  std::vector<TensorView> views() {
+    return {TensorView(rowPtr.data(), {rows + 1}),
+            TensorView(colIdx.data(), {nnz()}),
+            TensorView(values.data(), {nnz()})};
+  }
+};
+
+/// `perRow` mean entries per row; unsorted columns and repeated columns
+/// (which the product sums) when asked; every third row empty.
+Csr randomCsr(int64_t rows, int64_t cols, double perRow, bool messy,
+              std::mt19937_64 &rng) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::poisson_distribution<int> count(perRow);
+  Csr a;
+  a.rows = rows, a.cols = cols;
+  for (int64_t i = 0; i < rows; ++i) {
+    int c = i % 3 == 1 ? 0 : std::min<int>(count(rng), int(cols));
+    std::vector<int32_t> js;
+    for (int e = 0; e < c; ++e)
+      js.push_back(int32_t(rng() % uint64_t(cols)));
+    if (!messy) {
+      std::sort(js.begin(), js.end());
+      js.erase(std::unique(js.begin(), js.end()), js.end());
+    }
+    for (int32_t j : js) {
+      a.colIdx.push_back(j);
+      a.values.push_back(u(rng));
+    }
+    a.rowPtr.push_back(int32_t(a.colIdx.size()));
+  }
+  return a;
+}
+
+struct RefCsr {
+  std::vector<int32_t> rowPtr{0}, colIdx;
+  std::vector<double> values;
+};
+RefCsr refProduct(const Csr &a, const Csr &b) {
+  RefCsr c;
+  for (int64_t i = 0; i < a.rows; ++i) {
+    std::map<int32_t, double> row;
+    for (int32_t p = a.rowPtr[i]; p < a.rowPtr[i + 1]; ++p)
+      for (int32_t q = b.rowPtr[a.colIdx[p]]; q < b.rowPtr[a.colIdx[p] + 1];
+           ++q)
+        row[b.colIdx[q]] += double(a.values[p]) * double(b.values[q]);
+    for (auto [j, v] : row) {
+      c.colIdx.push_back(j);
+      c.values.push_back(v);
+    }
+    c.rowPtr.push_back(int32_t(c.colIdx.size()));
+  }
+  return c;
+}
+
+std::string spgemmModule(int64_t m, int64_t k, int64_t n, int64_t nnzA,
+                         int64_t nnzB) {
+  auto t = [](int64_t d, const char *e) {
+    return "tensor<" + (d < 0 ? std::string("?") : std::to_string(d)) + "x" +
+           e + ">";
+  };
+  std::string res = t(m + 1, "i32") + ", " + t(-1, "i32") + ", " +
+                    t(-1, "f32");
+  std::string types = t(m + 1, "i32") + ", " + t(nnzA, "i32") + ", " +
+                      t(nnzA, "f32") + ", " + t(k + 1, "i32") + ", " +
+                      t(nnzB, "i32") + ", " + t(nnzB, "f32");
+  return "func.func @main(%a0: " + t(m + 1, "i32") + ", %a1: " +
+         t(nnzA, "i32") + ", %a2: " + t(nnzA, "f32") + ", %b0: " +
+         t(k + 1, "i32") + ", %b1: " + t(nnzB, "i32") + ", %b2: " +
+         t(nnzB, "f32") + ") -> (" + res +
+         ") {\n  %c:3 = kjit.spgemm %a0, %a1, %a2, %b0, %b1, %b2 {shape = "
+         "array<i64: " +
+         std::to_string(m) + ", " + std::to_string(k) + ", " +
+         std::to_string(n) + ">} : " + types + " -> " + res +
+         "\n  return %c#0, %c#1, %c#2 : " + res + "\n}\n";
+}
+
+/// Empty when `c` (runAllocating's three tensors) is the product.
+std::string compareCsr(const std::vector<Tensor> &c, const RefCsr &want) {
+  if (c.size() != 3)
+    return std::to_string(c.size()) + " outputs";
+  const int32_t *rp = c[0].data<int32_t>(), *ci = c[1].data<int32_t>();
+  const float *v = c[2].data<float>();
+  int64_t nnz = int64_t(want.colIdx.size());
+  if (c[0].numElements() != int64_t(want.rowPtr.size()))
+    return "row_ptr has " + std::to_string(c[0].numElements()) + " entries";
+  for (size_t i = 0; i < want.rowPtr.size(); ++i)
+    if (rp[i] != want.rowPtr[i])
+      return "row_ptr[" + std::to_string(i) + "] = " + std::to_string(rp[i]) +
+             ", expected " + std::to_string(want.rowPtr[i]);
+  if (c[1].numElements() != nnz || c[2].numElements() != nnz)
+    return "nnz " + std::to_string(c[1].numElements()) + "/" +
+           std::to_string(c[2].numElements()) + ", expected " +
+           std::to_string(nnz);
+  double maxRef = 0, maxErr = 0;
+  for (int64_t e = 0; e < nnz; ++e) {
+    if (ci[e] != want.colIdx[e])
+      return "col_idx[" + std::to_string(e) + "] = " + std::to_string(ci[e]) +
+             ", expected " + std::to_string(want.colIdx[e]);
+    if (!std::isfinite(v[e]))
+      return "non-finite value at " + std::to_string(e);
+    maxRef = std::max(maxRef, std::fabs(want.values[e]));
+    maxErr = std::max(maxErr, std::fabs(want.values[e] - double(v[e])));
+  }
+  if (maxErr > 1e-4 * (1 + maxRef))
+    return "max |c - ref| = " + std::to_string(maxErr) + " > tolerance " +
+           std::to_string(1e-4 * (1 + maxRef));
+  return "";
+}
+} // namespace
+
+TEST(CudaExecutor, SpgemmMatchesMapReference) {
+  REQUIRE_GPU();
+  Jit jit(Target::cuda(0), noDiskCache());
+  std::mt19937_64 rng(seed());
+  struct Shape {
+    int64_t m, k, n;
+    double perRowA, perRowB;
+    bool messy;
+  } shapes[] = {
+      {1, 1, 1, 1, 1, false},          {37, 41, 43, 3, 3, false},
+      {97, 89, 101, 5, 4, true},       {13, 7, 1009, 4, 30, true},
+      {5, 61, 3001, 40, 60, false}, // long rows: past sort_capacity
+      {211, 199, 17, 2, 6, false},     {64, 64, 64, 0, 3, false},
+  };
+  for (const Shape &s : shapes) {
+    SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.k) + "x" +
+                 std::to_string(s.n) + ", seed " + std::to_string(seed()));
+    Csr a = randomCsr(s.m, s.k, s.perRowA, s.messy, rng);
+    Csr b = randomCsr(s.k, s.n, s.perRowB, s.messy, rng);
+    auto k = jit.compileModule(spgemmModule(s.m, s.k, s.n, a.nnz(), b.nnz()));
+    ASSERT_TRUE(bool(k)) << k.errorMessage();
+    RefCsr want = refProduct(a, b);
+    std::vector<TensorView> in = a.views(), bv = b.views();
+    in.insert(in.end(), bv.begin(), bv.end());
+    auto c = k->runAllocating(in);
+    ASSERT_TRUE(bool(c)) << c.errorMessage();
+    EXPECT_EQ(compareCsr(*c, want), "");
+    // Twice: scratch state left by a run does not leak into the next.
+    c = k->runAllocating(in);
+    ASSERT_TRUE(bool(c)) << c.errorMessage();
+    EXPECT_EQ(compareCsr(*c, want), "") << "second run";
+    // Device views as inputs.
+    std::vector<DeviceBuffer> bufs;
+    std::vector<TensorView> dev;
+    for (const TensorView &v : in) {
+      size_t bytes = size_t(v.numElements()) * 4;
+      auto buf = DeviceBuffer::allocate(bytes);
+      ASSERT_TRUE(bool(buf)) << buf.errorMessage();
+      ASSERT_TRUE(buf->copyFromHost(v.data, bytes).isOk());
+      dev.push_back(buf->view(v.dtype, v.shape));
+      bufs.push_back(std::move(*buf));
+    }
+    c = k->runAllocating(dev);
+    ASSERT_TRUE(bool(c)) << c.errorMessage();
+    EXPECT_EQ(compareCsr(*c, want), "") << "device inputs";
+    // Timing allocates and frees per run.
+    std::vector<int32_t> crp(size_t(s.m + 1));
+    auto ms = k->time(in, {TensorView(crp.data(), {s.m + 1}), TensorView(),
+                           TensorView()},
+                      TimingOptions{1, 3});
+    ASSERT_TRUE(bool(ms)) << ms.errorMessage();
+    EXPECT_EQ(ms->size(), 3u);
+    EXPECT_EQ(crp, want.rowPtr);
+  }
+}
+
+TEST(CudaExecutor, SpgemmMalformedCsrIsAnError) {
+  REQUIRE_GPU();
+  Jit gpu(Target::cuda(0), noDiskCache()), cpu(Target::host(), noDiskCache());
+  std::mt19937_64 rng(seed());
+  const int64_t m = 31, kd = 23, n = 29;
+  Csr a = randomCsr(m, kd, 3, false, rng), b = randomCsr(kd, n, 3, false, rng);
+  std::string text = spgemmModule(m, kd, n, a.nnz(), b.nnz());
+  auto kg = gpu.compileModule(text);
+  ASSERT_TRUE(bool(kg)) << kg.errorMessage();
+  auto kc = cpu.compileModule(text);
+  ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+  RefCsr want = refProduct(a, b);
+  auto inputs = [](Csr &x, Csr &y) {
+    std::vector<TensorView> in = x.views(), yv = y.views();
+    in.insert(in.end(), yv.begin(), yv.end());
+    return in;
+  };
+  struct Bad {
+    const char *what;
+    std::function<void(Csr &, Csr &)> edit;
+    const char *expect;
+  } cases[] = {
+      {"a row_ptr[0]", [](Csr &x, Csr &) { x.rowPtr[0] = -1; },
+       "kjit.spgemm: malformed CSR a: "},
+      {"b last entry", [](Csr &, Csr &y) { y.rowPtr.back() += 1; },
+       "kjit.spgemm: malformed CSR b: "},
+      {"b column", [](Csr &, Csr &y) {
+         if (y.nnz())
+           y.colIdx[0] = -5;
+         else
+           y.rowPtr[0] = -1;
+       },
+       "kjit.spgemm: malformed CSR b: "},
+      {"a not monotone", [](Csr &x, Csr &) { x.rowPtr[3] = x.rowPtr[4] + 2; },
+       "kjit.spgemm: malformed CSR a: "},
+  };
+  for (const Bad &c : cases) {
+    SCOPED_TRACE(std::string(c.what) + ", seed " + std::to_string(seed()));
+    Csr x = a, y = b;
+    c.edit(x, y);
+    auto cpuOut = kc->runAllocating(inputs(x, y));
+    ASSERT_FALSE(bool(cpuOut));
+    EXPECT_NE(cpuOut.errorMessage().find(c.expect), std::string::npos)
+        << cpuOut.errorMessage();
+    auto gpuOut = kg->runAllocating(inputs(x, y));
+    ASSERT_FALSE(bool(gpuOut)) << "the GPU run returned outputs";
+    EXPECT_EQ(gpuOut.errorMessage(), cpuOut.errorMessage());
+    // The kernel still works on valid input.
+    auto ok = kg->runAllocating(inputs(a, b));
+    ASSERT_TRUE(bool(ok)) << ok.errorMessage();
+    EXPECT_EQ(compareCsr(*ok, want), "");
   }
 }

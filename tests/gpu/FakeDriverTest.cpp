@@ -756,3 +756,126 @@ TEST(FakeDriverDynamic, CopyIntoHostMemorySynchronizesUnderDeferredSync) {
   }
   EXPECT_EQ(uint32_t(host), 0xABABABABu);
 }
+
+// The generated kjit.spgemm kernel for a CUDA target, on the fake (its
+// launches run nothing): the nnz the host code reads back is whatever the
+// fake's fresh device memory holds, clamped by the kernel to a static bound
+// (min(M x N, nnzA x min(nnzB, N))); kjit_fake_set_alloc_fill picks it.
+namespace {
+std::string spgemmModule(int64_t m, int64_t k, int64_t n, int64_t nnzA,
+                         int64_t nnzB) {
+  auto t = [](int64_t d, const char *e) {
+    return "tensor<" + (d < 0 ? std::string("?") : std::to_string(d)) + "x" +
+           e + ">";
+  };
+  std::string arp = t(m + 1, "i32"), aci = t(nnzA, "i32"),
+              av = t(nnzA, "f32"), brp = t(k + 1, "i32"),
+              bci = t(nnzB, "i32"), bv = t(nnzB, "f32"),
+              res = t(m + 1, "i32") + ", " + t(-1, "i32") + ", " +
+                    t(-1, "f32");
+  std::string types = arp + ", " + aci + ", " + av + ", " + brp + ", " + bci +
+                      ", " + bv;
+  return "func.func @main(%a0: " + arp + ", %a1: " + aci + ", %a2: " + av +
+         ", %b0: " + brp + ", %b1: " + bci + ", %b2: " + bv + ") -> (" + res +
+         ") {\n  %c:3 = kjit.spgemm %a0, %a1, %a2, %b0, %b1, %b2 {shape = "
+         "array<i64: " +
+         std::to_string(m) + ", " + std::to_string(k) + ", " +
+         std::to_string(n) + ">} : " + types + " -> " + res +
+         "\n  return %c#0, %c#1, %c#2 : " + res + "\n}\n";
+}
+} // namespace
+
+TEST(FakeDriverDynamic, GeneratedSpgemmKernelRunsTheProtocol) {
+  // A: 7 x 5 with 6 entries, B: 5 x 11 with 9 (a valid CSR each).
+  const int64_t m = 7, kd = 5, n = 11;
+  std::vector<int32_t> arp{0, 1, 2, 2, 3, 4, 5, 6}, aci{0, 1, 2, 3, 4, 0},
+      brp{0, 2, 4, 6, 8, 9}, bci{0, 10, 1, 9, 2, 8, 3, 7, 4};
+  std::vector<float> av = randomVector(6), bv = randomVector(9);
+  std::vector<TensorView> in = {
+      TensorView(arp.data(), {m + 1}), TensorView(aci.data(), {6}),
+      TensorView(av.data(), {6}),      TensorView(brp.data(), {kd + 1}),
+      TensorView(bci.data(), {9}),     TensorView(bv.data(), {9})};
+  auto k = cudaJit().compileModule(spgemmModule(m, kd, n, 6, 9));
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  ASSERT_EQ(k->outputs().size(), 3u);
+  EXPECT_FALSE(k->outputs()[0].isDynamic());
+  EXPECT_TRUE(k->outputs()[1].isDynamic());
+  EXPECT_TRUE(k->outputs()[2].isDynamic());
+  Fake::get().setLaunchResult(0);
+  Fake::get().setKernelError(0, 0, 0);
+
+  const int64_t bound = std::min<int64_t>(m * n, 6 * std::min<int64_t>(9, n));
+  struct Fill {
+    int byte;
+    int64_t nnz;
+  } fills[] = {{0x00, 0}, {0xAB, 0} /* negative: clamped to 0 */,
+               {0x01, bound} /* huge: clamped to the bound */};
+  for (const Fill &f : fills) {
+    SCOPED_TRACE("fill " + std::to_string(f.byte));
+    Fake::get().setAllocFill(f.byte);
+    int launches = Fake::get().launchCount();
+    auto outs = k->runAllocating(in);
+    ASSERT_TRUE(bool(outs)) << outs.errorMessage();
+    EXPECT_GT(Fake::get().launchCount(), launches + 3) << "validate, count, "
+                                                          "scan, numeric";
+    ASSERT_EQ(outs->size(), 3u);
+    EXPECT_EQ((*outs)[0].shape(), std::vector<int64_t>{m + 1});
+    EXPECT_EQ((*outs)[1].shape(), std::vector<int64_t>{f.nnz});
+    EXPECT_EQ((*outs)[2].shape(), std::vector<int64_t>{f.nnz});
+    // What the device buffers held came back (the kernels did not run).
+    uint32_t word = 0x01010101u * uint32_t(f.byte);
+    for (int64_t i = 0; i < f.nnz; ++i) {
+      ASSERT_EQ(uint32_t((*outs)[1].data<int32_t>()[i]), word) << i;
+      uint32_t bits;
+      memcpy(&bits, &(*outs)[2].data<float>()[i], 4);
+      ASSERT_EQ(bits, word) << i;
+    }
+    EXPECT_EQ(Fake::get().liveAllocations(), 0u)
+        << "inputs, scratch and the kernel's outputs all freed";
+  }
+
+  // Timing: every run allocates; all freed.
+  TimingOptions t;
+  t.warmup = 1;
+  t.repeat = 3;
+  std::vector<int32_t> crp(m + 1);
+  auto ms = k->time(in, {TensorView(crp.data(), {m + 1}), TensorView(),
+                         TensorView()},
+                    t);
+  ASSERT_TRUE(bool(ms)) << ms.errorMessage();
+  EXPECT_EQ(ms->size(), 3u);
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+
+  // A failed launch and a device error report: errors, nothing leaks.
+  Fake::get().setLaunchResult(801);
+  auto outs = k->runAllocating(in);
+  ASSERT_FALSE(bool(outs));
+  EXPECT_NE(outs.errorMessage().find("cuLaunchKernel failed"),
+            std::string::npos)
+      << outs.errorMessage();
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  ms = k->time(in, {TensorView(crp.data(), {m + 1}), TensorView(),
+                    TensorView()},
+               t);
+  ASSERT_FALSE(bool(ms));
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  Fake::get().setLaunchResult(0);
+  // B's row_ptr[5] = 9 reported as 8: code 303 (kSpgemmB, kRowPtrEnd).
+  Fake::get().setKernelError(303, pack(5, 8), 9);
+  outs = k->runAllocating(in);
+  ASSERT_FALSE(bool(outs));
+  EXPECT_EQ(outs.errorMessage(),
+            "kjit.spgemm: malformed CSR b: row_ptr[5]=8 (the last entry) is "
+            "not nnz=9 (the length of col_idx and values)");
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  ms = k->time(in, {TensorView(crp.data(), {m + 1}), TensorView(),
+                    TensorView()},
+               t);
+  ASSERT_FALSE(bool(ms));
+  EXPECT_NE(ms.errorMessage().find("malformed CSR b"), std::string::npos);
+  EXPECT_EQ(Fake::get().liveAllocations(), 0u);
+  Fake::get().setKernelError(0, 0, 0);
+  Fake::get().setAllocFill(0xAB);
+  outs = k->runAllocating(in);
+  EXPECT_TRUE(bool(outs)) << outs.errorMessage();
+}
