@@ -11,7 +11,11 @@
 //       [--output DTYPE:SHAPE:FILE]... [--repeat N] [--no-l2-flush]
 //
 // DTYPE is f32 or i32, SHAPE like 1x56x56x256, FILE raw little-endian
-// C-order data (inputs read, outputs written after the first run). Prints
+// C-order data (inputs read, outputs written after the first run). An
+// output of SHAPE `?` is one the kernel allocates (kjit.spgemm's col_idx
+// and values: rank 1, its length known after the run): its descriptor is
+// filled by the kernel with device memory, checked
+// (cuda::checkKernelBuffer), copied out and freed, each run's. Prints
 // `time_ms median=.. min=.. max=.. runs=N` (CUDA events, L2 flushed before
 // each run) and `device <name>;sm_XY;driver=N`. Errors: one line on stderr
 // starting "kjit_gpu_runner: error:", exit 1.
@@ -38,6 +42,7 @@ int fail(const std::string &msg) {
 
 struct Arg {
   bool isOutput = false;
+  bool dynamic = false; ///< SHAPE `?`: allocated by the kernel
   size_t elemBytes = 4;
   std::vector<int64_t> shape;
   std::string file;
@@ -64,6 +69,16 @@ bool parseArg(const std::string &spec, bool isOutput, Arg &a,
   }
   a.isOutput = isOutput;
   a.file = spec.substr(c2 + 1);
+  a.elemBytes = 4;
+  if (shape == "?") {
+    if (!isOutput) {
+      why = "only outputs may have the dynamic shape '?'";
+      return false;
+    }
+    a.dynamic = true;
+    a.shape = {0};
+    return true;
+  }
   size_t pos = 0;
   while (pos <= shape.size()) {
     size_t x = shape.find('x', pos);
@@ -82,6 +97,31 @@ bool parseArg(const std::string &spec, bool isOutput, Arg &a,
   }
   return true;
 }
+
+/// Device memory the kernel allocated for its dynamic outputs: each pointer
+/// freed once (also when the runner fails half way).
+struct KernelAllocations {
+  std::vector<uint64_t> ptrs;
+  void take(uint64_t p) {
+    if (p && std::find(ptrs.begin(), ptrs.end(), p) == ptrs.end())
+      ptrs.push_back(p);
+  }
+  std::string release() {
+    std::string err;
+    for (uint64_t p : ptrs) {
+      auto range = cuda::allocationOf(0, p);
+      std::string e = !range || range->first != p
+                          ? "the kernel returned a pointer that does not "
+                            "start a device allocation"
+                          : cuda::free(0, p);
+      if (err.empty())
+        err = e;
+    }
+    ptrs.clear();
+    return err;
+  }
+  ~KernelAllocations() { release(); }
+};
 } // namespace
 
 int main(int argc, char **argv) {
@@ -138,6 +178,8 @@ int main(int argc, char **argv) {
   std::vector<void *> ptrs;
   std::vector<char> host;
   for (Arg &a : args) {
+    if (a.dynamic)
+      continue; // the kernel allocates it
     if (std::string e = cuda::alloc(0, a.bytes(), a.device); !e.empty())
       return fail(e);
     if (a.isOutput)
@@ -171,18 +213,47 @@ int main(int argc, char **argv) {
   }
   for (auto &d : descs)
     ptrs.push_back(d.data());
+  // Dynamic outputs: zeroed before each call, taken right after it.
+  auto clearDynamic = [&] {
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i].dynamic)
+        std::fill(descs[i].begin(), descs[i].end(), 0);
+  };
+  auto takeDynamic = [&](KernelAllocations &allocs) {
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i].dynamic)
+        allocs.take(uint64_t(descs[i][0]));
+  };
 
+  KernelAllocations firstRun;
   {
     cuda::LaunchScope scope(0);
+    clearDynamic();
     packed(ptrs.data());
+    takeDynamic(firstRun);
     if (std::string e = scope.finish(); !e.empty())
       return fail("kernel launch: " + e);
   }
-  for (Arg &a : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    Arg &a = args[i];
     if (!a.isOutput)
       continue;
+    uint64_t src = a.device;
+    if (a.dynamic) {
+      const std::vector<int64_t> &d = descs[i];
+      if (d[3] > 1 && d[4] != 1)
+        return fail("output " + a.file + ": the kernel returned a strided "
+                    "buffer (stride " + std::to_string(d[4]) + ")");
+      if (std::string e = cuda::checkKernelBuffer(
+              0, uint64_t(d[0]), uint64_t(d[1]), d[2], d[3], a.elemBytes,
+              src);
+          !e.empty())
+        return fail("output " + a.file + ": the kernel returned a malformed "
+                    "buffer: " + e);
+      a.shape = {d[3]};
+    }
     host.assign(a.bytes(), 0);
-    if (std::string e = cuda::copyToHost(0, host.data(), a.device, host.size());
+    if (std::string e = cuda::copyToHost(0, host.data(), src, host.size());
         !e.empty())
       return fail(e);
     FILE *f = fopen(a.file.c_str(), "wb");
@@ -190,12 +261,25 @@ int main(int argc, char **argv) {
       return fail("cannot write " + a.file);
     fclose(f);
   }
+  if (std::string e = firstRun.release(); !e.empty())
+    return fail(e);
   if (repeat > 0) {
+    // Each timed call allocates its dynamic outputs; all are freed after
+    // the last (a free would synchronize inside the timed interval).
+    KernelAllocations timed;
     std::vector<double> ms;
     if (std::string e = cuda::timeLaunches(
-            0, repeat, flushL2, [&] { packed(ptrs.data()); }, ms);
+            0, repeat, flushL2,
+            [&] {
+              clearDynamic();
+              packed(ptrs.data());
+              takeDynamic(timed);
+            },
+            ms);
         !e.empty())
       return fail("timing: " + e);
+    if (std::string e = timed.release(); !e.empty())
+      return fail(e);
     std::sort(ms.begin(), ms.end());
     double median = ms.size() % 2 ? ms[ms.size() / 2]
                                   : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
@@ -203,6 +287,7 @@ int main(int argc, char **argv) {
            ms.front(), ms.back(), repeat);
   }
   for (Arg &a : args)
-    cuda::free(0, a.device);
+    if (!a.dynamic)
+      cuda::free(0, a.device);
   return 0;
 }

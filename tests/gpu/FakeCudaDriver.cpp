@@ -3,11 +3,12 @@
 // The driver API entry points kjit's CUDA executor calls, implemented on
 // host memory: one device ("kjit fake GPU", compute capability 9.0),
 // allocations from malloc (filled with 0xAB so that a test sees whether
-// data came back from the "device"; kjit_fake_set_alloc_fill changes the
-// byte), synchronous copies and memsets (cuStreamSynchronize calls are
-// counted: kjit_fake_stream_sync_count), events
-// that report 0.25 ms. Modules: a cubin must be an ELF image and PTX must
-// hold ".version"; cuModuleGetFunction finds a kernel by its name in the
+// data came back from the "device"; kjit_fake_set_alloc_fill, or
+// $KJIT_FAKE_CUDA_ALLOC_FILL when cuInit ran, changes the byte),
+// synchronous copies and memsets (cuStreamSynchronize calls are counted:
+// kjit_fake_stream_sync_count), events that report 0.25 ms. Modules: a
+// cubin must be an ELF image and PTX must hold ".version";
+// cuModuleGetFunction finds a kernel by its name in the
 // image. cuLaunchKernel runs nothing: it records the launch and returns
 // CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called
 // (or $KJIT_FAKE_CUDA_LAUNCH_OK was set when cuInit ran).
@@ -134,6 +135,8 @@ CUresult cuInit(unsigned) {
     return kNoDevice;
   if (std::getenv("KJIT_FAKE_CUDA_LAUNCH_OK"))
     launchResult = kSuccess;
+  if (const char *e = std::getenv("KJIT_FAKE_CUDA_ALLOC_FILL"))
+    allocFill = int(strtol(e, nullptr, 0));
   if (const char *e = std::getenv("KJIT_FAKE_CUDA_KERNEL_ERROR"))
     sscanf(e, "%ld,%ld,%ld", &injectedError[0], &injectedError[1],
            &injectedError[2]);
