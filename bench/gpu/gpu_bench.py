@@ -14,9 +14,10 @@ Two steps, because the GPU machine cannot build kjit (no MLIR/LLVM there):
       gain a generator are picked up by the next prepare, untouched here.
 
   gpu_bench.py run --bundle DIR --runner RUNNER --out FILE.md
-      (on the GPU) Each kernel library through kjit_gpu_runner: output
+      (on the GPU) Each kernel library through kjit_gpu_runner: outputs
       compared with the CPU reference (max |gpu - cpu| <= rtol * (1 +
-      max |cpu|)), then timed (CUDA events, L2 flushed before each run,
+      max |cpu|); integer outputs, spgemm's row_ptr and col_idx, equal;
+      spgemm's col_idx and values are allocated by the kernel), then timed (CUDA events, L2 flushed before each run,
       median of --repeat). The PyTorch peer of each workload is timed the same
       way in this process. Writes a markdown table.
 
@@ -103,9 +104,8 @@ def attention1d(name, b, heads, l, d, ks):
 
 
 def spgemm(name, m, k, n, density):
-    # CSR x CSR with a dynamic output: kjit-run cannot run it yet (its
-    # results are not static); recorded with the compiler's message, the
-    # peer still timed.
+    # CSR x CSR -> CSR: row_ptr (static) and col_idx / values, which the
+    # kernel allocates at their run-time length (the runner's SHAPE "?").
     nnz_a = int(round(m * k * density))
     nnz_b = int(round(k * n * density))
     return dict(name=name, op="spgemm",
@@ -172,6 +172,20 @@ def make_inputs(wl, rng):
 
 # ------------------------------------------------------------------ prepare
 
+DTYPES = {"f32": np.float32, "i32": np.int32}
+
+
+def output_specs(wl):
+    """The outputs of a workload as the runner takes them: dtype, shape ("?"
+    for one the kernel allocates) and the reference's file."""
+    if wl["output"] is not None:
+        return [dict(shape=list(wl["output"]), dtype="f32", file="ref.bin")]
+    m = wl["params"]["m"]  # spgemm: CSR
+    return [dict(shape=[m + 1], dtype="i32", file="ref_row_ptr.bin"),
+            dict(shape="?", dtype="i32", file="ref_col_idx.bin"),
+            dict(shape="?", dtype="f32", file="ref_values.bin")]
+
+
 def module_text(wl):
     types = [t(s, dt) for _, s, dt in wl["inputs"]]
     if wl["output"] is not None:
@@ -211,9 +225,7 @@ def prepare(args):
                          inputs=[dict(name=n, shape=list(sh), dtype=dt,
                                       file=f"{n}.bin")
                                  for n, sh, dt in wl["inputs"]],
-                         output=None if wl["output"] is None else dict(
-                             shape=list(wl["output"]), dtype="f32",
-                             file="ref.bin"),
+                         outputs=output_specs(wl),
                          kernel=None, status="")
             manifest["workloads"].append(entry)
             # The GPU host object first: an op without a GPU generator stops
@@ -248,20 +260,22 @@ def prepare(args):
                 a.tofile(os.path.join(d, f"{n}.bin"))
                 np.save(os.path.join(d, f"{n}.npy"), a)
                 npys.append(os.path.join(d, f"{n}.npy"))
-            ref_npy = os.path.join(d, "ref.npy")
+            ref_npys = [os.path.join(d, o["file"][:-4] + ".npy")
+                        for o in entry["outputs"]]
             r = subprocess.run([args.kjit_run, os.path.join(d, "module.mlir"),
                                 "--target=cpu"] +
                                [f"--input={p}" for p in npys] +
-                               [f"--output={ref_npy}"],
+                               [f"--output={p}" for p in ref_npys],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 entry["kernel"] = None
                 entry["status"] = ("CPU reference failed: " +
                                    r.stderr.strip()[:300])
                 continue
-            np.load(ref_npy).astype(np.float32).tofile(
-                os.path.join(d, "ref.bin"))
-            for p in npys + [ref_npy]:
+            for o, p in zip(entry["outputs"], ref_npys):
+                np.load(p).astype(DTYPES[o["dtype"]]).tofile(
+                    os.path.join(d, o["file"]))
+            for p in npys + ref_npys:
                 os.remove(p)
             print(f"{wl['name']}: GPU kernel and CPU reference ready",
                   flush=True)
@@ -380,14 +394,59 @@ def peers(wl, arrays):
 RUNNER_DEVICE = []
 
 
+def compare(entry, d, out_file, rtol):
+    """(ok, verdict) of the GPU outputs (out_file.N) against the CPU
+    reference. Float outputs: max |gpu - cpu| <= rtol * (1 + max |cpu|), all
+    finite; integer outputs (spgemm's row_ptr and col_idx): equal."""
+    worst, notes, ok = None, [], True
+    for n, o in enumerate(entry["outputs"]):
+        dt = DTYPES[o["dtype"]]
+        got = np.fromfile(f"{out_file}.{n}", dtype=dt)
+        ref = np.fromfile(os.path.join(d, o["file"]), dtype=dt)
+        if got.shape != ref.shape:
+            ok = False
+            notes.append(f"output {n}: {got.size} entries, expected "
+                         f"{ref.size}")
+            continue
+        if o["dtype"] == "i32":
+            bad = int(np.count_nonzero(got != ref))
+            if bad:
+                ok = False
+                notes.append(f"output {n}: {bad} of {ref.size} differ")
+            continue
+        if not got.size:
+            continue
+        diff = float(np.max(np.abs(got.astype(np.float64) - ref)))
+        tol = rtol * (1 + float(np.max(np.abs(ref))))
+        finite = bool(np.all(np.isfinite(got)))
+        ok = ok and finite and diff <= tol
+        worst = (diff, tol)
+        if not finite:
+            notes.append(f"output {n}: non-finite")
+    shape = (entry["outputs"][0]["shape"] if len(entry["outputs"]) == 1 else
+             None)
+    what = ("x".join(map(str, shape)) if shape else
+            "CSR nnz " + str(os.path.getsize(f"{out_file}.1") // 4)
+            if len(entry["outputs"]) == 3 else "")
+    err = (f": max err {worst[0]:.1e}, tol {worst[1]:.1e}" if worst else "")
+    return ok, (f"{'ok' if ok else 'WRONG'} ({what}{err}"
+                f"{'; ' + '; '.join(notes) if notes else ''})")
+
+
+def shape_arg(shape):
+    return shape if shape == "?" else "x".join(map(str, shape))
+
+
 def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
-    """kjit_gpu_runner on one kernel library: (ms or None, error or "")."""
+    """kjit_gpu_runner on one kernel library: (ms or None, error or "").
+    Output i goes to out_file + f".{i}"."""
     cmd = [runner, os.path.join(d, entry["kernel"]), "main"]
     for i in entry["inputs"]:
-        cmd += ["--input", f"{i['dtype']}:{'x'.join(map(str, i['shape']))}:"
+        cmd += ["--input", f"{i['dtype']}:{shape_arg(i['shape'])}:"
                 f"{os.path.join(inputs_dir, i['file'])}"]
-    o = entry["output"]
-    cmd += ["--output", f"f32:{'x'.join(map(str, o['shape']))}:{out_file}"]
+    for n, o in enumerate(entry["outputs"]):
+        cmd += ["--output",
+                f"{o['dtype']}:{shape_arg(o['shape'])}:{out_file}.{n}"]
     if repeat:
         cmd += ["--repeat", str(repeat)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -435,18 +494,8 @@ def run(args):
                 verdict = "FAILED to run: " + err
                 failures += 1
             else:
-                got = np.fromfile(out_file, dtype=np.float32)
-                ref = np.fromfile(os.path.join(d, check["output"]["file"]),
-                                  dtype=np.float32)
-                diff = float(np.max(np.abs(got.astype(np.float64) - ref)))
-                tol = manifest["rtol"] * (1 + float(np.max(np.abs(ref))))
-                finite = bool(np.all(np.isfinite(got)))
-                ok = finite and diff <= tol
+                ok, verdict = compare(check, d, out_file, manifest["rtol"])
                 failures += 0 if ok else 1
-                shape = "x".join(map(str, check["output"]["shape"]))
-                verdict = (f"{'ok' if ok else 'WRONG'} ({shape}: max err "
-                           f"{diff:.1e}, tol {tol:.1e}"
-                           f"{'' if finite else ', non-finite'})")
         else:
             verdict = check["status"]
         # Timing on the bench shape, inputs made here.
