@@ -64,3 +64,37 @@ TEST(FakeDriverMeasurer, GpuCandidatesAreTimedWithEvents) {
       m.measure(w, {"#kjit.config<{threads = 2048}>"});
   EXPECT_EQ(illegal.status, Measurement::Status::Illegal) << illegal.message;
 }
+
+// kjit.spgemm (outputs the kernel allocates): measured through Kernel::time
+// on the device too; every run's outputs are freed.
+TEST(FakeDriverMeasurer, SpgemmIsTimedWithEvents) {
+  JitOptions o;
+  o.diskCache = false;
+  Jit jit(Target::cuda(0), o);
+  auto gpu = compiler::cudaTargetInfo("sm_90");
+  ASSERT_TRUE(gpu.has_value());
+  MeasureOptions mo;
+  mo.warmup = 1;
+  mo.repeats = 4;
+  RuntimeMeasurer m(jit, *gpu, mo);
+  const char *text = R"mlir(
+func.func @main(%a0: tensor<20xi32>, %a1: tensor<40xi32>, %a2: tensor<40xf32>,
+                %b0: tensor<24xi32>, %b1: tensor<50xi32>, %b2: tensor<50xf32>)
+    -> (tensor<20xi32>, tensor<?xi32>, tensor<?xf32>) {
+  %c:3 = kjit.spgemm %a0, %a1, %a2, %b0, %b1, %b2 {shape = array<i64: 19, 23, 29>}
+      : tensor<20xi32>, tensor<40xi32>, tensor<40xf32>, tensor<24xi32>,
+        tensor<50xi32>, tensor<50xf32>
+      -> tensor<20xi32>, tensor<?xi32>, tensor<?xf32>
+  return %c#0, %c#1, %c#2 : tensor<20xi32>, tensor<?xi32>, tensor<?xf32>
+}
+)mlir";
+  auto ws = extractWorkloads(text);
+  ASSERT_TRUE((bool)ws) << llvm::toString(ws.takeError());
+  Workload w = ws->front();
+  auto pw = ParsedWorkload::parse(w);
+  ASSERT_TRUE((bool)pw) << llvm::toString(pw.takeError());
+  Measurement r = m.measure(w, {(*pw)->defaultConfig(*gpu)});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_DOUBLE_EQ(r.medianSeconds, 0.25e-3); // CUDA events, not wall clock
+  EXPECT_EQ(r.repeats, 4);
+}
