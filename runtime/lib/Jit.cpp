@@ -555,10 +555,16 @@ static Status runCuda(const LoadedKernel &k,
   std::vector<size_t> dynamicSlots;
   std::vector<uint64_t> argMemory; // argument pointers: never freed here
   for (size_t i = 0; i < views.size(); ++i) {
-    if (dynamic[i])
+    if (dynamic[i]) {
       dynamicSlots.push_back(i);
-    else if (a.descs[i][0])
-      argMemory.push_back(uint64_t(a.descs[i][0]));
+    } else if (a.descs[i][0]) {
+      uint64_t p = uint64_t(a.descs[i][0]);
+      argMemory.push_back(p);
+      // A device view may start inside its allocation: its base too.
+      if (views[i]->memory == Memory::Device)
+        if (auto range = cudaAllocationOf(ordinal, p))
+          argMemory.push_back(range->first);
+    }
   }
   auto clearDynamic = [&] {
     for (size_t slot : dynamicSlots)
