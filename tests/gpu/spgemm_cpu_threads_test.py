@@ -168,6 +168,21 @@ def malformed(seed):
     print(("ok  " if ok else "FAIL"), "valid after malformed")
     return good and ok
 
+def cancellation():
+    """c[0] = [1, -1] x two equal rows of b: explicit zeros, kept."""
+    a = (np.array([0, 2, 3], np.int32), np.array([0, 1, 1], np.int32),
+         np.array([1, -1, 2], np.float32))
+    b = (np.array([0, 2, 4], np.int32), np.array([3, 1, 1, 3], np.int32),
+         np.array([0.25, 0.5, 0.5, 0.25], np.float32))
+    lib = build(2, 2, 5, 3, 4, "#kjit.config<{threads = 32}>")
+    crp, ci, v, err = run(lib, 2, a, b)
+    ok = (err[0] == 0 and list(crp) == [0, 2, 4] and list(ci) == [1, 3, 1, 3]
+          and list(v) == [0.0, 0.0, 1.0, 0.5])
+    print(("ok  " if ok else "FAIL"), "cancellation keeps explicit zeros:",
+          list(crp), list(ci), list(v))
+    return ok
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     for a in ("kjit-opt", "mlir-translate", "cxx", "libomp", "workdir"):
@@ -193,6 +208,7 @@ if __name__ == "__main__":
     allok = True
     for i, c in enumerate(cases):
         allok &= check(*c, seed + i)[0]
+    allok &= cancellation()
     allok &= malformed(seed)
     print("ALL OK" if allok else "FAILURES")
     sys.exit(0 if allok else 1)
