@@ -21,7 +21,9 @@
 //      selects. A product of column j exchanges the row's tag (the row
 //      index) into the block's marker j: the thread that gets another
 //      value back owns a new column. Each thread adds its count atomically
-//      into c_row_ptr[i + 1]. Skipped when flags[0] is set (the CPU's
+//      into c_row_ptr[i + 1]; a barrier ends each row (a thread already
+//      tagging the block's next row would make this row's exchanges see a
+//      foreign tag again). Skipped when flags[0] is set (the CPU's
 //      output for malformed input: row_ptr all zero, nothing allocated).
 //   5. scan (one block, chunks of `threads`): c_row_ptr := its inclusive
 //      prefix (in i64); more than INT32_MAX entries is reported (kSpgemm,
@@ -301,6 +303,10 @@ public:
           e.ifThen(icmp(Pred::ne, n, ci32(0)), [&] {
             atomic(RMW::addi, n, cRp, e.add(row, 1));
           });
+          // No thread may tag the block's markers for its next row while
+          // another still exchanges this row's tag (it would count a
+          // column twice).
+          e.barrier();
         });
       });
     });

@@ -32,10 +32,12 @@
 // CHECK: arith.constant 302 : i64
 // CHECK: arith.constant 304 : i64
 // 4. count: 13 blocks; the marker exchange, one atomic add per thread
-// into row_ptr[i + 1].
+// into row_ptr[i + 1], a barrier before the block's next row.
 // CHECK: gpu.launch blocks({{[^)]*}}) in ({{[^)]*}} = %c13, {{[^)]*}}) threads({{[^)]*}}) in ({{[^)]*}} = %c128
 // CHECK: memref.atomic_rmw assign %{{.*}}, %[[MARK]]
 // CHECK: memref.atomic_rmw addi %{{.*}}, %arg6
+// CHECK: gpu.barrier
+// CHECK-NEXT: }
 // 5. scan: one block, a workgroup buffer of 128 i64; too large an output
 // is code 405.
 // CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<128xi64, #gpu.address_space<workgroup>>)
