@@ -190,7 +190,8 @@ struct Target {
   static Target host();
   static Target cuda(int ordinal = 0);
   /// A stable text naming the target: CPU model, features, cores; for CUDA
-  /// "cuda:<GPU name>;sm_XY;driver=N" (the tuning database's key), or
+  /// "cuda;<GPU name>;cc=XY;sms=N;driver=V" (the tuning database's key:
+  /// what kjit-tune --target=cuda records under), or
   /// "cuda:<ordinal>;no-driver" without a usable driver.
   std::string key() const;
 };
