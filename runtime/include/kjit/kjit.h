@@ -313,7 +313,8 @@ public:
 
   /// On-line tuning (CompileOptions::onlineTuneBudgetSeconds, KJIT_TUNE):
   /// the kernel first runs its default code while candidates are compiled
-  /// and measured in the background (on buffers of their own) within the
+  /// and measured in the background (on buffers of their own; for
+  /// Target::cuda on the kernel's device, timed with CUDA events) within the
   /// budget; then the best code is swapped in atomically (runs in flight
   /// finish on the code they started with) and every measurement is in the
   /// tuning database. While tuning, configSources() says "online (tuning)"
