@@ -1,6 +1,7 @@
 //===- ProcessMeasurer.cpp - measure each candidate in a child -----------===//
 #include "autotune/ProcessMeasurer.h"
 #include "compiler/Compiler.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
 #include "kjit/kjit.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -80,6 +81,9 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
                          {"rotate_bytes", mo.rotateBytes},
                          {"seed", (int64_t)mo.seed},
                          {"threads", (int64_t)options_.threads},
+                         {"cuda_device", (int64_t)options_.cudaDevice},
+                         {"cuda_chip", options_.cudaChip},
+                         {"cuda_sm_count", (int64_t)options_.cudaSmCount},
                          {"timeout_s", options_.timeoutSeconds}};
     std::error_code ec;
     llvm::raw_fd_ostream os(req.path, ec);
@@ -274,14 +278,32 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
       (int)o->getInteger("min_input_sets").value_or(mo.minInputSets);
   mo.rotateBytes = o->getNumber("rotate_bytes").value_or(mo.rotateBytes);
   mo.seed = (unsigned)o->getInteger("seed").value_or(mo.seed);
-  TargetInfo target = compiler::CpuTarget::host().info;
-  if (int64_t th = o->getInteger("threads").value_or(0); th > 0)
-    target.numCores = (unsigned)th;
+  int64_t cudaDevice = o->getInteger("cuda_device").value_or(-1);
+  TargetInfo target;
+  if (cudaDevice >= 0) {
+    std::string chip = str("cuda_chip");
+    auto info = compiler::cudaTargetInfo(chip);
+    if (!info) {
+      llvm::errs() << "kjit-tune worker: unknown CUDA chip '" << chip
+                   << "' in the request\n";
+      return 2;
+    }
+    target = *info;
+    if (int64_t sms = o->getInteger("cuda_sm_count").value_or(0); sms > 0)
+      target.smCount = (unsigned)sms;
+  } else {
+    target = compiler::CpuTarget::host().info;
+    if (int64_t th = o->getInteger("threads").value_or(0); th > 0)
+      target.numCores = (unsigned)th;
+  }
 
   injectTestFault(c.configText);
   kjit::JitOptions jo;
   jo.tuningDb = "off"; // the config is given; no run-time selection
-  kjit::Jit jit(kjit::Target::host(), jo);
+  jo.onlineTuneBudgetSeconds = 0; // nor on-line tuning (KJIT_TUNE)
+  kjit::Jit jit(cudaDevice >= 0 ? kjit::Target::cuda((int)cudaDevice)
+                                : kjit::Target::host(),
+                jo);
   RuntimeMeasurer m(jit, target, mo);
   return write(m.measure(w, c));
 }

@@ -33,6 +33,13 @@ struct ProcessMeasureOptions {
   /// Threads the target is tuned for (0: every core); the worker verifies
   /// configs against the host with that many cores.
   unsigned threads = 0;
+  /// A CUDA device to measure on (-1: the host CPU). The worker compiles
+  /// for Target::cuda(cudaDevice) and times each run with CUDA events (the
+  /// L2 flushed before each), verifying configs against `cudaChip`'s facts
+  /// (compiler::cudaTargetInfo) with `cudaSmCount` SMs, as the tuner does.
+  int cudaDevice = -1;
+  std::string cudaChip;
+  unsigned cudaSmCount = 0;
   MeasureOptions measure;
   /// When it becomes true the running child is killed and measure() returns
   /// at once (interrupted() is then true; the result is not a measurement).

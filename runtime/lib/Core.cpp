@@ -101,7 +101,7 @@ std::string Target::key() const {
       llvm::consumeError(info.takeError());
       return "cuda:" + std::to_string(ordinal) + ";no-driver";
     }
-    return "cuda:" + info->key();
+    return runtime::cudaTargetKey(*info);
   }
   return hostCpuTarget().key();
 }

@@ -527,7 +527,9 @@ void mgpuSetDefaultDevice(int32_t d) { kjit_mgpuSetDefaultDevice(d); }
 namespace kjit::cuda {
 
 std::string DeviceInfo::key() const {
-  return name + ";" + chip() + ";driver=" + std::to_string(driverVersion);
+  return name + ";cc=" + std::to_string(computeCapability) +
+         ";sms=" + std::to_string(smCount) +
+         ";driver=" + std::to_string(driverVersion);
 }
 
 std::string loadDriver(const char *libraryName) {

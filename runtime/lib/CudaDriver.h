@@ -43,7 +43,9 @@ struct DeviceInfo {
   int driverVersion = 0; ///< e.g. 13000
   /// "sm_90" (the chip kjit compiles for).
   std::string chip() const { return "sm_" + std::to_string(computeCapability); }
-  /// "NVIDIA H100 80GB HBM3;sm_90;driver=13000": the tuning key of the GPU.
+  /// "NVIDIA H100 80GB HBM3;cc=90;sms=132;driver=13000": the GPU as the
+  /// tuning database knows it (Target::key() is "cuda;" + this), so that
+  /// another GPU, SM count or driver never silently serves a stale winner.
   std::string key() const;
 };
 

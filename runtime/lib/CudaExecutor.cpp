@@ -28,6 +28,10 @@ llvm::Expected<CudaDeviceInfo> cudaDeviceInfo(int ordinal) {
   return info;
 }
 
+std::string cudaTargetKey(const CudaDeviceInfo &info) {
+  return "cuda;" + info.key();
+}
+
 llvm::Expected<uint64_t> cudaAlloc(int ordinal, size_t bytes) {
   uint64_t p = 0;
   if (std::string e = cuda::alloc(ordinal, bytes, p); !e.empty())

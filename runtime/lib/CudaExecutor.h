@@ -32,6 +32,12 @@ llvm::Expected<int> cudaDeviceCount();
 /// Properties of device `ordinal` (loads the driver).
 llvm::Expected<CudaDeviceInfo> cudaDeviceInfo(int ordinal);
 
+/// The tuning database's key of a GPU: "cuda;" + DeviceInfo::key(), e.g.
+/// "cuda;NVIDIA H100 80GB HBM3;cc=90;sms=132;driver=13000". The one
+/// spelling: Target::key(), run-time selection, on-line tuning and
+/// kjit-tune --target=cuda all use it.
+std::string cudaTargetKey(const CudaDeviceInfo &info);
+
 /// Device memory (the device's primary context). Addresses are unified
 /// (one address space with the host's), held as uint64_t.
 llvm::Expected<uint64_t> cudaAlloc(int ordinal, size_t bytes);

@@ -917,6 +917,10 @@ public:
   /// CUDA targets: the device's chip ("sm_90"), or why there is none.
   std::string cudaChip;
   Status cudaProblem;
+  /// CUDA targets: the device as tuning sees it (run-time selection and
+  /// on-line tuning); nullopt without a device or for a chip kjit does not
+  /// know.
+  std::optional<TuningTarget> cudaTuning;
   /// On-line tuning budget of compiles that do not set one (0: none).
   double onlineBudget = 0;
   /// Ops without a database record get the cost model's pick.
@@ -979,10 +983,16 @@ JitImpl::JitImpl(Target target, JitOptions options)
     // The device decides the chip; without a driver every compile returns
     // the "no CUDA driver" error (code without a device: emitCudaCode).
     auto info = cudaDeviceInfo(target.ordinal);
-    if (!info)
+    if (!info) {
       cudaProblem = toStatus(info.takeError());
-    else
+    } else {
       cudaChip = info->chip();
+      auto tuning = cudaTuningTarget(target.ordinal);
+      if (tuning)
+        cudaTuning = std::move(*tuning);
+      else // compiles report the unknown chip
+        llvm::consumeError(tuning.takeError());
+    }
   }
   modelPick = this->options.modelPickWithoutRecord;
   if (const char *env = getenv("KJIT_NO_RECORD"); env && *env) {
@@ -1205,17 +1215,21 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
                      std::to_string(budget));
   if (budget < 0)
     budget = onlineBudget;
-  if (target.kind != Target::Kind::CPU)
-    budget = 0; // on-line tuning measures on the host only, so far
+  if (target.kind == Target::Kind::CUDA && !cudaTuning)
+    budget = 0; // no device to measure on (compiles fail anyway)
   compiler::CompileRequest request = requestFor(text, opts);
   // Run-time selection (ARCHITECTURE.md, Autotuning step 6): without an
   // explicit config, each op gets the tuning database's pick, which
   // prepare() re-verifies (an illegal one falls back to the default).
-  // Not yet for CUDA targets (the database is keyed by the CPU here).
+  // The records of this target: the host CPU (tuned for opts.threads), or
+  // the CUDA device (its GPU name, compute capability, SMs and driver).
   OpSelection selection;
   if (opts.config.empty() && target.kind == Target::Kind::CPU) {
-    selection =
-        selector->select(text, request.target, opts.threads, modelPick);
+    selection = selector->select(
+        text, cpuTuningTarget(request.target, opts.threads), modelPick);
+    request.opConfigs = selection.configs;
+  } else if (opts.config.empty() && cudaTuning) {
+    selection = selector->select(text, *cudaTuning, modelPick);
     request.opConfigs = selection.configs;
   }
   auto prepared = compiler::prepare(request);
@@ -1317,7 +1331,7 @@ void JitImpl::startOnlineTuning(const std::shared_ptr<KernelImpl> &impl,
     // end tuned), but later compiles share the registered one.
     tuned[tunedKey] = impl;
     if (!tuner)
-      tuner = std::make_unique<OnlineTuner>(options, selector->path());
+      tuner = std::make_unique<OnlineTuner>(target, options, selector->path());
   }
   std::vector<std::string> state = sources;
   for (unsigned i : ops)

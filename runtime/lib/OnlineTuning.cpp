@@ -58,8 +58,10 @@ Result<double> kjit::parseTuneSpec(const std::string &spec) {
   return v;
 }
 
-OnlineTuner::OnlineTuner(JitOptions jitOptions, std::string dbPath)
-    : jitOptions_(std::move(jitOptions)), dbPath_(std::move(dbPath)) {
+OnlineTuner::OnlineTuner(Target target, JitOptions jitOptions,
+                         std::string dbPath)
+    : target_(target), jitOptions_(std::move(jitOptions)),
+      dbPath_(std::move(dbPath)) {
   // The private Jit measures candidates only: no database lookups, no
   // tuning of its own (its memory cache serves the confirmation rounds).
   jitOptions_.tuningDb = "off";
@@ -127,14 +129,23 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     else
       r.dbNote = llvm::toString(opened.takeError());
   }
+  // What is measured and where it is recorded: the host CPU tuned for the
+  // job's threads, or the CUDA device (the key run-time selection reads).
+  TuningTarget tt;
+  if (target_.kind == Target::Kind::CUDA) {
+    auto t = cudaTuningTarget(target_.ordinal);
+    if (!t) {
+      r.error = llvm::toString(t.takeError());
+      return r;
+    }
+    tt = std::move(*t);
+  } else {
+    tt = cpuTuningTarget(hostCpu(), job.threads);
+  }
   if (!jit_)
-    jit_ = std::make_unique<Jit>(Target::host(), jitOptions_);
-
-  const compiler::CpuTarget &cpu = hostCpu();
-  TargetInfo target = cpu.info;
-  if (job.threads > 0 && unsigned(job.threads) != target.numCores)
-    target.numCores = job.threads;
-  std::string targetKey = tuningTargetKey(cpu, job.threads);
+    jit_ = std::make_unique<Jit>(target_, jitOptions_);
+  const TargetInfo &target = tt.info;
+  const std::string &targetKey = tt.key;
   std::string compilerKey = compiler::compilerKey();
   autotune::RuntimeMeasurer measurer(*jit_, target);
 

@@ -53,9 +53,11 @@ struct OnlineTuneJob {
 
 class OnlineTuner {
 public:
+  /// `target`: the owning Jit's (candidates are measured there: on the host
+  /// CPU, or on the CUDA device with events, the L2 flushed between runs);
   /// `jitOptions`: the owning Jit's (cache settings for the private Jit);
   /// `dbPath`: the resolved tuning database ("" or "off": not recorded).
-  OnlineTuner(JitOptions jitOptions, std::string dbPath);
+  OnlineTuner(Target target, JitOptions jitOptions, std::string dbPath);
   /// Stops: the job being measured ends after its current candidate, queued
   /// jobs finish as stopped; joins the worker.
   ~OnlineTuner();
@@ -65,6 +67,7 @@ private:
   void loop();
   OnlineTuneResult runJob(const OnlineTuneJob &job);
 
+  Target target_;
   JitOptions jitOptions_;
   std::string dbPath_;
   std::unique_ptr<Jit> jit_; ///< the worker's; created on the worker

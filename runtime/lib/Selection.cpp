@@ -1,10 +1,12 @@
 //===- Selection.cpp - run-time config selection for the Jit -------------===//
 #include "Selection.h"
+#include "CudaExecutor.h"
 
 #include "autotune/Selector.h"
 #include "autotune/Tuner.h"
 #include "autotune/Workload.h"
 #include "compiler/InitAll.h"
+#include "compiler/Pipelines/NVVMPipeline.h"
 #include "dialects/kjit/IR/KjitDialect.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -26,6 +28,37 @@ std::string kjit::runtime::tuningTargetKey(const compiler::CpuTarget &target,
   if (threads > 0 && threads != target.info.numCores)
     key += ";tuned-threads=" + std::to_string(threads);
   return key;
+}
+
+TuningTarget kjit::runtime::cpuTuningTarget(const compiler::CpuTarget &cpu,
+                                            int threads) {
+  TuningTarget t;
+  t.info = cpu.info;
+  if (threads > 0)
+    t.info.numCores = unsigned(threads);
+  t.key = tuningTargetKey(cpu, threads);
+  return t;
+}
+
+llvm::Expected<TuningTarget> kjit::runtime::cudaTuningTarget(int ordinal) {
+  auto dev = cudaDeviceInfo(ordinal);
+  if (!dev)
+    return dev.takeError();
+  std::string chip = dev->chip();
+  auto info = compiler::cudaTargetInfo(chip);
+  if (!info)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "CUDA device " + std::to_string(ordinal) + " (" + dev->name +
+            ") is " + chip + ", a chip kjit does not compile for");
+  TuningTarget t;
+  t.info = *info;
+  if (dev->smCount > 0)
+    t.info.smCount = unsigned(dev->smCount);
+  t.key = cudaTargetKey(*dev);
+  t.cudaChip = chip;
+  t.cudaOrdinal = ordinal;
+  return t;
 }
 
 TuningSelector::TuningSelector(std::string path) : path_(std::move(path)) {}
@@ -74,14 +107,14 @@ autotune::SqliteDatabase *TuningSelector::database() {
 }
 
 OpSelection TuningSelector::select(const std::string &mlirText,
-                                   const compiler::CpuTarget &target,
-                                   int threads, bool modelPick) {
+                                   const TuningTarget &target,
+                                   bool modelPick) {
   std::lock_guard<std::mutex> lock(mu_);
   autotune::SqliteDatabase *db = database();
   if (!db && !modelPick)
     return {};
-  std::string memoKey = std::to_string(threads) + (modelPick ? "m" : "") +
-                        "\n" + mlirText;
+  std::string memoKey =
+      target.key + (modelPick ? "\nm\n" : "\n\n") + mlirText;
   if (auto it = memo_.find(memoKey); it != memo_.end())
     return it->second;
 
@@ -94,7 +127,7 @@ OpSelection TuningSelector::select(const std::string &mlirText,
       mlir::parseSourceString<mlir::ModuleOp>(mlirText, &ctx, "input.mlir");
   if (!module)
     return {};
-  std::string targetKey = tuningTargetKey(target, threads);
+  const std::string &targetKey = target.key;
   std::string compilerKey = compiler::compilerKey();
   OpSelection out;
   unsigned index = 0;
@@ -120,10 +153,7 @@ OpSelection TuningSelector::select(const std::string &mlirText,
     case autotune::Selection::Source::None:
       if (modelPick) {
         // prepare() re-verifies it like any suggestion.
-        TargetInfo info = target.info;
-        if (threads > 0)
-          info.numCores = unsigned(threads);
-        if (auto pick = autotune::modelOnlyPick(w, info)) {
+        if (auto pick = autotune::modelOnlyPick(w, target.info)) {
           out.configs[i] = *pick;
           out.sources.push_back("model");
           break;

@@ -33,6 +33,8 @@ struct OpSelection {
   std::vector<std::string> sources;
 };
 
+struct TuningTarget;
+
 class TuningSelector {
 public:
   /// `path` is the resolved database path ("" or "off": no lookup).
@@ -46,8 +48,7 @@ public:
   /// `modelPick`: an op with neither a record nor a nearest tuned workload
   /// gets the cost model's top pruned candidate ("model"), else nothing
   /// (its default). Works without a database too.
-  OpSelection select(const std::string &mlirText,
-                     const compiler::CpuTarget &target, int threads,
+  OpSelection select(const std::string &mlirText, const TuningTarget &target,
                      bool modelPick = false);
   const std::string &path() const { return path_; }
   /// Drops what select() remembered (the database changed: on-line tuning
@@ -70,6 +71,25 @@ private:
 
 /// The target key kjit-tune records for `target` tuned with `threads`.
 std::string tuningTargetKey(const compiler::CpuTarget &target, int threads);
+
+/// A target as tuning and run-time selection see it: the facts configs are
+/// verified, enumerated, pruned and ranked against, and the database key
+/// records are filed under. kjit-tune, the Jit's selection and on-line
+/// tuning all build it here (one spelling of each key).
+struct TuningTarget {
+  TargetInfo info;
+  std::string key;
+  std::string cudaChip; ///< "sm_90" for a GPU; "" for the CPU
+  int cudaOrdinal = -1; ///< the CUDA device; -1 for the CPU
+};
+/// The host CPU tuned for `threads` (0: every core).
+TuningTarget cpuTuningTarget(const compiler::CpuTarget &cpu, int threads);
+/// CUDA device `ordinal`: its chip's facts (compiler::cudaTargetInfo, as
+/// the compiler verifies configs) with the device's SM count, keyed by
+/// cudaTargetKey (GPU name, compute capability, SM count, driver version).
+/// Errors: no driver ("no CUDA driver: ..."), no such device, or a chip
+/// kjit does not compile for.
+llvm::Expected<TuningTarget> cudaTuningTarget(int ordinal);
 
 } // namespace kjit::runtime
 

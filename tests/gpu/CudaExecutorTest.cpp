@@ -70,7 +70,7 @@ TEST(CudaExecutor, DeviceQueryWithDriver) {
   EXPECT_GE(info->computeCapability, 50);
   EXPECT_GT(info->maxThreadsPerBlock, 0);
   EXPECT_GT(info->l2CacheBytes, 0);
-  EXPECT_EQ(Target::cuda(0).key(), "cuda:" + info->key());
+  EXPECT_EQ(Target::cuda(0).key(), "cuda;" + info->key());
 }
 
 TEST(CudaExecutor, DepthwiseConvMatchesReference) {

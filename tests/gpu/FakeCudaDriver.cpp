@@ -19,6 +19,10 @@
 // first claim writes code, a, b) while kjit_fake_set_kernel_error(code, a,
 // b) set a non-zero code (or $KJIT_FAKE_CUDA_KERNEL_ERROR="code,a,b" was
 // set when cuInit ran).
+// Event times: 0.25 ms, or with $KJIT_FAKE_CUDA_TIME=block (read by cuInit)
+// 1 us per thread of the last launch's block (a 64-thread block: 0.064 ms),
+// so that a tuner sees configs differ and its winner is known.
+// The driver version is 13000, or $KJIT_FAKE_CUDA_DRIVER_VERSION.
 // Loaded by the runtime through KJIT_CUDA_DRIVER; never used on a machine
 // with a GPU (the real-driver tests use libcuda.so.1).
 //
@@ -44,6 +48,7 @@ std::mutex mu;
 std::map<uintptr_t, size_t> allocations; // base -> bytes
 bool initialized = false;
 CUresult launchResult = kNotSupported;
+bool timeByBlock = false;
 struct LastLaunch {
   std::string kernel;
   unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0};
@@ -137,6 +142,8 @@ CUresult cuInit(unsigned) {
     launchResult = kSuccess;
   if (const char *e = std::getenv("KJIT_FAKE_CUDA_ALLOC_FILL"))
     allocFill = int(strtol(e, nullptr, 0));
+  if (const char *t = std::getenv("KJIT_FAKE_CUDA_TIME"))
+    timeByBlock = std::strcmp(t, "block") == 0;
   if (const char *e = std::getenv("KJIT_FAKE_CUDA_KERNEL_ERROR"))
     sscanf(e, "%ld,%ld,%ld", &injectedError[0], &injectedError[1],
            &injectedError[2]);
@@ -144,7 +151,9 @@ CUresult cuInit(unsigned) {
   return kSuccess;
 }
 CUresult cuDriverGetVersion(int *v) {
-  *v = 13000;
+  // $KJIT_FAKE_CUDA_DRIVER_VERSION: a driver update, for tuning-key tests.
+  const char *e = std::getenv("KJIT_FAKE_CUDA_DRIVER_VERSION");
+  *v = e && *e ? atoi(e) : 13000;
   return kSuccess;
 }
 CUresult cuDeviceGetCount(int *n) {
@@ -379,6 +388,9 @@ CUresult cuEventRecord(void *, void *) { return kSuccess; }
 CUresult cuEventSynchronize(void *) { return kSuccess; }
 CUresult cuEventElapsedTime(float *ms, void *, void *) {
   *ms = 0.25f;
+  if (timeByBlock)
+    *ms = 1e-3f * float(lastLaunch.block[0] * lastLaunch.block[1] *
+                        lastLaunch.block[2]);
   return kSuccess;
 }
 CUresult cuEventDestroy_v2(void *e) {

@@ -113,7 +113,8 @@ TEST(FakeDriver, DeviceQueryAndTargetKey) {
   ASSERT_TRUE(bool(info)) << llvm::toString(info.takeError());
   EXPECT_EQ(info->name, "kjit fake GPU");
   EXPECT_EQ(info->chip(), "sm_90");
-  EXPECT_EQ(Target::cuda(0).key(), "cuda:kjit fake GPU;sm_90;driver=13000");
+  EXPECT_EQ(Target::cuda(0).key(),
+            "cuda;kjit fake GPU;cc=90;sms=132;driver=13000");
   auto bad = runtime::cudaDeviceInfo(1);
   ASSERT_FALSE(bool(bad));
   EXPECT_NE(llvm::toString(bad.takeError()).find("CUDA device 1 does not exist"),

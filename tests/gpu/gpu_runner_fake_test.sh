@@ -21,7 +21,7 @@ args=("$tmp/k.so" main --input "f32:1x13x17x40:$tmp/x.bin"
       --input "f32:40x7x7:$tmp/w.bin" --output "f32:1x13x17x40:$tmp/y.bin")
 out=$(KJIT_CUDA_DRIVER=$FAKE KJIT_FAKE_CUDA_LAUNCH_OK=1 "$RUNNER" "${args[@]}" --repeat 3)
 echo "$out"
-grep -q "^device kjit fake GPU;sm_90;driver=13000$" <<<"$out"
+grep -q "^device kjit fake GPU;cc=90;sms=132;driver=13000$" <<<"$out"
 grep -q "^time_ms median=0.25000 min=0.25000 max=0.25000 runs=3$" <<<"$out"
 [ "$(stat -c %s "$tmp/y.bin")" -eq $((13 * 17 * 40 * 4)) ]
 [ "$(od -An -tx1 -N4 "$tmp/y.bin" | tr -d ' ')" = abababab ]

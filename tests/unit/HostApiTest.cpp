@@ -208,8 +208,8 @@ TEST(HostApiCompile, ConvVariantsMatchReference) {
 TEST(HostApiCompile, TargetAndVersion) {
   EXPECT_EQ(Target::host().kind, Target::Kind::CPU);
   EXPECT_FALSE(Target::host().key().empty());
-  // "cuda:<GPU name>;sm_XY;driver=N", or "cuda:1;no-driver".
-  EXPECT_EQ(Target::cuda(1).key().rfind("cuda:", 0), 0u);
+  // "cuda;<GPU name>;cc=XY;sms=N;driver=V", or "cuda:1;no-driver".
+  EXPECT_EQ(Target::cuda(1).key().rfind("cuda", 0), 0u);
   EXPECT_NE(version().find("kjit"), std::string::npos);
   EXPECT_FALSE(compilerKey().empty());
 }

@@ -1,6 +1,6 @@
 //===- kjit-tune.cpp - the offline autotuner -----------------------------===//
 //
-// kjit-tune INPUT... [--db=PATH] [--target=host|sm_NN]
+// kjit-tune INPUT... [--db=PATH] [--target=host|cuda|cuda:N|sm_NN]
 //   [--strategy=pruned|guided|random|model] [--top-k=N] [--budget=SECONDS]
 //   [--total-budget=SECONDS] [--timeout=SECONDS] [--threads=N] [--resume]
 //   [--dry-run] [--export=FILE] [--import=FILE] [--plot=DIR]
@@ -11,7 +11,12 @@
 // --export). Every candidate is measured in a child process (this binary,
 // run as `kjit-tune --measure-worker REQ RES`): a crash or a hang is a failed
 // candidate, and tuning goes on. Ctrl-C stops after saving what was
-// measured. Exit codes: 0 ok, 1 a tuning error, 2 bad input or usage,
+// measured. --target=cuda[:N] measures on CUDA device N (default 0) with
+// CUDA events, the L2 flushed before each timed run; records are keyed by
+// the GPU (name, compute capability, SM count, driver version: the key
+// Jit(Target::cuda(N)) selects with). --target=sm_NN is the no-device
+// --dry-run of a chip's spaces. Exit codes: 0 ok, 1 a tuning error (also:
+// no CUDA driver or device for --target=cuda), 2 bad input or usage,
 // 130 interrupted.
 //
 //===----------------------------------------------------------------------===//
@@ -20,6 +25,8 @@
 #include "autotune/Tuner.h"
 #include "compiler/Compiler.h"
 #include "compiler/Pipelines/NVVMPipeline.h"
+
+#include "Selection.h" // runtime/lib: the tuning target of a CUDA device
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -53,8 +60,9 @@ static cl::opt<std::string>
            cl::value_desc("path"), cl::cat(cat));
 static cl::opt<std::string>
     targetName("target",
-               cl::desc("host (default), or a CUDA chip such as sm_90 "
-                        "(--dry-run only: its GPU search spaces)"),
+               cl::desc("host (default); cuda or cuda:N (measure on CUDA "
+                        "device N, default 0); or a CUDA chip such as sm_90 "
+                        "(--dry-run only: its GPU search spaces, no device)"),
                cl::init("host"), cl::cat(cat));
 static cl::opt<std::string>
     strategy("strategy",
@@ -290,7 +298,9 @@ int main(int argc, char **argv) {
           "kjit-tune: the offline kjit autotuner\n\n"
           "  kjit-tune model.mlir --db=tuning.sqlite --budget=60\n"
           "  kjit-tune model.mlir --dry-run            (spaces and pruning)\n"
-          "  kjit-tune model.mlir --target=sm_90 --dry-run\n"
+          "  kjit-tune model.mlir --target=cuda        (on CUDA device 0)\n"
+          "  kjit-tune model.mlir --target=cuda:1 --budget=120\n"
+          "  kjit-tune model.mlir --target=sm_90 --dry-run  (no GPU needed)\n"
           "  kjit-tune --db=a.sqlite --export=a.jsonl  (and --import=...)\n\n"
           "  --threads=N   tune for N threads (default: every core)\n",
           &llvm::errs()))
@@ -309,7 +319,32 @@ int main(int argc, char **argv) {
   // The target.
   TargetInfo target;
   std::string targetKey, chip;
-  if (targetName == "host") {
+  int cudaDevice = -1;
+  llvm::StringRef tname(targetName);
+  if (tname == "cuda" || tname.starts_with("cuda:")) {
+    cudaDevice = 0;
+    if (tname.consume_front("cuda:") &&
+        (tname.getAsInteger(10, cudaDevice) || cudaDevice < 0))
+      return usage("--target=" + targetName +
+                   ": expected cuda or cuda:N with a device number N >= 0");
+    if (threads > 0)
+      return usage("--threads is for the host target; a GPU has no "
+                   "thread count to tune for");
+    auto tt = runtime::cudaTuningTarget(cudaDevice);
+    if (!tt) {
+      std::string why = llvm::toString(tt.takeError());
+      llvm::errs() << "kjit-tune: --target=" << targetName << ": " << why
+                   << "\n";
+      if (llvm::StringRef(why).starts_with("no CUDA driver"))
+        llvm::errs() << "kjit-tune: without a GPU, --target=sm_NN --dry-run "
+                        "shows a chip's search spaces\n";
+      return 1;
+    }
+    target = tt->info;
+    targetKey = tt->key;
+    chip = tt->cudaChip;
+    llvm::outs() << "target: " << targetKey << " (" << chip << ")\n";
+  } else if (targetName == "host") {
     compiler::CpuTarget cpu = compiler::CpuTarget::host();
     target = cpu.info;
     targetKey = cpu.key();
@@ -326,14 +361,15 @@ int main(int argc, char **argv) {
     }
     if (!dryRun)
       return usage("--target=" + targetName +
-                   ": kjit-tune measures on the host only so far; use "
-                   "--dry-run to see the GPU search spaces");
+                   " names a chip, not a device: it is for --dry-run (the "
+                   "chip's search spaces); use --target=cuda (or cuda:N) "
+                   "to measure on a GPU");
     target = *ci;
     chip = targetName;
     targetKey = "cuda;" + chip;
   } else {
     return usage("unknown --target '" + targetName +
-                 "' (host, or a CUDA chip such as sm_90)");
+                 "' (host, cuda, cuda:N, or a CUDA chip such as sm_90)");
   }
   std::string compilerKey = compiler::compilerKey();
 
@@ -384,6 +420,11 @@ int main(int argc, char **argv) {
         llvm::sys::fs::getMainExecutable(argv[0], (void *)&usage);
     po.timeoutSeconds = timeout;
     po.threads = threads;
+    if (cudaDevice >= 0) {
+      po.cudaDevice = cudaDevice;
+      po.cudaChip = chip;
+      po.cudaSmCount = target.smCount;
+    }
     po.measure.repeats = (int)repeats;
     po.stop = &gStop;
     measurer = std::make_unique<ProcessMeasurer>(po);

@@ -190,7 +190,8 @@ struct Target {
   static Target host();
   static Target cuda(int ordinal = 0);
   /// A stable text naming the target: CPU model, features, cores; for CUDA
-  /// "cuda:<GPU name>;sm_XY;driver=N" (the tuning database's key), or
+  /// "cuda;<GPU name>;cc=XY;sms=N;driver=V" (the tuning database's key:
+  /// what kjit-tune --target=cuda records under), or
   /// "cuda:<ordinal>;no-driver" without a usable driver.
   std::string key() const;
 };
@@ -317,7 +318,8 @@ public:
 
   /// On-line tuning (CompileOptions::onlineTuneBudgetSeconds, KJIT_TUNE):
   /// the kernel first runs its default code while candidates are compiled
-  /// and measured in the background (on buffers of their own) within the
+  /// and measured in the background (on buffers of their own; for
+  /// Target::cuda on the kernel's device, timed with CUDA events) within the
   /// budget; then the best code is swapped in atomically (runs in flight
   /// finish on the code they started with) and every measurement is in the
   /// tuning database. While tuning, configSources() says "online (tuning)"
