@@ -5,8 +5,8 @@
 // (the op with a GPU generator) on the GPU against the naive reference at
 // several shapes (odd, prime, stride, dilation, bias), through host views
 // and through DeviceBuffer views; timing with CUDA events; vector_width
-// 1/2/4 of depthwise NHWC, spmm and window attention, also on device views
-// one float off their aligned start (the scalar fallback).
+// 1/2/4 of depthwise NHWC, spmm, window attention and butterfly, also on
+// device views one float off their aligned start (the scalar fallback).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
@@ -536,6 +536,69 @@ TEST(CudaExecutor, WindowAttentionVectorWidthsMatchCpu) {
       for (int64_t skew : {0, 1}) {
         Status s;
         std::vector<float> y = runOnDevice(*k, ins, c.shape, skew, s);
+        ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
+        ref::Comparison cmp = ref::compare(y.data(), want);
+        EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
+        if (scalar.empty())
+          scalar = y;
+        else
+          EXPECT_EQ(y, scalar) << "skew " << skew << ": not width 1's bits";
+      }
+    }
+  }
+}
+
+// Butterfly (Monarch) against the CPU kernel; fused and split.
+TEST(CudaExecutor, ButterflyVectorWidthsMatchCpu) {
+  REQUIRE_GPU();
+  Jit gpu(Target::cuda(0), noDiskCache()), cpu(Target::host(), noDiskCache());
+  std::mt19937_64 rng(seed());
+  struct BfCase {
+    int64_t b, m1, m2;
+    const char *variant;
+  };
+  const BfCase cases[] = {{7, 5, 12, "fused"}, {3, 9, 20, "split"},
+                          {5, 7, 6, "fused"}};
+  for (const BfCase &c : cases) {
+    int64_t n = c.m1 * c.m2;
+    auto t = [](std::vector<int64_t> d) {
+      std::string s = "tensor<";
+      for (int64_t v : d)
+        s += std::to_string(v) + "x";
+      return s + "f32>";
+    };
+    std::string xt = t({c.b, n}), rt = t({c.m1, c.m2, c.m2}),
+                lt = t({c.m2, c.m1, c.m1});
+    std::string mod = "func.func @main(%x: " + xt + ", %r: " + rt + ", %l: " +
+                      lt + ") -> " + xt +
+                      " {\n  %y = \"kjit.butterfly_matmul\"(%x, %r, %l) : (" +
+                      xt + ", " + rt + ", " + lt + ") -> " + xt +
+                      "\n  return %y : " + xt + "\n}\n";
+    std::vector<float> x = randomVector(size_t(c.b * n), rng),
+                       r = randomVector(size_t(c.m1 * c.m2 * c.m2), rng),
+                       l = randomVector(size_t(c.m2 * c.m1 * c.m1), rng);
+    std::vector<TensorView> ins = {TensorView(x.data(), {c.b, n}),
+                                   TensorView(r.data(), {c.m1, c.m2, c.m2}),
+                                   TensorView(l.data(), {c.m2, c.m1, c.m1})};
+    auto kc = cpu.compileModule(mod);
+    ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+    std::vector<float> want(static_cast<size_t>(c.b * n));
+    ASSERT_TRUE(kc->run(ins, {TensorView(want.data(), {c.b, n})}).isOk());
+    std::vector<float> scalar;
+    for (int vw : {1, 2, 4}) {
+      if (c.m2 % vw)
+        continue;
+      SCOPED_TRACE("seed " + std::to_string(seed()) + ", " + c.variant +
+                   " m2 " + std::to_string(c.m2) + ", vector_width " +
+                   std::to_string(vw));
+      CompileOptions o;
+      o.config = std::string("#kjit.config<{variant = \"") + c.variant +
+                 "\", vector_width = " + std::to_string(vw) + "}>";
+      auto k = gpu.compileModule(mod, o);
+      ASSERT_TRUE(bool(k)) << k.errorMessage();
+      for (int64_t skew : {0, 1}) {
+        Status s;
+        std::vector<float> y = runOnDevice(*k, ins, {c.b, n}, skew, s);
         ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
         ref::Comparison cmp = ref::compare(y.data(), want);
         EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
