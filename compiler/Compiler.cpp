@@ -425,12 +425,19 @@ runNvvmPipeline(MLIRContext &ctx, DiagCapture &diags,
                      diags.text);
   // The configs must have been resolved for a CUDA chip: an op with a CPU
   // config has no GPU configuration (no GPU generator for it yet), or the
-  // whole module was prepared for the CPU.
+  // whole module was prepared for the CPU. CPU configs all have
+  // vector_width; GPU ones may too (ld.global.v4), so such a config is a CPU
+  // one when the op's CUDA verifyConfig rejects it (an unknown chip is
+  // reported by the pipeline below).
   std::string cpuOp;
+  std::optional<TargetInfo> cudaTarget = cudaTargetInfo(chip);
   module->walk([&](mlir::kjit::TunableOpInterface op) {
-    if (auto c = mlir::kjit::getConfig(op))
-      if (c.has("vector_width") && cpuOp.empty())
+    if (auto c = mlir::kjit::getConfig(op)) {
+      std::string why;
+      if (c.has("vector_width") && cpuOp.empty() &&
+          cudaTarget && failed(op.verifyConfig(c, *cudaTarget, why)))
         cpuOp = op->getName().getStringRef().str();
+    }
   });
   if (!cpuOp.empty())
     return makeError(cpuOp + " has a CPU config, not a CUDA one: it has no "

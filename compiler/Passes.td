@@ -110,7 +110,8 @@ def KjitGenerateGpuKernels : Pass<"kjit-generate-gpu-kernels", "ModuleOp"> {
                            "mlir::memref::MemRefDialect",
                            "mlir::func::FuncDialect",
                            "mlir::bufferization::BufferizationDialect",
-                           "mlir::LLVM::LLVMDialect"];
+                           "mlir::LLVM::LLVMDialect",
+                           "mlir::vector::VectorDialect"];
 }
 
 def KjitMergeGpuModules : Pass<"kjit-merge-gpu-modules", "ModuleOp"> {

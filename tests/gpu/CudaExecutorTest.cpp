@@ -5,7 +5,10 @@
 // on the GPU against the naive reference at several shapes (odd, prime,
 // stride, dilation, bias), through host views and through DeviceBuffer
 // views; timing with CUDA events; spmm's and spgemm's malformed-CSR errors;
-// spgemm (kernel-allocated outputs) against a map-based reference.
+// spgemm (kernel-allocated outputs) against a map-based reference;
+// vector_width 1/2/4 of depthwise NHWC, spmm, window attention and
+// butterfly, also on device views one float off their aligned start (the
+// scalar fallback).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <random>
@@ -539,5 +543,304 @@ TEST(CudaExecutor, SpgemmMalformedCsrIsAnError) {
     auto ok = kg->runAllocating(inputs(a, b));
     ASSERT_TRUE(bool(ok)) << ok.errorMessage();
     EXPECT_EQ(compareCsr(*ok, want), "");
+
+//===----------------------------------------------------------------------===//
+// vector_width (ld/st.global.v2/v4): every width gives the reference's
+// results, and the same bits as width 1 (the sums keep their order). Each
+// op also runs on device views that start one float into their allocation
+// (4-byte aligned only): the host must take the scalar kernel, never a
+// misaligned vector access (which would fault).
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Runs `k` on device copies of `ins` and a device output of `outElems`
+/// floats; `skew` floats before each view's start (0: the allocation's
+/// 256-byte aligned start). Returns the output.
+std::vector<float> runOnDevice(const Kernel &k,
+                               const std::vector<TensorView> &ins,
+                               std::vector<int64_t> outShape, int64_t skew,
+                               Status &status) {
+  std::vector<DeviceBuffer> bufs;
+  std::vector<TensorView> dins;
+  auto viewAt = [&](const DeviceBuffer &b, DType t, std::vector<int64_t> s) {
+    TensorView v = b.view(t, std::move(s));
+    v.data = static_cast<char *>(v.data) + 4 * skew;
+    return v;
+  };
+  for (const TensorView &v : ins) {
+    size_t bytes = size_t(v.numElements()) * 4;
+    auto buf = DeviceBuffer::allocate(bytes + 4 * skew);
+    if (!buf) {
+      status = buf.status();
+      return {};
+    }
+    TensorView dv = viewAt(*buf, v.dtype, v.shape);
+    // copyFromHost writes from the allocation's start: stage through a
+    // skewed host copy.
+    std::vector<char> host(bytes + 4 * skew, 0);
+    std::memcpy(host.data() + 4 * skew, v.data, bytes);
+    if (Status s = buf->copyFromHost(host.data(), host.size()); !s.isOk()) {
+      status = s;
+      return {};
+    }
+    dins.push_back(dv);
+    bufs.push_back(std::move(*buf));
+  }
+  int64_t n = 1;
+  for (int64_t d : outShape)
+    n *= d;
+  auto out = DeviceBuffer::allocate(size_t(n + skew) * 4);
+  if (!out) {
+    status = out.status();
+    return {};
+  }
+  status = k.run(dins, {viewAt(*out, DType::f32, outShape)});
+  std::vector<float> y(size_t(n + skew), -7.0f);
+  if (status.isOk())
+    status = out->copyToHost(y.data(), y.size() * 4);
+  return std::vector<float>(y.begin() + skew, y.end());
+}
+
+CompileOptions withWidth(int w) {
+  CompileOptions o;
+  o.config = "#kjit.config<{vector_width = " + std::to_string(w) + "}>";
+  return o;
+}
+} // namespace
+
+TEST(CudaExecutor, DepthwiseVectorWidthsMatchReference) {
+  REQUIRE_GPU();
+  Jit jit(Target::cuda(0), noDiskCache());
+  // NHWC; channels divisible by 4 (24, 40) or only by 2 (6: widths 1, 2).
+  const Case cases[] = {{1, 13, 17, 24, 7, 1, 1, true},
+                        {2, 11, 9, 40, 3, 2, 1, false},
+                        {1, 23, 19, 6, 5, 1, 2, true}};
+  std::mt19937_64 rng(seed());
+  for (const Case &t : cases) {
+    ref::DwConv p;
+    p.n = t.n, p.c = t.c, p.h = t.h, p.w = t.w, p.kh = p.kw = t.k;
+    p.strides = {t.stride, t.stride};
+    p.dilations = {t.dil, t.dil};
+    DepthwiseConv2d op;
+    op.batch = t.n, op.channels = t.c, op.height = t.h, op.width = t.w;
+    op.kernel = {t.k, t.k};
+    op.strides = {t.stride, t.stride};
+    op.dilations = {t.dil, t.dil};
+    op.bias = t.bias;
+    op.samePadding();
+    p.padding = op.padding;
+    std::vector<float> x = randomVector(p.inputSize(), rng),
+                       w = randomVector(p.filterSize(), rng),
+                       b = randomVector(t.c, rng);
+    std::vector<float> want = ref::depthwiseConv2d(p, x.data(), w.data(),
+                                                   t.bias ? b.data() : nullptr);
+    std::vector<TensorView> ins = {TensorView(x.data(), p.inputShape()),
+                                   TensorView(w.data(), {t.c, t.k, t.k})};
+    if (t.bias)
+      ins.push_back(TensorView(b.data(), {t.c}));
+    std::vector<float> scalar;
+    for (int vw : {1, 2, 4}) {
+      if (t.c % vw)
+        continue;
+      SCOPED_TRACE("seed " + std::to_string(seed()) + ", C" +
+                   std::to_string(t.c) + " k" + std::to_string(t.k) +
+                   ", vector_width " + std::to_string(vw));
+      auto k = jit.compile(op, withWidth(vw));
+      ASSERT_TRUE(bool(k)) << k.errorMessage();
+      for (int64_t skew : {0, 1}) {
+        Status s;
+        std::vector<float> y = runOnDevice(*k, ins, p.outputShape(), skew, s);
+        ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
+        ref::Comparison cmp = ref::compare(y.data(), want);
+        EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
+        if (scalar.empty())
+          scalar = y;
+        else
+          EXPECT_EQ(y, scalar) << "skew " << skew << ": not width 1's bits";
+      }
+    }
+  }
+}
+
+TEST(CudaExecutor, SpmmVectorWidthsMatchReference) {
+  REQUIRE_GPU();
+  Jit jit(Target::cuda(0), noDiskCache());
+  std::mt19937_64 rng(seed());
+  std::uniform_real_distribution<double> u(0, 1);
+  const int64_t shapes[][3] = {{37, 29, 44}, {13, 53, 100}, {7, 5, 6}};
+  for (const auto &sh : shapes) {
+    const int64_t m = sh[0], kd = sh[1], n = sh[2];
+    std::vector<int32_t> rowPtr{0}, colIdx;
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < kd; ++j)
+        if (u(rng) < 0.25)
+          colIdx.push_back(int32_t(j));
+      rowPtr.push_back(int32_t(colIdx.size()));
+    }
+    const int64_t nnz = std::max<int64_t>(1, int64_t(colIdx.size()));
+    if (colIdx.empty()) { // keep one nonzero (a zero-sized tensor is not legal)
+      colIdx.push_back(0);
+      for (size_t i = 1; i < rowPtr.size(); ++i)
+        rowPtr[i] = 1;
+    }
+    std::vector<float> values = randomVector(size_t(nnz), rng),
+                       b = randomVector(size_t(kd * n), rng);
+    std::vector<float> want(size_t(m * n), 0.0f);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < n; ++c) {
+        double r = 0;
+        for (int32_t e = rowPtr[i]; e < rowPtr[i + 1]; ++e)
+          r += double(values[e]) * b[colIdx[e] * n + c];
+        want[i * n + c] = float(r);
+      }
+    std::vector<TensorView> ins = {TensorView(rowPtr.data(), {m + 1}),
+                                   TensorView(colIdx.data(), {nnz}),
+                                   TensorView(values.data(), {nnz}),
+                                   TensorView(b.data(), {kd, n})};
+    std::vector<float> scalar;
+    for (int vw : {1, 2, 4}) {
+      if (n % vw)
+        continue;
+      SCOPED_TRACE("seed " + std::to_string(seed()) + ", " +
+                   std::to_string(m) + "x" + std::to_string(kd) + "x" +
+                   std::to_string(n) + ", vector_width " + std::to_string(vw));
+      auto k = jit.compileModule(spmmModule(m, kd, n, nnz), withWidth(vw));
+      ASSERT_TRUE(bool(k)) << k.errorMessage();
+      for (int64_t skew : {0, 1}) {
+        Status s;
+        std::vector<float> y = runOnDevice(*k, ins, {m, n}, skew, s);
+        ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
+        ref::Comparison cmp = ref::compare(y.data(), want);
+        EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
+        if (scalar.empty())
+          scalar = y;
+        else
+          EXPECT_EQ(y, scalar) << "skew " << skew << ": not width 1's bits";
+      }
+    }
+  }
+}
+
+// Window attention against the CPU kernel (tested against NATTEN semantics
+// in tests/integration); tolerance 1e-4 (1 + max |ref|): the GPU's e^x is
+// the approximate ex2.
+TEST(CudaExecutor, WindowAttentionVectorWidthsMatchCpu) {
+  REQUIRE_GPU();
+  Jit gpu(Target::cuda(0), noDiskCache()), cpu(Target::host(), noDiskCache());
+  std::mt19937_64 rng(seed());
+  struct WaCase {
+    std::vector<int64_t> shape; ///< [B, heads, (H,) W, D]
+    std::string attrs;
+  };
+  const WaCase cases[] = {
+      {{2, 3, 37, 16}, "kernel_size = array<i64: 7>, dilation = array<i64: 2>"},
+      {{1, 2, 13, 11, 8}, "kernel_size = array<i64: 5, 5>"},
+      {{1, 1, 29, 12}, "kernel_size = array<i64: 5>, is_causal = true"}};
+  for (const WaCase &c : cases) {
+    std::string t = "tensor<";
+    int64_t elems = 1;
+    for (int64_t d : c.shape) {
+      t += std::to_string(d) + "x";
+      elems *= d;
+    }
+    t += "f32>";
+    std::string mod = "func.func @main(%q: " + t + ", %k: " + t + ", %v: " +
+                      t + ") -> " + t + " {\n  %y = \"kjit.window_attention\"(" +
+                      "%q, %k, %v) {" + c.attrs + "} : (" + t + ", " + t +
+                      ", " + t + ") -> " + t + "\n  return %y : " + t + "\n}\n";
+    std::vector<float> q = randomVector(size_t(elems), rng),
+                       kk = randomVector(size_t(elems), rng),
+                       v = randomVector(size_t(elems), rng);
+    std::vector<TensorView> ins = {TensorView(q.data(), c.shape),
+                                   TensorView(kk.data(), c.shape),
+                                   TensorView(v.data(), c.shape)};
+    auto kc = cpu.compileModule(mod);
+    ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+    std::vector<float> want(static_cast<size_t>(elems));
+    ASSERT_TRUE(kc->run(ins, {TensorView(want.data(), c.shape)}).isOk());
+    std::vector<float> scalar;
+    int64_t d = c.shape.back();
+    for (int vw : {1, 2, 4}) {
+      if (d % vw)
+        continue;
+      SCOPED_TRACE("seed " + std::to_string(seed()) + ", " + c.attrs +
+                   ", vector_width " + std::to_string(vw));
+      auto k = gpu.compileModule(mod, withWidth(vw));
+      ASSERT_TRUE(bool(k)) << k.errorMessage();
+      for (int64_t skew : {0, 1}) {
+        Status s;
+        std::vector<float> y = runOnDevice(*k, ins, c.shape, skew, s);
+        ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
+        ref::Comparison cmp = ref::compare(y.data(), want);
+        EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
+        if (scalar.empty())
+          scalar = y;
+        else
+          EXPECT_EQ(y, scalar) << "skew " << skew << ": not width 1's bits";
+      }
+    }
+  }
+}
+
+// Butterfly (Monarch) against the CPU kernel; fused and split.
+TEST(CudaExecutor, ButterflyVectorWidthsMatchCpu) {
+  REQUIRE_GPU();
+  Jit gpu(Target::cuda(0), noDiskCache()), cpu(Target::host(), noDiskCache());
+  std::mt19937_64 rng(seed());
+  struct BfCase {
+    int64_t b, m1, m2;
+    const char *variant;
+  };
+  const BfCase cases[] = {{7, 5, 12, "fused"}, {3, 9, 20, "split"},
+                          {5, 7, 6, "fused"}};
+  for (const BfCase &c : cases) {
+    int64_t n = c.m1 * c.m2;
+    auto t = [](std::vector<int64_t> d) {
+      std::string s = "tensor<";
+      for (int64_t v : d)
+        s += std::to_string(v) + "x";
+      return s + "f32>";
+    };
+    std::string xt = t({c.b, n}), rt = t({c.m1, c.m2, c.m2}),
+                lt = t({c.m2, c.m1, c.m1});
+    std::string mod = "func.func @main(%x: " + xt + ", %r: " + rt + ", %l: " +
+                      lt + ") -> " + xt +
+                      " {\n  %y = \"kjit.butterfly_matmul\"(%x, %r, %l) : (" +
+                      xt + ", " + rt + ", " + lt + ") -> " + xt +
+                      "\n  return %y : " + xt + "\n}\n";
+    std::vector<float> x = randomVector(size_t(c.b * n), rng),
+                       r = randomVector(size_t(c.m1 * c.m2 * c.m2), rng),
+                       l = randomVector(size_t(c.m2 * c.m1 * c.m1), rng);
+    std::vector<TensorView> ins = {TensorView(x.data(), {c.b, n}),
+                                   TensorView(r.data(), {c.m1, c.m2, c.m2}),
+                                   TensorView(l.data(), {c.m2, c.m1, c.m1})};
+    auto kc = cpu.compileModule(mod);
+    ASSERT_TRUE(bool(kc)) << kc.errorMessage();
+    std::vector<float> want(static_cast<size_t>(c.b * n));
+    ASSERT_TRUE(kc->run(ins, {TensorView(want.data(), {c.b, n})}).isOk());
+    std::vector<float> scalar;
+    for (int vw : {1, 2, 4}) {
+      if (c.m2 % vw)
+        continue;
+      SCOPED_TRACE("seed " + std::to_string(seed()) + ", " + c.variant +
+                   " m2 " + std::to_string(c.m2) + ", vector_width " +
+                   std::to_string(vw));
+      CompileOptions o;
+      o.config = std::string("#kjit.config<{variant = \"") + c.variant +
+                 "\", vector_width = " + std::to_string(vw) + "}>";
+      auto k = gpu.compileModule(mod, o);
+      ASSERT_TRUE(bool(k)) << k.errorMessage();
+      for (int64_t skew : {0, 1}) {
+        Status s;
+        std::vector<float> y = runOnDevice(*k, ins, {c.b, n}, skew, s);
+        ASSERT_TRUE(s.isOk()) << "skew " << skew << ": " << s.message();
+        ref::Comparison cmp = ref::compare(y.data(), want);
+        EXPECT_TRUE(cmp.ok) << "skew " << skew << ": " << cmp.describe();
+        if (scalar.empty())
+          scalar = y;
+        else
+          EXPECT_EQ(y, scalar) << "skew " << skew << ": not width 1's bits";
+      }
+    }
   }
 }

@@ -9,7 +9,8 @@
 // back, device-view checks, timing with events, and no leaked allocations;
 // the device error record of spmm (a report injected by the fake launch
 // comes back as the CPU path's malformed-CSR message; a stale one is
-// cleared before each run).
+// cleared before each run); vector_width's alignment dispatch (a misaligned
+// device view launches the scalar kernel).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
@@ -263,6 +264,68 @@ TEST(FakeDriver, DeviceViewsAreChecked) {
   EXPECT_NE(s.message().find("input 0: shape 1x13x40x17 does not match"),
             std::string::npos)
       << s.message();
+}
+
+// vector_width = W: the host launches the vector kernel (the module's first,
+// main_kjit_0_kernel) only when input, bias and output start 4 W-byte
+// aligned, else the scalar one (main_kjit_0_kernel_0); the filter, read per
+// lane, does not matter. Views one or two floats into their allocation.
+TEST(FakeDriver, VectorWidthTakesTheScalarKernelForMisalignedViews) {
+  Fake::get().setLaunchResult(0);
+  const int64_t n = 13 * 17 * 40;
+  auto dx = DeviceBuffer::allocate((n + 2) * 4);
+  auto dw = DeviceBuffer::allocate((40 * 49 + 2) * 4);
+  auto db = DeviceBuffer::allocate((40 + 2) * 4);
+  auto dy = DeviceBuffer::allocate((n + 2) * 4);
+  ASSERT_TRUE(dx && dw && db && dy);
+  auto at = [](const DeviceBuffer &b, std::vector<int64_t> shape,
+               int64_t skew) {
+    TensorView v = b.view(DType::f32, std::move(shape));
+    v.data = static_cast<char *>(v.data) + 4 * skew;
+    return v;
+  };
+  struct Skews {
+    int64_t x, w, b, y;
+  };
+  auto lastKernel = [&](const Kernel &k, Skews s) -> std::string {
+    Status st = k.run({at(*dx, {1, 13, 17, 40}, s.x),
+                       at(*dw, {40, 7, 7}, s.w), at(*db, {40}, s.b)},
+                      {at(*dy, {1, 13, 17, 40}, s.y)});
+    EXPECT_TRUE(st.isOk()) << st.message();
+    return Fake::get().lastKernel();
+  };
+  const std::string vec = "main_kjit_0_kernel", scalar = "main_kjit_0_kernel_0";
+  CompileOptions o4;
+  o4.config = "#kjit.config<{vector_width = 4}>";
+  auto k4 = cudaJit().compile(dwOp(), o4);
+  ASSERT_TRUE(bool(k4)) << k4.errorMessage();
+  EXPECT_EQ(lastKernel(*k4, {0, 0, 0, 0}), vec);
+  EXPECT_EQ(lastKernel(*k4, {0, 1, 0, 0}), vec) << "the filter is per lane";
+  EXPECT_EQ(lastKernel(*k4, {1, 0, 0, 0}), scalar);
+  EXPECT_EQ(lastKernel(*k4, {0, 0, 1, 0}), scalar);
+  EXPECT_EQ(lastKernel(*k4, {0, 0, 0, 1}), scalar);
+  EXPECT_EQ(lastKernel(*k4, {2, 0, 2, 2}), scalar) << "8-byte aligned < 16";
+  // Host views: kjit stages them in 256-byte aligned allocations.
+  std::vector<float> x(n, 0.5f), w(40 * 49, 0.25f), b(40, 0.0f), y(n);
+  Status st = k4->run({TensorView(x.data(), {1, 13, 17, 40}),
+                       TensorView(w.data(), {40, 7, 7}),
+                       TensorView(b.data(), {40})},
+                      {TensorView(y.data(), {1, 13, 17, 40})});
+  ASSERT_TRUE(st.isOk()) << st.message();
+  EXPECT_EQ(std::string(Fake::get().lastKernel()), vec);
+  // Width 2 needs 8 bytes.
+  CompileOptions o2;
+  o2.config = "#kjit.config<{vector_width = 2}>";
+  auto k2 = cudaJit().compile(dwOp(), o2);
+  ASSERT_TRUE(bool(k2)) << k2.errorMessage();
+  EXPECT_EQ(lastKernel(*k2, {2, 0, 2, 2}), vec);
+  EXPECT_EQ(lastKernel(*k2, {1, 0, 0, 0}), scalar);
+  // Width 1: one kernel, no check.
+  CompileOptions o1;
+  o1.config = "#kjit.config<{vector_width = 1}>";
+  auto k1 = cudaJit().compile(dwOp(), o1);
+  ASSERT_TRUE(bool(k1)) << k1.errorMessage();
+  EXPECT_EQ(lastKernel(*k1, {1, 1, 1, 1}), vec);
 }
 
 TEST(FakeDriver, TimingUsesEvents) {

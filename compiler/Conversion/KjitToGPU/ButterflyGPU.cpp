@@ -15,6 +15,13 @@
 // y depends only on column j of X1, so the block overwrites exactly what it
 // read (in place, after its barrier). Launches on one stream run in order.
 //
+// vector_width = W > 1 (W divides m2, so also n and every X row): the rows
+// of x are read into shared memory W floats per access (both variants) and
+// the fused stage 2 gives a thread item W adjacent outputs y[i' m2 + j ..
+// + W - 1] (W accumulators, one vector store); shared memory is per lane.
+// The host takes the scalar kernels when x or y is not 4 W-byte aligned
+// (dispatchVectorWidth).
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToGPU/GpuEmit.h"
 #include "compiler/Conversion/KjitToGPU/GpuKernelGenerators.h"
@@ -25,6 +32,11 @@ using namespace mlir::kjit;
 using namespace ::kjit::compiler::gpuemit;
 
 namespace kjit::compiler {
+static LogicalResult emitButterfly(OpBuilder &b, Location loc,
+                                   const BflyGpuConfig &cfg, const BflyGeom &g,
+                                   Value x, Value r, Value l, Value y,
+                                   int64_t vw, std::string &reason);
+
 LogicalResult generateButterflyGpu(OpBuilder &b, Location loc, Operation *op,
                                    ValueRange inputs, ValueRange outputs,
                                    ConfigAttr config, const TargetInfo &target,
@@ -42,11 +54,23 @@ LogicalResult generateButterflyGpu(OpBuilder &b, Location loc, Operation *op,
               "butterfly"))
     return failure();
   Value x = inputs[0], r = inputs[1], l = inputs[2], y = outputs[0];
-  const int64_t m1 = g.m1, m2 = g.m2, n = g.n, T = cfg.threads;
-  if (g.b == 0 || n == 0)
+  if (g.b == 0 || g.n == 0)
     return success();
-  Emit outer{b, loc};
+  LogicalResult result = success();
+  dispatchVectorWidth(b, loc, cfg.vectorWidth, {x, y}, [&](int64_t vw) {
+    if (succeeded(result))
+      result = emitButterfly(b, loc, cfg, g, x, r, l, y, vw, reason);
+  });
+  return result;
+}
 
+/// The launches of one variant with `vw` floats per vector access.
+static LogicalResult emitButterfly(OpBuilder &b, Location loc,
+                                   const BflyGpuConfig &cfg, const BflyGeom &g,
+                                   Value x, Value r, Value l, Value y,
+                                   int64_t vw, std::string &reason) {
+  const int64_t m1 = g.m1, m2 = g.m2, n = g.n, T = cfg.threads;
+  Emit outer{b, loc};
   if (cfg.fused) {
     const int64_t R = cfg.rowsPerBlock;
     if (!gridFits(ceilDiv(g.b, R), reason))
@@ -55,10 +79,12 @@ LogicalResult generateButterflyGpu(OpBuilder &b, Location loc, Operation *op,
              [&](Emit &e, Value bx, Value tx, ValueRange wg) {
       Value s = wg.front();
       Value row0 = e.mul(bx, R);
-      e.forLoop(tx, e.c(R * n), e.c(T), [&](Value i) {
+      e.forLoop(tx, e.c(R * n / vw), e.c(T), [&](Value iv) {
+        Value i = e.mul(iv, vw);
         Value row = e.add(row0, e.div(i, n));
-        Value v = e.guardedLoad(e.lt(row, g.b), x, {row, e.rem(i, n)});
-        e.store(v, s, {i});
+        auto v = e.guardedLoadLanes(e.lt(row, g.b), x, {row, e.rem(i, n)}, vw);
+        for (int64_t k = 0; k < vw; ++k)
+          e.store(v[k], s, {e.add(i, k)});
       });
       e.barrier();
       // Stage 1: X1[rr][i m2 + j] = sum_k r[i][j][k] X[rr][i m2 + k].
@@ -75,20 +101,28 @@ LogicalResult generateButterflyGpu(OpBuilder &b, Location loc, Operation *op,
         e.store(acc, s, {e.add(o, R * n)});
       });
       e.barrier();
-      // Stage 2: y[rr][i' m2 + j] = sum_i l[j][i'][i] X1[rr][i m2 + j].
-      e.forLoop(tx, e.c(R * n), e.c(T), [&](Value o) {
+      // Stage 2: y[rr][i' m2 + j] = sum_i l[j][i'][i] X1[rr][i m2 + j]
+      // for vw adjacent j per item.
+      e.forLoop(tx, e.c(R * n / vw), e.c(T), [&](Value ov) {
+        Value o = e.mul(ov, vw);
         Value rr = e.div(o, n), q = e.rem(o, n);
         Value ip = e.div(q, m2), j = e.rem(q, m2);
         Value base = e.add(e.add(e.mul(rr, n), j), R * n);
-        Value acc = e.forLoop(e.c(0), e.c(m1), e.c(1), ValueRange{e.zeroF()},
-                              [&](Value i, ValueRange a) -> SmallVector<Value> {
-                                Value w = e.load(l, {j, ip, i});
-                                Value xv =
-                                    e.load(s, {e.add(base, e.mul(i, m2))});
-                                return {e.fma(w, xv, a[0])};
-                              })[0];
+        SmallVector<Value> init(vw, e.zeroF());
+        SmallVector<Value> acc(e.forLoop(
+            e.c(0), e.c(m1), e.c(1), ValueRange(init),
+            [&](Value i, ValueRange a) -> SmallVector<Value> {
+              Value at = e.add(base, e.mul(i, m2));
+              SmallVector<Value> next;
+              for (int64_t k = 0; k < vw; ++k) {
+                Value w = e.load(l, {e.add(j, k), ip, i});
+                Value xv = e.load(s, {e.add(at, k)});
+                next.push_back(e.fma(w, xv, a[k]));
+              }
+              return next;
+            }));
         Value row = e.add(row0, rr);
-        e.ifThen(e.lt(row, g.b), [&] { e.store(acc, y, {row, q}); });
+        e.ifThen(e.lt(row, g.b), [&] { e.storeLanes(acc, y, {row, q}); });
       });
     });
     return success();
@@ -103,10 +137,12 @@ LogicalResult generateButterflyGpu(OpBuilder &b, Location loc, Operation *op,
            [&](Emit &e, Value bx, Value tx, ValueRange wg) {
     Value s = wg.front();
     Value row = e.div(bx, iChunks), i0 = e.mul(e.rem(bx, iChunks), ic);
-    e.forLoop(tx, e.c(ic * m2), e.c(T), [&](Value o) {
+    e.forLoop(tx, e.c(ic * m2 / vw), e.c(T), [&](Value ov) {
+      Value o = e.mul(ov, vw);
       Value col = e.add(e.mul(i0, m2), o); // X[i0 + o / m2][o % m2]
-      Value v = e.guardedLoad(e.lt(col, n), x, {row, col});
-      e.store(v, s, {o});
+      auto v = e.guardedLoadLanes(e.lt(col, n), x, {row, col}, vw);
+      for (int64_t k = 0; k < vw; ++k)
+        e.store(v[k], s, {e.add(o, k)});
     });
     e.barrier();
     e.forLoop(tx, e.c(ic * m2), e.c(T), [&](Value o) {

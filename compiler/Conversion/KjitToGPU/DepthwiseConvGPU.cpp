@@ -24,6 +24,15 @@
 // buffer is sized for the largest branch; verifyConfig rejects a config
 // whose halo tile exceeds the chip's shared memory per block.
 //
+// vector_width = W > 1 (NHWC): a work item is W adjacent channels (the
+// block's cpb / W x block_h x block_w items; W accumulators per thread);
+// the halo copy, the unstaged input reads, the bias and the output store
+// are vector<W x f32> accesses (ld/st.global.v2/v4); the filter ([C][KH][KW])
+// and shared memory are read per lane. verifyConfig keeps every channel
+// offset a multiple of W; the host runs the scalar kernel (W = 1, same
+// results) when a buffer's base is not 4 W-byte aligned
+// (dispatchVectorWidth). The Inception identity copy stays scalar.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToGPU/GpuEmit.h"
 #include "compiler/Conversion/KjitToGPU/GpuKernelGenerators.h"
@@ -43,6 +52,7 @@ struct Branch {
 struct DwGpuGen {
   const DwGpuConfig &cfg;
   bool nhwc;
+  int64_t vw; ///< channels per access (1 or cfg.vectorWidth)
   Value input, output, bias;
 
   SmallVector<Value> idx(Value n, Value ch, Value y, Value x) const {
@@ -78,12 +88,14 @@ struct DwGpuGen {
     };
 
     if (stage) {
-      // All threads copy the halo tile in the layout's contiguous order.
-      e.forLoop(tx, e.c(rows * cols * cpb), e.c(cfg.threads), [&](Value i) {
+      // All threads copy the halo tile in the layout's contiguous order
+      // (NHWC: vw channels per item).
+      e.forLoop(tx, e.c(rows * cols * cpb / vw), e.c(cfg.threads),
+                [&](Value i) {
         Value cl, row, col;
         if (nhwc) {
-          cl = e.rem(i, cpb);
-          Value rest = e.div(i, cpb);
+          cl = e.mul(e.rem(i, cpb / vw), vw);
+          Value rest = e.div(i, cpb / vw);
           col = e.rem(rest, cols);
           row = e.div(rest, cols);
         } else {
@@ -96,18 +108,22 @@ struct DwGpuGen {
         Value cc = e.add(c0, cl);
         Value inb = e.band(e.band(e.inRange(ih, g.h), e.inRange(iw, g.w)),
                            e.lt(cc, g.c));
-        Value v = e.guardedLoad(inb, input, idx(n, e.add(cc, g.cIn0), ih, iw));
-        e.store(v, smem, {smemIndex(row, col, cl)});
+        auto v = e.guardedLoadLanes(inb, input,
+                                    idx(n, e.add(cc, g.cIn0), ih, iw), vw);
+        Value at = smemIndex(row, col, cl);
+        for (int64_t l = 0; l < vw; ++l)
+          e.store(v[l], smem, {e.add(at, l)});
       });
       e.barrier();
     }
 
-    // Each thread: items t, t + threads, ... of the tile's outputs.
-    e.forLoop(tx, e.c(cpb * bh * bw), e.c(cfg.threads), [&](Value i) {
+    // Each thread: items t, t + threads, ... of the tile's outputs (NHWC:
+    // vw adjacent channels per item).
+    e.forLoop(tx, e.c(cpb / vw * bh * bw), e.c(cfg.threads), [&](Value i) {
       Value lane, ohl, owl;
       if (nhwc) {
-        lane = e.rem(i, cpb);
-        Value p = e.div(i, cpb);
+        lane = e.mul(e.rem(i, cpb / vw), vw);
+        Value p = e.div(i, cpb / vw);
         ohl = e.div(p, bw);
         owl = e.rem(p, bw);
       } else {
@@ -121,20 +137,23 @@ struct DwGpuGen {
       Value valid = e.band(e.band(e.lt(oh, g.oh), e.lt(ow, g.ow)),
                            e.lt(chLocal, g.c));
       e.ifThen(valid, [&] {
-        Value init = bias ? e.load(bias, {e.add(chLocal, g.cOut0)})
-                          : e.zeroF();
+        SmallVector<Value> init =
+            bias ? e.loadLanes(bias, {e.add(chLocal, g.cOut0)}, vw)
+                 : SmallVector<Value>(vw, e.zeroF());
         Value one = e.c(1);
-        Value acc = e.forLoop(
-            e.c(0), e.c(g.kh), one, ValueRange{init},
+        SmallVector<Value> acc(e.forLoop(
+            e.c(0), e.c(g.kh), one, ValueRange(init),
             [&](Value ky, ValueRange a) -> SmallVector<Value> {
               return SmallVector<Value>(e.forLoop(
                   e.c(0), e.c(g.kw), e.c(1), a,
                   [&](Value kx, ValueRange a2) -> SmallVector<Value> {
-                    Value x;
+                    SmallVector<Value> x;
                     if (stage) {
                       Value row = e.add(e.mul(ohl, g.sh), e.mul(ky, g.dh));
                       Value col = e.add(e.mul(owl, g.sw), e.mul(kx, g.dw));
-                      x = e.load(smem, {smemIndex(row, col, lane)});
+                      Value at = smemIndex(row, col, lane);
+                      for (int64_t l = 0; l < vw; ++l)
+                        x.push_back(e.load(smem, {e.add(at, l)}));
                     } else {
                       Value ih = e.add(e.sub(e.mul(oh, g.sh), e.c(g.pt)),
                                        e.mul(ky, g.dh));
@@ -142,14 +161,20 @@ struct DwGpuGen {
                                        e.mul(kx, g.dw));
                       Value inb =
                           e.band(e.inRange(ih, g.h), e.inRange(iw, g.w));
-                      x = e.guardedLoad(
-                          inb, input, idx(n, e.add(chLocal, g.cIn0), ih, iw));
+                      x = e.guardedLoadLanes(
+                          inb, input, idx(n, e.add(chLocal, g.cIn0), ih, iw),
+                          vw);
                     }
-                    Value w = e.load(br.filter, {chLocal, ky, kx});
-                    return {e.fma(x, w, a2[0])};
+                    SmallVector<Value> next;
+                    for (int64_t l = 0; l < vw; ++l) {
+                      Value w =
+                          e.load(br.filter, {e.add(chLocal, l), ky, kx});
+                      next.push_back(e.fma(x[l], w, a2[l]));
+                    }
+                    return next;
                   }));
-            })[0];
-        e.store(acc, output, idx(n, e.add(chLocal, g.cOut0), oh, ow));
+            }));
+        e.storeLanes(acc, output, idx(n, e.add(chLocal, g.cOut0), oh, ow));
       });
     });
   }
@@ -251,11 +276,15 @@ LogicalResult generateDepthwiseGpu(
   if (!gridFits(blocks, reason))
     return failure();
 
-  DwGpuGen gen{cfg, layout == "nhwc", inputs[0], outputs[0], bias};
   Emit outer{b, loc};
   SmallVector<Type> workgroup;
   if (cfg.smemStage && smemFloats > 0)
     workgroup.push_back(outer.sharedF32(smemFloats));
+  SmallVector<Value> vectorBufs = {inputs[0], outputs[0]};
+  if (bias)
+    vectorBufs.push_back(bias);
+  dispatchVectorWidth(b, loc, cfg.vectorWidth, vectorBufs, [&](int64_t vw) {
+  DwGpuGen gen{cfg, layout == "nhwc", vw, inputs[0], outputs[0], bias};
   launch1d(b, loc, blocks, cfg.threads, workgroup,
            [&](Emit &e, Value bx, Value tx, ValueRange wg) {
              Value smem = wg.empty() ? Value() : wg.front();
@@ -279,6 +308,7 @@ LogicalResult generateDepthwiseGpu(
                               e.sub(bx, e.c(start)), tx);
                });
            });
+  });
   return success();
 }
 } // namespace kjit::compiler

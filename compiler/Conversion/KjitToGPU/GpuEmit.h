@@ -13,6 +13,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <functional>
 
@@ -103,6 +104,48 @@ struct Emit {
   void store(Value v, Value mem, mlir::ValueRange idx) {
     mlir::memref::StoreOp::create(b, loc, v, mem, idx);
   }
+  /// `w` consecutive f32 of `mem` from `idx` along its last dimension: one
+  /// vector.load of vector<w x f32> with alignment 4 w (ld.global.v2/v4 on
+  /// NVPTX; the caller guarantees that alignment, see dispatchVectorWidth),
+  /// split into its lanes; w = 1 is a scalar load.
+  llvm::SmallVector<Value> loadLanes(Value mem, mlir::ValueRange idx,
+                                     int64_t w) {
+    if (w == 1)
+      return {load(mem, idx)};
+    auto vt = mlir::VectorType::get({w}, b.getF32Type());
+    Value v = mlir::vector::LoadOp::create(b, loc, vt, mem, idx,
+                                           /*nontemporal=*/false,
+                                           llvm::MaybeAlign(4 * w));
+    llvm::SmallVector<Value> lanes;
+    for (int64_t i = 0; i < w; ++i)
+      lanes.push_back(mlir::vector::ExtractOp::create(b, loc, v, i));
+    return lanes;
+  }
+  /// Stores `lanes` to consecutive f32 of `mem` from `idx` (one aligned
+  /// vector.store of their count; one lane is a scalar store).
+  void storeLanes(mlir::ValueRange lanes, Value mem, mlir::ValueRange idx) {
+    int64_t w = lanes.size();
+    if (w == 1)
+      return store(lanes[0], mem, idx);
+    auto vt = mlir::VectorType::get({w}, b.getF32Type());
+    Value v = mlir::vector::FromElementsOp::create(b, loc, vt, lanes);
+    mlir::vector::StoreOp::create(b, loc, v, mem, idx, /*nontemporal=*/false,
+                                  llvm::MaybeAlign(4 * w));
+  }
+  /// `cond ? loadLanes(mem, idx, w) : zeros` without reading out of bounds.
+  llvm::SmallVector<Value> guardedLoadLanes(Value cond, Value mem,
+                                            mlir::ValueRange idx, int64_t w) {
+    llvm::SmallVector<mlir::Type> types(w, b.getF32Type());
+    auto ifOp = mlir::scf::IfOp::create(b, loc, mlir::TypeRange(types), cond,
+                                        /*withElseRegion=*/true);
+    mlir::OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    mlir::scf::YieldOp::create(b, loc, mlir::ValueRange(loadLanes(mem, idx, w)));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    llvm::SmallVector<Value> zeros(w, zeroF());
+    mlir::scf::YieldOp::create(b, loc, mlir::ValueRange(zeros));
+    return llvm::SmallVector<Value>(ifOp.getResults());
+  }
   /// `cond ? load(mem[idx]) : 0` without reading out of bounds.
   Value guardedLoad(Value cond, Value mem, mlir::ValueRange idx) {
     auto ifOp = mlir::scf::IfOp::create(b, loc, mlir::TypeRange{b.getF32Type()},
@@ -175,6 +218,44 @@ inline void launch1d(mlir::OpBuilder &b, mlir::Location loc, int64_t blocks,
   body(in, l.getBlockIds().x, l.getThreadIds().x,
        l.getWorkgroupAttributions());
   mlir::gpu::TerminatorOp::create(b, loc);
+}
+
+/// The `vector_width` knob's alignment guard. A vector access of `width`
+/// floats needs an address aligned to 4 width bytes (a misaligned
+/// ld.global.v4 faults). The kernels keep every vector access at an element
+/// offset that is a multiple of `width` (verifyConfig: the contiguous extent
+/// and the channel offsets divide by it), so the base pointers decide: on
+/// the host, before the launch, `emit(width)` runs when every memref of
+/// `bufs` has an aligned base (memref.extract_aligned_pointer_as_index; kjit
+/// stages buffers with cuMemAlloc, 256-byte aligned, but a caller's device
+/// view may start at any float), else `emit(1)`, the scalar kernel with the
+/// same results. A memref without the identity layout (a nonzero or dynamic
+/// offset) takes the scalar kernel statically.
+inline void dispatchVectorWidth(mlir::OpBuilder &b, mlir::Location loc,
+                                int64_t width, mlir::ValueRange bufs,
+                                const std::function<void(int64_t)> &emit) {
+  if (width <= 1)
+    return emit(1);
+  for (mlir::Value v : bufs) {
+    auto mt = llvm::dyn_cast<mlir::MemRefType>(v.getType());
+    if (!mt || !mt.getLayout().isIdentity())
+      return emit(1);
+  }
+  Emit e{b, loc};
+  mlir::Value ok;
+  for (mlir::Value v : bufs) {
+    mlir::Value p =
+        mlir::memref::ExtractAlignedPointerAsIndexOp::create(b, loc, v);
+    mlir::Value aligned = e.eq(e.rem(p, 4 * width), e.c(0));
+    ok = ok ? e.band(ok, aligned) : aligned;
+  }
+  auto ifOp = mlir::scf::IfOp::create(b, loc, mlir::TypeRange{}, ok,
+                                      /*withElseRegion=*/true);
+  mlir::OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(ifOp.getThenRegion().front().getTerminator());
+  emit(width);
+  b.setInsertionPoint(ifOp.getElseRegion().front().getTerminator());
+  emit(1);
 }
 
 /// Grid size check shared by the generators (x dimension: < 2^31).

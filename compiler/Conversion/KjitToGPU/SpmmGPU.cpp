@@ -5,7 +5,13 @@
 // on row r0 + t / col_threads and columns n0 + ct + k col_threads
 // (ct = t % col_threads, k < cols_per_thread): the threads of a row read
 // the same index and value (broadcast) and consecutive columns of b and
-// out (coalesced); the accumulators are scf.for iter_args.
+// out (coalesced); the accumulators are scf.for iter_args. With
+// vector_width W > 1 a column slot is W adjacent columns
+// n0 + W (ct + k col_threads) + l: one vector<W x f32> load of b per nonzero
+// and one store to out (ld/st.global.v2/v4); verifyConfig makes W divide N
+// so a slot is wholly inside or outside the matrix. The host takes the
+// scalar kernel (same slots, W scalar accesses) when b's or out's base is
+// not 4 W-byte aligned (dispatchVectorWidth).
 //
 // Malformed CSR (the CPU kernel's checks, KernelErrorCodes.h): each row
 // checks its own row_ptr pair (row 0 also row_ptr[0] = 0, the last row
@@ -100,6 +106,8 @@ LogicalResult generateSpmmGpu(OpBuilder &b, Location loc, Operation *op,
   Value rowPtr = inputs[0], colIdx = inputs[1], values = inputs[2],
         bMat = inputs[3], out = outputs[0];
 
+  const int64_t W = cfg.vectorWidth;
+  dispatchVectorWidth(b, loc, W, {bMat, out}, [&](int64_t vw) {
   launch1d(b, loc, rowBlocks * colTiles, cfg.threads, {},
            [&](Emit &e, Value bx, Value tx, ValueRange) {
     auto i32 = b.getI32Type(), i64 = b.getI64Type();
@@ -134,7 +142,7 @@ LogicalResult generateSpmmGpu(OpBuilder &b, Location loc, Operation *op,
     Value ct = e.rem(tx, cfg.colThreads), rl = e.div(tx, cfg.colThreads);
     Value tile = e.rem(bx, colTiles), rb = e.div(bx, colTiles);
     Value row = e.add(e.mul(rb, rowsPB), rl);
-    Value n0 = e.add(e.mul(tile, nTile), ct);
+    Value n0 = e.add(e.mul(tile, nTile), e.mul(ct, W));
     e.ifThen(e.lt(row, g.m), [&] {
       Value lo = e.load(rowPtr, {row});
       Value hi = e.load(rowPtr, {e.add(row, 1)});
@@ -158,7 +166,9 @@ LogicalResult generateSpmmGpu(OpBuilder &b, Location loc, Operation *op,
       // A bad row still stores zeros (never garbage from a prior call).
       Value p0 = e.select(sound, e.toIndex(lo), e.c(0));
       Value p1 = e.select(sound, e.toIndex(hi), e.c(0));
-      SmallVector<Value> init(cfg.colsPerThread, e.zeroF());
+      SmallVector<Value> init(cfg.colsPerThread * W, e.zeroF());
+      // Slot k: columns n0 + k col_threads W + [0, W), all < N or none.
+      auto slot = [&](int64_t k) { return e.add(n0, k * cfg.colThreads * W); };
       auto acc = e.forLoop(
           p0, p1, e.c(1), init,
           [&](Value p, ValueRange a) -> SmallVector<Value> {
@@ -173,17 +183,36 @@ LogicalResult generateSpmmGpu(OpBuilder &b, Location loc, Operation *op,
             v = e.select(ok, v, e.zeroF());
             SmallVector<Value> next;
             for (int64_t k = 0; k < cfg.colsPerThread; ++k) {
-              Value n = e.add(n0, k * cfg.colThreads);
-              Value x = e.guardedLoad(e.lt(n, g.n), bMat, {kcol, n});
-              next.push_back(e.fma(v, x, a[k]));
+              Value n = slot(k);
+              SmallVector<Value> x;
+              if (vw == W) {
+                x = e.guardedLoadLanes(e.lt(n, g.n), bMat, {kcol, n}, W);
+              } else {
+                for (int64_t l = 0; l < W; ++l) {
+                  Value nl = e.add(n, l);
+                  x.push_back(e.guardedLoad(e.lt(nl, g.n), bMat, {kcol, nl}));
+                }
+              }
+              for (int64_t l = 0; l < W; ++l)
+                next.push_back(e.fma(v, x[l], a[k * W + l]));
             }
             return next;
           });
       for (int64_t k = 0; k < cfg.colsPerThread; ++k) {
-        Value n = e.add(n0, k * cfg.colThreads);
-        e.ifThen(e.lt(n, g.n), [&] { e.store(acc[k], out, {row, n}); });
+        Value n = slot(k);
+        e.ifThen(e.lt(n, g.n), [&] {
+          SmallVector<Value> lanes(acc.begin() + k * W,
+                                   acc.begin() + (k + 1) * W);
+          if (vw == W) {
+            e.storeLanes(lanes, out, {row, n});
+            return;
+          }
+          for (int64_t l = 0; l < W; ++l)
+            e.store(lanes[l], out, {row, e.add(n, l)});
+        });
       }
     });
+  });
   });
   return success();
 }

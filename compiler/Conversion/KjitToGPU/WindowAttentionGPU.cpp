@@ -23,6 +23,12 @@
 // barrier. At the end out = acc / l. e^x is the hardware ex2 (approximate,
 // ~2 ulp; the CPU kernel uses a polynomial of similar accuracy).
 //
+// vector_width = W > 1: every global access of q, K, V and out is W
+// adjacent elements of D (vector<W x f32>, ld/st.global.v2/v4; W divides D,
+// verifyConfig); shared memory is accessed per element. The sums keep the
+// order of D, so every W gives the same results. The host takes the scalar
+// kernel when a base pointer is not 4 W-byte aligned (dispatchVectorWidth).
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/KjitToGPU/GpuEmit.h"
 #include "compiler/Conversion/KjitToGPU/GpuKernelGenerators.h"
@@ -74,6 +80,9 @@ LogicalResult generateWindowAttentionGpu(
   const bool twoD = g.rank == 2;
 
   Emit outer{b, loc};
+  SmallVector<Value> vectorBufs = {qM, kM, vM, outM};
+  dispatchVectorWidth(b, loc, cfg.vectorWidth, vectorBufs, [&](int64_t vw) {
+  const int64_t DV = D / vw; // vectors per row of D
   launch1d(b, loc, blocks, T, {outer.sharedF32(floats)},
            [&](Emit &e, Value bx, Value tx, ValueRange wg) {
     Value s = wg.front();
@@ -115,13 +124,15 @@ LogicalResult generateWindowAttentionGpu(
     };
 
     // 0. q into shared memory ([D][Q]), accumulators 0, m = -max, l = 0.
-    e.forLoop(tx, e.c(Q * D), e.c(T), [&](Value o) {
-      Value qi = e.div(o, D), d = e.rem(o, D);
+    e.forLoop(tx, e.c(Q * DV), e.c(T), [&](Value o) {
+      Value qi = e.div(o, DV), d = e.mul(e.rem(o, DV), vw);
       auto [i, j, valid] = queryPos(qi);
-      Value v = e.guardedLoad(valid, qM, idx(i, j, d));
-      Value so = e.add(e.mul(d, Q), qi);
-      e.store(v, s, {so});
-      e.store(e.zeroF(), s, {at(offAcc, so)});
+      auto v = e.guardedLoadLanes(valid, qM, idx(i, j, d), vw);
+      for (int64_t l = 0; l < vw; ++l) {
+        Value so = e.add(e.mul(e.add(d, l), Q), qi);
+        e.store(v[l], s, {so});
+        e.store(e.zeroF(), s, {at(offAcc, so)});
+      }
     });
     e.forLoop(tx, e.c(Q), e.c(T), [&](Value qi) {
       e.store(e.f(-FLT_MAX), s, {at(offM, qi)});
@@ -148,20 +159,28 @@ LogicalResult generateWindowAttentionGpu(
 
     e.forLoop(rowLo, rowHi, e.c(1), [&](Value kr) {
       if (stage) {
-        e.forLoop(tx, e.c(KC * D), e.c(T), [&](Value o) {
-          Value cc = e.div(o, D), d = e.rem(o, D);
+        e.forLoop(tx, e.c(KC * DV), e.c(T), [&](Value o) {
+          Value cc = e.div(o, DV), d = e.mul(e.rem(o, DV), vw);
           SmallVector<Value> gi = idx(kr, e.add(colLo, cc), d);
           Value so = e.add(e.mul(cc, KS), d);
-          e.store(e.load(kM, gi), s, {at(offK, so)});
-          e.store(e.load(vM, gi), s, {at(offV, so)});
+          auto kl = e.loadLanes(kM, gi, vw);
+          auto vl = e.loadLanes(vM, gi, vw);
+          for (int64_t l = 0; l < vw; ++l) {
+            e.store(kl[l], s, {at(offK + l, so)});
+            e.store(vl[l], s, {at(offV + l, so)});
+          }
         });
         e.barrier();
       }
+      // Elements d .. d + vw - 1 of a key's K or V row.
       auto keyAt = [&](Value base, int64_t off, Value mem, Value col,
-                       Value d) -> Value {
-        if (stage)
-          return e.load(s, {e.add(e.add(base, d), off)});
-        return e.load(mem, idx(kr, col, d));
+                       Value d) -> SmallVector<Value> {
+        if (!stage)
+          return e.loadLanes(mem, idx(kr, col, d), vw);
+        SmallVector<Value> lanes;
+        for (int64_t l = 0; l < vw; ++l)
+          lanes.push_back(e.load(s, {e.add(e.add(base, d), off + l)}));
+        return lanes;
       };
       e.forLoop(tx, e.c(Q), e.c(T), [&](Value qi) {
         auto [i, j, valid] = queryPos(qi);
@@ -191,11 +210,16 @@ LogicalResult generateWindowAttentionGpu(
                 Value col = e.add(e.mul(kp, g.dw), wc.grp);
                 Value kbase = stage ? e.mul(e.sub(col, colLo), KS) : Value();
                 Value dot = e.forLoop(
-                    zero, e.c(D), e.c(1), ValueRange{e.zeroF()},
+                    zero, e.c(D), e.c(vw), ValueRange{e.zeroF()},
                     [&](Value d, ValueRange acc) -> SmallVector<Value> {
-                      Value qv = e.load(s, {e.add(e.mul(d, Q), qi)});
-                      Value kv = keyAt(kbase, offK, kM, col, d);
-                      return {e.fma(qv, kv, acc[0])};
+                      auto kv = keyAt(kbase, offK, kM, col, d);
+                      Value sum = acc[0];
+                      for (int64_t l = 0; l < vw; ++l) {
+                        Value qv =
+                            e.load(s, {e.add(e.mul(e.add(d, l), Q), qi)});
+                        sum = e.fma(qv, kv[l], sum);
+                      }
+                      return {sum};
                     })[0];
                 Value sc = e.fmul(dot, scale);
                 if (rpbM) {
@@ -211,11 +235,15 @@ LogicalResult generateWindowAttentionGpu(
                 Value corr = e.exp(e.fsub(m, mNew));
                 Value p = e.exp(e.fsub(sc, mNew));
                 Value lNew = e.fadd(e.fmul(l, corr), p);
-                e.forLoop(zero, e.c(D), e.c(1), [&](Value d) {
-                  Value so = e.add(e.add(e.mul(d, Q), qi), offAcc);
-                  Value vv = keyAt(kbase, offV, vM, col, d);
-                  Value acc = e.load(s, {so});
-                  e.store(e.fadd(e.fmul(acc, corr), e.fmul(p, vv)), s, {so});
+                e.forLoop(zero, e.c(D), e.c(vw), [&](Value d) {
+                  auto vv = keyAt(kbase, offV, vM, col, d);
+                  for (int64_t l = 0; l < vw; ++l) {
+                    Value so =
+                        e.add(e.add(e.mul(e.add(d, l), Q), qi), offAcc);
+                    Value acc = e.load(s, {so});
+                    e.store(e.fadd(e.fmul(acc, corr), e.fmul(p, vv[l])), s,
+                            {so});
+                  }
                 });
                 return {mNew, lNew};
               });
@@ -230,15 +258,21 @@ LogicalResult generateWindowAttentionGpu(
       e.barrier();
 
     // out = acc / l (coalesced along D).
-    e.forLoop(tx, e.c(Q * D), e.c(T), [&](Value o) {
-      Value qi = e.div(o, D), d = e.rem(o, D);
+    e.forLoop(tx, e.c(Q * DV), e.c(T), [&](Value o) {
+      Value qi = e.div(o, DV), d = e.mul(e.rem(o, DV), vw);
       auto [i, j, valid] = queryPos(qi);
       e.ifThen(valid, [&] {
-        Value acc = e.load(s, {at(offAcc, e.add(e.mul(d, Q), qi))});
         Value l = e.load(s, {at(offL, qi)});
-        e.store(e.fdiv(acc, l), outM, idx(i, j, d));
+        SmallVector<Value> res;
+        for (int64_t k = 0; k < vw; ++k) {
+          Value acc =
+              e.load(s, {at(offAcc, e.add(e.mul(e.add(d, k), Q), qi))});
+          res.push_back(e.fdiv(acc, l));
+        }
+        e.storeLanes(res, outM, idx(i, j, d));
       });
     });
+  });
   });
   return success();
 }

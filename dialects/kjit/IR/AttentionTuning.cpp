@@ -316,7 +316,8 @@ const IntKnob<WaGpuConfig> kWaGpuConfigKnobs[] = {
     {"query_tile", &WaGpuConfig::queryTile},
     {"query_tile_h", &WaGpuConfig::queryTileH},
     {"threads", &WaGpuConfig::threads},
-    {"kv_stage", &WaGpuConfig::kvStage}};
+    {"kv_stage", &WaGpuConfig::kvStage},
+    {"vector_width", &WaGpuConfig::vectorWidth}};
 } // namespace
 
 FailureOr<WaGpuConfig> WaGpuConfig::parse(ConfigAttr config,
@@ -348,6 +349,13 @@ int64_t mlir::kjit::waGpuSharedBytes(const WaGpuConfig &c, const WaGeom &g) {
   return 4 * floats;
 }
 
+int64_t mlir::kjit::waGpuWidestVector(const WaGeom &g) {
+  for (int64_t w : {4, 2})
+    if (g.d > 0 && g.d % w == 0)
+      return w;
+  return 1;
+}
+
 LogicalResult mlir::kjit::checkWaGpuConfig(const WaGpuConfig &c,
                                            const WaGeom &g,
                                            const TargetInfo &t,
@@ -366,6 +374,12 @@ LogicalResult mlir::kjit::checkWaGpuConfig(const WaGpuConfig &c,
                str(c.queryTileH));
   if (c.kvStage != 0 && c.kvStage != 1)
     return bad("kv_stage must be 0 or 1, got " + str(c.kvStage));
+  if (c.vectorWidth != 1 && c.vectorWidth != 2 && c.vectorWidth != 4)
+    return bad("vector_width must be 1, 2 or 4, got " + str(c.vectorWidth));
+  if (g.d % c.vectorWidth != 0)
+    return bad("vector_width (" + str(c.vectorWidth) +
+               ") must divide the head dimension D = " + str(g.d) +
+               "; the widest legal here is " + str(waGpuWidestVector(g)));
   if (failed(checkGpuThreads(c.threads, t, reason)))
     return failure();
   int64_t queries = waGpuTileW(c, g) * waGpuTileH(c, g);
@@ -408,6 +422,7 @@ WaGpuConfig mlir::kjit::defaultWaGpuConfig(const WaGeom &g,
     c.kvStage = 0;
   int64_t queries = waGpuTileW(c, g) * waGpuTileH(c, g);
   c.threads = std::min<int64_t>(ceilDiv(queries, 32) * 32, 256);
+  c.vectorWidth = waGpuWidestVector(g);
   return c;
 }
 
@@ -428,6 +443,13 @@ SearchSpace mlir::kjit::waGpuSearchSpace(const WaGeom &g,
   s.knobs.push_back(qh);
   s.knobs.push_back({"threads", {32, 64, 128, 256}, {}});
   s.knobs.push_back({"kv_stage", {0, 1}, {}});
+  // Widths D allows; narrower ones than the widest are pruned
+  // (breaksWidestVector).
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t w : {4, 2, 1}) // widest first: it wins the model's ties
+    if (w <= waGpuWidestVector(g))
+      vw.ints.push_back(w);
+  s.knobs.push_back(vw);
   return s;
 }
 
@@ -450,6 +472,10 @@ CostFeatures mlir::kjit::waGpuCostFeatures(const WaGpuConfig &c,
   f.parallelTasks = blocks;
   f.threads = c.threads;
   f.laneUtilization = double(th * tw) / double(ceilDiv(th * tw, 32) * 32);
+  // vector_width does not change the lanes used: the widest legal wins.
+  f.vectorLanes = std::max<int64_t>(c.vectorWidth, 1);
+  f.widestVectorLanes = waGpuWidestVector(g);
+  f.widestLaneUtilization = f.laneUtilization;
   return f;
 }
 

@@ -91,6 +91,9 @@ struct WaGpuConfig {
   int64_t queryTileH = 1;  ///< query rows per block (2-D only)
   int64_t threads = 32;    ///< threads per block (multiple of 32)
   int64_t kvStage = 1;     ///< 1: K/V rows in shared memory; 0: global
+  /// Adjacent elements of D per global access of q, K, V and out (1, 2, 4:
+  /// ld/st.global.v2/v4.f32); must divide D.
+  int64_t vectorWidth = 1;
 
   static FailureOr<WaGpuConfig> parse(ConfigAttr config,
                                       const WaGpuConfig &base,
@@ -106,6 +109,8 @@ int64_t waGpuKeyCols(const WaGpuConfig &c, const WaGeom &g);
 /// Head-dim stride of a staged key (D + 1: no bank conflicts).
 inline int64_t waGpuKeyStride(const WaGeom &g) { return g.d + 1; }
 int64_t waGpuSharedBytes(const WaGpuConfig &c, const WaGeom &g);
+/// The widest vector_width (4, 2, 1) dividing D.
+int64_t waGpuWidestVector(const WaGeom &g);
 LogicalResult checkWaGpuConfig(const WaGpuConfig &cfg, const WaGeom &g,
                                const TargetInfo &target, std::string &reason);
 WaGpuConfig defaultWaGpuConfig(const WaGeom &g, const TargetInfo &target);

@@ -44,6 +44,7 @@ FailureOr<SmallVector<DwGeom>> mlir::kjit::getDwBranches(Operation *op,
                            nhwc ? s[2] : s[3], f.getDimSize(1),
                            f.getDimSize(2), dw.getStrides(),
                            dw.getDilations(), dw.getPadding()));
+    out.back().nhwc = nhwc;
     return out;
   }
   if (auto inc = dyn_cast<InceptionDepthwiseConv2dOp>(op)) {
@@ -67,6 +68,7 @@ FailureOr<SmallVector<DwGeom>> mlir::kjit::getDwBranches(Operation *op,
       int64_t ones[] = {1, 1};
       DwGeom geom = makeGeom(n, g[i], h, w, kh, kw, ones, ones, pads);
       geom.cIn0 = geom.cOut0 = c0;
+      geom.nhwc = nhwc;
       c0 += g[i];
       if (g[i] > 0)
         out.push_back(geom);
@@ -351,7 +353,8 @@ const IntKnob<DwGpuConfig> kDwGpuConfigKnobs[] = {
     {"block_h", &DwGpuConfig::blockH},
     {"channels_per_block", &DwGpuConfig::channelsPerBlock},
     {"threads", &DwGpuConfig::threads},
-    {"smem_stage", &DwGpuConfig::smemStage}};
+    {"smem_stage", &DwGpuConfig::smemStage},
+    {"vector_width", &DwGpuConfig::vectorWidth}};
 } // namespace
 
 FailureOr<DwGpuConfig> DwGpuConfig::parse(ConfigAttr config,
@@ -384,6 +387,18 @@ static int64_t gpuSharedLimit(const TargetInfo &t) {
   return lim;
 }
 
+int64_t mlir::kjit::dwGpuWidestVector(ArrayRef<DwGeom> branches) {
+  for (int64_t w : {4, 2}) {
+    bool ok = !branches.empty();
+    for (const DwGeom &g : branches)
+      ok = ok && g.nhwc && g.c % w == 0 && g.cIn0 % w == 0 &&
+           g.cOut0 % w == 0;
+    if (ok)
+      return w;
+  }
+  return 1;
+}
+
 LogicalResult mlir::kjit::checkDwGpuConfig(const DwGpuConfig &c,
                                            ArrayRef<DwGeom> branches,
                                            const TargetInfo &t,
@@ -414,6 +429,28 @@ LogicalResult mlir::kjit::checkDwGpuConfig(const DwGpuConfig &c,
   if (c.smemStage != 0 && c.smemStage != 1)
     return bad("smem_stage must be 0 or 1, got " +
                std::to_string(c.smemStage));
+  int64_t vw = c.vectorWidth;
+  if (vw != 1 && vw != 2 && vw != 4)
+    return bad("vector_width must be 1, 2 or 4, got " + std::to_string(vw));
+  if (vw > 1) {
+    if (cpb % vw != 0)
+      return bad("vector_width (" + std::to_string(vw) +
+                 ") must divide channels_per_block (" + std::to_string(cpb) +
+                 ")");
+    for (const DwGeom &g : branches) {
+      if (!g.nhwc)
+        return bad("vector_width > 1 needs the NHWC layout (channels "
+                   "contiguous); got " +
+                   std::to_string(vw) + " for NCHW");
+      if (g.c % vw != 0 || g.cIn0 % vw != 0 || g.cOut0 % vw != 0)
+        return bad("vector_width (" + std::to_string(vw) +
+                   ") must divide the channels (" + std::to_string(g.c) +
+                   (g.cIn0 ? " from channel " + std::to_string(g.cIn0)
+                           : std::string()) +
+                   "); the widest legal here is " +
+                   std::to_string(dwGpuWidestVector(branches)));
+    }
+  }
   int64_t limit = gpuSharedLimit(t);
   for (const DwGeom &g : branches) {
     int64_t bytes = dwGpuSharedBytes(c, g);
@@ -467,7 +504,16 @@ DwGpuConfig mlir::kjit::defaultDwGpuConfig(ArrayRef<DwGeom> branches,
     c.blockW = std::min<int64_t>(8, maxOw);
     c.smemStage = 0;
   }
-  int64_t work = c.channelsPerBlock * c.blockH * c.blockW;
+  // The widest vectors the channels allow while a block keeps two warps
+  // of work items (a vector of channels at one output each; a small tile
+  // of a large kernel keeps its threads for occupancy); a thread per item
+  // up to 256.
+  c.vectorWidth =
+      std::min<int64_t>(dwGpuWidestVector(branches), c.channelsPerBlock);
+  while (c.vectorWidth > 1 &&
+         c.channelsPerBlock / c.vectorWidth * c.blockH * c.blockW < 64)
+    c.vectorWidth /= 2;
+  int64_t work = c.channelsPerBlock / c.vectorWidth * c.blockH * c.blockW;
   int64_t threads = std::min<int64_t>(256, work);
   threads = std::max<int64_t>(32, (threads + 31) / 32 * 32);
   while (threads % c.channelsPerBlock)
@@ -484,6 +530,13 @@ SearchSpace mlir::kjit::dwGpuSearchSpace(ArrayRef<DwGeom> branches,
   s.knobs.push_back({"channels_per_block", {4, 8, 16, 32, 64}, {}});
   s.knobs.push_back({"threads", {64, 128, 256, 512, 1024}, {}});
   s.knobs.push_back({"smem_stage", {0, 1}, {}});
+  // Widths the op allows; narrower ones than the widest are pruned unless
+  // they use the lanes better (breaksWidestVector).
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t w : {4, 2, 1}) // widest first: it wins the model's ties
+    if (w <= dwGpuWidestVector(branches))
+      vw.ints.push_back(w);
+  s.knobs.push_back(vw);
   return s;
 }
 
@@ -509,10 +562,22 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
     lanesTotal += cb * c.channelsPerBlock;
   }
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
-  // Threads with no output of the block (beyond its work rounded up to a
-  // warp) idle.
-  int64_t work = ceilDiv(c.channelsPerBlock * c.blockH * c.blockW, 32) * 32;
-  f.laneUtilization *= std::min(1.0, double(work) / double(c.threads));
+  // Threads with no output of the block (beyond its work items, one per
+  // vector of channels, rounded up to a warp) idle.
+  double channelUtil = f.laneUtilization;
+  auto threadUtil = [&](int64_t vw) {
+    int64_t work =
+        ceilDiv(c.channelsPerBlock / vw * c.blockH * c.blockW, 32) * 32;
+    return std::min(1.0, double(work) / double(c.threads));
+  };
+  int64_t vw = std::max<int64_t>(1, c.vectorWidth);
+  f.laneUtilization = channelUtil * threadUtil(vw);
+  // vector_width: the widest legal one is preferred (breaksWidestVector).
+  int64_t widest =
+      std::min<int64_t>(dwGpuWidestVector(branches), c.channelsPerBlock);
+  f.vectorLanes = vw;
+  f.widestVectorLanes = std::max<int64_t>(widest, 1);
+  f.widestLaneUtilization = channelUtil * threadUtil(f.widestVectorLanes);
   f.parallelTasks = tasks;
   f.threads = c.threads;
   return f;

@@ -20,6 +20,7 @@ struct DwGeom {
   int64_t oh = 0, ow = 0;
   int64_t cIn0 = 0;  ///< first channel of the slice in the input
   int64_t cOut0 = 0; ///< first channel of the slice in the output
+  bool nhwc = true;  ///< layout of the op (channels contiguous)
   int64_t flops() const { return 2 * n * c * oh * ow * kh * kw; }
 };
 
@@ -70,6 +71,9 @@ struct DwGpuConfig {
   int64_t channelsPerBlock = 32;
   int64_t threads = 256;
   int64_t smemStage = 1; ///< 1: input halo in shared memory; 0: global reads
+  /// Adjacent channels per thread access (1, 2, 4: ld/st.global.v2/v4.f32);
+  /// NHWC only, dividing channels_per_block and every branch's channels.
+  int64_t vectorWidth = 1;
 
   static FailureOr<DwGpuConfig> parse(ConfigAttr config,
                                       const DwGpuConfig &base,
@@ -84,6 +88,9 @@ int64_t dwGpuSharedBytes(const DwGpuConfig &cfg, const DwGeom &g);
 /// Rows / columns of the input halo of one output tile.
 int64_t dwGpuHaloRows(const DwGpuConfig &cfg, const DwGeom &g);
 int64_t dwGpuHaloCols(const DwGpuConfig &cfg, const DwGeom &g);
+/// The widest vector_width (4, 2 or 1) legal for `branches` (NHWC with
+/// channel counts and offsets it divides).
+int64_t dwGpuWidestVector(ArrayRef<DwGeom> branches);
 LogicalResult checkDwGpuConfig(const DwGpuConfig &cfg,
                                ArrayRef<DwGeom> branches,
                                const TargetInfo &target, std::string &reason);

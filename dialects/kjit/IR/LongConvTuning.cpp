@@ -223,7 +223,8 @@ FailureOr<BflyGpuConfig> BflyGpuConfig::parse(ConfigAttr config,
                [&](StringRef v) { c.fused = v == "fused"; })
       .integer("rows_per_block", c.rowsPerBlock)
       .integer("chunk", c.chunk)
-      .integer("threads", c.threads);
+      .integer("threads", c.threads)
+      .integer("vector_width", c.vectorWidth);
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -233,7 +234,8 @@ ConfigAttr BflyGpuConfig::toAttr(MLIRContext *ctx) const {
   return ConfigAttr::get(ctx,
                          {{"rows_per_block", rowsPerBlock},
                           {"chunk", chunk},
-                          {"threads", threads}},
+                          {"threads", threads},
+                          {"vector_width", vectorWidth}},
                          {{"variant", fused ? "fused" : "split"}});
 }
 
@@ -242,6 +244,13 @@ int64_t mlir::kjit::bflyGpuSharedBytes(const BflyGpuConfig &c,
   if (c.fused)
     return 4 * c.rowsPerBlock * 2 * g.n;
   return 4 * std::max(c.rowChunk(g) * g.m2, c.colChunk(g) * g.m1);
+}
+
+int64_t mlir::kjit::bflyGpuWidestVector(const BflyGeom &g) {
+  for (int64_t w : {4, 2})
+    if (g.m2 > 0 && g.m2 % w == 0)
+      return w;
+  return 1;
 }
 
 LogicalResult mlir::kjit::checkBflyGpuConfig(const BflyGpuConfig &c,
@@ -258,6 +267,16 @@ LogicalResult mlir::kjit::checkBflyGpuConfig(const BflyGpuConfig &c,
   }
   if (failed(checkGpuThreads(c.threads, t, reason)))
     return failure();
+  if (c.vectorWidth != 1 && c.vectorWidth != 2 && c.vectorWidth != 4) {
+    reason = "vector_width must be 1, 2 or 4, got " + str(c.vectorWidth);
+    return failure();
+  }
+  if (g.m2 % c.vectorWidth != 0) {
+    reason = "vector_width (" + str(c.vectorWidth) +
+             ") must divide the inner block size m2 = " + str(g.m2) +
+             "; the widest legal here is " + str(bflyGpuWidestVector(g));
+    return failure();
+  }
   std::string what =
       c.fused ? "the fused Monarch kernel (" + str(c.rowsPerBlock) +
                     " rows x 2 x N = " + str(g.n) +
@@ -285,6 +304,7 @@ BflyGpuConfig mlir::kjit::defaultBflyGpuConfig(const BflyGeom &g,
                          : std::max(c.rowChunk(g) * g.m2,
                                     c.colChunk(g) * g.m1);
   c.threads = std::clamp<int64_t>(ceilDiv(work, 32) * 32, 32, 256);
+  c.vectorWidth = bflyGpuWidestVector(g);
   return c;
 }
 
@@ -295,6 +315,13 @@ SearchSpace mlir::kjit::bflyGpuSearchSpace(const BflyGeom &g,
   s.knobs.push_back({"rows_per_block", {1, 2, 4, 8}, {}});
   s.knobs.push_back({"chunk", {4, 8, 16, 32, 64}, {}});
   s.knobs.push_back({"threads", {64, 128, 256, 512}, {}});
+  // Widths m2 allows, widest first (it wins the model's ties); narrower
+  // ones are pruned (breaksWidestVector).
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t w : {4, 2, 1})
+    if (w <= bflyGpuWidestVector(g))
+      vw.ints.push_back(w);
+  s.knobs.push_back(vw);
   return s;
 }
 
@@ -316,6 +343,9 @@ CostFeatures mlir::kjit::bflyGpuCostFeatures(const BflyGpuConfig &c,
                                     c.colChunk(g) * g.m1);
   f.laneUtilization =
       std::min(1.0, double(ceilDiv(work, 32) * 32) / double(c.threads));
+  f.vectorLanes = std::max<int64_t>(c.vectorWidth, 1);
+  f.widestVectorLanes = bflyGpuWidestVector(g);
+  f.widestLaneUtilization = f.laneUtilization;
   // `chunk` has no effect on the fused kernel, rows_per_block none on the
   // split one: keep one value of each (the default's).
   BflyGpuConfig d = defaultBflyGpuConfig(g, t);

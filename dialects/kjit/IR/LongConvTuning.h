@@ -61,6 +61,10 @@ struct BflyGpuConfig {
   int64_t rowsPerBlock = 1;
   int64_t chunk = 16;
   int64_t threads = 256;
+  /// Adjacent floats per global access (1, 2, 4: ld/st.global.v2/v4): the
+  /// rows of x read into shared memory (both variants) and, fused, y
+  /// written W outputs per thread item. Must divide m2.
+  int64_t vectorWidth = 1;
 
   static FailureOr<BflyGpuConfig> parse(ConfigAttr config,
                                         const BflyGpuConfig &base,
@@ -71,6 +75,8 @@ struct BflyGpuConfig {
   int64_t colChunk(const BflyGeom &g) const { return std::min(chunk, g.m2); }
 };
 int64_t bflyGpuSharedBytes(const BflyGpuConfig &c, const BflyGeom &g);
+/// The widest vector_width (4, 2, 1) dividing m2.
+int64_t bflyGpuWidestVector(const BflyGeom &g);
 LogicalResult checkBflyGpuConfig(const BflyGpuConfig &cfg, const BflyGeom &g,
                                  const TargetInfo &target,
                                  std::string &reason);

@@ -275,7 +275,8 @@ namespace {
 const IntKnob<SpmmGpuConfig> kSpmmGpuConfigKnobs[] = {
     {"threads", &SpmmGpuConfig::threads},
     {"col_threads", &SpmmGpuConfig::colThreads},
-    {"cols_per_thread", &SpmmGpuConfig::colsPerThread}};
+    {"cols_per_thread", &SpmmGpuConfig::colsPerThread},
+    {"vector_width", &SpmmGpuConfig::vectorWidth}};
 } // namespace
 
 FailureOr<SpmmGpuConfig> SpmmGpuConfig::parse(ConfigAttr config,
@@ -306,20 +307,45 @@ LogicalResult mlir::kjit::checkSpmmGpuConfig(const SpmmGpuConfig &c,
              str(c.colsPerThread);
     return failure();
   }
-  (void)g;
+  if (c.vectorWidth != 1 && c.vectorWidth != 2 && c.vectorWidth != 4) {
+    reason = "vector_width must be 1, 2 or 4, got " + str(c.vectorWidth);
+    return failure();
+  }
+  if (g.n % c.vectorWidth != 0) {
+    reason = "vector_width (" + str(c.vectorWidth) +
+             ") must divide the columns of b and out (N = " + str(g.n) +
+             "); the widest legal here is " + str(spmmGpuWidestVector(g));
+    return failure();
+  }
+  if (c.colsPerThread * c.vectorWidth > 32) {
+    reason = "cols_per_thread x vector_width (" +
+             str(c.colsPerThread * c.vectorWidth) +
+             " accumulators per thread) must be at most 32";
+    return failure();
+  }
   return success();
+}
+
+int64_t mlir::kjit::spmmGpuWidestVector(const SpmmGeom &g) {
+  for (int64_t w : {4, 2})
+    if (g.n > 0 && g.n % w == 0)
+      return w;
+  return 1;
 }
 
 SpmmGpuConfig mlir::kjit::defaultSpmmGpuConfig(const SpmmGeom &g,
                                                const TargetInfo &t) {
   SpmmGpuConfig c;
   c.threads = 256;
-  // A warp per row where N fills it, fewer threads per row for narrow N.
+  // The widest vectors N allows; a warp per row where N / vector_width
+  // fills it, fewer threads per row for narrow N.
+  c.vectorWidth = spmmGpuWidestVector(g);
+  int64_t slots = ceilDiv(std::max<int64_t>(g.n, 1), c.vectorWidth);
   c.colThreads = 32;
-  while (c.colThreads > 1 && c.colThreads / 2 >= g.n)
+  while (c.colThreads > 1 && c.colThreads / 2 >= slots)
     c.colThreads /= 2;
-  c.colsPerThread = std::clamp<int64_t>(
-      ceilDiv(std::max<int64_t>(g.n, 1), c.colThreads), 1, 4);
+  c.colsPerThread =
+      std::clamp<int64_t>(ceilDiv(slots, c.colThreads), 1, 4);
   // No more rows per block than rows (fewer threads for a short matrix).
   while (c.threads > 32 && c.threads / 2 >= c.colThreads &&
          c.rowsPerBlock() > std::max<int64_t>(g.m, 1))
@@ -333,6 +359,13 @@ SearchSpace mlir::kjit::spmmGpuSearchSpace(const SpmmGeom &g,
   s.knobs.push_back({"threads", {64, 128, 256, 512}, {}});
   s.knobs.push_back({"col_threads", {4, 8, 16, 32, 64}, {}});
   s.knobs.push_back({"cols_per_thread", {1, 2, 4, 8}, {}});
+  // Widths N allows; narrower ones than the widest are pruned unless they
+  // use the lanes better (breaksWidestVector).
+  Knob vw{"vector_width", {}, {}};
+  for (int64_t w : {4, 2, 1}) // widest first: it wins the model's ties
+    if (w <= spmmGpuWidestVector(g))
+      vw.ints.push_back(w);
+  s.knobs.push_back(vw);
   return s;
 }
 
@@ -351,9 +384,20 @@ CostFeatures mlir::kjit::spmmGpuCostFeatures(const SpmmGpuConfig &c,
   f.threads = c.threads;
   f.laneUtilization = n > 0 ? n / (tiles * c.nTile()) : 1;
   // Row slots of a block past the matrix idle.
-  f.laneUtilization *= std::min(
+  double rowUtil = std::min(
       1.0, double(ceilDiv(std::max<int64_t>(g.m, 1) * c.colThreads, 32) * 32) /
                double(c.threads));
+  f.laneUtilization *= rowUtil;
+  // vector_width: the widest legal one is preferred (breaksWidestVector)
+  // unless a narrower one wastes fewer columns of the tile.
+  SpmmGpuConfig wide = c;
+  wide.vectorWidth = spmmGpuWidestVector(g);
+  double wideTiles =
+      (double)ceilDiv(std::max<int64_t>(g.n, 1), wide.nTile());
+  f.vectorLanes = c.vectorWidth;
+  f.widestVectorLanes = wide.vectorWidth;
+  f.widestLaneUtilization =
+      (n > 0 ? n / (wideTiles * wide.nTile()) : 1) * rowUtil;
   return f;
 }
 

@@ -78,24 +78,29 @@ CostFeatures spmmCostFeatures(const SpmmConfig &cfg, const SpmmGeom &g,
 /// columns of N; the col_threads threads of a row walk its nonzeros
 /// together (same index and value: a broadcast load) and each keeps
 /// cols_per_thread accumulators for the columns ct, ct + col_threads, ...
-/// (coalesced rows of b and out).
+/// (coalesced rows of b and out). With vector_width W > 1 each of those is
+/// W adjacent columns (W (ct + k col_threads) + l, l < W) read and written
+/// as one vector<W x f32> (ld/st.global.v2/v4); W must divide N.
 struct SpmmGpuConfig {
   int64_t threads = 256;
   int64_t colThreads = 32;   ///< threads per row (power of two <= threads)
-  int64_t colsPerThread = 2; ///< accumulators per thread (1..16)
+  int64_t colsPerThread = 2; ///< column slots per thread (1..16)
+  int64_t vectorWidth = 1;   ///< columns per slot (1, 2, 4; divides N)
 
   static FailureOr<SpmmGpuConfig> parse(ConfigAttr config,
                                         const SpmmGpuConfig &base,
                                         std::string &reason);
   ConfigAttr toAttr(MLIRContext *ctx) const;
   int64_t rowsPerBlock() const { return threads / colThreads; }
-  int64_t nTile() const { return colThreads * colsPerThread; }
+  int64_t nTile() const { return colThreads * colsPerThread * vectorWidth; }
 };
 LogicalResult checkSpmmGpuConfig(const SpmmGpuConfig &cfg, const SpmmGeom &g,
                                  const TargetInfo &target,
                                  std::string &reason);
 SpmmGpuConfig defaultSpmmGpuConfig(const SpmmGeom &g,
                                    const TargetInfo &target);
+/// The widest vector_width (4, 2, 1) dividing N.
+int64_t spmmGpuWidestVector(const SpmmGeom &g);
 SearchSpace spmmGpuSearchSpace(const SpmmGeom &g, const TargetInfo &target);
 CostFeatures spmmGpuCostFeatures(const SpmmGpuConfig &cfg, const SpmmGeom &g,
                                  const TargetInfo &target);
