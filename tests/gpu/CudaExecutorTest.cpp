@@ -543,6 +543,8 @@ TEST(CudaExecutor, SpgemmMalformedCsrIsAnError) {
     auto ok = kg->runAllocating(inputs(a, b));
     ASSERT_TRUE(bool(ok)) << ok.errorMessage();
     EXPECT_EQ(compareCsr(*ok, want), "");
+  }
+}
 
 //===----------------------------------------------------------------------===//
 // vector_width (ld/st.global.v2/v4): every width gives the reference's
