@@ -4,10 +4,12 @@
 // "no CUDA driver: ..." message where there is none. Depthwise convolution
 // (the op with a GPU generator) on the GPU against the naive reference at
 // several shapes (odd, prime, stride, dilation, bias), through host views
-// and through DeviceBuffer views; timing with CUDA events.
+// and through DeviceBuffer views; timing with CUDA events. Also runs on the
+// CPU under the emulating driver (KJIT_GPU_EMULATE=1: the emu.* entries).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
+#include "EmuDriverEnv.h"
 #include "kjit/kjit.h"
 #include "tests/reference/Reference.h"
 

@@ -39,6 +39,7 @@
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/AttributeMask.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -187,6 +188,11 @@ static float emuSaturatef(float x) {
   return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
 }
 static float emuFastExpf(float x) { return std::exp(x); }
+/// PTX ex2.approx.ftz.f32: 2^x, subnormal results flushed to zero.
+static float emuEx2ApproxFtz(float x) {
+  float r = std::exp2(x);
+  return std::fpclassify(r) == FP_SUBNORMAL ? 0.0f : r;
+}
 } // extern "C"
 
 /// An emulator function and the LLVM signature it implements ("f(f)":
@@ -256,6 +262,16 @@ const std::map<std::string, Impl> &libdevice() {
   };
   return m;
 }
+
+/// Inline PTX the generators emit, by asm string and constraints.
+struct AsmImpl {
+  const char *asmString, *constraints;
+  Impl impl;
+};
+const AsmImpl kInlineAsm[] = {
+    {"ex2.approx.ftz.f32 $0, $1;", "=f,f",
+     {(void *)&emuEx2ApproxFtz, "f(f)"}},
+};
 
 std::string signatureOf(llvm::FunctionType *ft) {
   auto code = [](llvm::Type *t) -> std::string {
@@ -385,6 +401,39 @@ std::string rewriteForHost(llvm::Module &m, const llvm::DataLayout &dl,
   }
   if (kernels.empty())
     return "the module has no kernel";
+
+  // Inline PTX -> emulator functions.
+  for (llvm::Function &f : m)
+    for (llvm::BasicBlock &bb : f)
+      for (llvm::Instruction &i : llvm::make_early_inc_range(bb)) {
+        auto *call = llvm::dyn_cast<llvm::CallInst>(&i);
+        if (!call || !call->isInlineAsm())
+          continue;
+        auto *ia = llvm::cast<llvm::InlineAsm>(call->getCalledOperand());
+        const AsmImpl *found = nullptr;
+        for (const AsmImpl &a : kInlineAsm)
+          if (ia->getAsmString() == a.asmString &&
+              ia->getConstraintString() == a.constraints)
+            found = &a;
+        std::string sig = signatureOf(ia->getFunctionType());
+        if (!found)
+          return std::string("the kernel has inline PTX the emulator does "
+                             "not implement: \"") +
+                 ia->getAsmString().str() + "\" (\"" +
+                 ia->getConstraintString().str() + "\")";
+        if (sig != found->impl.sig)
+          return "inline PTX \"" + ia->getAsmString().str() +
+                 "\" has the signature " + sig + ", the emulator's is " +
+                 found->impl.sig;
+        std::string sym = std::string("kjit_emu.asm.") + found->asmString;
+        llvm::FunctionCallee g =
+            m.getOrInsertFunction(sym, ia->getFunctionType());
+        std::vector<llvm::Value *> args(call->arg_begin(), call->arg_end());
+        auto *repl = llvm::CallInst::Create(g, args, "", call->getIterator());
+        call->replaceAllUsesWith(repl);
+        call->eraseFromParent();
+        out.symbols[sym] = found->impl.fn;
+      }
 
   // libdevice functions and NVVM intrinsics -> emulator functions.
   std::vector<llvm::Function *> replaced;
