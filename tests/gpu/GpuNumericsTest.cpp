@@ -444,3 +444,26 @@ INSTANTIATE_TEST_SUITE_P(Ops, GpuNumerics, ::testing::ValuesIn(cases()),
                          [](const auto &info) { return info.param.name; });
 
 } // namespace
+
+namespace {
+// Under the emulator only: device code it cannot run (PTX or a cubin, made
+// without KJIT_GPU_EMULATE=1) is a load error that says why, not a crash.
+TEST(GpuEmulator, PtxOrCubinIsAClearError) {
+  auto info = runtime::cudaDeviceInfo(0);
+  if (!info || info->name != "kjit CPU emulator") {
+    if (!info)
+      llvm::consumeError(info.takeError());
+    GTEST_SKIP() << "not running under the emulating driver";
+  }
+  Case c = dwCase("dw", false, 1, 3, 5, 7, 3, 1, 1, false);
+  unsetenv("KJIT_GPU_EMULATE");
+  Jit gpu(Target::cuda(0), noDiskCache());
+  auto k = gpu.compileModule(c.module);
+  setenv("KJIT_GPU_EMULATE", "1", 1);
+  ASSERT_FALSE(bool(k));
+  EXPECT_NE(k.errorMessage().find("is not LLVM bitcode"), std::string::npos)
+      << k.errorMessage();
+  EXPECT_NE(k.errorMessage().find("KJIT_GPU_EMULATE=1"), std::string::npos)
+      << k.errorMessage();
+}
+} // namespace
