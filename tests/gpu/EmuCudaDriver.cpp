@@ -26,8 +26,14 @@
 // copies; events read the host clock. What the emulator cannot do is an
 // error (cuGetErrorString says what), not a crash; an out-of-bounds access
 // of a kernel is still one (as it may be on a GPU).
-// Loaded by the runtime through KJIT_CUDA_DRIVER (tests/gpu/CMakeLists.txt:
-// the *-emu tests). Device: "kjit CPU emulator", compute capability 9.0.
+// What it does not model: warps (no shuffles or votes; none is emitted),
+// blocks running at the same time (races between blocks go unseen), real
+// timing. Within a block, threads run one at a time from barrier to barrier,
+// so a missing barrier usually shows as a wrong result.
+// Loaded by the runtime through KJIT_CUDA_DRIVER (the tests' EmuDriverEnv.h
+// sets it under KJIT_GPU_EMULATE=1: the emu.* ctest entries). Device: "kjit
+// CPU emulator", compute capability 9.0. KJIT_EMU_VERBOSE=1 prints every
+// error it reports on stderr.
 //
 //===----------------------------------------------------------------------===//
 #include "llvm/Bitcode/BitcodeReader.h"
