@@ -6,7 +6,8 @@
 // multi-launch) on Target::cuda(0), at small shapes with odd and prime
 // sizes, for its default GPU config plus a random sample of legal configs
 // of its GPU search space (autotune's enumerate for sm_90; the seed is in
-// every failure message), against an independent reference: tests/reference
+// every failure message; KJIT_TEST_GPU_CONFIGS=N samples N instead of 3),
+// against an independent reference: tests/reference
 // for the convs, direct loops here for spmm, butterfly and fft_conv (the
 // formulas of ARCHITECTURE.md, double accumulation) and the CPU kjit kernel
 // for window attention (no independent reference exists; the CPU kernel is
@@ -423,7 +424,11 @@ TEST_P(GpuNumerics, MatchesReferenceForSampledConfigs) {
   }
   ASSERT_EQ(want.size(), size_t(outSize));
   std::string error;
-  std::vector<std::string> configs = configsOf(c, 3, rng, error);
+  // KJIT_TEST_GPU_CONFIGS=N samples N configs instead of 3 (a wider sweep).
+  size_t sample = 3;
+  if (const char *e = std::getenv("KJIT_TEST_GPU_CONFIGS"))
+    sample = size_t(std::strtoul(e, nullptr, 10));
+  std::vector<std::string> configs = configsOf(c, sample, rng, error);
   ASSERT_TRUE(error.empty()) << error;
   for (const std::string &config : configs) {
     SCOPED_TRACE("config " + (config.empty() ? "(default)" : config));
