@@ -217,13 +217,27 @@ std::string packedSymbolName(const std::string &entry) {
   return "kjit_packed_" + entry;
 }
 
+static std::string compilerKeyBase();
+
+bool gpuEmulationRequested() {
+  const char *env = std::getenv("KJIT_GPU_EMULATE");
+  return env && std::string(env) == "1";
+}
+
 std::string compilerKey() {
+  // Emulation objects and their timings never mix with real ones.
+  if (gpuEmulationRequested())
+    return compilerKeyBase() + ";gpu-emulate";
+  return compilerKeyBase();
+}
+
+static std::string compilerKeyBase() {
   static const std::string key = [] {
     // The binary that holds this code: a rebuilt compiler never serves
     // objects cached by an older one, even without a version bump.
     std::string self = "unknown";
     Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&compilerKey),
+    if (dladdr(reinterpret_cast<void *>(&compilerKeyBase),
                &info) &&
         info.dli_fname) {
       struct stat st;
@@ -364,11 +378,13 @@ prepare(const CompileRequest &request) {
   notes.resize(out.configs.size());
   out.configNotes = std::move(notes);
   out.workloadKey = sha256Hex(out.canonicalText + "\nentry=" + out.entry);
+  out.gpuEmulate = request.gpuEmulate && !request.cudaChip.empty();
   out.cacheKey = sha256Hex(out.workloadKey + "\n" + request.target.key() +
                            "\n" + compilerKey() +
                            (request.cudaChip.empty()
                                 ? std::string()
-                                : "\ncuda=" + request.cudaChip));
+                                : "\ncuda=" + request.cudaChip) +
+                           (out.gpuEmulate ? "\ngpu-emulate" : ""));
   timer.lap("configs and keys");
   return out;
 }
@@ -417,7 +433,7 @@ llvm::Expected<Artifact> generate(const PreparedModule &prep,
 static llvm::Expected<OwningOpRef<ModuleOp>>
 runNvvmPipeline(MLIRContext &ctx, DiagCapture &diags,
                 const PreparedModule &prep, const std::string &chip,
-                const std::string &features) {
+                const std::string &features, bool emulate = false) {
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(prep.canonicalText, &ctx, "prepared.mlir");
   if (!module)
@@ -448,6 +464,7 @@ runNvvmPipeline(MLIRContext &ctx, DiagCapture &diags,
   NvvmPipelineOptions opts;
   opts.chip = chip;
   opts.features = features;
+  opts.emulate = emulate;
   std::string reason;
   if (failed(buildNvvmPipeline(pm, opts, reason)))
     return makeError(reason);
@@ -535,15 +552,16 @@ llvm::Expected<Artifact> generateCuda(const PreparedModule &prep,
   initLLVMTargets();
   MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
   DiagCapture diags(ctx);
-  auto module = runNvvmPipeline(ctx, diags, prep, chip, "");
+  auto module = runNvvmPipeline(ctx, diags, prep, chip, "", prep.gpuEmulate);
   if (!module)
     return module.takeError();
   timer.lap("NVVM pipeline");
 
-  bool cubin = format == CudaBinaryFormat::Cubin ||
-               (format == CudaBinaryFormat::Auto && !ptxasPath().empty() &&
-                llvm::sys::fs::can_execute(ptxasPath()));
-  std::string embedded = cubin ? "cubin" : "ptx";
+  bool cubin = !prep.gpuEmulate &&
+               (format == CudaBinaryFormat::Cubin ||
+                (format == CudaBinaryFormat::Auto && !ptxasPath().empty() &&
+                 llvm::sys::fs::can_execute(ptxasPath())));
+  std::string embedded = prep.gpuEmulate ? "llvm" : cubin ? "cubin" : "ptx";
   if (cubin) {
     // ptxas ahead of time: the driver loads a cubin without its JIT.
     llvm::Error failure = llvm::Error::success();

@@ -66,6 +66,11 @@ struct CompileRequest {
   /// CUDA chip ("sm_90") to resolve GPU configs for (then feed the prepared
   /// module to compileToPtx); empty: CPU configs for `target`.
   std::string cudaChip;
+  /// TEST ONLY, with cudaChip: generateCuda embeds the device code as LLVM
+  /// bitcode for kjit's CPU emulator (tests/gpu/EmuCudaDriver.cpp) instead
+  /// of PTX/cubin. Part of the cache key, so such an object is never served
+  /// to a real GPU. The runtime sets it from $KJIT_GPU_EMULATE=1.
+  bool gpuEmulate = false;
 };
 
 /// What `prepare` returns: cheap to get (parse + verify + config
@@ -79,6 +84,7 @@ struct PreparedModule {
   std::vector<std::string> configNotes;
   std::string workloadKey;          ///< hash of canonicalText + entry
   std::string cacheKey; ///< workload + target + compiler version (hex)
+  bool gpuEmulate = false; ///< CompileRequest::gpuEmulate (test only)
 };
 
 struct Artifact {
@@ -94,7 +100,8 @@ struct Artifact {
   /// CUDA only (generateCuda): `void init(void)` loads the embedded device
   /// code into the current CUDA context (through the mgpu* runtime
   /// functions), `void fini(void)` unloads it; deviceCode is "ptx" or
-  /// "cubin". Empty for CPU objects.
+  /// "cubin" ("llvm": bitcode for the CPU emulator, tests only). Empty for
+  /// CPU objects.
   std::string initSymbol, finiSymbol, deviceCode;
 };
 
@@ -146,7 +153,14 @@ llvm::Expected<std::string> assemblePtx(const std::string &ptx,
 std::string packedSymbolName(const std::string &entry);
 
 /// kjit version + LLVM version + hash of the pipeline; part of every key.
+/// Ends in ";gpu-emulate" while gpuEmulationRequested().
 std::string compilerKey();
+
+/// TEST ONLY: true when $KJIT_GPU_EMULATE is "1": CUDA compiles embed LLVM
+/// bitcode for kjit's CPU emulating libcuda (tests/gpu/EmuCudaDriver.cpp,
+/// loaded with KJIT_CUDA_DRIVER) instead of PTX. Never set it with a real
+/// GPU driver: that driver rejects the module at load time.
+bool gpuEmulationRequested();
 
 /// Libraries the generated code calls into (libomp); loaded once.
 llvm::Error loadRuntimeLibraries();

@@ -180,7 +180,9 @@ LogicalResult buildNvvmPipeline(OpPassManager &pm,
   gpu::GPUToNVVMPipelineOptions up;
   up.cubinChip = options.chip.getValue();
   up.cubinFeatures = *features;
-  up.cubinFormat = "isa";
+  // Emulation (test only): the gpu.module's LLVM IR as bitcode, which
+  // SelectObjectAttr loads with mgpuModuleLoad(data, size).
+  up.cubinFormat = options.emulate ? "llvm" : "isa";
   up.optLevel = options.optLevel.getValue();
   gpu::buildLowerToNVVMPassPipeline(pm, up);
   return success();

@@ -31,6 +31,14 @@ struct NvvmPipelineOptions
   Option<int> optLevel{*this, "opt-level",
                        llvm::cl::desc("LLVM optimization level for NVPTX"),
                        llvm::cl::init(3)};
+  /// TEST ONLY: the device code as LLVM bitcode (gpu-module-to-binary
+  /// format "llvm") instead of PTX, for the CPU emulator of tests/gpu
+  /// (EmuCudaDriver.cpp). A real CUDA driver cannot load it.
+  Option<bool> emulate{
+      *this, "emulate",
+      llvm::cl::desc("test only: emit LLVM bitcode for kjit's CPU emulating "
+                     "libcuda instead of PTX"),
+      llvm::cl::init(false)};
 };
 
 /// Facts of a CUDA chip ("sm_90") for legality checks (compute capability,

@@ -287,11 +287,24 @@ bool unusable(const char *call) {
 }
 
 extern "C" {
-void *kjit_mgpuModuleLoad(void *data, size_t /*size*/) {
+void *kjit_mgpuModuleLoad(void *data, size_t size) {
   if (unusable("mgpuModuleLoad"))
     return nullptr;
+  // Raw LLVM bitcode ('BC' 0xC0DE: KJIT_GPU_EMULATE=1, test only) goes to
+  // the emulating driver in LLVM's bitcode wrapper (magic 0x0B17C0DE,
+  // version, offset, size, cputype), which says its length:
+  // cuModuleLoadData takes none.
+  std::string wrapped;
+  if (size >= 4 && memcmp(data, "BC\xC0\xDE", 4) == 0) {
+    uint32_t header[5] = {0x0B17C0DEu, 0, 20, uint32_t(size), 0};
+    wrapped.assign(reinterpret_cast<const char *>(header), sizeof(header));
+    wrapped.append(static_cast<const char *>(data), size);
+    data = wrapped.data();
+  }
   CUmodule m = nullptr;
-  if (failed(driver.cuModuleLoadData(&m, data), "cuModuleLoadData (cubin)"))
+  if (failed(driver.cuModuleLoadData(&m, data),
+             wrapped.empty() ? "cuModuleLoadData (cubin)"
+                             : "cuModuleLoadData (LLVM bitcode)"))
     return nullptr;
   shim.modules.push_back(m);
   return m;

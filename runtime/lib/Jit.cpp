@@ -1198,6 +1198,9 @@ JitImpl::requestFor(const std::string &text, const CompileOptions &opts) const {
   request.threads = opts.threads;
   request.target = hostCpu();
   request.cudaChip = cudaChip;
+  // Test only: device code for the CPU emulating driver (KJIT_GPU_EMULATE=1).
+  request.gpuEmulate =
+      target.kind == Target::Kind::CUDA && compiler::gpuEmulationRequested();
   return request;
 }
 

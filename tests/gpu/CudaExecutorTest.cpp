@@ -8,10 +8,12 @@
 // spgemm (kernel-allocated outputs) against a map-based reference;
 // vector_width 1/2/4 of depthwise NHWC, spmm, window attention and
 // butterfly, also on device views one float off their aligned start (the
-// scalar fallback).
+// scalar fallback). Also runs on the CPU under the emulating driver
+// (KJIT_GPU_EMULATE=1: the emu.* entries).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
+#include "EmuDriverEnv.h"
 #include "kjit/kjit.h"
 #include "tests/reference/Reference.h"
 

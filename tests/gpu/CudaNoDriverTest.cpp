@@ -188,3 +188,37 @@ TEST(CudaNoDriver, HostObjectForUnknownChipIsAnError) {
   EXPECT_NE(llvm::toString(art.takeError()).find("unknown CUDA chip 'sm_37'"),
             std::string::npos);
 }
+
+// Emulation objects (test only: LLVM bitcode for tests/gpu/EmuCudaDriver)
+// have a cache key of their own, so a real GPU is never served one, and
+// load through mgpuModuleLoad(data, size).
+TEST(CudaNoDriver, EmulationObjectHasItsOwnKey) {
+  compiler::CompileRequest req;
+  req.mlirText = kDwModule;
+  req.target = compiler::CpuTarget::host();
+  req.cudaChip = "sm_90";
+  auto real = compiler::prepare(req);
+  ASSERT_TRUE(bool(real)) << llvm::toString(real.takeError());
+  req.gpuEmulate = true;
+  auto emu = compiler::prepare(req);
+  ASSERT_TRUE(bool(emu)) << llvm::toString(emu.takeError());
+  EXPECT_TRUE(emu->gpuEmulate);
+  EXPECT_FALSE(real->gpuEmulate);
+  EXPECT_NE(emu->cacheKey, real->cacheKey);
+  EXPECT_EQ(emu->workloadKey, real->workloadKey);
+  auto art = compiler::generateCuda(*emu, "sm_90", req.target);
+  ASSERT_TRUE(bool(art)) << llvm::toString(art.takeError());
+  EXPECT_EQ(art->deviceCode, "llvm");
+  Symbols syms = symbolsOf(art->object);
+  EXPECT_TRUE(syms.undefined.count("mgpuModuleLoad"));
+  EXPECT_FALSE(syms.undefined.count("mgpuModuleLoadJIT"));
+  // The bitcode magic, not PTX.
+  EXPECT_NE(art->object.find("BC\xC0\xDE"), std::string::npos);
+  EXPECT_EQ(art->object.find(".visible .entry"), std::string::npos);
+  // The compiler key says so while KJIT_GPU_EMULATE=1.
+  std::string plain = compiler::compilerKey();
+  setenv("KJIT_GPU_EMULATE", "1", 1);
+  std::string emulated = compiler::compilerKey();
+  unsetenv("KJIT_GPU_EMULATE");
+  EXPECT_EQ(emulated, plain + ";gpu-emulate");
+}

@@ -3,6 +3,9 @@
 // PTX has the kernel entry, the shared-memory halo tile and one barrier.
 // RUN: kjit-opt %s --kjit-attach-configs="gpu-chip=sm_90" --kjit-nvvm-pipeline="chip=sm_90" | FileCheck %s
 // RUN: kjit-opt %s --kjit-attach-configs="gpu-chip=sm_80" --kjit-nvvm-pipeline="chip=sm_80" | FileCheck %s --check-prefix=SM80
+// Test only (the CPU emulator, tests/gpu/EmuCudaDriver.cpp): LLVM bitcode
+// instead of PTX.
+// RUN: kjit-opt %s --kjit-attach-configs="gpu-chip=sm_90" --kjit-nvvm-pipeline="chip=sm_90 emulate=1" | FileCheck %s --check-prefix=EMU
 // A PTX version too old for the chip is an error, not an LLVM abort:
 // RUN: not kjit-opt %s --kjit-attach-configs="gpu-chip=sm_90" --kjit-nvvm-pipeline="chip=sm_90 features=+ptx70" 2>&1 | FileCheck %s --check-prefix=OLDPTX
 // RUN: not kjit-opt %s --kjit-attach-configs="gpu-chip=sm_90" --kjit-nvvm-pipeline="chip=sm_37" 2>&1 | FileCheck %s --check-prefix=BADCHIP
@@ -22,6 +25,8 @@
 // CHECK-SAME: bar.sync
 
 // SM80: .target sm_80
+
+// EMU: gpu.binary @main_kjit_0_kernel [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, offload = "BC\C0\DE
 
 // SMEM: illegal config {{.*}}: the shared-memory halo tile needs 270848 bytes per block (46 x 46 x 32 floats); at most 49152
 // THREADS: threads (per block) must be a multiple of 32 in [32, 1024], got 2048
