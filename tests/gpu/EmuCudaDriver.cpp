@@ -971,7 +971,10 @@ CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t n) {
 CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
                        size_t n, void *) {
   std::lock_guard<std::mutex> lock(mu);
-  if (n && (!inDevice(dst, n) || !inDevice(src, n)))
+  // Unified addressing, as the real cuMemcpyAsync: the direction follows
+  // from the pointers, so one side may be host memory (the spgemm host code
+  // copies nnz into a host alloca).
+  if (n && !inDevice(dst, n) && !inDevice(src, n))
     return kInvalidValue;
   memmove(reinterpret_cast<void *>(uintptr_t(dst)),
           reinterpret_cast<void *>(uintptr_t(src)), n);

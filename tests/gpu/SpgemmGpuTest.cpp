@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
+#include "EmuDriverEnv.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
