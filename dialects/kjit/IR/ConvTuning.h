@@ -20,6 +20,7 @@ struct DwGeom {
   int64_t oh = 0, ow = 0;
   int64_t cIn0 = 0;  ///< first channel of the slice in the input
   int64_t cOut0 = 0; ///< first channel of the slice in the output
+  bool nhwc = true;  ///< the op's layout (channels fastest)
   int64_t flops() const { return 2 * n * c * oh * ow * kh * kw; }
 };
 
