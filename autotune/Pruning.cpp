@@ -160,8 +160,12 @@ bool kjit::autotune::breaksGpuSectorUse(const CostFeatures &f,
   if (t.kind != TargetInfo::Kind::CUDA || f.gpuLoadRunBytes <= 0)
     return false;
   // The half-used sectors are those of the tile's loads (movedBytes):
-  // no matter when the kernel is compute-bound (as gpu-input-reuse).
-  bool computeBound = f.movedBytes > 0 &&
+  // no matter when the kernel is compute-bound (as gpu-input-reuse). A
+  // kernel that stages nothing in shared memory (workingSetBytes = 0) loads
+  // every tap from global memory (through L1): each of them wastes half
+  // sectors, so it is never taken as compute-bound here.
+  bool staged = f.workingSetBytes > 0;
+  bool computeBound = staged && f.movedBytes > 0 &&
                       f.flops >= kGpuRidgeFlopsPerByte * f.movedBytes;
   return bestRun >= 32 && f.gpuLoadRunBytes < 32 && !computeBound;
 }
@@ -175,6 +179,53 @@ bool kjit::autotune::breaksGpuInputReuse(const CostFeatures &f,
   bool computeBound = f.flops >= kGpuRidgeFlopsPerByte * f.movedBytes;
   return f.movedBytes > 2 * leastMoved && !computeBound;
 }
+
+std::string kjit::autotune::gpuTileShapeKey(const CostFeatures &f) {
+  char buf[160];
+  snprintf(buf, sizeof buf, "%.0f|%d|%.0f|%d|%.4f", f.parallelTasks,
+           f.threads, f.gpuLoadRunBytes, f.workingSetBytes > 0 ? 1 : 0,
+           f.laneUtilization);
+  return buf;
+}
+
+bool kjit::autotune::breaksGpuTileShape(const CostFeatures &f,
+                                        const TargetInfo &t,
+                                        double leastMovedOfItsKey) {
+  if (t.kind != TargetInfo::Kind::CUDA || f.gpuBusyThreads <= 0 ||
+      f.movedBytes <= 0 || leastMovedOfItsKey <= 0)
+    return false;
+  return f.movedBytes > 1.1 * leastMovedOfItsKey;
+}
+
+namespace {
+/// gpu-tile-shape: the least traffic per gpuTileShapeKey.
+class GpuTileShapeRule : public PruningRule {
+public:
+  std::string name() const override { return "gpu-tile-shape"; }
+  std::string description() const override {
+    return "CUDA: among same-size tiles (same blocks, threads, load runs, "
+           "staging, lane use) traffic at most 1.1x the least (squarer "
+           "tiles re-read less halo)";
+  }
+  void prepare(const std::vector<const CostFeatures *> &alive,
+               const TargetInfo &) override {
+    least_.clear();
+    for (const CostFeatures *f : alive) {
+      if (f->movedBytes <= 0)
+        continue;
+      double &l = least_[gpuTileShapeKey(*f)];
+      l = l == 0 ? f->movedBytes : std::min(l, f->movedBytes);
+    }
+  }
+  bool prunes(const CostFeatures &f, const TargetInfo &t) const override {
+    auto it = least_.find(gpuTileShapeKey(f));
+    return it != least_.end() && breaksGpuTileShape(f, t, it->second);
+  }
+
+private:
+  std::map<std::string, double> least_;
+};
+} // namespace
 
 bool kjit::autotune::breaksGpuRegisterFile(const CostFeatures &f,
                                            const TargetInfo &t) {
@@ -274,7 +325,7 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
   r.push_back(std::make_unique<RelativeRule>(
       "gpu-sector-use",
       "CUDA: global loads in runs of whole 32-byte sectors when some "
-      "candidate's are, unless compute-bound",
+      "candidate's are, unless staged in shared memory and compute-bound",
       [](const std::vector<const CostFeatures *> &alive, const TargetInfo &) {
         double best = 0;
         for (const CostFeatures *f : alive)
@@ -282,6 +333,7 @@ std::vector<std::unique_ptr<PruningRule>> kjit::autotune::defaultRules() {
         return best;
       },
       breaksGpuSectorUse));
+  r.push_back(std::make_unique<GpuTileShapeRule>());
   r.push_back(std::make_unique<RelativeRule>(
       "gpu-input-reuse",
       "CUDA: global traffic at most 2x the least of the candidates, unless "

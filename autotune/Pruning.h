@@ -125,8 +125,9 @@ bool breaksGpuFillThreads(const CostFeatures &f, const TargetInfo &t,
                           double bestBusy);
 /// CUDA: a warp's global loads use whole 32-byte sectors
 /// (CostFeatures::gpuLoadRunBytes >= 32) when some candidate's do
-/// (`bestRun` >= 32), unless the candidate is compute-bound
-/// (kGpuRidgeFlopsPerByte, as gpu-input-reuse).
+/// (`bestRun` >= 32), unless the candidate stages its tile in shared
+/// memory (workingSetBytes > 0) and is compute-bound (kGpuRidgeFlopsPerByte,
+/// as gpu-input-reuse); without staging every tap is a global load.
 bool breaksGpuSectorUse(const CostFeatures &f, const TargetInfo &t,
                         double bestRun);
 /// CUDA: global traffic (movedBytes) at most twice the least (`leastMoved`)
@@ -134,6 +135,15 @@ bool breaksGpuSectorUse(const CostFeatures &f, const TargetInfo &t,
 /// kGpuRidgeFlopsPerByte flops per byte moved: its traffic is hidden).
 bool breaksGpuInputReuse(const CostFeatures &f, const TargetInfo &t,
                          double leastMoved);
+/// CUDA: among candidates alike but for their tile's shape (same blocks,
+/// threads, load runs, shared-memory staging or not, and lane use:
+/// gpuTileShapeKey), global traffic at most 1.1x the least of them: a
+/// squarer tile of the same size re-reads less halo and stages less. Only
+/// for ops that describe their grid (gpuBusyThreads > 0).
+std::string gpuTileShapeKey(const CostFeatures &f);
+bool breaksGpuTileShape(const CostFeatures &f, const TargetInfo &t,
+                        double leastMovedOfItsKey);
+
 /// Flops per byte above which a CUDA fp32 kernel is taken as compute-bound
 /// (about the L2-bandwidth ridge of A100 and H100: 19.5 TFLOP/s / ~5 TB/s,
 /// 67 TFLOP/s / ~10 TB/s).

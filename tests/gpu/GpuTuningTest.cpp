@@ -142,13 +142,13 @@ const DwSurvivorCase kDwSurvivorCases[] = {
   %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc", padding = array<i64: 15, 15, 15, 15>} : (tensor<1x56x56x128xf32>, tensor<128x31x31xf32>) -> tensor<1x56x56x128xf32>
   return %y : tensor<1x56x56x128xf32>
 })",
-     210},
+     130},
     // ConvNeXt-T stage 1: 7x7 on 56x56x96.
     {"k7_56x56x96", R"(func.func @main(%x: tensor<1x56x56x96xf32>, %w: tensor<96x7x7xf32>) -> tensor<1x56x56x96xf32> {
   %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc", padding = array<i64: 3, 3, 3, 3>} : (tensor<1x56x56x96xf32>, tensor<96x7x7xf32>) -> tensor<1x56x56x96xf32>
   return %y : tensor<1x56x56x96xf32>
 })",
-     140},
+     90},
 };
 
 TEST(GpuDepthwisePruning, SurvivorCountsAndTheDefaultKept) {
@@ -179,6 +179,7 @@ TEST(GpuDepthwisePruning, SurvivorCountsAndTheDefaultKept) {
     EXPECT_GT(removed["gpu-fill-threads"], 0u);
     EXPECT_GT(removed["gpu-sector-use"], 0u);
     EXPECT_GT(removed["gpu-fill-sms"], 0u);
+    EXPECT_GT(removed["gpu-tile-shape"], 0u);
   }
 }
 
@@ -218,8 +219,11 @@ TEST(GpuRules, SectorUseAndInputReuse) {
   EXPECT_TRUE(breaksGpuSectorUse(f, t, 32));
   EXPECT_FALSE(breaksGpuSectorUse(f, t, 16)); // nothing better
   f.movedBytes = 1000;
-  f.flops = kGpuRidgeFlopsPerByte * 1000; // compute-bound: kept
+  f.flops = kGpuRidgeFlopsPerByte * 1000; // compute-bound...
+  EXPECT_TRUE(breaksGpuSectorUse(f, t, 32)); // ...but every tap is global
+  f.workingSetBytes = 4096;                  // staged in shared memory
   EXPECT_FALSE(breaksGpuSectorUse(f, t, 32));
+  f.workingSetBytes = 0;
   f.gpuLoadRunBytes = 32;
   EXPECT_FALSE(breaksGpuSectorUse(f, t, 128));
   f.gpuBusyThreads = 1;
@@ -229,6 +233,36 @@ TEST(GpuRules, SectorUseAndInputReuse) {
   EXPECT_FALSE(breaksGpuInputReuse(f, t, 1600));
   f.flops = kGpuRidgeFlopsPerByte * 3000; // compute-bound: traffic hidden
   EXPECT_FALSE(breaksGpuInputReuse(f, t, 1000));
+}
+
+TEST(GpuRules, TileShapeAmongAlikeCandidates) {
+  TargetInfo t = *compiler::cudaTargetInfo("sm_90");
+  CostFeatures square, tall;
+  square.gpuBusyThreads = tall.gpuBusyThreads = 1;
+  square.parallelTasks = tall.parallelTasks = 500;
+  square.threads = tall.threads = 256;
+  square.movedBytes = 1000;
+  tall.movedBytes = 1200;
+  EXPECT_EQ(gpuTileShapeKey(square), gpuTileShapeKey(tall));
+  EXPECT_TRUE(breaksGpuTileShape(tall, t, 1000));
+  EXPECT_FALSE(breaksGpuTileShape(tall, t, 1100));
+  EXPECT_FALSE(breaksGpuTileShape(square, t, 1000));
+  // Longer load runs (NCHW rows): another key, not compared.
+  tall.gpuLoadRunBytes = 128;
+  EXPECT_NE(gpuTileShapeKey(square), gpuTileShapeKey(tall));
+  EnumeratedSpace s;
+  for (double moved : {1000.0, 1200.0, 1050.0}) {
+    SpacePoint p;
+    p.features = square;
+    p.features.movedBytes = moved;
+    p.candidate.configText = std::to_string((int)moved);
+    s.legal.push_back(p);
+  }
+  PruningReport r;
+  auto out = prune(s, defaultRules(), t, r);
+  ASSERT_EQ(out.size(), 2u) << formatReport(r);
+  EXPECT_EQ(out[0].candidate.configText, "1000");
+  EXPECT_EQ(out[1].candidate.configText, "1050");
 }
 
 TEST(GpuRules, RelativeRulesSeeWhatEarlierRulesKept) {
