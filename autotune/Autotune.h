@@ -54,6 +54,15 @@ public:
   /// True when `features` of a candidate break the rule on `target`.
   virtual bool prunes(const CostFeatures &features,
                       const TargetInfo &target) const = 0;
+  /// Called by prune() before `prunes`, with the candidates the earlier
+  /// rules kept: a rule relative to the best candidate (e.g. "at most twice
+  /// the least traffic") reads them here. A rule never prepared is a no-op
+  /// where it needs them.
+  virtual void prepare(const std::vector<const CostFeatures *> &alive,
+                       const TargetInfo &target) {
+    (void)alive;
+    (void)target;
+  }
 };
 
 /// Ranks candidates without running them (roofline from FLOPs and bytes).

@@ -42,11 +42,18 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
   EnumeratedSpace space = (*pw)->enumerate(target);
   std::vector<SpacePoint> survivors =
       prune(space, defaultRules(), target, res.pruning);
+  if (target.kind == TargetInfo::Kind::CUDA && target.computeCapability > 0)
+    survivors = pruneByGpuRegisters(
+        std::move(survivors), target,
+        ptxasResources(workload,
+                       "sm_" + std::to_string(target.computeCapability)),
+        options.gpuRegisters, res.pruning);
   RooflineModel model;
   rank(survivors, model, target);
   res.defaultConfig = (*pw)->defaultConfig(target);
   if (!survivors.empty())
     res.modelPick = survivors.front().candidate.configText;
+  res.survivors = survivors;
   auto finish = [&]() {
     res.seconds = std::chrono::duration<double>(
                       std::chrono::steady_clock::now() - t0)

@@ -37,6 +37,10 @@ struct TuneOptions {
   /// that one lucky measurement on a noisy machine does not pick the winner.
   unsigned confirmTop = 0;
   unsigned confirmRounds = 2;
+  /// CUDA targets: the gpu-registers stage after the rules (each survivor
+  /// compiled for sm_<computeCapability> and assembled by ptxas -v), when
+  /// at most gpuRegisters.maxCandidates survive (0: off).
+  GpuRegisterStageOptions gpuRegisters;
 };
 
 struct TuneResult {
@@ -47,6 +51,10 @@ struct TuneResult {
   std::string bestConfig;
   std::optional<double> bestSeconds;
   std::string modelPick; ///< the cost model's top candidate
+  /// The pruned survivors in the cost model's order, with their features
+  /// (on CUDA: ptxas's registers per thread when the gpu-registers stage
+  /// ran).
+  std::vector<SpacePoint> survivors;
   uint64_t measured = 0, failed = 0;
   uint64_t confirmations = 0; ///< measurements of the confirmation stage
   double seconds = 0;

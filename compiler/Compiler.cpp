@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <dlfcn.h>
 #include <mutex>
 #include <sys/stat.h>
@@ -633,11 +634,17 @@ std::string ptxasPath() {
   return KJIT_PTXAS_PATH;
 }
 
-llvm::Expected<std::string> assemblePtx(const std::string &ptx,
-                                        const std::string &chip) {
+/// Runs `ptxas -arch=chip [extra...] in.ptx -o out.cubin`; returns the
+/// cubin, and ptxas's stdout + stderr in `log`.
+static llvm::Expected<std::string>
+runPtxas(const std::string &ptx, const std::string &chip,
+         llvm::ArrayRef<llvm::StringRef> extra, std::string &log) {
   std::string ptxas = ptxasPath();
   if (ptxas.empty())
     return makeError("no ptxas: install the CUDA toolkit or set KJIT_PTXAS");
+  if (!llvm::sys::fs::can_execute(ptxas))
+    return makeError("ptxas '" + ptxas +
+                     "' is not an executable (set KJIT_PTXAS to one)");
   if (!cudaTargetInfo(chip))
     return makeError("unknown CUDA chip '" + chip + "'");
   llvm::SmallString<128> in, out, err;
@@ -660,23 +667,135 @@ llvm::Expected<std::string> assemblePtx(const std::string &ptx,
     os << ptx;
   }
   std::string arch = "-arch=" + chip;
-  llvm::SmallVector<llvm::StringRef> args = {ptxas, arch, in, "-o", out};
+  llvm::SmallVector<llvm::StringRef> args = {ptxas, arch};
+  args.append(extra.begin(), extra.end());
+  args.append({in, "-o", out});
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, err.str(),
                                                 err.str()};
   std::string execErr;
   int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects,
                                      /*SecondsToWait=*/120, 0, &execErr);
-  if (rc != 0) {
-    std::string log;
-    if (auto buf = llvm::MemoryBuffer::getFile(err))
-      log = (*buf)->getBuffer().str();
+  log.clear();
+  if (auto buf = llvm::MemoryBuffer::getFile(err))
+    log = (*buf)->getBuffer().str();
+  if (rc != 0)
     return makeError("ptxas -arch=" + chip + " failed (exit " +
                      Twine(rc) + "): " + (log.empty() ? execErr : log));
-  }
   auto buf = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
   if (!buf)
     return makeError("cannot read the cubin: " + buf.getError().message());
   return (*buf)->getBuffer().str();
+}
+
+llvm::Expected<std::string> assemblePtx(const std::string &ptx,
+                                        const std::string &chip) {
+  std::string log;
+  return runPtxas(ptx, chip, {}, log);
+}
+
+/// The number before `suffix` in `piece` ("26 registers" -> 26); -1 if
+/// `piece` is not "<integer><suffix>".
+static int64_t numberBefore(llvm::StringRef piece, llvm::StringRef suffix) {
+  piece = piece.trim();
+  if (!piece.consume_back(suffix))
+    return -1;
+  int64_t v = 0;
+  if (piece.trim().getAsInteger(10, v))
+    return -1;
+  return v;
+}
+
+std::vector<KernelResources> parsePtxasInfo(llvm::StringRef log) {
+  std::vector<KernelResources> kernels;
+  std::string propsOf; // the function of the last "Function properties"
+  llvm::SmallVector<llvm::StringRef> lines;
+  log.split(lines, '\n');
+  auto quoted = [](llvm::StringRef s) {
+    size_t a = s.find('\'');
+    if (a == llvm::StringRef::npos)
+      return llvm::StringRef();
+    size_t b = s.find('\'', a + 1);
+    return b == llvm::StringRef::npos ? llvm::StringRef()
+                                      : s.slice(a + 1, b);
+  };
+  auto find = [&](llvm::StringRef name) -> KernelResources * {
+    for (KernelResources &k : kernels)
+      if (k.name == name)
+        return &k;
+    return nullptr;
+  };
+  for (llvm::StringRef line : lines) {
+    line = line.trim();
+    llvm::StringRef body = line;
+    if (body.consume_front("ptxas info")) {
+      body = body.ltrim();
+      body.consume_front(":");
+      body = body.trim();
+    }
+    if (body.starts_with("Compiling entry function")) {
+      KernelResources k;
+      k.name = quoted(body).str();
+      kernels.push_back(k);
+      continue;
+    }
+    if (body.starts_with("Function properties for")) {
+      propsOf = body.drop_front(strlen("Function properties for")).trim().str();
+      continue;
+    }
+    llvm::SmallVector<llvm::StringRef> pieces;
+    body.split(pieces, ',');
+    if (body.contains("spill stores")) {
+      // "0 bytes stack frame, 8 bytes spill stores, 8 bytes spill loads"
+      KernelResources *k = find(propsOf);
+      if (!k)
+        continue; // a device function's properties
+      for (llvm::StringRef p : pieces) {
+        if (int64_t v = numberBefore(p, "bytes stack frame"); v >= 0)
+          k->stackFrameBytes = v;
+        else if (int64_t v = numberBefore(p, "bytes spill stores"); v >= 0)
+          k->spillStoreBytes = v;
+        else if (int64_t v = numberBefore(p, "bytes spill loads"); v >= 0)
+          k->spillLoadBytes = v;
+      }
+      continue;
+    }
+    if (body.starts_with("Used ") && !kernels.empty()) {
+      // "Used 26 registers, used 1 barriers, 25088 bytes smem, 400 bytes
+      // cmem[0]" for the entry being compiled.
+      KernelResources &k = kernels.back();
+      for (llvm::StringRef p : pieces) {
+        p = p.trim();
+        p.consume_front("Used ");
+        p.consume_front("used ");
+        if (int64_t v = numberBefore(p, "registers"); v >= 0)
+          k.registers = (int)v;
+        else if (int64_t v = numberBefore(p, "barriers"); v >= 0)
+          k.barriers = (int)v;
+        else if (int64_t v = numberBefore(p, "bytes smem"); v >= 0)
+          k.staticSharedBytes = v;
+      }
+      k.parsed = true;
+    }
+  }
+  return kernels;
+}
+
+llvm::Expected<std::vector<KernelResources>>
+ptxResourceUsage(const std::string &ptx, const std::string &chip) {
+  std::string log;
+  auto cubin = runPtxas(ptx, chip, {"-v"}, log);
+  if (!cubin)
+    return cubin.takeError();
+  std::vector<KernelResources> ks = parsePtxasInfo(log);
+  if (ks.empty())
+    return makeError("ptxas -v -arch=" + chip +
+                     " reported no entry function: " + log);
+  for (const KernelResources &k : ks)
+    if (!k.parsed)
+      return makeError("ptxas -v -arch=" + chip +
+                       " gave no register count for '" + k.name + "': " +
+                       log);
+  return ks;
 }
 
 llvm::Expected<Artifact> compile(const CompileRequest &req) {

@@ -9,6 +9,7 @@
 #define KJIT_COMPILER_COMPILER_H
 
 #include "dialects/kjit/IR/TargetInfo.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
@@ -148,6 +149,27 @@ std::string ptxasPath();
 /// Assembles PTX into a cubin for `chip` with ptxas (a child process).
 llvm::Expected<std::string> assemblePtx(const std::string &ptx,
                                         const std::string &chip);
+
+/// What ptxas allocated for one kernel (`ptxas -v`).
+struct KernelResources {
+  std::string name;
+  int registers = 0;            ///< 32-bit registers per thread
+  int barriers = 0;
+  int64_t spillStoreBytes = 0;  ///< per thread
+  int64_t spillLoadBytes = 0;   ///< per thread
+  int64_t stackFrameBytes = 0;  ///< per thread
+  int64_t staticSharedBytes = 0; ///< per block
+  bool parsed = false; ///< a "Used N registers" line was read
+  int64_t spillBytes() const { return spillStoreBytes + spillLoadBytes; }
+};
+/// Each entry function's resources, from `ptxas -arch=chip -v` on `ptx`
+/// (a child process; ptxas as ptxasPath()). No ptxas: an error saying so.
+llvm::Expected<std::vector<KernelResources>>
+ptxResourceUsage(const std::string &ptx, const std::string &chip);
+/// Parses ptxas's -v report (its "Compiling entry function", "Function
+/// properties for", "N bytes spill stores" and "Used N registers, ... bytes
+/// smem" lines); kernels in the order ptxas compiled them.
+std::vector<KernelResources> parsePtxasInfo(llvm::StringRef log);
 
 /// The name of the packed entry symbol for an entry function.
 std::string packedSymbolName(const std::string &entry);

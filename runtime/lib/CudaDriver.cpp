@@ -33,6 +33,7 @@ constexpr int kAttrL2CacheSize = 38;
 constexpr int kAttrCcMajor = 75;
 constexpr int kAttrCcMinor = 76;
 constexpr int kFuncAttrMaxDynamicSharedBytes = 8;
+constexpr int kFuncAttrNumRegs = 4; // CU_FUNC_ATTRIBUTE_NUM_REGS
 constexpr int kJitErrorLogBuffer = 5;
 constexpr int kJitErrorLogBufferSize = 6;
 constexpr int kJitOptimizationLevel = 7;
@@ -60,6 +61,8 @@ struct Driver {
   CUresult (*cuModuleGetGlobal)(CUdeviceptr *, size_t *, CUmodule,
                                 const char *) = nullptr;
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
+  /// Optional (kernelRegisters says so when the library lacks it).
+  CUresult (*cuFuncGetAttribute)(int *, int, CUfunction) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, unsigned, CUstream,
                              void **, void **) = nullptr;
@@ -181,6 +184,9 @@ std::string loadCudaDriverLocked(const char *libraryName) {
   sym(d.cuEventSynchronize, {"cuEventSynchronize"});
   sym(d.cuEventElapsedTime, {"cuEventElapsedTime_v2", "cuEventElapsedTime"});
   sym(d.cuEventDestroy, {"cuEventDestroy_v2", "cuEventDestroy"});
+  // Optional: read-only kernel attributes (registers per thread).
+  d.cuFuncGetAttribute = reinterpret_cast<decltype(d.cuFuncGetAttribute)>(
+      dlsym(h, "cuFuncGetAttribute"));
   if (!missing.empty()) {
     dlclose(h);
     return std::string("no CUDA driver: ") + libraryName +
@@ -738,6 +744,31 @@ std::string moduleGlobal(int ordinal, void *module, const char *name,
     return err + " (" + name + ")";
   ptr = uint64_t(p);
   bytes = n;
+  return "";
+}
+
+std::string kernelRegisters(int ordinal, void *module, const char *name,
+                            int &registers) {
+  registers = 0;
+  if (std::string err = makeCurrent(ordinal); !err.empty())
+    return err;
+  if (!module)
+    return std::string("no module to look up ") + name + " in";
+  if (!driver.cuFuncGetAttribute)
+    return "the CUDA driver has no cuFuncGetAttribute";
+  CUfunction f = nullptr;
+  if (std::string err =
+          check(driver.cuModuleGetFunction(&f, module, name),
+                "cuModuleGetFunction");
+      !err.empty())
+    return err + " (" + name + ")";
+  int n = 0;
+  if (std::string err = check(driver.cuFuncGetAttribute(
+                                  &n, kFuncAttrNumRegs, f),
+                              "cuFuncGetAttribute (registers)");
+      !err.empty())
+    return err;
+  registers = n;
   return "";
 }
 

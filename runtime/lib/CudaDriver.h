@@ -123,6 +123,14 @@ inline constexpr size_t kErrorRecordBytes = 4 * sizeof(int64_t);
 std::string moduleGlobal(int ordinal, void *module, const char *name,
                          uint64_t &ptr, size_t &bytes);
 
+/// Registers per thread of kernel `name` in `module` (a CUmodule loaded in
+/// device `ordinal`'s primary context): cuFuncGetAttribute
+/// (CU_FUNC_ATTRIBUTE_NUM_REGS), the number ptxas -v reports. An error when
+/// the driver lacks cuFuncGetAttribute (an optional entry point here) or
+/// the module has no such kernel.
+std::string kernelRegisters(int ordinal, void *module, const char *name,
+                            int &registers);
+
 /// The mgpu* functions, as (symbol, address).
 std::vector<std::pair<const char *, void *>> runtimeSymbols();
 

@@ -49,6 +49,7 @@ std::map<uintptr_t, size_t> allocations; // base -> bytes
 bool initialized = false;
 CUresult launchResult = kNotSupported;
 bool timeByBlock = false;
+int numRegs = 0; // CU_FUNC_ATTRIBUTE_NUM_REGS of every kernel (0: unsupported)
 struct LastLaunch {
   std::string kernel;
   unsigned grid[3] = {0, 0, 0}, block[3] = {0, 0, 0};
@@ -96,6 +97,9 @@ bool inDevice(uintptr_t p, size_t n) {
 extern "C" {
 // --- test controls (not part of the driver API) ---
 void kjit_fake_set_launch_result(int r) { launchResult = r; }
+/// What cuFuncGetAttribute(CU_FUNC_ATTRIBUTE_NUM_REGS) answers (0: the
+/// attribute is reported as not supported).
+void kjit_fake_set_num_regs(int n) { numRegs = n; }
 int kjit_fake_launch_count() { return lastLaunch.count; }
 const char *kjit_fake_last_kernel() { return lastLaunch.kernel.c_str(); }
 void kjit_fake_last_geometry(unsigned *grid, unsigned *block) {
@@ -268,6 +272,14 @@ CUresult cuModuleGetGlobal_v2(unsigned long long *p, size_t *bytes, void *m,
   return kSuccess;
 }
 CUresult cuFuncSetAttribute(void *, int, int) { return kSuccess; }
+CUresult cuFuncGetAttribute(int *v, int attr, void *f) {
+  if (!v || !f)
+    return kInvalidValue;
+  if (attr != 4 /* CU_FUNC_ATTRIBUTE_NUM_REGS */ || numRegs == 0)
+    return kNotSupported;
+  *v = numRegs;
+  return kSuccess;
+}
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned smem,
                         void *, void **params, void **) {

@@ -943,3 +943,39 @@ TEST(FakeDriverDynamic, GeneratedSpgemmKernelRunsTheProtocol) {
   outs = k->runAllocating(in);
   EXPECT_TRUE(bool(outs)) << outs.errorMessage();
 }
+
+// cuFuncGetAttribute(CU_FUNC_ATTRIBUTE_NUM_REGS) reaches the caller: a PTX
+// module loaded through the mgpu* functions, its kernel looked up by name.
+TEST(FakeDriver, KernelRegistersFromTheDriver) {
+  void *h = dlopen(KJIT_FAKE_DRIVER, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(h, nullptr) << dlerror();
+  auto setRegs = (void (*)(int))dlsym(h, "kjit_fake_set_num_regs");
+  ASSERT_NE(setRegs, nullptr);
+  ASSERT_EQ(cuda::loadDriver(), "");
+  void *(*load)(void *, int) = nullptr;
+  void (*unload)(void *) = nullptr;
+  for (auto &[name, addr] : cuda::runtimeSymbols()) {
+    if (std::string(name) == "mgpuModuleLoadJIT")
+      load = (void *(*)(void *, int))addr;
+    if (std::string(name) == "mgpuModuleUnload")
+      unload = (void (*)(void *))addr;
+  }
+  ASSERT_TRUE(load && unload);
+  std::string ptx = ".version 8.0\n.entry main_kjit_0_kernel()\n";
+  cuda::LaunchScope scope(0);
+  void *module = load(ptx.data(), 2);
+  ASSERT_NE(module, nullptr) << scope.finish();
+  int regs = -1;
+  setRegs(57);
+  EXPECT_EQ(cuda::kernelRegisters(0, module, "main_kjit_0_kernel", regs), "");
+  EXPECT_EQ(regs, 57);
+  setRegs(0); // the driver does not answer: an error with its message
+  std::string err = cuda::kernelRegisters(0, module, "main_kjit_0_kernel", regs);
+  EXPECT_NE(err.find("cuFuncGetAttribute"), std::string::npos) << err;
+  EXPECT_EQ(regs, 0);
+  err = cuda::kernelRegisters(0, module, "no_such_kernel", regs);
+  EXPECT_NE(err.find("no_such_kernel"), std::string::npos) << err;
+  EXPECT_NE(cuda::kernelRegisters(0, nullptr, "k", regs), "");
+  unload(module);
+  EXPECT_EQ(scope.finish(), "");
+}

@@ -510,6 +510,31 @@ int main(int argc, char **argv) {
     llvm::outs() << formatReport(r->pruning);
     if (!r->modelPick.empty())
       llvm::outs() << "  model pick: " << r->modelPick << "\n";
+    if (dryRun && !chip.empty() && !r->survivors.empty()) {
+      // The survivors in model order, with what ptxas allocated.
+      size_t shown = std::min<size_t>(r->survivors.size(), 64);
+      llvm::outs() << "  survivors (model order" 
+                   << (shown < r->survivors.size()
+                           ? ", first " + std::to_string(shown)
+                           : std::string())
+                   << "): regs/thread  spill B  occupancy  predicted  "
+                      "config\n";
+      for (size_t k = 0; k < shown; ++k) {
+        const SpacePoint &p = r->survivors[k];
+        const CostFeatures &f = p.features;
+        std::string regs = f.gpuRegisters > 0
+                               ? std::to_string((int)f.gpuRegisters)
+                               : std::string("-");
+        std::string spill = f.gpuRegisters > 0
+                                ? std::to_string((int)f.gpuSpillBytes)
+                                : std::string("-");
+        llvm::outs() << llvm::format("    %11s  %7s  %9.2f  %9s  %s\n",
+                                     regs.c_str(), spill.c_str(),
+                                     gpuOccupancy(f, target),
+                                     fmtTime(p.predictedSeconds).c_str(),
+                                     p.candidate.configText.c_str());
+      }
+    }
     if (r->skipped)
       llvm::outs() << "  already tuned (resume): best " << r->bestConfig
                    << " " << fmtTime(r->bestSeconds) << "\n";

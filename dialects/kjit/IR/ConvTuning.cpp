@@ -506,15 +506,19 @@ DwGpuConfig mlir::kjit::defaultDwGpuConfig(ArrayRef<DwGeom> branches,
   }
   // The widest vectors the channels allow while a block keeps two warps
   // of work items (a vector of channels at one output each; a small tile
-  // of a large kernel keeps its threads for occupancy); a thread per item
-  // up to 256.
+  // of a large kernel keeps its threads for occupancy).
   c.vectorWidth =
       std::min<int64_t>(dwGpuWidestVector(branches), c.channelsPerBlock);
   while (c.vectorWidth > 1 &&
          c.channelsPerBlock / c.vectorWidth * c.blockH * c.blockW < 64)
     c.vectorWidth /= 2;
+  // One work item per thread where the block allows (a thread's items run
+  // one after the other: fewer threads leave the SMs' thread slots empty).
   int64_t work = c.channelsPerBlock / c.vectorWidth * c.blockH * c.blockW;
-  int64_t threads = std::min<int64_t>(256, work);
+  int64_t threads = std::min<int64_t>(
+      std::min<int64_t>(1024, t.maxThreadsPerBlock ? t.maxThreadsPerBlock
+                                                   : 1024),
+      work);
   threads = std::max<int64_t>(32, (threads + 31) / 32 * 32);
   while (threads % c.channelsPerBlock)
     threads += 32;
@@ -540,11 +544,24 @@ SearchSpace mlir::kjit::dwGpuSearchSpace(ArrayRef<DwGeom> branches,
   return s;
 }
 
+/// Useful outputs / outputs the blocks compute (channel blocks and output
+/// tiles rounded up), over every branch.
+static double dwGpuTileUtilization(int64_t cpb, int64_t bh, int64_t bw,
+                                   ArrayRef<DwGeom> branches) {
+  double used = 0, total = 0;
+  for (const DwGeom &g : branches) {
+    used += double(g.n) * g.c * g.oh * g.ow;
+    total += double(g.n) * ceilDiv(g.c, cpb) * cpb * ceilDiv(g.oh, bh) * bh *
+             ceilDiv(g.ow, bw) * bw;
+  }
+  return total > 0 ? used / total : 1;
+}
+
 CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
                                            ArrayRef<DwGeom> branches,
                                            const TargetInfo &t) {
   CostFeatures f;
-  double tasks = 0, lanesUsed = 0, lanesTotal = 0;
+  double tasks = 0;
   for (const DwGeom &g : branches) {
     f.flops += g.flops();
     f.compulsoryBytes +=
@@ -558,28 +575,71 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
                      c.blockH * c.blockW);
     f.workingSetBytes =
         std::max(f.workingSetBytes, (double)dwGpuSharedBytes(c, g));
-    lanesUsed += g.c;
-    lanesTotal += cb * c.channelsPerBlock;
   }
-  f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
-  // Threads with no output of the block (beyond its work items, one per
-  // vector of channels, rounded up to a warp) idle.
-  double channelUtil = f.laneUtilization;
-  auto threadUtil = [&](int64_t vw) {
-    int64_t work =
-        ceilDiv(c.channelsPerBlock / vw * c.blockH * c.blockW, 32) * 32;
-    return std::min(1.0, double(work) / double(c.threads));
+  // Useful lanes: channels padded to the channel block and outputs of the
+  // tiles that overhang the image are computed for nothing.
+  const double tileUtil =
+      dwGpuTileUtilization(c.channelsPerBlock, c.blockH, c.blockW, branches);
+  // Threads idle in the block's last round of work items (i = t,
+  // t + threads, ...; an item is a vector of `vw` channels at one output),
+  // counted in whole warps (a warp with no item exits the loop).
+  auto tailUtil = [&](int64_t vw) {
+    int64_t items = c.channelsPerBlock / vw * c.blockH * c.blockW;
+    int64_t rounds = ceilDiv(items, c.threads);
+    return std::min(1.0, double(ceilDiv(items, 32) * 32) /
+                             double(rounds * c.threads));
   };
-  int64_t vw = std::max<int64_t>(1, c.vectorWidth);
-  f.laneUtilization = channelUtil * threadUtil(vw);
+  const int64_t vw = std::max<int64_t>(1, c.vectorWidth);
+  f.laneUtilization = tileUtil * tailUtil(vw);
   // vector_width: the widest legal one is preferred (breaksWidestVector).
   int64_t widest =
       std::min<int64_t>(dwGpuWidestVector(branches), c.channelsPerBlock);
   f.vectorLanes = vw;
   f.widestVectorLanes = std::max<int64_t>(widest, 1);
-  f.widestLaneUtilization = channelUtil * threadUtil(f.widestVectorLanes);
+  f.widestLaneUtilization = tileUtil * tailUtil(f.widestVectorLanes);
+  const int64_t items = c.channelsPerBlock / vw * c.blockH * c.blockW;
+  // The best any tile of the space reaches (threads fitted to the tile
+  // waste nothing), for the lane-utilization rule's "of the best".
+  SearchSpace space = dwGpuSearchSpace(branches, t);
+  ArrayRef<int64_t> cpbs, bhs, bws;
+  for (const Knob &k : space.knobs) {
+    if (k.name == "channels_per_block")
+      cpbs = k.ints;
+    else if (k.name == "block_h")
+      bhs = k.ints;
+    else if (k.name == "block_w")
+      bws = k.ints;
+  }
+  double best = 0;
+  for (int64_t cpb : cpbs)
+    for (int64_t bh : bhs)
+      for (int64_t bw : bws)
+        best = std::max(best, dwGpuTileUtilization(cpb, bh, bw, branches));
+  f.maxLaneUtilization = best > 0 ? best : 1;
   f.parallelTasks = tasks;
   f.threads = c.threads;
+  // Threads with work (whole warps): blocks x min(threads, items).
+  // (at most one per useful output: idle items of padded tiles are no
+  // work).
+  double outputs = 0;
+  for (const DwGeom &g : branches)
+    outputs += double(g.n) * g.c * g.oh * g.ow;
+  f.gpuBusyThreads =
+      std::min(outputs / double(vw),
+               tasks * std::min<int64_t>(c.threads, ceilDiv(items, 32) * 32));
+  // A warp's global loads come in runs of the layout's fastest dimension:
+  // NHWC channels (min(cpb, C) floats), NCHW output columns (block_w
+  // floats with unit stride, one float otherwise).
+  double run = 1e18;
+  for (const DwGeom &g : branches) {
+    double r;
+    if (g.nhwc)
+      r = 4.0 * std::min(c.channelsPerBlock, g.c);
+    else
+      r = g.sw == 1 ? 4.0 * c.blockW : 4.0;
+    run = std::min(run, r);
+  }
+  f.gpuLoadRunBytes = branches.empty() ? 0 : run;
   return f;
 }
 

@@ -62,6 +62,19 @@ struct CostFeatures {
                                  ///< that differs only in a knob with no
                                  ///< effect here (e.g. the order of a loop
                                  ///< of one iteration)
+
+  // GPU launch facts an op may fill (0: unknown; the rules reading them are
+  // then no-ops).
+  double gpuBusyThreads = 0; ///< threads of the whole grid that have work
+  double gpuLoadRunBytes = 0; ///< contiguous bytes of one run of a warp's
+                              ///< global loads (coalescing)
+
+  // What ptxas allocated for the candidate's kernel, filled by the tuner's
+  // gpu-registers stage (autotune/Pruning.h) after compiling it; 0: unknown
+  // (no op fills these itself).
+  double gpuRegisters = 0;         ///< 32-bit registers per thread
+  double gpuSpillBytes = 0;        ///< spill stores + loads per thread
+  double gpuStaticSharedBytes = 0; ///< static shared memory per block
 };
 
 } // namespace kjit
