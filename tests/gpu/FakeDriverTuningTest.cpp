@@ -3,7 +3,7 @@
 // Run-time selection and on-line tuning for a CUDA target, on the fake
 // driver (FakeCudaDriver.cpp: kernels do not run; with
 // KJIT_FAKE_CUDA_TIME=block an event pair reports 1 us per thread of the
-// launched block, so a 64-thread config beats the 256-thread default):
+// launched block, so a 64-thread config beats the 512-thread default):
 //  - a Jit on Target::cuda(0) serves the record filed under the device's key
 //    (Target::key(): GPU name, compute capability, SMs, driver), the nearest
 //    tuned workload's config for another shape, and never a record of
@@ -48,7 +48,7 @@ std::string conv(int h, int w, int c) {
          in + ", " + f + ") -> " + in + "\n  return %y : " + in + "\n}\n";
 }
 
-// Two legal GPU configs other than the default (threads = 256).
+// Two legal GPU configs other than the default (threads = 512).
 const char *kG1 = "#kjit.config<{block_h = 16 : i64, block_w = 8 : i64, "
                   "channels_per_block = 4 : i64, smem_stage = 0 : i64, "
                   "threads = 64 : i64}>";
@@ -121,7 +121,7 @@ TEST_F(FakeDriverTuning, ServesTheDevicesRecordOnly) {
   record(a, kG1, 1e-5, Target::host().key());
   Kernel k0 = compile(a);
   EXPECT_EQ(k0.configSources().at(0), "default");
-  EXPECT_NE(k0.configs().at(0).find("threads = 256"), std::string::npos)
+  EXPECT_NE(k0.configs().at(0).find("threads = 512"), std::string::npos)
       << k0.configs().at(0);
   // This device's records: the fastest is served.
   record(a, kG1, 2e-4, gpuKey);

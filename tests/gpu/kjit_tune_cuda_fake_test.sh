@@ -2,7 +2,7 @@
 # kjit-tune --target=cuda end to end on the fake driver, and run-time
 # selection (kjit-run --target=cuda, a Jit on Target::cuda) of what it
 # recorded. The fake's events report 1 us per thread of the launched block
-# (KJIT_FAKE_CUDA_TIME=block), so the default (256 threads) is slower than
+# (KJIT_FAKE_CUDA_TIME=block), so the default (512 threads) is slower than
 # the cost model's 64-thread picks and the winner is not the default.
 #  1. kjit-tune measures in its worker on the "GPU"; every record is filed
 #     under the GPU's key (name, compute capability, SMs, driver version);
@@ -37,7 +37,7 @@ for r in recs:
     assert r["status"] == "ok", r
     threads = int(r["config"].split("threads = ")[1].split(" ")[0])
     assert abs(r["median_s"] - threads * 1e-6) < 1e-9, (r["median_s"], threads)
-assert "threads = 256" in recs[0]["config"], recs[0]["config"]  # the default
+assert "threads = 512" in recs[0]["config"], recs[0]["config"]  # the default
 best = min(range(len(recs)), key=lambda i: (recs[i]["median_s"], i))
 assert "threads = 64" in recs[best]["config"], recs[best]["config"]
 print(recs[best]["config"])
@@ -57,7 +57,7 @@ grep -qF "config 0: $best (tuned)" <<<"$sel"
 sel=$(KJIT_FAKE_CUDA_DRIVER_VERSION=13010 "${fake[@]}" "$RUN" "$MLIR" \
       --target=cuda --tuning-db="$tmp/t.sqlite" --print-configs 2>&1 || true)
 echo "$sel"
-grep -q "config 0: .*threads = 256.* (default)" <<<"$sel"
+grep -q "config 0: .*threads = 512.* (default)" <<<"$sel"
 out=$(KJIT_FAKE_CUDA_DRIVER_VERSION=13010 "${fake[@]}" "$TUNE" "$MLIR" \
       --target=cuda --db="$tmp/t.sqlite" --top-k=1 --repeats=1 --plot="$tmp")
 echo "$out"

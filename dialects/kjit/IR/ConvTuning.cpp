@@ -624,9 +624,11 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
   double outputs = 0;
   for (const DwGeom &g : branches)
     outputs += double(g.n) * g.c * g.oh * g.ow;
-  f.gpuBusyThreads =
-      std::min(outputs / double(vw),
-               tasks * std::min<int64_t>(c.threads, ceilDiv(items, 32) * 32));
+  // Counted in scalar lanes: a thread with a vector of `vw` channels does
+  // the work (and has the independent FMAs) of `vw` scalar threads.
+  f.gpuBusyThreads = std::min(
+      outputs, tasks * vw *
+                   std::min<int64_t>(c.threads, ceilDiv(items, 32) * 32));
   // A warp's global loads come in runs of the layout's fastest dimension:
   // NHWC channels (min(cpb, C) floats), NCHW output columns (block_w
   // floats with unit stride, one float otherwise).

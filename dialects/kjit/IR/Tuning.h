@@ -65,7 +65,7 @@ struct CostFeatures {
 
   // GPU launch facts an op may fill (0: unknown; the rules reading them are
   // then no-ops).
-  double gpuBusyThreads = 0; ///< threads of the whole grid that have work
+  double gpuBusyThreads = 0; ///< threads of the whole grid that have work, in scalar lanes (x vector width)
   double gpuLoadRunBytes = 0; ///< contiguous bytes of one run of a warp's
                               ///< global loads (coalescing)
 
