@@ -13,7 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
-#include "EmuDriverEnv.h"
+#include "GpuTestSupport.h"
 #include "kjit/kjit.h"
 #include "tests/reference/Reference.h"
 
@@ -27,27 +27,10 @@
 #include <random>
 
 using namespace kjit;
+using kjit::testing::seed;
 namespace ref = kjit::reference;
 
 namespace {
-/// "" when device 0 is usable, else why not (starts "no CUDA driver" on a
-/// machine without libcuda.so.1).
-std::string noGpu() {
-  auto info = runtime::cudaDeviceInfo(0);
-  if (info)
-    return "";
-  return llvm::toString(info.takeError());
-}
-
-#define REQUIRE_GPU()                                                          \
-  if (std::string why = noGpu(); !why.empty())                                 \
-  GTEST_SKIP() << why
-
-uint64_t seed() {
-  static uint64_t s = std::random_device()();
-  return s;
-}
-
 std::vector<float> randomVector(size_t n, std::mt19937_64 &rng) {
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> v(n);

@@ -21,7 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
-#include "EmuDriverEnv.h"
+#include "GpuTestSupport.h"
 #include "autotune/Space.h"
 #include "autotune/Workload.h"
 #include "compiler/Pipelines/NVVMPipeline.h"
@@ -36,29 +36,10 @@
 #include <random>
 
 using namespace kjit;
+using kjit::testing::seed;
 namespace ref = kjit::reference;
 
 namespace {
-std::string noGpu() {
-  auto info = runtime::cudaDeviceInfo(0);
-  if (info)
-    return "";
-  return llvm::toString(info.takeError());
-}
-
-#define REQUIRE_GPU()                                                          \
-  if (std::string why = noGpu(); !why.empty())                                 \
-  GTEST_SKIP() << why
-
-uint64_t seed() {
-  static uint64_t s = [] {
-    if (const char *e = std::getenv("KJIT_TEST_SEED"))
-      return uint64_t(std::strtoull(e, nullptr, 10));
-    return uint64_t(std::random_device()());
-  }();
-  return s;
-}
-
 std::string s(int64_t v) { return std::to_string(v); }
 std::string tensor(std::vector<int64_t> dims, const char *elem = "f32") {
   std::string t = "tensor<";

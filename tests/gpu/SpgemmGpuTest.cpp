@@ -17,7 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CudaExecutor.h"
-#include "EmuDriverEnv.h"
+#include "GpuTestSupport.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
@@ -29,28 +29,9 @@
 #include <sstream>
 
 using namespace kjit;
+using kjit::testing::seed;
 
 namespace {
-std::string noGpu() {
-  auto info = runtime::cudaDeviceInfo(0);
-  if (info)
-    return "";
-  return llvm::toString(info.takeError());
-}
-
-#define REQUIRE_GPU()                                                          \
-  if (std::string why = noGpu(); !why.empty())                                 \
-  GTEST_SKIP() << why
-
-uint64_t seed() {
-  static uint64_t s = [] {
-    if (const char *e = std::getenv("KJIT_TEST_SEED"))
-      return (uint64_t)std::strtoull(e, nullptr, 10);
-    return (uint64_t)std::random_device()();
-  }();
-  return s;
-}
-
 struct Csr {
   int64_t rows = 0, cols = 0;
   std::vector<int32_t> rowPtr, colIdx;
