@@ -436,6 +436,9 @@ def peers(wl, arrays):
 
 
 RUNNER_DEVICE = []
+# One runner call (first run + --repeat timed runs of one shape) at most
+# this long: a hung kernel costs this, not the whole device bound.
+KERNEL_TIMEOUT_S = int(os.environ.get("KJIT_GPU_KERNEL_TIMEOUT_S", "90"))
 
 
 def compare(entry, d, out_file, rtol):
@@ -493,7 +496,12 @@ def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
                 f"{o['dtype']}:{shape_arg(o['shape'])}:{out_file}.{n}"]
     if repeat:
         cmd += ["--repeat", str(repeat)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=KERNEL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a hung kernel: the next one runs
+        return None, (f"timed out after {KERNEL_TIMEOUT_S} s (kernel hung "
+                      "or far too slow)")
     if r.returncode != 0:
         return None, (r.stderr.strip() or f"exit {r.returncode}")[:300]
     ms = None
@@ -547,6 +555,59 @@ def run(args):
               "it comes from another version of gpu_bench.py; rerun "
               "prepare", file=sys.stderr)
         return 2
+    def write_table(done):
+        """The table so far: rewritten after every workload, so that a
+        run cut off by its time bound (run.sh's timeout) still leaves
+        the rows it finished."""
+        runner_device = RUNNER_DEVICE[0] if RUNNER_DEVICE else None
+        date = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+        smoke_lines = [
+            "**SMOKE RUN under the CPU emulator** (bench/gpu/prepare.sh and "
+            "gpu_bench.py with KJIT_GPU_SMOKE=1 / --smoke, KJIT_CUDA_DRIVER = "
+            "tests/gpu/EmuCudaDriver.cpp): device code is LLVM bitcode run on "
+            "the CPU, bench shapes are tiny stand-ins, no peers. The numerics "
+            "are real (emulated GPU kernels against kjit's CPU kernels); the "
+            "times are the emulator's and MEANINGLESS.", ""] if smoke else []
+        lines = [
+            f"# kjit on the GPU{' (smoke, emulated)' if smoke else ''}, {date}",
+            ""] + smoke_lines + [
+            f"Device: {device}; {runner_device or '?'} (kjit's driver view). "
+            f"Kernels built for {manifest['chip']} from "
+            f"commit {manifest.get('commit', '?')} ({manifest['created']}).", "",
+            ("Command: `KJIT_GPU_SMOKE=1 bench/gpu/prepare.sh`, then "
+             "`KJIT_GPU_SMOKE=1 KJIT_CUDA_DRIVER=build/tests/gpu/"
+             "libkjit_emu_cuda.so bench/gpu/run.sh` (the ctest "
+             "gpu-bench-smoke-emulated)." if smoke else
+             "Command: `bench/gpu/run.sh` on the GPU machine, with the bundle of "
+             "`bench/gpu/prepare.sh`.") + " Numerics: kjit's GPU output on the check "
+            "shape (odd/prime sizes) against kjit's CPU kernel on the same "
+            f"inputs, max |gpu - cpu| <= {manifest['rtol']} * (1 + max |cpu|). "
+            f"Times on the bench shape: median of {args.repeat} runs, each "
+            "between CUDA events with the L2 cache flushed before it (a memset "
+            "of twice its size), for kjit (kjit_gpu_runner over the kernel "
+            "library) and the peer (same protocol in PyTorch, same inputs). "
+            "speedup = peer ms / kjit ms (> 1: kjit faster).", "",
+            "| bench workload | kjit GPU numerics (check shape) | "
+            f"{'kjit ms (emulated: meaningless)' if smoke else 'kjit ms'} | "
+            "peer | peer ms | speedup |",
+            "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ")
+                                            for c in r) + " |")
+        if not done:
+            lines += ["", f"**PARTIAL**: {len(done_names)} of {len(pairs)} "
+                      "workloads; the run stopped (time bound or crash) "
+                      "before the others."]
+        lines += ["", "A workload whose numerics cell holds a compiler message "
+                  "has no GPU kernel in this build (its op has no GPU generator "
+                  "yet): only the peer is timed.", ""]
+        text = "\n".join(lines)
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+        return text
+
+    done_names = []
     rng = np.random.default_rng(args.seed)
     tmp = tempfile.mkdtemp(prefix="kjit-gpu-bench-")
     rows, failures = [], 0
@@ -602,52 +663,12 @@ def run(args):
                          f"{peer_ms:.4f}" if peer_ms else "—", ratio))
         print(f"{bench['name']}: {verdict[:150]}; kjit {kjit_ms} ms",
               flush=True)
+        done_names.append(bench["name"])
+        write_table(False)
         if torch:
             torch.cuda.empty_cache()
     shutil.rmtree(tmp, ignore_errors=True)
-    runner_device = RUNNER_DEVICE[0] if RUNNER_DEVICE else None
-    date = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-    smoke_lines = [
-        "**SMOKE RUN under the CPU emulator** (bench/gpu/prepare.sh and "
-        "gpu_bench.py with KJIT_GPU_SMOKE=1 / --smoke, KJIT_CUDA_DRIVER = "
-        "tests/gpu/EmuCudaDriver.cpp): device code is LLVM bitcode run on "
-        "the CPU, bench shapes are tiny stand-ins, no peers. The numerics "
-        "are real (emulated GPU kernels against kjit's CPU kernels); the "
-        "times are the emulator's and MEANINGLESS.", ""] if smoke else []
-    lines = [
-        f"# kjit on the GPU{' (smoke, emulated)' if smoke else ''}, {date}",
-        ""] + smoke_lines + [
-        f"Device: {device}; {runner_device or '?'} (kjit's driver view). "
-        f"Kernels built for {manifest['chip']} from "
-        f"commit {manifest.get('commit', '?')} ({manifest['created']}).", "",
-        ("Command: `KJIT_GPU_SMOKE=1 bench/gpu/prepare.sh`, then "
-         "`KJIT_GPU_SMOKE=1 KJIT_CUDA_DRIVER=build/tests/gpu/"
-         "libkjit_emu_cuda.so bench/gpu/run.sh` (the ctest "
-         "gpu-bench-smoke-emulated)." if smoke else
-         "Command: `bench/gpu/run.sh` on the GPU machine, with the bundle of "
-         "`bench/gpu/prepare.sh`.") + " Numerics: kjit's GPU output on the check "
-        "shape (odd/prime sizes) against kjit's CPU kernel on the same "
-        f"inputs, max |gpu - cpu| <= {manifest['rtol']} * (1 + max |cpu|). "
-        f"Times on the bench shape: median of {args.repeat} runs, each "
-        "between CUDA events with the L2 cache flushed before it (a memset "
-        "of twice its size), for kjit (kjit_gpu_runner over the kernel "
-        "library) and the peer (same protocol in PyTorch, same inputs). "
-        "speedup = peer ms / kjit ms (> 1: kjit faster).", "",
-        "| bench workload | kjit GPU numerics (check shape) | "
-        f"{'kjit ms (emulated: meaningless)' if smoke else 'kjit ms'} | "
-        "peer | peer ms | speedup |",
-        "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ")
-                                        for c in r) + " |")
-    lines += ["", "A workload whose numerics cell holds a compiler message "
-              "has no GPU kernel in this build (its op has no GPU generator "
-              "yet): only the peer is timed.", ""]
-    text = "\n".join(lines)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    print(write_table(True))
     return 1 if failures else 0
 
 

@@ -43,6 +43,39 @@ for op in dw_k7 dw_k13 dw_k31 inception fft_conv butterfly spmm natten1d spgemm;
 done
 [ -z "$(ls "$SRC/bench/results" | grep -i smoke || true)" ]
 
+grep -q PARTIAL "$table" && { echo "a finished run's table is not partial"; exit 1; }
+
+# A hung kernel (a runner that sleeps on spmm's kernels) costs its timeout,
+# not the run: its row says so, the others are ok, exit 1.
+cat > "$tmp/hang_runner" <<HANG
+#!/usr/bin/env bash
+case "\$1" in *spmm_*) exec sleep 30;; esac
+exec "$tmp/out/kjit_gpu_runner" "\$@"
+HANG
+chmod +x "$tmp/hang_runner"
+if KJIT_GPU_KERNEL_TIMEOUT_S=2 KJIT_CUDA_DRIVER=$EMU /usr/bin/python3 \
+     "$SRC/bench/gpu/gpu_bench.py" run --bundle "$tmp/bundle" \
+     --runner "$tmp/hang_runner" --out "$tmp/hang.md" --repeat 1 \
+     > "$tmp/hang.log" 2>&1; then
+  echo "a hung kernel must fail the run"; exit 1
+fi
+grep -qE '^\| spmm_smoke[^|]* \| FAILED to run: timed out after 2 s' "$tmp/hang.md"
+[ "$(grep -cE '^\| [a-z0-9_]+_smoke[^|]* \| ok ' "$tmp/hang.md")" -eq $((n - 1)) ]
+# A run killed half way (the runner kills gpu_bench.py at spmm, as
+# run.sh's timeout would) leaves the rows it finished, marked PARTIAL.
+cat > "$tmp/kill_runner" <<KILL
+#!/usr/bin/env bash
+case "\$1" in *spmm_*) kill -9 \$PPID; exit 1;; esac
+exec "$tmp/out/kjit_gpu_runner" "\$@"
+KILL
+chmod +x "$tmp/kill_runner"
+KJIT_CUDA_DRIVER=$EMU /usr/bin/python3 "$SRC/bench/gpu/gpu_bench.py" run \
+  --bundle "$tmp/bundle" --runner "$tmp/kill_runner" --out "$tmp/kill.md" \
+  --repeat 1 > "$tmp/kill.log" 2>&1 || true
+cat "$tmp/kill.md"
+grep -q "PARTIAL.*: 6 of $n workloads" "$tmp/kill.md"
+[ "$(grep -cE '^\| [a-z0-9_]+_smoke[^|]* \| ok ' "$tmp/kill.md")" -eq 6 ]
+
 # The comparison can fail: one f32 reference entry off by 1e-2 (dw_k7's
 # tolerance is 1.1e-3) and one of spgemm's col_idx changed: exactly those two
 # rows WRONG, exit 1.
