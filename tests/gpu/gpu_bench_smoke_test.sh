@@ -5,12 +5,13 @@
 # device code as LLVM bitcode) run on the CPU emulating driver. Every
 # workload must have a kernel and every check must match kjit's CPU
 # reference (max |gpu - cpu| <= 1e-4 * (1 + max |cpu|), row_ptr/col_idx
-# equal). Then a corrupted reference must say WRONG and fail, the bitcode
-# bundle on a non-emulating driver (the fake) must fail to load, and the
-# guards: a GPU bundle is refused under
+# equal). Then: a hung runner call is one FAILED row (timeout), a run killed
+# half way leaves its finished rows marked PARTIAL, a corrupted reference
+# says WRONG and fails, the bitcode bundle on a non-emulating driver (the
+# fake) fails to load, and the guards: a GPU bundle is refused under
 # KJIT_GPU_EMULATE=1, a smoke table never goes to bench/results, a smoke run
-# takes only a smoke bundle. Exit 77 (skip) without /usr/bin/python3 and
-# numpy.
+# takes only a smoke bundle and the emulating driver. Exit 77 (skip)
+# without /usr/bin/python3 and numpy.
 # Args: SOURCE_DIR KJIT_RUN EMU_DRIVER FAKE_DRIVER CXX
 set -euo pipefail
 SRC=$1 KJIT_RUN=$2 EMU=$3 FAKE=$4 CXX=$5
