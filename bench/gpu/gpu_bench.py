@@ -23,6 +23,17 @@ Two steps, because the GPU machine cannot build kjit (no MLIR/LLVM there):
 
 bench/gpu/run.sh does the `run` step in one call; bench/gpu/prepare.sh the
 `prepare` step.
+
+Smoke mode (prepare --smoke, KJIT_GPU_SMOKE=1 for the shell scripts): the
+same path without a GPU, for CI. The check shapes are the real ones (small
+already); the bench shapes are tiny stand-ins (SMOKE_BENCH). The kernels
+are built with KJIT_GPU_EMULATE=1 (LLVM bitcode instead of cubin/PTX) and
+run on the CPU emulating driver (tests/gpu/EmuCudaDriver.cpp, loaded through
+KJIT_CUDA_DRIVER). Every check must match; every workload must have a
+kernel; PyTorch peers are not timed, and kjit's times are the emulator's
+(meaningless). The manifest says which kind a bundle is: `run` takes a smoke
+bundle's table only to a file outside bench/results, and a real bundle's
+prepare refuses KJIT_GPU_EMULATE=1 (bitcode would not load on a GPU).
 """
 import argparse
 import datetime
@@ -143,6 +154,27 @@ WORKLOADS = [
      spgemm("spgemm_2048_1pct", 2048, 2048, 2048, 0.01)),
 ]
 
+# Smoke mode: the same check shapes, and a tiny bench shape per workload
+# (odd sizes too) that the CPU emulator runs in well under a second.
+SMOKE_BENCH = [
+    dw("dw_k7_smoke_1x12x10x32", 1, 12, 10, 32, 7),
+    dw("dw_k13_smoke_1x9x11x16", 1, 9, 11, 16, 13, bias=False),
+    dw("dw_k31_smoke_1x16x16x8", 1, 16, 16, 8, 31),
+    inception("inception_smoke_1x12x12x32", 1, 12, 12, 32, 3, 11, 8),
+    fftconv("fft_conv_smoke_1x4_L256", 1, 4, 256, 200),
+    butterfly("butterfly_smoke_4x(8x8)", 4, 8, 8),
+    spmm("spmm_smoke_32x32x48", 32, 32, 48, 0.1),
+    attention1d("natten1d_smoke_1x2x64x16_k7", 1, 2, 64, 16, 7),
+    spgemm("spgemm_smoke_64_5pct", 64, 64, 64, 0.05),
+]
+assert [b["op"] for b in SMOKE_BENCH] == [c["op"] for c, _ in WORKLOADS]
+SMOKE_WORKLOADS = [(c, b) for (c, _), b in zip(WORKLOADS, SMOKE_BENCH)]
+
+
+def workloads(smoke):
+    return SMOKE_WORKLOADS if smoke else WORKLOADS
+
+
 
 def make_inputs(wl, rng):
     """Valid inputs for the workload, in order."""
@@ -203,19 +235,31 @@ def module_text(wl):
 
 
 def prepare(args):
+    emulate = os.environ.get("KJIT_GPU_EMULATE") == "1"
+    if args.smoke and not emulate:
+        # The emulator runs LLVM bitcode only.
+        os.environ["KJIT_GPU_EMULATE"] = "1"
+    elif not args.smoke and emulate:
+        print("gpu_bench.py prepare: KJIT_GPU_EMULATE=1 makes device code "
+              "for the CPU emulator, which a GPU cannot load: unset it, or "
+              "pass --smoke for an emulator bundle", file=sys.stderr)
+        return 2
     out = os.path.abspath(args.out)
     if os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out)
     rng = np.random.default_rng(args.seed)
     manifest = dict(chip=args.chip, seed=args.seed, rtol=RTOL,
+                    smoke=bool(args.smoke),
+                    device_code=("LLVM bitcode for the CPU emulator"
+                                 if args.smoke else "cubin/PTX"),
                     created=datetime.datetime.now(datetime.timezone.utc)
                     .strftime("%Y-%m-%dT%H:%MZ"),
                     commit=subprocess.run(
                         ["git", "rev-parse", "--short", "HEAD"],
                         capture_output=True, text=True).stdout.strip(),
                     workloads=[])
-    for check, bench in WORKLOADS:
+    for check, bench in workloads(args.smoke):
         for role, wl in (("check", check), ("bench", bench)):
             d = os.path.join(out, wl["name"])
             os.makedirs(d)
@@ -392,6 +436,9 @@ def peers(wl, arrays):
 
 
 RUNNER_DEVICE = []
+# One runner call (first run + --repeat timed runs of one shape) at most
+# this long: a hung kernel costs this, not the whole device bound.
+KERNEL_TIMEOUT_S = int(os.environ.get("KJIT_GPU_KERNEL_TIMEOUT_S", "90"))
 
 
 def compare(entry, d, out_file, rtol):
@@ -449,7 +496,12 @@ def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
                 f"{o['dtype']}:{shape_arg(o['shape'])}:{out_file}.{n}"]
     if repeat:
         cmd += ["--repeat", str(repeat)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=KERNEL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # a hung kernel: the next one runs
+        return None, (f"timed out after {KERNEL_TIMEOUT_S} s (kernel hung "
+                      "or far too slow)")
     if r.returncode != 0:
         return None, (r.stderr.strip() or f"exit {r.returncode}")[:300]
     ms = None
@@ -463,27 +515,103 @@ def run_kernel(runner, d, entry, inputs_dir, out_file, repeat):
 
 def run(args):
     import tempfile
-    try:
-        import torch
-        if not torch.cuda.is_available():
-            raise RuntimeError("torch sees no CUDA device")
-        props = torch.cuda.get_device_properties(0)
-        l2 = getattr(props, "L2_cache_size", 50 << 20)
-        device = (f"{props.name} (sm_{props.major}{props.minor}, "
-                  f"{props.multi_processor_count} SMs, L2 {l2 >> 20} MiB), "
-                  f"torch {torch.__version__}, CUDA {torch.version.cuda}")
-    except Exception as e:  # kjit's numerics and times still run
-        torch, l2 = None, 0
-        device = f"(PyTorch unusable: {e}; no peer timings)"
-        print(device, flush=True)
     bundle = os.path.abspath(args.bundle)
     with open(os.path.join(bundle, "manifest.json")) as f:
         manifest = json.load(f)
+    smoke = bool(manifest.get("smoke"))
+    if smoke:
+        results = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "..", "results")
+        if (os.path.realpath(os.path.dirname(os.path.abspath(args.out))) ==
+                os.path.realpath(results)):
+            print("gpu_bench.py run: a smoke bundle's table (emulated, "
+                  "meaningless times) never goes to bench/results: pass "
+                  "--out elsewhere", file=sys.stderr)
+            return 2
+    torch, l2 = None, 0
+    if smoke:  # emulated kernels: no peer to compare with, torch not needed
+        device = "(smoke: kernels on the CPU emulator, no peers)"
+    else:
+        try:
+            import torch
+            if not torch.cuda.is_available():
+                raise RuntimeError("torch sees no CUDA device")
+            props = torch.cuda.get_device_properties(0)
+            l2 = getattr(props, "L2_cache_size", 50 << 20)
+            device = (f"{props.name} (sm_{props.major}{props.minor}, "
+                      f"{props.multi_processor_count} SMs, L2 {l2 >> 20} "
+                      f"MiB), torch {torch.__version__}, CUDA "
+                      f"{torch.version.cuda}")
+        except Exception as e:  # kjit's numerics and times still run
+            torch, l2 = None, 0
+            device = f"(PyTorch unusable: {e}; no peer timings)"
+            print(device, flush=True)
     entries = {e["name"]: e for e in manifest["workloads"]}
+    pairs = workloads(smoke)
+    missing = [wl["name"] for pair in pairs for wl in pair
+               if wl["name"] not in entries]
+    if missing:
+        print(f"gpu_bench.py run: the bundle lacks {', '.join(missing)}: "
+              "it comes from another version of gpu_bench.py; rerun "
+              "prepare", file=sys.stderr)
+        return 2
+    def write_table(done):
+        """The table so far: rewritten after every workload, so that a
+        run cut off by its time bound (run.sh's timeout) still leaves
+        the rows it finished."""
+        runner_device = RUNNER_DEVICE[0] if RUNNER_DEVICE else None
+        date = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+        smoke_lines = [
+            "**SMOKE RUN under the CPU emulator** (bench/gpu/prepare.sh and "
+            "gpu_bench.py with KJIT_GPU_SMOKE=1 / --smoke, KJIT_CUDA_DRIVER = "
+            "tests/gpu/EmuCudaDriver.cpp): device code is LLVM bitcode run on "
+            "the CPU, bench shapes are tiny stand-ins, no peers. The numerics "
+            "are real (emulated GPU kernels against kjit's CPU kernels); the "
+            "times are the emulator's and MEANINGLESS.", ""] if smoke else []
+        lines = [
+            f"# kjit on the GPU{' (smoke, emulated)' if smoke else ''}, {date}",
+            ""] + smoke_lines + [
+            f"Device: {device}; {runner_device or '?'} (kjit's driver view). "
+            f"Kernels built for {manifest['chip']} from "
+            f"commit {manifest.get('commit', '?')} ({manifest['created']}).", "",
+            ("Command: `KJIT_GPU_SMOKE=1 bench/gpu/prepare.sh`, then "
+             "`KJIT_GPU_SMOKE=1 KJIT_CUDA_DRIVER=build/tests/gpu/"
+             "libkjit_emu_cuda.so bench/gpu/run.sh` (the ctest "
+             "gpu-bench-smoke-emulated)." if smoke else
+             "Command: `bench/gpu/run.sh` on the GPU machine, with the bundle of "
+             "`bench/gpu/prepare.sh`.") + " Numerics: kjit's GPU output on the check "
+            "shape (odd/prime sizes) against kjit's CPU kernel on the same "
+            f"inputs, max |gpu - cpu| <= {manifest['rtol']} * (1 + max |cpu|). "
+            f"Times on the bench shape: median of {args.repeat} runs, each "
+            "between CUDA events with the L2 cache flushed before it (a memset "
+            "of twice its size), for kjit (kjit_gpu_runner over the kernel "
+            "library) and the peer (same protocol in PyTorch, same inputs). "
+            "speedup = peer ms / kjit ms (> 1: kjit faster).", "",
+            "| bench workload | kjit GPU numerics (check shape) | "
+            f"{'kjit ms (emulated: meaningless)' if smoke else 'kjit ms'} | "
+            "peer | peer ms | speedup |",
+            "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ")
+                                            for c in r) + " |")
+        if not done:
+            lines += ["", f"**PARTIAL**: {len(done_names)} of {len(pairs)} "
+                      "workloads; the run stopped (time bound or crash) "
+                      "before the others."]
+        lines += ["", "A workload whose numerics cell holds a compiler message "
+                  "has no GPU kernel in this build (its op has no GPU generator "
+                  "yet): only the peer is timed.", ""]
+        text = "\n".join(lines)
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+        return text
+
+    done_names = []
     rng = np.random.default_rng(args.seed)
     tmp = tempfile.mkdtemp(prefix="kjit-gpu-bench-")
     rows, failures = [], 0
-    for check_wl, bench_wl in WORKLOADS:
+    for check_wl, bench_wl in pairs:
         check, bench = entries[check_wl["name"]], entries[bench_wl["name"]]
         # Numerics on the check shape.
         if check["kernel"]:
@@ -498,6 +626,12 @@ def run(args):
                 failures += 0 if ok else 1
         else:
             verdict = check["status"]
+            if smoke:  # the smoke proves every workload's path
+                verdict = "FAILED (smoke): " + verdict
+                failures += 1
+        if smoke and not bench["kernel"]:
+            verdict += "; bench shape FAILED (smoke): " + bench["status"]
+            failures += 1
         # Timing on the bench shape, inputs made here.
         arrays = make_inputs(bench_wl, rng)
         kjit_ms = None
@@ -514,7 +648,8 @@ def run(args):
             pl = peers(bench_wl, arrays) if torch else []
         except Exception as e:  # a peer that cannot be built is reported
             pl = [(f"(peer setup failed: {str(e)[:100]})", None)]
-        for desc, fn in pl or [("(no peer)", None)]:
+        for desc, fn in pl or [("(smoke: no peer)" if smoke else
+                                "(no peer)", None)]:
             peer_ms = None
             if fn is not None:
                 try:
@@ -528,39 +663,12 @@ def run(args):
                          f"{peer_ms:.4f}" if peer_ms else "—", ratio))
         print(f"{bench['name']}: {verdict[:150]}; kjit {kjit_ms} ms",
               flush=True)
+        done_names.append(bench["name"])
+        write_table(False)
         if torch:
             torch.cuda.empty_cache()
     shutil.rmtree(tmp, ignore_errors=True)
-    runner_device = RUNNER_DEVICE[0] if RUNNER_DEVICE else None
-    date = datetime.date.today().isoformat()
-    lines = [
-        f"# kjit on the GPU, {date}", "",
-        f"Device: {device}; {runner_device or '?'} (kjit's driver view). "
-        f"Kernels built for {manifest['chip']} from "
-        f"commit {manifest.get('commit', '?')} ({manifest['created']}).", "",
-        "Command: `bench/gpu/run.sh` on the GPU machine, with the bundle of "
-        "`bench/gpu/prepare.sh`. Numerics: kjit's GPU output on the check "
-        "shape (odd/prime sizes) against kjit's CPU kernel on the same "
-        f"inputs, max |gpu - cpu| <= {manifest['rtol']} * (1 + max |cpu|). "
-        f"Times on the bench shape: median of {args.repeat} runs, each "
-        "between CUDA events with the L2 cache flushed before it (a memset "
-        "of twice its size), for kjit (kjit_gpu_runner over the kernel "
-        "library) and the peer (same protocol in PyTorch, same inputs). "
-        "speedup = peer ms / kjit ms (> 1: kjit faster).", "",
-        "| bench workload | kjit GPU numerics (check shape) | kjit ms | "
-        "peer | peer ms | speedup |",
-        "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ")
-                                        for c in r) + " |")
-    lines += ["", "A workload whose numerics cell holds a compiler message "
-              "has no GPU kernel in this build (its op has no GPU generator "
-              "yet): only the peer is timed.", ""]
-    text = "\n".join(lines)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write(text)
-    print(text)
+    print(write_table(True))
     return 1 if failures else 0
 
 
@@ -574,6 +682,9 @@ def main():
     p.add_argument("--chip", default="sm_90")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--cxx", default=os.environ.get("CXX", "c++"))
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny bench shapes, device code for the CPU emulator "
+                        "(KJIT_GPU_EMULATE=1): the CI smoke of this script")
     r = sub.add_parser("run")
     r.add_argument("--bundle", required=True)
     r.add_argument("--runner", required=True)

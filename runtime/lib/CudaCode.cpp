@@ -23,6 +23,11 @@ Result<std::string> emitCudaCode(const std::string &mlirText,
   request.threads = opts.threads;
   request.target = hostCpu();
   request.cudaChip = chip;
+  // Test only: a host object whose device code is LLVM bitcode for the CPU
+  // emulating driver (KJIT_GPU_EMULATE=1), as Jit does for Target::cuda.
+  // PTX and cubin are the real thing either way.
+  request.gpuEmulate = format == CudaCodeFormat::HostObject &&
+                       compiler::gpuEmulationRequested();
   auto prepared = compiler::prepare(request);
   if (!prepared)
     return runtime::toStatus(prepared.takeError());

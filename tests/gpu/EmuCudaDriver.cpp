@@ -901,6 +901,13 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz,
                     std::to_string(gy) + "x" + std::to_string(gz) +
                     " is not a launch (1 to 1024 threads per block)",
                 kInvalidValue);
+  // A GPU's grid limits (compute capability 9.0): x < 2^31, y and z <=
+  // 65535. Beyond them a launch fails there, so it fails here too.
+  if (gx > 0x7fffffffu || gy > 65535 || gz > 65535)
+    return fail("cuLaunchKernel: grid " + std::to_string(gx) + "x" +
+                    std::to_string(gy) + "x" + std::to_string(gz) +
+                    " exceeds the GPU's limits (x < 2^31, y and z <= 65535)",
+                kInvalidValue);
   if (smem > 0)
     return fail("cuLaunchKernel: dynamic shared memory is not emulated",
                 kInvalidValue);

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <dlfcn.h>
 #include <functional>
 #include <random>
 
@@ -451,5 +452,29 @@ TEST(GpuEmulator, PtxOrCubinIsAClearError) {
       << k.errorMessage();
   EXPECT_NE(k.errorMessage().find("KJIT_GPU_EMULATE=1"), std::string::npos)
       << k.errorMessage();
+}
+
+// The emulator refuses a grid beyond a GPU's limits (x < 2^31, y and z <=
+// 65535) as a GPU would, so a bench shape that only the emulator could
+// launch shows before it reaches one (checked before the function is used:
+// a dummy handle is safe).
+TEST(GpuEmulator, GridBeyondTheGpuLimitsIsRefused) {
+  void *h = dlopen(KJIT_EMU_DRIVER, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(h, nullptr) << dlerror();
+  using Launch = int (*)(void *, unsigned, unsigned, unsigned, unsigned,
+                         unsigned, unsigned, unsigned, void *, void **,
+                         void **);
+  auto launch = reinterpret_cast<Launch>(dlsym(h, "cuLaunchKernel"));
+  ASSERT_NE(launch, nullptr);
+  int dummy = 0;
+  void *params[1] = {nullptr};
+  const unsigned grids[][3] = {
+      {1, 65536, 1}, {1, 1, 65536}, {0x80000000u, 1, 1}, {7, 70000, 3}};
+  for (const auto &g : grids)
+    EXPECT_EQ(launch(&dummy, g[0], g[1], g[2], 32, 1, 1, 0, nullptr, params,
+                     nullptr),
+              1 /*CUDA_ERROR_INVALID_VALUE*/)
+        << g[0] << "x" << g[1] << "x" << g[2];
+  dlclose(h);
 }
 } // namespace
