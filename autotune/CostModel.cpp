@@ -1,5 +1,6 @@
 //===- CostModel.cpp - analytic roofline cost model ----------------------===//
 #include "autotune/CostModel.h"
+#include "autotune/Pruning.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +8,79 @@
 using namespace kjit;
 using namespace kjit::autotune;
 
+// The GPU model's assumptions (estimates, not measurements: nothing here
+// has been timed on a GPU). The chip's peaks come from TargetInfo
+// (cudaTargetInfo: NVIDIA's published figures).
+namespace {
+/// Cycles of FP32 FMA latency: an SM needs lanes x this many independent
+/// FMAs in flight (threads with work, in scalar lanes) to reach its peak.
+constexpr double kGpuFmaLatency = 4.0;
+/// L2 bandwidth as a multiple of DRAM's, for the re-reads served by L2 when
+/// the data fit there (not in NVIDIA's data sheets; about 2-3x on A100/H100
+/// by public microbenchmarks).
+constexpr double kGpuL2OverDram = 2.5;
+/// What one SM can draw of the DRAM bandwidth, as a multiple of its share.
+constexpr double kGpuSmBandwidthShare = 2.0;
+/// Host-side cost of one kernel launch (driver API, stream-ordered).
+constexpr double kGpuLaunchSeconds = 3e-6;
+
+double predictGpu(const CostFeatures &f, const TargetInfo &t) {
+  double sms = t.smCount ? t.smCount : std::max(1u, t.gpuModelSmCount);
+  double lanesPerSm = t.fp32LanesPerSM ? t.fp32LanesPerSM : 64.0;
+  double peak = t.gpuPeakGflops() * 1e9;
+  if (peak <= 0) // a chip without facts: a conservative A100-class SM
+    peak = sms * lanesPerSm * 2.0 * 1.4e9;
+  double dram = (t.gpuDramGBs > 0 ? t.gpuDramGBs : 1000.0) * 1e9;
+
+  double blocks = std::max(1.0, f.parallelTasks);
+  double threads = std::max(1, f.threads);
+  double maxThreadsPerSm = t.maxThreadsPerSM ? t.maxThreadsPerSM : 2048.0;
+  // Resident blocks per SM: the occupancy the pruning stage computes (threads,
+  // shared memory, registers once ptxas has told them, the block limit).
+  double residentBlocks =
+      std::max(1.0, std::floor(gpuOccupancy(f, t) * maxThreadsPerSm / threads));
+  // Load imbalance over the SMs: the busiest runs ceil(blocks / SMs).
+  double perSm = std::ceil(blocks / sms);
+  double usedSms = blocks / perSm;
+  // Threads with work per resident block, in scalar lanes (a vector thread
+  // counts its width); without gpuBusyThreads every launched thread.
+  double busyPerBlock = f.gpuBusyThreads > 0 ? f.gpuBusyThreads / blocks
+                                             : threads;
+  double inFlight = std::min(residentBlocks, perSm) * busyPerBlock;
+  // Latency hiding: enough independent FMAs per SM to cover the pipeline.
+  double latency =
+      std::clamp(inFlight / (lanesPerSm * kGpuFmaLatency), 0.02, 1.0);
+  double lanes = std::clamp(f.laneUtilization, 0.05, 1.0);
+  double compute = f.flops / lanes / (peak * (usedSms / sms) * latency);
+
+  // Memory: the tiling's global traffic. When the unique data fit in L2 the
+  // re-reads come from L2 and DRAM sees the compulsory bytes only.
+  double moved = std::max(f.movedBytes, f.compulsoryBytes);
+  double unique = f.compulsoryBytes > 0 ? f.compulsoryBytes : moved;
+  double mem;
+  if (t.gpuL2Bytes > 0 && unique <= double(t.gpuL2Bytes))
+    mem = unique / dram + (moved - unique) / (kGpuL2OverDram * dram);
+  else
+    mem = moved / dram;
+  // Few busy SMs cannot draw the whole bandwidth, and few loads in flight
+  // cannot cover DRAM latency (same factor as the FMA pipeline's).
+  double smShare = std::min(1.0, usedSms / sms * kGpuSmBandwidthShare);
+  mem /= smShare * latency;
+
+  double time = std::max(compute, mem);
+  // Spills go through local memory (L1/L2): a flat penalty, ptxas's static
+  // count says nothing of how often they run.
+  if (f.gpuSpillBytes > 0)
+    time *= 1.5;
+  time += kGpuLaunchSeconds * std::max(1.0, f.gpuLaunches);
+  return time;
+}
+} // namespace
+
 double RooflineModel::predict(const CostFeatures &f,
                               const TargetInfo &t) const {
+  if (t.kind == TargetInfo::Kind::CUDA)
+    return predictGpu(f, t);
   double cores = std::max(1u, t.numCores);
   double tasks = std::max(1.0, f.parallelTasks);
   double threads = std::clamp<double>(f.threads, 1.0, 256.0);

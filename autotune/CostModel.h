@@ -11,6 +11,10 @@ namespace kjit::autotune {
 /// bandwidth, with penalties: lanes wasted on padding, too few accumulators
 /// to hide FMA latency, a register tile that spills, a working set beyond
 /// L2, load imbalance across threads and a fork/join cost per thread.
+/// CUDA targets: max(flops / (the chip's FP32 peak x lane utilization x SMs
+/// used x latency hiding from the threads in flight per SM), global bytes /
+/// DRAM bandwidth (re-reads from L2 when the data fit)) + a launch overhead
+/// per launch. The chip's figures are published peaks (cudaTargetInfo).
 class RooflineModel : public CostModel {
 public:
   double predict(const CostFeatures &f, const TargetInfo &t) const override;

@@ -103,6 +103,71 @@ std::optional<TargetInfo> cudaTargetInfo(llvm::StringRef chip) {
     t.maxBlocksPerSM = 24;
     break;
   }
+  // Throughput facts for the cost model: NVIDIA's published figures (data
+  // sheets / architecture whitepapers) of one reference part per chip,
+  // peaks, not measurements. FP32 peak = SMs x FP32 lanes x 2 x boost clock.
+  // smCount stays as above (0 where the part varies); the runtime puts the
+  // device's own count there and the peak scales with it.
+  constexpr uint64_t MiB = 1024 * 1024;
+  switch (c->cc) {
+  case 80: // A100 SXM4 40GB: 108 SMs x 64 lanes, 1.41 GHz -> 19.5 TFLOP/s;
+           // HBM2 1555 GB/s; L2 40 MB (A100 whitepaper / data sheet).
+    t.fp32LanesPerSM = 64;
+    t.gpuBoostGHz = 1.41;
+    t.gpuModelSmCount = 108;
+    t.gpuDramGBs = 1555;
+    t.gpuL2Bytes = 40 * MiB;
+    break;
+  case 86: // GeForce RTX 3090: 82 SMs x 128 lanes, 1.695 GHz -> 35.6
+           // TFLOP/s; GDDR6X 936 GB/s; L2 6 MB (GA102 whitepaper).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 1.695;
+    t.gpuModelSmCount = 82;
+    t.gpuDramGBs = 936;
+    t.gpuL2Bytes = 6 * MiB;
+    break;
+  case 87: // Jetson AGX Orin 64GB: 16 SMs x 128 lanes, 1.3 GHz -> 5.3
+           // TFLOP/s; LPDDR5 204.8 GB/s; L2 4 MB (Jetson Orin data sheet).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 1.3;
+    t.gpuModelSmCount = 16;
+    t.gpuDramGBs = 204.8;
+    t.gpuL2Bytes = 4 * MiB;
+    break;
+  case 89: // L40S: 142 SMs x 128 lanes, 2.52 GHz -> 91.6 TFLOP/s; GDDR6
+           // 864 GB/s; L2 96 MB (L40S data sheet, Ada whitepaper).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 2.52;
+    t.gpuModelSmCount = 142;
+    t.gpuDramGBs = 864;
+    t.gpuL2Bytes = 96 * MiB;
+    break;
+  case 90: // H100 SXM5: 132 SMs x 128 lanes, 1.98 GHz -> 66.9 TFLOP/s;
+           // HBM3 3350 GB/s; L2 50 MB (H100 data sheet / Hopper whitepaper).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 1.98;
+    t.gpuModelSmCount = 132;
+    t.gpuDramGBs = 3350;
+    t.gpuL2Bytes = 50 * MiB;
+    break;
+  case 100: // B200 (HGX): 148 SMs x 128 lanes; NVIDIA states 75 TFLOP/s
+            // FP32 -> ~1.98 GHz; HBM3e 8000 GB/s; L2 126 MB (not in the
+            // data sheet: third-party figure, the least sure of these).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 1.98;
+    t.gpuModelSmCount = 148;
+    t.gpuDramGBs = 8000;
+    t.gpuL2Bytes = 126 * MiB;
+    break;
+  default: // sm_120, GeForce RTX 5090: 170 SMs x 128 lanes, 2.407 GHz ->
+           // 104.8 TFLOP/s; GDDR7 1792 GB/s; L2 96 MB (Blackwell whitepaper).
+    t.fp32LanesPerSM = 128;
+    t.gpuBoostGHz = 2.407;
+    t.gpuModelSmCount = 170;
+    t.gpuDramGBs = 1792;
+    t.gpuL2Bytes = 96 * MiB;
+    break;
+  }
   return t;
 }
 

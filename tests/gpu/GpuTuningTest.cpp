@@ -7,6 +7,7 @@
 // per-SM limits. No GPU needed.
 //
 //===----------------------------------------------------------------------===//
+#include "autotune/CostModel.h"
 #include "autotune/Pruning.h"
 #include "autotune/Tuner.h"
 #include "autotune/Space.h"
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 using namespace kjit;
 using namespace kjit::autotune;
@@ -514,3 +516,143 @@ TEST(GpuRegisters, TunerDryRunRecordsRegistersOfSurvivors) {
     EXPECT_GT(p.features.gpuRegisters, 0) << p.candidate.configText;
 }
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// The GPU branch of the roofline model (published peaks of cudaTargetInfo;
+// bounds, orders and monotonicity, no timings).
+//===----------------------------------------------------------------------===//
+
+namespace {
+std::unique_ptr<ParsedWorkload> parseOne(const char *mlir) {
+  auto ws = extractWorkloads(mlir);
+  if (!ws) {
+    llvm::consumeError(ws.takeError());
+    return nullptr;
+  }
+  auto pw = ParsedWorkload::parse(ws->front());
+  if (!pw) {
+    llvm::consumeError(pw.takeError());
+    return nullptr;
+  }
+  return std::move(*pw);
+}
+
+// 64K x 64K CSR with 16 nonzeros a row times 64 dense columns: 2 flops per
+// 8+ bytes, memory-bound on any GPU.
+const char *kBigSpmm = R"(func.func @main(%rp: tensor<65537xi32>, %ci: tensor<1048576xi32>, %v: tensor<1048576xf32>, %b: tensor<65536x64xf32>) -> tensor<65536x64xf32> {
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) : (tensor<65537xi32>, tensor<1048576xi32>, tensor<1048576xf32>, tensor<65536x64xf32>) -> tensor<65536x64xf32>
+  return %y : tensor<65536x64xf32>
+})";
+} // namespace
+
+TEST(GpuCostModel, ChipPeaksFromPublishedFigures) {
+  TargetInfo t90 = *compiler::cudaTargetInfo("sm_90");
+  TargetInfo t80 = *compiler::cudaTargetInfo("sm_80");
+  EXPECT_NEAR(t90.gpuPeakGflops(), 66900, 200); // H100 SXM: 132 x 128 x 2 x 1.98
+  EXPECT_NEAR(t80.gpuPeakGflops(), 19500, 50);  // A100: 108 x 64 x 2 x 1.41
+  EXPECT_DOUBLE_EQ(t90.gpuDramGBs, 3350);
+  EXPECT_DOUBLE_EQ(t80.gpuDramGBs, 1555);
+  for (const char *chip :
+       {"sm_80", "sm_86", "sm_87", "sm_89", "sm_90", "sm_90a", "sm_100",
+        "sm_120"}) {
+    TargetInfo t = *compiler::cudaTargetInfo(chip);
+    EXPECT_GT(t.gpuPeakGflops(), 1000) << chip;
+    EXPECT_GT(t.gpuDramGBs, 100) << chip;
+    EXPECT_GT(t.gpuL2Bytes, 1u << 20) << chip;
+  }
+  // The device's SM count (runtime::cudaTuningTarget) scales the peak.
+  TargetInfo half = t90;
+  half.smCount = 66;
+  EXPECT_NEAR(half.gpuPeakGflops(), t90.gpuPeakGflops() / 2, 1);
+}
+
+TEST(GpuCostModel, ComputeBoundDepthwiseNearFlopsOverPeak) {
+  TargetInfo t = *compiler::cudaTargetInfo("sm_90");
+  auto pw = parseOne(kDwSurvivorCases[0].mlir); // 31x31 on 56x56x128
+  ASSERT_TRUE(pw);
+  EnumeratedSpace s = pw->enumerate(t);
+  PruningReport r;
+  auto survivors = prune(s, defaultRules(), t, r);
+  ASSERT_GT(survivors.size(), 8u);
+  RooflineModel model;
+  rank(survivors, model, t);
+  const CostFeatures &best = survivors.front().features;
+  double flopTime = best.flops / (t.gpuPeakGflops() * 1e9);
+  double byteTime = best.compulsoryBytes / (t.gpuDramGBs * 1e9);
+  EXPECT_GT(flopTime, 5 * byteTime); // the case is compute-bound (~10x)
+  double p = survivors.front().predictedSeconds;
+  std::printf("k31 sm_90: flops/peak %.2f us, best predicted %.2f us, worst "
+              "survivor %.2f us\n",
+              flopTime * 1e6, p * 1e6,
+              survivors.back().predictedSeconds * 1e6);
+  EXPECT_GE(p, flopTime);
+  EXPECT_LE(p, 2 * flopTime + 5e-6);
+  // The survivors are no longer all predicted equal.
+  std::set<double> distinct;
+  for (const SpacePoint &sp : survivors)
+    distinct.insert(sp.predictedSeconds);
+  EXPECT_GE(distinct.size(), 3u);
+  EXPECT_GT(survivors.back().predictedSeconds, 1.05 * p);
+  // Worse lanes predict slower; a faster chip predicts faster; fewer SMs
+  // (a device's own count) slower.
+  CostFeatures worse = best;
+  worse.laneUtilization = best.laneUtilization / 2;
+  EXPECT_GT(model.predict(worse, t), 1.5 * (p - 3e-6));
+  TargetInfo t80 = *compiler::cudaTargetInfo("sm_80");
+  EXPECT_LT(p, model.predict(best, t80));
+  TargetInfo small = t;
+  small.smCount = 66;
+  EXPECT_GT(model.predict(best, small), 1.5 * (p - 3e-6));
+  // Registers that cut occupancy (ptxas's count) never predict faster.
+  CostFeatures regs = best;
+  regs.gpuRegisters = 255;
+  EXPECT_GE(model.predict(regs, t), p);
+}
+
+TEST(GpuCostModel, MemoryBoundSpmmNearBytesOverBandwidth) {
+  RooflineModel model;
+  auto pw = parseOne(kBigSpmm);
+  ASSERT_TRUE(pw);
+  TargetInfo t = *compiler::cudaTargetInfo("sm_90");
+  CostFeatures f = pw->features(pw->defaultConfig(t), t);
+  ASSERT_GT(f.movedBytes, 0);
+  double bw = t.gpuDramGBs * 1e9;
+  double flopTime = f.flops / (t.gpuPeakGflops() * 1e9);
+  double p = model.predict(f, t) - 3e-6; // less one launch
+  std::printf("spmm sm_90: compulsory/bw %.2f us, moved/bw %.2f us, flops/peak "
+              "%.2f us, predicted %.2f us (+3 us launch)\n",
+              f.compulsoryBytes / bw * 1e6, f.movedBytes / bw * 1e6,
+              flopTime * 1e6, p * 1e6);
+  EXPECT_LT(flopTime * 4, f.compulsoryBytes / bw); // memory-bound
+  // Between the unique bytes from DRAM and every moved byte from DRAM
+  // (twice over for imperfect overlap).
+  EXPECT_GE(p, 0.99 * f.compulsoryBytes / bw);
+  EXPECT_LE(p, 2 * std::max(f.movedBytes, f.compulsoryBytes) / bw);
+  // More moved bytes predict slower; sm_90's HBM3 beats sm_80's HBM2.
+  CostFeatures more = f;
+  more.movedBytes *= 4;
+  more.compulsoryBytes *= 4;
+  EXPECT_GT(model.predict(more, t), model.predict(f, t));
+  EXPECT_LT(model.predict(f, t),
+            model.predict(f, *compiler::cudaTargetInfo("sm_80")));
+  // Beyond L2 (50 MB on sm_90) re-reads come from DRAM too.
+  CostFeatures big = f;
+  big.compulsoryBytes = 100e6;
+  big.movedBytes = 300e6;
+  EXPECT_NEAR(model.predict(big, t) - 3e-6, 300e6 / bw, 0.5 * 300e6 / bw);
+}
+
+TEST(GpuCostModel, LaunchOverheadPerLaunch) {
+  RooflineModel model;
+  TargetInfo t = *compiler::cudaTargetInfo("sm_90");
+  CostFeatures f;
+  f.flops = 1e3;
+  f.compulsoryBytes = 1e3;
+  f.parallelTasks = 264;
+  f.threads = 256;
+  double one = model.predict(f, t);
+  EXPECT_GE(one, 3e-6);
+  EXPECT_LT(one, 4e-6);
+  f.gpuLaunches = 9;
+  EXPECT_NEAR(model.predict(f, t) - one, 8 * 3e-6, 1e-9);
+}

@@ -334,6 +334,7 @@ CostFeatures mlir::kjit::bflyGpuCostFeatures(const BflyGpuConfig &c,
       4.0 * (2.0 * g.b * g.n + g.m1 * g.m2 * g.m2 + g.m2 * g.m1 * g.m1);
   // Split: X1 goes through global memory once more (write + read).
   f.movedBytes = f.compulsoryBytes + (c.fused ? 0.0 : 4.0 * 2 * g.b * g.n);
+  f.gpuLaunches = c.fused ? 1 : 2; // split: one launch per stage
   f.workingSetBytes = bflyGpuSharedBytes(c, g);
   f.parallelTasks = c.fused ? ceilDiv(g.b, c.rowsPerBlock)
                             : g.b * ceilDiv(g.m1, c.rowChunk(g));
@@ -623,6 +624,9 @@ CostFeatures mlir::kjit::fftGpuCostFeatures(const FftGpuConfig &c,
                  (c.inShared(g) ? 0.0
                                 : 2.0 * (2 * passes + 1) * 8.0 * g.rows() * g.n);
   f.workingSetBytes = fftGpuSharedBytes(c, g);
+  // Multi-launch (FftConvGPU.cpp): load, the forward passes, the product,
+  // the inverse passes, the store.
+  f.gpuLaunches = c.inShared(g) ? 1 : 2 * passes + 3;
   f.parallelTasks = c.inShared(g) ? g.rows() : g.rows() * g.n / 4;
   f.threads = c.threads;
   if (c.inShared(g)) {

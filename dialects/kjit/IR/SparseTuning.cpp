@@ -739,6 +739,7 @@ CostFeatures mlir::kjit::spgemmGpuCostFeatures(const SpgemmGpuConfig &c,
   f.workingSetBytes = (double)c.sharedBytes();
   f.parallelTasks = (double)c.gridBlocks(g);
   f.threads = (int)c.threads;
+  f.gpuLaunches = 6; // SpgemmGPU.cpp: six launches and one read-back
   // Threads of a group past the row of B they stride over idle.
   double bRow = g.k > 0 ? (double)g.nnzB / (double)g.k : 0.0;
   f.laneUtilization =

@@ -29,6 +29,22 @@ struct TargetInfo {
   unsigned maxThreadsPerSM = 0; ///< 0: unknown
   unsigned maxBlocksPerSM = 0;  ///< 0: unknown
   unsigned registersPerSM = 0;  ///< 32-bit registers; 0: unknown
+  // CUDA throughput facts for the cost model: NVIDIA's published figures
+  // for one reference part of each chip (see cudaTargetInfo), not
+  // measurements. 0: unknown.
+  unsigned fp32LanesPerSM = 0;  ///< FP32 FMA lanes of one SM
+  double gpuBoostGHz = 0;       ///< boost clock of the reference part
+  unsigned gpuModelSmCount = 0; ///< SMs of the reference part: the model's
+                                ///< count while smCount is 0 (unknown)
+  double gpuDramGBs = 0;        ///< DRAM bandwidth of the whole chip
+  uint64_t gpuL2Bytes = 0;      ///< L2 cache of the whole chip
+
+  /// The fp32 FMA peak of the chip in GFLOP/s (2 flops per lane per clock
+  /// over the SMs: smCount, else the reference part's); 0: unknown.
+  double gpuPeakGflops() const {
+    unsigned sms = smCount ? smCount : gpuModelSmCount;
+    return double(sms) * fp32LanesPerSM * 2.0 * gpuBoostGHz;
+  }
 
   unsigned maxF32Lanes() const { return vectorBits / 32; }
 };

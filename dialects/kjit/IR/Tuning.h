@@ -68,6 +68,8 @@ struct CostFeatures {
   double gpuBusyThreads = 0; ///< threads of the whole grid that have work, in scalar lanes (x vector width)
   double gpuLoadRunBytes = 0; ///< contiguous bytes of one run of a warp's
                               ///< global loads (coalescing)
+  double gpuLaunches = 0; ///< kernel launches of one call (the cost
+                          ///< model's launch overhead; 0: taken as 1)
 
   // What ptxas allocated for the candidate's kernel, filled by the tuner's
   // gpu-registers stage (autotune/Pruning.h) after compiling it; 0: unknown
