@@ -565,17 +565,25 @@ SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
   return s;
 }
 
+/// The spgemm features of the problem, whatever the target: FLOPs and the
+/// compulsory bytes (inputs once, the CSR result once, its distinct
+/// entries at most N per row). Returns the number of products.
+static double spgemmBaseFeatures(const SpgemmGeom &g, CostFeatures &f) {
+  double m = g.m, products = g.flopsPerRow() * m;
+  double outNnz = std::min(products, m * (double)g.n);
+  f.flops = 2.0 * products;
+  f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
+                             2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
+  return products;
+}
+
 CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
                                             const SpgemmGeom &g,
                                             const TargetInfo &t) {
   (void)t;
   CostFeatures f;
-  double m = g.m, products = g.flopsPerRow() * m;
-  // Distinct output entries, at most N per row.
-  double outNnz = std::min(products, m * (double)g.n);
-  f.flops = 2.0 * products;
-  f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
-                             2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
+  const double m = g.m, products = spgemmBaseFeatures(g, f);
+  const double outNnz = std::min(products, m * (double)g.n);
   // Two passes (symbolic, numeric) over A and the rows of B it selects, or
   // one pass plus a copy of the result through product-sized buffers.
   f.movedBytes = c.boundedSymbolic
@@ -725,11 +733,8 @@ CostFeatures mlir::kjit::spgemmGpuCostFeatures(const SpgemmGpuConfig &c,
                                                const TargetInfo &t) {
   (void)t;
   CostFeatures f;
-  double m = g.m, products = g.flopsPerRow() * m;
-  double outNnz = std::min(products, m * (double)g.n);
-  f.flops = 2.0 * products;
-  f.compulsoryBytes = 4.0 * ((m + 1) + 2.0 * g.nnzA + (g.k + 1) +
-                             2.0 * g.nnzB + (m + 1) + 2.0 * outNnz);
+  const double m = g.m, products = spgemmBaseFeatures(g, f);
+  const double outNnz = std::min(products, m * (double)g.n);
   // Two passes over A and the rows of B it selects, a marker exchange per
   // product (and an accumulator add in the numeric pass), the scratch fill.
   f.movedBytes = 2.0 * (8.0 * g.nnzA + 8.0 * products) + 12.0 * products +
