@@ -64,15 +64,18 @@ def module(op, operands, types, result, attrs=""):
 # Each: name, op, inputs [(name, shape, dtype)], output shape, MLIR, and a
 # generator of valid inputs. Shapes are the bench's usual ones.
 
-def dw(name, n, h, w, c, k, bias=True):
+def dw(name, n, h, w, c, k, bias=True, layout="nhwc"):
     p = (k - 1) // 2
-    ins = [("x", (n, h, w, c), "f32"), ("w", (c, k, k), "f32")]
+    act = (n, h, w, c) if layout == "nhwc" else (n, c, h, w)
+    ins = [("x", act, "f32"), ("w", (c, k, k), "f32")]
     if bias:
         ins.append(("b", (c,), "f32"))
-    attrs = (f"{{padding = array<i64: {p}, {p}, {p}, {p}>, layout = \"nhwc\"}}")
+    attrs = (f"{{padding = array<i64: {p}, {p}, {p}, {p}>, "
+             f"layout = \"{layout}\"}}")
     return dict(name=name, op="depthwise_conv2d", inputs=ins,
-                output=(n, h, w, c), attrs=attrs,
-                params=dict(n=n, h=h, w=w, c=c, k=k, bias=bias))
+                output=act, attrs=attrs,
+                params=dict(n=n, h=h, w=w, c=c, k=k, bias=bias,
+                            layout=layout))
 
 
 def inception(name, n, h, w, c, ksq, kb, g):
@@ -114,6 +117,15 @@ def attention1d(name, b, heads, l, d, ks):
                 params=dict(b=b, heads=heads, l=l, d=d, ks=ks))
 
 
+def attention2d(name, b, heads, h, w, d, ks):
+    ins = [(x, (b, heads, h, w, d), "f32") for x in ("q", "k", "v")]
+    attrs = (f"{{kernel_size = array<i64: {ks}, {ks}>, "
+             f"dilation = array<i64: 1, 1>}}")
+    return dict(name=name, op="window_attention", inputs=ins,
+                output=(b, heads, h, w, d), attrs=attrs,
+                params=dict(b=b, heads=heads, h=h, w=w, d=d, ks=ks))
+
+
 def spgemm(name, m, k, n, density):
     # CSR x CSR -> CSR: row_ptr (static) and col_idx / values, which the
     # kernel allocates at their run-time length (the runner's SHAPE "?").
@@ -152,6 +164,12 @@ WORKLOADS = [
      attention1d("natten1d_2x4x4096x32_k7", 2, 4, 4096, 32, 7)),
     (spgemm("spgemm_check", 37, 41, 43, 0.1),
      spgemm("spgemm_2048_1pct", 2048, 2048, 2048, 0.01)),
+    # PERFORMANCE.md's shapes: NCHW large kernels (oneDNN has nothing fast
+    # there on the CPU) and 2-D neighborhood attention, 56x56, 4 heads, D32.
+    (dw("dw_k31_nchw_check", 1, 29, 31, 12, 31, layout="nchw"),
+     dw("dw_k31_nchw_32x32x256", 1, 32, 32, 256, 31, layout="nchw")),
+    (attention2d("natten2d_check", 1, 2, 13, 11, 16, 5),
+     attention2d("natten2d_1x4x56x56x32_k7", 1, 4, 56, 56, 32, 7)),
 ]
 
 # Smoke mode: the same check shapes, and a tiny bench shape per workload
@@ -166,6 +184,8 @@ SMOKE_BENCH = [
     spmm("spmm_smoke_32x32x48", 32, 32, 48, 0.1),
     attention1d("natten1d_smoke_1x2x64x16_k7", 1, 2, 64, 16, 7),
     spgemm("spgemm_smoke_64_5pct", 64, 64, 64, 0.05),
+    dw("dw_k31_nchw_smoke_1x16x16x8", 1, 16, 16, 8, 31, layout="nchw"),
+    attention2d("natten2d_smoke_1x2x12x12x16_k5", 1, 2, 12, 12, 16, 5),
 ]
 assert [b["op"] for b in SMOKE_BENCH] == [c["op"] for c, _ in WORKLOADS]
 SMOKE_WORKLOADS = [(c, b) for (c, _), b in zip(WORKLOADS, SMOKE_BENCH)]
@@ -361,11 +381,14 @@ def peers(wl, arrays):
     g = [torch.from_numpy(a).cuda() for a in arrays]
     out = []
     if op == "depthwise_conv2d":
-        x = g[0].permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+        nchw = p.get("layout") == "nchw"
+        x = (g[0] if nchw else g[0].permute(0, 3, 1, 2).contiguous(
+            memory_format=torch.channels_last))
         w = g[1].reshape(p["c"], 1, p["k"], p["k"])
         b = g[2] if p["bias"] else None
         pad = (p["k"] - 1) // 2
-        out.append(("cuDNN conv2d(groups=C), channels_last",
+        out.append(("cuDNN conv2d(groups=C), " +
+                    ("NCHW" if nchw else "channels_last"),
                     lambda: F.conv2d(x, w, b, padding=pad, groups=p["c"])))
     elif op == "inception_depthwise_conv2d":
         x = g[0].permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
@@ -417,6 +440,26 @@ def peers(wl, arrays):
         b = torch.sparse_csr_tensor(g[3].long(), g[4].long(), g[5],
                                     size=(p["k"], p["n"]))
         out.append(("torch CSR @ CSR (cuSPARSE SpGEMM)", lambda: a @ b))
+    elif op == "window_attention" and "h" in p:
+        q, k, v = g
+        ks, dd = p["ks"], p["d"]
+
+        def window(n):  # NATTEN borders: the window shifted inward
+            i = torch.arange(n, device="cuda")
+            start = (i - ks // 2).clamp(0, n - ks)
+            return start[:, None] + torch.arange(ks, device="cuda")[None, :]
+        ih, iw = window(p["h"]), window(p["w"])
+        scale = 1.0 / dd ** 0.5
+
+        def natten2d():
+            # B,h,H,ks,W,ks,D (gather rows, then columns)
+            kk = k[:, :, ih][:, :, :, :, iw]
+            vv = v[:, :, ih][:, :, :, :, iw]
+            s = torch.einsum("bhxyd,bhxiyjd->bhxyij", q, kk) * scale
+            a = s.flatten(-2).softmax(-1).view_as(s)
+            return torch.einsum("bhxyij,bhxiyjd->bhxyd", a, vv)
+        out.append(("unfused gather + matmul + softmax (NATTEN-style, 2-D)",
+                    natten2d))
     elif op == "window_attention":
         q, k, v = g
         ks, l, dd = p["ks"], p["l"], p["d"]
