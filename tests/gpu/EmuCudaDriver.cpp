@@ -69,6 +69,8 @@
 #include <ucontext.h>
 #include <vector>
 
+#include "StandInMemory.h"
+
 namespace {
 using CUresult = int;
 constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
@@ -76,7 +78,7 @@ constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
                    kInvalidImage = 200, kInvalidHandle = 400,
                    kNotFound = 500, kLaunchFailed = 719, kUnknown = 999;
 
-std::mutex mu;        // memory maps and modules
+using kjit_standin::mu; // memory maps and modules
 std::mutex launchMu;  // one launch at a time
 bool initialized = false;
 std::string lastDetail; // cuGetErrorString(kUnknown)
@@ -90,29 +92,11 @@ CUresult fail(const std::string &why, CUresult code = kUnknown) {
 }
 
 //===----------------------------------------------------------------------===//
-// Memory
+// Memory: StandInMemory.h
 //===----------------------------------------------------------------------===//
-std::map<uintptr_t, size_t> allocations; // base -> bytes
-std::map<uintptr_t, size_t> globals;     // module globals: base -> bytes
-
-std::map<uintptr_t, size_t>::iterator findAlloc(uintptr_t p) {
-  auto it = allocations.upper_bound(p);
-  if (it == allocations.begin())
-    return allocations.end();
-  --it;
-  if (p >= it->first && p < it->first + it->second)
-    return it;
-  return allocations.end();
-}
-bool inDevice(uintptr_t p, size_t n) {
-  auto it = findAlloc(p);
-  if (it != allocations.end() && p + n <= it->first + it->second)
-    return true;
-  for (auto &[base, bytes] : globals)
-    if (p >= base && p + n <= base + bytes)
-      return true;
-  return false;
-}
+using kjit_standin::allocations;
+using kjit_standin::globals;
+using kjit_standin::inDevice;
 
 //===----------------------------------------------------------------------===//
 // Execution state and the functions kernels call
@@ -942,95 +926,6 @@ CUresult cuStreamDestroy_v2(void *s) {
 }
 CUresult cuStreamWaitEvent(void *, void *, unsigned) { return kSuccess; }
 
-CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
-  void *m = aligned_alloc(256, (bytes + 255) / 256 * 256);
-  if (!m)
-    return kOutOfMemory;
-  memset(m, 0xAB, bytes);
-  std::lock_guard<std::mutex> lock(mu);
-  allocations[uintptr_t(m)] = bytes;
-  *p = uintptr_t(m);
-  return kSuccess;
-}
-CUresult cuMemFree_v2(unsigned long long p) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = allocations.find(uintptr_t(p));
-  if (it == allocations.end())
-    return kInvalidValue;
-  allocations.erase(it);
-  free(reinterpret_cast<void *>(uintptr_t(p)));
-  return kSuccess;
-}
-CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src, size_t n) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (!inDevice(dst, n))
-    return kInvalidValue;
-  memcpy(reinterpret_cast<void *>(uintptr_t(dst)), src, n);
-  return kSuccess;
-}
-CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src, size_t n) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (!inDevice(src, n))
-    return kInvalidValue;
-  memcpy(dst, reinterpret_cast<void *>(uintptr_t(src)), n);
-  return kSuccess;
-}
-CUresult cuMemcpyAsync(unsigned long long dst, unsigned long long src,
-                       size_t n, void *) {
-  std::lock_guard<std::mutex> lock(mu);
-  // Unified addressing, as the real cuMemcpyAsync: the direction follows
-  // from the pointers, so one side may be host memory (the spgemm host code
-  // copies nnz into a host alloca).
-  if (n && !inDevice(dst, n) && !inDevice(src, n))
-    return kInvalidValue;
-  memmove(reinterpret_cast<void *>(uintptr_t(dst)),
-          reinterpret_cast<void *>(uintptr_t(src)), n);
-  return kSuccess;
-}
-CUresult cuMemsetD8Async(unsigned long long p, unsigned char v, size_t n,
-                         void *) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (!inDevice(p, n))
-    return kInvalidValue;
-  memset(reinterpret_cast<void *>(uintptr_t(p)), v, n);
-  return kSuccess;
-}
-CUresult cuMemsetD16Async(unsigned long long p, unsigned short v, size_t n,
-                          void *) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (!inDevice(p, 2 * n))
-    return kInvalidValue;
-  auto *d = reinterpret_cast<unsigned short *>(uintptr_t(p));
-  for (size_t i = 0; i < n; ++i)
-    d[i] = v;
-  return kSuccess;
-}
-CUresult cuMemsetD32Async(unsigned long long p, unsigned v, size_t n, void *) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (!inDevice(p, 4 * n))
-    return kInvalidValue;
-  auto *d = reinterpret_cast<unsigned *>(uintptr_t(p));
-  for (size_t i = 0; i < n; ++i)
-    d[i] = v;
-  return kSuccess;
-}
-CUresult cuPointerGetAttribute(void *out, int attr, unsigned long long p) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (attr != 2 || findAlloc(uintptr_t(p)) == allocations.end())
-    return kInvalidValue;
-  *static_cast<unsigned *>(out) = 2; // CU_MEMORYTYPE_DEVICE
-  return kSuccess;
-}
-CUresult cuMemGetAddressRange_v2(unsigned long long *base, size_t *bytes,
-                                 unsigned long long p) {
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = findAlloc(uintptr_t(p));
-  if (it == allocations.end())
-    return kNotFound;
-  *base = it->first;
-  *bytes = it->second;
-  return kSuccess;
-}
 CUresult cuEventCreate(void **e, unsigned) {
   *e = new double(0);
   return kSuccess;
