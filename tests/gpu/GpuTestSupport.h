@@ -1,4 +1,5 @@
-//===- GpuTestSupport.h - shared pieces of the GPU numerics tests -*- C++ -*-===//
+//===- GpuTestSupport.h - shared pieces of the GPU numerics tests -*- C++
+//-*-===//
 //
 // For tests that need a CUDA device: REQUIRE_GPU() skips with the runtime's
 // own reason ("no CUDA driver: ..." without libcuda.so.1), the emulating
@@ -38,7 +39,7 @@ inline uint64_t seed() {
 } // namespace kjit::testing
 
 #define REQUIRE_GPU()                                                          \
-  if (std::string why = ::kjit::testing::noGpu(); !why.empty())               \
+  if (std::string why = ::kjit::testing::noGpu(); !why.empty())                \
   GTEST_SKIP() << why
 
 #endif

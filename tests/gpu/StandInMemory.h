@@ -50,8 +50,7 @@ inline bool inDevice(uintptr_t p, size_t n) {
       return true;
   return false;
 }
-template <typename T>
-int fill(unsigned long long p, T v, size_t n) {
+template <typename T> int fill(unsigned long long p, T v, size_t n) {
   std::lock_guard<std::mutex> lock(mu);
   if (!inDevice(p, n * sizeof(T)))
     return kMemInvalidValue;
@@ -115,8 +114,7 @@ int cuMemcpyAsync(unsigned long long dst, unsigned long long src, size_t n,
 int cuMemsetD8Async(unsigned long long p, unsigned char v, size_t n, void *) {
   return kjit_standin::fill(p, v, n);
 }
-int cuMemsetD16Async(unsigned long long p, unsigned short v, size_t n,
-                     void *) {
+int cuMemsetD16Async(unsigned long long p, unsigned short v, size_t n, void *) {
   return kjit_standin::fill(p, v, n);
 }
 int cuMemsetD32Async(unsigned long long p, unsigned v, size_t n, void *) {

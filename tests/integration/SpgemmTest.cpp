@@ -23,6 +23,7 @@
 // kernel must still work afterwards.
 //
 //===----------------------------------------------------------------------===//
+#include "tests/integration/SpgemmTestSupport.h"
 #include "tests/integration/TestSupport.h"
 #include "kjit/kjit.h"
 
@@ -40,104 +41,7 @@
 namespace {
 using kjit::testing::baseSeed;
 using kjit::testing::sharedJit;
-
-constexpr double kRtol = 1e-4;
-
-struct Csr {
-  int64_t rows = 0, cols = 0;
-  std::vector<int32_t> rowPtr, colIdx;
-  std::vector<float> values;
-  int64_t nnz() const { return int64_t(colIdx.size()); }
-};
-
-struct CsrOptions {
-  double perRow = 3;       ///< mean entries per row
-  bool emptyRows = false;  ///< every third row empty
-  bool shuffle = false;    ///< unsorted columns within a row
-  bool duplicates = false; ///< repeated columns within a row (to be summed)
-};
-
-Csr randomCsr(int64_t rows, int64_t cols, const CsrOptions &o,
-              std::mt19937_64 &rng) {
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::poisson_distribution<int> count(o.perRow);
-  Csr a;
-  a.rows = rows, a.cols = cols;
-  a.rowPtr.push_back(0);
-  for (int64_t i = 0; i < rows; ++i) {
-    std::vector<int32_t> c;
-    if (cols > 0 && !(o.emptyRows && i % 3 == 1)) {
-      int n = std::min<int>(count(rng), int(cols));
-      std::vector<int32_t> all(cols);
-      for (int64_t j = 0; j < cols; ++j)
-        all[j] = int32_t(j);
-      std::shuffle(all.begin(), all.end(), rng);
-      c.assign(all.begin(), all.begin() + n);
-      if (o.duplicates && !c.empty())
-        for (int d = 0; d < std::max(1, n / 2); ++d)
-          c.push_back(c[rng() % c.size()]);
-      if (!o.shuffle)
-        std::sort(c.begin(), c.end());
-    }
-    for (int32_t j : c) {
-      a.colIdx.push_back(j);
-      a.values.push_back(u(rng));
-    }
-    a.rowPtr.push_back(int32_t(a.colIdx.size()));
-  }
-  return a;
-}
-
-struct RefCsr {
-  std::vector<int32_t> rowPtr, colIdx;
-  std::vector<double> values;
-};
-
-/// The product, row by row through std::map (ordered, duplicates summed).
-RefCsr reference(const Csr &a, const Csr &b) {
-  RefCsr c;
-  c.rowPtr.push_back(0);
-  for (int64_t i = 0; i < a.rows; ++i) {
-    std::map<int32_t, double> row;
-    for (int32_t p = a.rowPtr[i]; p < a.rowPtr[i + 1]; ++p) {
-      int32_t k = a.colIdx[p];
-      for (int32_t q = b.rowPtr[k]; q < b.rowPtr[k + 1]; ++q)
-        row[b.colIdx[q]] += double(a.values[p]) * double(b.values[q]);
-    }
-    for (auto [j, v] : row) {
-      c.colIdx.push_back(j);
-      c.values.push_back(v);
-    }
-    c.rowPtr.push_back(int32_t(c.colIdx.size()));
-  }
-  return c;
-}
-
-std::string tensorT(int64_t n, const char *elem) {
-  return "tensor<" + (n < 0 ? std::string("?") : std::to_string(n)) + "x" +
-         elem + ">";
-}
-
-std::string spgemmModule(int64_t m, int64_t k, int64_t n, int64_t nnzA,
-                         int64_t nnzB) {
-  std::string arp = tensorT(m + 1, "i32"), aci = tensorT(nnzA, "i32"),
-              av = tensorT(nnzA, "f32"), brp = tensorT(k + 1, "i32"),
-              bci = tensorT(nnzB, "i32"), bv = tensorT(nnzB, "f32"),
-              crp = tensorT(m + 1, "i32"), cci = tensorT(-1, "i32"),
-              cv = tensorT(-1, "f32");
-  std::ostringstream s;
-  s << "func.func @main(%arp: " << arp << ", %aci: " << aci << ", %av: " << av
-    << ", %brp: " << brp << ", %bci: " << bci << ", %bv: " << bv << ") -> ("
-    << crp << ", " << cci << ", " << cv << ") {\n"
-    << "  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv {shape = "
-       "array<i64: "
-    << m << ", " << k << ", " << n << ">} : " << arp << ", " << aci << ", "
-    << av << ", " << brp << ", " << bci << ", " << bv << " -> " << crp << ", "
-    << cci << ", " << cv << "\n"
-    << "  return %c#0, %c#1, %c#2 : " << crp << ", " << cci << ", " << cv
-    << "\n}\n";
-  return s.str();
-}
+using namespace kjit::testing::spgemm;
 
 kjit::Result<kjit::Kernel> compileSpgemm(const Csr &a, const Csr &b,
                                          const std::string &config,
@@ -149,54 +53,6 @@ kjit::Result<kjit::Kernel> compileSpgemm(const Csr &a, const Csr &b,
       spgemmModule(a.rows, a.cols, b.cols, a.nnz(), b.nnz()), o);
 }
 
-std::vector<kjit::TensorView> views(Csr &a, Csr &b) {
-  return {kjit::TensorView(a.rowPtr.data(), {a.rows + 1}),
-          kjit::TensorView(a.colIdx.data(), {a.nnz()}),
-          kjit::TensorView(a.values.data(), {a.nnz()}),
-          kjit::TensorView(b.rowPtr.data(), {b.rows + 1}),
-          kjit::TensorView(b.colIdx.data(), {b.nnz()}),
-          kjit::TensorView(b.values.data(), {b.nnz()})};
-}
-
-/// "" when the kernel's outputs match the reference, else why not.
-std::string compare(const std::vector<kjit::Tensor> &out, const RefCsr &ref) {
-  if (out.size() != 3)
-    return "expected 3 outputs, got " + std::to_string(out.size());
-  const kjit::Tensor &rp = out[0], &ci = out[1], &v = out[2];
-  if (rp.dtype() != kjit::DType::i32 || ci.dtype() != kjit::DType::i32 ||
-      v.dtype() != kjit::DType::f32)
-    return "wrong output dtypes";
-  if (rp.shape() != std::vector<int64_t>{int64_t(ref.rowPtr.size())})
-    return "row_ptr has " + std::to_string(rp.numElements()) + " entries";
-  for (size_t i = 0; i < ref.rowPtr.size(); ++i)
-    if (rp.data<int32_t>()[i] != ref.rowPtr[i])
-      return "row_ptr[" + std::to_string(i) + "] = " +
-             std::to_string(rp.data<int32_t>()[i]) + ", expected " +
-             std::to_string(ref.rowPtr[i]);
-  int64_t nnz = int64_t(ref.colIdx.size());
-  if (ci.shape() != std::vector<int64_t>{nnz} ||
-      v.shape() != std::vector<int64_t>{nnz})
-    return "col_idx/values have " + std::to_string(ci.numElements()) + "/" +
-           std::to_string(v.numElements()) + " entries, expected " +
-           std::to_string(nnz);
-  double maxRef = 0, maxErr = 0;
-  for (int64_t p = 0; p < nnz; ++p) {
-    if (ci.data<int32_t>()[p] != ref.colIdx[p])
-      return "col_idx[" + std::to_string(p) + "] = " +
-             std::to_string(ci.data<int32_t>()[p]) + ", expected " +
-             std::to_string(ref.colIdx[p]);
-    float x = v.data<float>()[p];
-    if (!std::isfinite(x))
-      return "non-finite value at " + std::to_string(p);
-    maxRef = std::max(maxRef, std::fabs(ref.values[p]));
-    maxErr = std::max(maxErr, std::fabs(double(x) - ref.values[p]));
-  }
-  double tol = kRtol * (1 + maxRef);
-  if (maxErr > tol)
-    return "max|c-ref| = " + std::to_string(maxErr) + " > tol " +
-           std::to_string(tol);
-  return "";
-}
 
 struct Case {
   int64_t m, k, n;
