@@ -20,6 +20,7 @@
 // KJIT_GPU_EMULATE=1).
 //
 //===----------------------------------------------------------------------===//
+#include "OpModuleText.h"
 #include "CudaExecutor.h"
 #include "GpuTestSupport.h"
 #include "autotune/Space.h"
@@ -42,25 +43,8 @@ namespace ref = kjit::reference;
 
 namespace {
 std::string s(int64_t v) { return std::to_string(v); }
-std::string tensor(std::vector<int64_t> dims, const char *elem = "f32") {
-  std::string t = "tensor<";
-  for (int64_t d : dims)
-    t += s(d) + "x";
-  return t + elem + ">";
-}
-std::string wrap(const std::string &op, const std::vector<std::string> &types,
-                 const std::string &result, const std::string &attrs) {
-  std::string args, operands, tys;
-  for (size_t i = 0; i < types.size(); ++i) {
-    std::string sep = i ? ", " : "";
-    args += sep + "%a" + s(i) + ": " + types[i];
-    operands += sep + "%a" + s(i);
-    tys += sep + types[i];
-  }
-  return "func.func @main(" + args + ") -> " + result + " {\n  %y = \"" + op +
-         "\"(" + operands + ") {" + attrs + "} : (" + tys + ") -> " + result +
-         "\n  return %y : " + result + "\n}\n";
-}
+using kjit::testing::tensor;
+using kjit::testing::wrap;
 
 /// Inputs of one run: f32 and i32 buffers in argument order.
 struct Inputs {

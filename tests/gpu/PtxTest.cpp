@@ -9,6 +9,7 @@
 // assembly with a message without ptxas.
 //
 //===----------------------------------------------------------------------===//
+#include "OpModuleText.h"
 #include "kjit/kjit.h"
 
 #include <gtest/gtest.h>
@@ -132,27 +133,8 @@ TEST(GpuConfig, UnknownChipIsAnError) {
 //===----------------------------------------------------------------------===//
 
 std::string s(int64_t v) { return std::to_string(v); }
-std::string tensor(std::initializer_list<int64_t> dims,
-                   const char *elem = "f32") {
-  std::string t = "tensor<";
-  for (int64_t d : dims)
-    t += s(d) + "x";
-  return t + elem + ">";
-}
-/// func @main(args) -> result { %y = "op"(operands) {attrs} ; return %y }
-std::string wrap(const std::string &op, const std::vector<std::string> &types,
-                 const std::string &result, const std::string &attrs) {
-  std::string args, operands, tys;
-  for (size_t i = 0; i < types.size(); ++i) {
-    std::string sep = i ? ", " : "";
-    args += sep + "%a" + s(i) + ": " + types[i];
-    operands += sep + "%a" + s(i);
-    tys += sep + types[i];
-  }
-  return "func.func @main(" + args + ") -> " + result + " {\n  %y = \"" + op +
-         "\"(" + operands + ") {" + attrs + "} : (" + tys + ") -> " + result +
-         "\n  return %y : " + result + "\n}\n";
-}
+using kjit::testing::tensor;
+using kjit::testing::wrap;
 
 std::string dwModule(bool nhwc, int n, int h, int w, int c, int k, bool bias) {
   int p = k / 2;
