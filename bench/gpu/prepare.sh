@@ -25,7 +25,10 @@ if [ -z "${KJIT_RUN:-}" ]; then
 fi
 /usr/bin/python3 bench/gpu/gpu_bench.py prepare \
   --kjit-run "$KJIT_RUN" --out "$BUNDLE" --chip "$CHIP" "${SMOKE[@]}"
-${CXX:-c++} -O2 -std=c++17 -DKJIT_CUDA_EXPORT_MGPU -rdynamic -Iruntime/lib \
+# The project's compiler (scripts/setup.sh installs clang-22; a fresh
+# machine need not have a `c++`).
+CXX=${CXX:-$(command -v clang++-22 || command -v c++ || command -v clang++)}
+"$CXX" -O2 -std=c++17 -DKJIT_CUDA_EXPORT_MGPU -rdynamic -Iruntime/lib \
   bench/gpu/kjit_gpu_runner.cpp runtime/lib/CudaDriver.cpp -ldl \
   -o "$BUNDLE/kjit_gpu_runner"
 du -sh "$BUNDLE"
