@@ -690,6 +690,40 @@ TEST(KjitTune, TwoTunersWriteOneDatabase) {
   }
 }
 
+// Every number flag: NaN, an infinity, a negative, a zero where it means
+// nothing or no number is a usage error naming the flag and its range,
+// before any workload is read.
+TEST(KjitTune, RefusesBadNumberFlags) {
+  std::string in = writeTemp("flags.mlir", kDw3x3);
+  const char *seconds = "expected a finite number of seconds > 0",
+             *budget = "expected a finite number of seconds >= 0 (0: no limit)",
+             *count = "expected an integer from 0 to",
+             *positive = "expected an integer from 1 to";
+  std::pair<const char *, const char *> cases[] = {
+      {"--timeout=nan", seconds},     {"--timeout=inf", seconds},
+      {"--timeout=-1", seconds},      {"--timeout=0", seconds},
+      {"--timeout=soon", seconds},    {"--timeout=", seconds},
+      {"--budget=nan", budget},       {"--budget=-1", budget},
+      {"--total-budget=inf", budget}, {"--total-budget=-5", budget},
+      {"--repeats=0", positive},      {"--repeats=-3", positive},
+      {"--top-k=-1", count},          {"--top-k=1.5", count},
+      {"--seeds=many", count},        {"--threads=0", positive},
+      {"--threads=-2", positive},     {"--repeats=99999999999", positive},
+  };
+  for (auto [flag, range] : cases) {
+    Tuner t({in, flag, "--dry-run"}, tempPath("flags.out"));
+    int rc = t.wait(30);
+    std::string out = t.output();
+    std::string name = llvm::StringRef(flag).split('=').first.str();
+    EXPECT_EQ(rc, 2) << flag << "\n" << out;
+    EXPECT_NE(out.find("for the " + name + " option: " + range),
+              std::string::npos)
+        << flag << "\n"
+        << out;
+    EXPECT_EQ(out.find("workload 1/"), std::string::npos) << out;
+  }
+}
+
 TEST(KjitTune, WritesAPlotOfBestSoFar) {
   std::string db = tempPath("plot.sqlite");
   std::string dir = tempPath("plots");
