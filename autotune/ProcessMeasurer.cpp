@@ -117,7 +117,8 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   // A process group of its own: Ctrl-C on the terminal reaches the tuner,
-  // which kills the child and stops.
+  // which kills the child and stops; and the child with everything it
+  // started dies by one kill(-pid).
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
                                       POSIX_SPAWN_SETSIGMASK |
@@ -131,35 +132,44 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
                    "cannot start the measuring process '" + worker +
                        "': " + std::strerror(rc));
 
+  // Wait for the child's exit without reaping it (WNOWAIT): until it is
+  // reaped its pid, the group's id, cannot be reused, so the kill of the
+  // group below never reaches an unrelated process.
   auto t0 = std::chrono::steady_clock::now();
-  int status = 0;
-  bool timedOut = false;
+  bool timedOut = false, stopped = false;
+  std::string waitError;
   auto pause = std::chrono::microseconds(500);
   while (true) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid)
+    siginfo_t info = {};
+    if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+      if (info.si_pid == pid)
+        break;
+    } else if (errno != EINTR) {
+      waitError = std::string("waitid failed: ") + std::strerror(errno);
       break;
-    if (w < 0 && errno != EINTR)
-      return failure(Measurement::Status::Crash,
-                     std::string("waitpid failed: ") + std::strerror(errno));
-    bool stop = options_.stop && options_.stop->load();
+    }
+    stopped = options_.stop && options_.stop->load();
     double elapsed = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count();
-    if (stop || (options_.timeoutSeconds > 0 &&
-                 elapsed >= options_.timeoutSeconds)) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      if (stop) {
-        interrupted_ = true;
-        return failure(Measurement::Status::Crash, "interrupted");
-      }
-      timedOut = true;
+    timedOut =
+        options_.timeoutSeconds > 0 && elapsed >= options_.timeoutSeconds;
+    if (stopped || timedOut)
       break;
-    }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+  // The whole group: the worker if it still runs, and whatever it started
+  // (ptxas) that outlives it.
+  kill(-pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!waitError.empty())
+    return failure(Measurement::Status::Crash, waitError);
+  if (stopped) {
+    interrupted_ = true;
+    return failure(Measurement::Status::Crash, "interrupted");
   }
   if (timedOut) {
     char b[64];
@@ -206,8 +216,24 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
 }
 
 namespace {
-/// KJIT_TUNE_TEST_FAULT="crash:TEXT" / "hang:TEXT": the tests' broken
-/// candidate.
+/// The "hang-with-child" fault's grandchild: a `sleep 300` in the worker's
+/// process group, its pid written to $KJIT_TUNE_TEST_FAULT_PIDFILE.
+void startTestGrandchild() {
+  std::string sleepArgs[] = {"sleep", "300"};
+  char *argv[] = {sleepArgs[0].data(), sleepArgs[1].data(), nullptr};
+  pid_t child = -1;
+  if (posix_spawnp(&child, "sleep", nullptr, nullptr, argv, environ) != 0)
+    return;
+  if (const char *f = getenv("KJIT_TUNE_TEST_FAULT_PIDFILE"); f && *f) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(f, ec);
+    if (!ec)
+      os << child << "\n";
+  }
+}
+
+/// KJIT_TUNE_TEST_FAULT="crash:TEXT" / "hang:TEXT" / "hang-with-child:TEXT":
+/// the tests' broken candidate.
 void injectTestFault(const std::string &config) {
   const char *f = getenv("KJIT_TUNE_TEST_FAULT");
   if (!f || !*f)
@@ -220,7 +246,9 @@ void injectTestFault(const std::string &config) {
     std::signal(SIGSEGV, SIG_DFL);
     raise(SIGSEGV);
   }
-  if (kind == "hang") {
+  if (kind == "hang" || kind == "hang-with-child") {
+    if (kind == "hang-with-child")
+      startTestGrandchild();
     // Hang until killed, or until the tuner is gone.
     pid_t parent = getppid();
     while (getppid() == parent)

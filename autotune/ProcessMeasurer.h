@@ -6,12 +6,15 @@
 // (status crash / timeout) and tuning goes on. The child is started with
 // posix_spawn (no fork of a multithreaded process holding an MLIR context),
 // in a process group of its own (a terminal's Ctrl-C reaches the tuner only:
-// it kills the child and stops cleanly). The request and the result travel
-// as JSON files.
+// it kills the child and stops cleanly). A time-out or a stop kills the
+// whole group, so that what the worker started (ptxas) dies with it. The
+// request and the result travel as JSON files.
 //
 // Test hook: KJIT_TUNE_TEST_FAULT="crash:TEXT" (or "hang:TEXT") makes the
 // worker crash with SIGSEGV (or hang) for a candidate whose config text
-// contains TEXT; nothing else reads it.
+// contains TEXT; "hang-with-child:TEXT" hangs too after starting a
+// `sleep 300` in the worker's process group, whose pid it writes to the
+// file $KJIT_TUNE_TEST_FAULT_PIDFILE. Nothing else reads them.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_AUTOTUNE_PROCESSMEASURER_H

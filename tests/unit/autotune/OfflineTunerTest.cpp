@@ -295,6 +295,85 @@ TEST(ProcessMeasurer, StopKillsTheChild) {
             10.0);
 }
 
+namespace {
+/// Whether `pid` has ended: no such process, or a zombie its new parent
+/// has not reaped yet. Waits up to `seconds` for it.
+bool endsWithin(pid_t pid, double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+      return true;
+    size_t paren = line.rfind(')');
+    if (paren != std::string::npos && line.compare(paren, 3, ") Z") == 0)
+      return true;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count() > seconds)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// The pid a "hang-with-child" worker wrote, once it is there; -1 after
+/// `seconds`.
+pid_t grandchildPid(const std::string &pidFile, double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  do {
+    std::ifstream f(pidFile);
+    pid_t pid = -1;
+    if (f >> pid && pid > 0)
+      return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+               .count() < seconds);
+  return -1;
+}
+
+/// A hanging worker that started a grandchild (a `sleep 300` where ptxas
+/// would be): ending the candidate, by its time-out or by `stop`, kills the
+/// worker's whole process group, the grandchild with it.
+void killsTheWorkersGroup(bool byStop) {
+  Workload w = workload(kDw3x3);
+  std::string def = measureOrder(w)[0];
+  std::string pidFile = tempPath(byStop ? "stop.pid" : "timeout.pid");
+  Env fault("KJIT_TUNE_TEST_FAULT", "hang-with-child:" + def);
+  Env where("KJIT_TUNE_TEST_FAULT_PIDFILE", pidFile);
+  std::atomic<bool> stop{false};
+  // Long enough for the worker to start its grandchild on a busy machine.
+  ProcessMeasureOptions o = workerOptions(byStop ? 120 : 8);
+  o.stop = &stop;
+  ProcessMeasurer m(o);
+  std::thread stopper;
+  if (byStop)
+    stopper = std::thread([&] {
+      grandchildPid(pidFile, 60);
+      stop = true;
+    });
+  Measurement r = m.measure(w, {def});
+  if (stopper.joinable())
+    stopper.join();
+  EXPECT_EQ(r.status,
+            byStop ? Measurement::Status::Crash : Measurement::Status::Timeout)
+      << r.message;
+  EXPECT_EQ(m.interrupted(), byStop);
+  pid_t grandchild = grandchildPid(pidFile, 0);
+  ASSERT_GT(grandchild, 0) << "the worker started no grandchild";
+  bool ended = endsWithin(grandchild, 10);
+  EXPECT_TRUE(ended) << "the worker's child " << grandchild << " outlived it";
+  if (!ended)
+    kill(grandchild, SIGKILL);
+}
+} // namespace
+
+TEST(ProcessMeasurer, TimeoutKillsTheWorkersProcessGroup) {
+  killsTheWorkersGroup(/*byStop=*/false);
+}
+
+TEST(ProcessMeasurer, StopKillsTheWorkersProcessGroup) {
+  killsTheWorkersGroup(/*byStop=*/true);
+}
+
 // kjit.spmm checks its CSR at run time: the measurer's inputs must be a
 // valid one (zero-filled row_ptr is not), in the child as in process.
 TEST(Measurer, SparseOperandsGetAValidCsr) {
