@@ -16,8 +16,9 @@
 // the GPU (name, compute capability, SM count, driver version: the key
 // Jit(Target::cuda(N)) selects with). --target=sm_NN is the no-device
 // --dry-run of a chip's spaces. Exit codes: 0 ok, 1 a tuning error (also:
-// no CUDA driver or device for --target=cuda), 2 bad input or usage (a
-// number flag out of its range), 130 interrupted.
+// no CUDA driver or device for --target=cuda; the measuring itself failing,
+// e.g. no temporary directory), 2 bad input or usage (a number flag out of
+// its range), 130 interrupted.
 //
 //===----------------------------------------------------------------------===//
 #include "autotune/Plot.h"
@@ -464,6 +465,13 @@ int main(int argc, char **argv) {
     po.measure.repeats = (int)repeats;
     po.stop = &gStop;
     measurer = std::make_unique<ProcessMeasurer>(po);
+    // The measuring's own failures (no temporary directory, no worker) end
+    // the run before any candidate is measured, not as crash records.
+    if (auto e = measurer->prepare()) {
+      llvm::errs() << "kjit-tune: cannot measure: "
+                   << llvm::toString(std::move(e)) << "\n";
+      return 1;
+    }
   }
 
   TuneOptions opts;
@@ -472,7 +480,12 @@ int main(int argc, char **argv) {
   opts.resume = resume;
   opts.dryRun = dryRun;
   opts.maxSeeds = seeds;
-  opts.stop = [] { return gStop.load(); };
+  // A failure of the measuring itself stops like an interrupt (the
+  // candidate it hit is not recorded) and is reported below.
+  opts.stop = [&measurer] {
+    return gStop.load() ||
+           (measurer && !measurer->infrastructureError().empty());
+  };
   int rc = 0;
   std::vector<TuneResult> results;
   auto runStart = std::chrono::steady_clock::now();
@@ -533,6 +546,12 @@ int main(int argc, char **argv) {
           progress.update(n, c, m, best);
         });
     progress.end();
+    if (measurer && !measurer->infrastructureError().empty()) {
+      llvm::errs() << "kjit-tune: cannot measure: "
+                   << measurer->infrastructureError() << "\n";
+      rc = 1;
+      break;
+    }
     if (!r) {
       llvm::errs() << "kjit-tune: " << w.opName << ": "
                    << llvm::toString(r.takeError()) << "\n";
