@@ -7,15 +7,18 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <fcntl.h>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -26,18 +29,7 @@ using namespace kjit;
 using namespace kjit::autotune;
 
 namespace {
-/// A temporary file removed on scope exit.
-struct TempFile {
-  llvm::SmallString<128> path;
-  explicit TempFile(const char *prefix, const char *suffix) {
-    if (llvm::sys::fs::createTemporaryFile(prefix, suffix, path))
-      path.clear();
-  }
-  ~TempFile() {
-    if (!path.empty())
-      llvm::sys::fs::remove(path);
-  }
-};
+constexpr llvm::StringLiteral kDirPrefix = "kjit-measure-";
 
 std::string readFile(const std::string &path) {
   auto buf = llvm::MemoryBuffer::getFile(path);
@@ -56,19 +48,169 @@ Measurement failure(Measurement::Status st, std::string msg) {
   m.message = std::move(msg);
   return m;
 }
+
+llvm::Error error(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+/// The options a host program gave, checked: a NaN or infinite time-out
+/// would never fire (or overflow the worker's alarm), a zero repeat count
+/// would time nothing.
+llvm::Error checkOptions(const ProcessMeasureOptions &o) {
+  auto bad = [](const char *field, double v, const char *range) {
+    char value[32];
+    snprintf(value, sizeof value, "%g", v);
+    return error(llvm::Twine("ProcessMeasureOptions::") + field + " is " +
+                 value + "; it must be " + range);
+  };
+  if (!std::isfinite(o.timeoutSeconds) || o.timeoutSeconds <= 0)
+    return bad("timeoutSeconds", o.timeoutSeconds,
+               "a finite number of seconds > 0");
+  const MeasureOptions &m = o.measure;
+  if (m.warmup < 0)
+    return bad("measure.warmup", m.warmup, "an integer >= 0");
+  if (m.repeats < 1)
+    return bad("measure.repeats", m.repeats, "an integer >= 1");
+  if (m.minInputSets < 1)
+    return bad("measure.minInputSets", m.minInputSets, "an integer >= 1");
+  if (!std::isfinite(m.rotateBytes) || m.rotateBytes < 0)
+    return bad("measure.rotateBytes", m.rotateBytes,
+               "a finite number of bytes >= 0");
+  if (o.workerPath.empty())
+    return error("ProcessMeasureOptions::workerPath names no measuring "
+                 "worker (the kjit-tune executable)");
+  if (access(o.workerPath.c_str(), X_OK) != 0)
+    return error("cannot run the measuring worker '" + o.workerPath +
+                 "': " + std::strerror(errno));
+  return llvm::Error::success();
+}
+
+/// Makes <base>/kjit-measure-<pid>-XXXXXX (mode 0700).
+llvm::Expected<std::string> makePrivateDir(const std::string &base) {
+  std::string tmpl =
+      base + "/" + kDirPrefix.str() + std::to_string(getpid()) + "-XXXXXX";
+  if (!mkdtemp(tmpl.data()))
+    return error("cannot create a directory in '" + base +
+                 "': " + std::strerror(errno));
+  return tmpl;
+}
+
+/// Removes what `dir` holds (links, not what they point to).
+void removeEntries(const std::string &dir) {
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec, /*follow=*/false), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->type() == llvm::sys::fs::file_type::directory_file)
+      llvm::sys::fs::remove_directories(it->path(), /*IgnoreErrors=*/true);
+    else
+      llvm::sys::fs::remove(it->path());
+  }
+}
+
+/// Removes the private directories that dead processes left in `base`.
+/// A name whose pid still runs (or runs as another user: EPERM) is kept,
+/// and so is anything that is not a directory of ours.
+void removeDeadLeftovers(const std::string &base) {
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(base, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    if (!name.consume_front(kDirPrefix))
+      continue;
+    auto [pidText, rest] = name.split('-');
+    pid_t pid = 0;
+    if (rest.empty() || pidText.getAsInteger(10, pid) || pid <= 0 ||
+        kill(pid, 0) == 0 || errno != ESRCH)
+      continue;
+    // Not through a link: only a real directory of this user.
+    struct stat st;
+    if (lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != geteuid())
+      continue;
+    llvm::sys::fs::remove_directories(it->path(), /*IgnoreErrors=*/true);
+  }
+}
+
+/// This process's environment with TMPDIR replaced.
+std::vector<std::string> environmentWithTmpdir(const std::string &tmpdir) {
+  std::vector<std::string> env;
+  for (char **e = environ; *e; ++e)
+    if (!llvm::StringRef(*e).starts_with("TMPDIR="))
+      env.push_back(*e);
+  env.push_back("TMPDIR=" + tmpdir);
+  return env;
+}
+
+std::vector<char *> pointers(std::vector<std::string> &strings) {
+  std::vector<char *> p;
+  for (std::string &s : strings)
+    p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
 } // namespace
 
 ProcessMeasurer::ProcessMeasurer(ProcessMeasureOptions options)
     : options_(std::move(options)) {}
 
+ProcessMeasurer::~ProcessMeasurer() {
+  if (!dir_.empty())
+    llvm::sys::fs::remove_directories(dir_, /*IgnoreErrors=*/true);
+}
+
+llvm::Error ProcessMeasurer::prepare() {
+  if (!broken_.empty())
+    return error(broken_);
+  if (prepared_)
+    return llvm::Error::success();
+  auto fail = [&](llvm::Error e) {
+    broken_ = llvm::toString(std::move(e));
+    return error(broken_);
+  };
+  if (auto e = checkOptions(options_))
+    return fail(std::move(e));
+  // $TMPDIR, else /tmp; a TMPDIR where nothing can be created gets one
+  // warning and /tmp, rather than every candidate failing.
+  const char *env = getenv("TMPDIR");
+  std::string base = env && *env ? env : "/tmp";
+  auto dir = makePrivateDir(base);
+  if (!dir && base != "/tmp") {
+    std::string why = llvm::toString(dir.takeError());
+    fprintf(stderr,
+            "kjit: warning: TMPDIR is not usable for the measuring files "
+            "(%s); using /tmp\n",
+            why.c_str());
+    base = "/tmp";
+    dir = makePrivateDir(base);
+  }
+  if (!dir)
+    return fail(error("no temporary directory for the measuring files: " +
+                      llvm::toString(dir.takeError())));
+  dir_ = *dir;
+  removeDeadLeftovers(base);
+  prepared_ = true;
+  return llvm::Error::success();
+}
+
+Measurement ProcessMeasurer::infrastructureFailure(std::string why) {
+  broken_ = std::move(why);
+  return failure(Measurement::Status::Crash, "not measured: " + broken_);
+}
+
 Measurement ProcessMeasurer::measure(const Workload &workload,
                                      const Candidate &candidate) {
   interrupted_ = false;
-  TempFile req("kjit-measure-req", "json"), res("kjit-measure-res", "json"),
-      err("kjit-measure-err", "txt");
-  if (req.path.empty() || res.path.empty() || err.path.empty())
-    return failure(Measurement::Status::Crash,
-                   "cannot create temporary files for the measuring process");
+  if (auto e = prepare())
+    return infrastructureFailure(llvm::toString(std::move(e)));
+  // Fixed names in the private directory, emptied after each candidate
+  // (with whatever the worker left there as its TMPDIR), so that no result
+  // of an earlier one is ever read.
+  std::string req = dir_ + "/request.json", res = dir_ + "/result.json",
+              err = dir_ + "/stderr.txt";
+  struct Empty {
+    const std::string &dir;
+    ~Empty() { removeEntries(dir); }
+  } emptyAfter{dir_};
   {
     const MeasureOptions &mo = options_.measure;
     llvm::json::Object o{{"workload_text", workload.canonicalText},
@@ -86,26 +228,28 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
                          {"cuda_sm_count", (int64_t)options_.cudaSmCount},
                          {"timeout_s", options_.timeoutSeconds}};
     std::error_code ec;
-    llvm::raw_fd_ostream os(req.path, ec);
+    llvm::raw_fd_ostream os(req, ec);
+    if (!ec) {
+      os << llvm::json::Value(std::move(o)) << "\n";
+      os.close();
+      ec = os.error();
+      os.clear_error();
+    }
     if (ec)
-      return failure(Measurement::Status::Crash,
-                     "cannot write the measuring request: " + ec.message());
-    os << llvm::json::Value(std::move(o)) << "\n";
+      return infrastructureFailure("cannot write the measuring request '" +
+                                   req + "': " + ec.message());
   }
-  std::string worker = options_.workerPath;
-  std::vector<std::string> argStrs = {worker, "--measure-worker",
-                                      req.path.str().str(),
-                                      res.path.str().str()};
-  std::vector<char *> argv;
-  for (std::string &a : argStrs)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
+  const std::string &worker = options_.workerPath;
+  std::vector<std::string> argStrs = {worker, "--measure-worker", req, res};
+  std::vector<char *> argv = pointers(argStrs);
+  std::vector<std::string> envStrs = environmentWithTmpdir(dir_);
+  std::vector<char *> envp = pointers(envStrs);
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, err.path.c_str(),
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -117,49 +261,58 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   // A process group of its own: Ctrl-C on the terminal reaches the tuner,
-  // which kills the child and stops.
+  // which kills the child and stops; and the child with everything it
+  // started dies by one kill(-pid).
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
                                       POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, worker.c_str(), &fa, &attr, argv.data(), environ);
+  int rc =
+      posix_spawn(&pid, worker.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0)
-    return failure(Measurement::Status::Crash,
-                   "cannot start the measuring process '" + worker +
-                       "': " + std::strerror(rc));
+    return infrastructureFailure("cannot start the measuring process '" +
+                                 worker + "': " + std::strerror(rc));
 
+  // Wait for the child's exit without reaping it (WNOWAIT): until it is
+  // reaped its pid, the group's id, cannot be reused, so the kill of the
+  // group below never reaches an unrelated process.
   auto t0 = std::chrono::steady_clock::now();
-  int status = 0;
-  bool timedOut = false;
+  bool timedOut = false, stopped = false;
+  std::string waitError;
   auto pause = std::chrono::microseconds(500);
   while (true) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid)
+    siginfo_t info = {};
+    if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+      if (info.si_pid == pid)
+        break;
+    } else if (errno != EINTR) {
+      waitError = std::string("waitid failed: ") + std::strerror(errno);
       break;
-    if (w < 0 && errno != EINTR)
-      return failure(Measurement::Status::Crash,
-                     std::string("waitpid failed: ") + std::strerror(errno));
-    bool stop = options_.stop && options_.stop->load();
+    }
+    stopped = options_.stop && options_.stop->load();
     double elapsed = std::chrono::duration<double>(
                          std::chrono::steady_clock::now() - t0)
                          .count();
-    if (stop || (options_.timeoutSeconds > 0 &&
-                 elapsed >= options_.timeoutSeconds)) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      if (stop) {
-        interrupted_ = true;
-        return failure(Measurement::Status::Crash, "interrupted");
-      }
-      timedOut = true;
+    timedOut = elapsed >= options_.timeoutSeconds;
+    if (stopped || timedOut)
       break;
-    }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+  // The whole group: the worker if it still runs, and whatever it started
+  // (ptxas) that outlives it.
+  kill(-pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!waitError.empty())
+    return infrastructureFailure(waitError);
+  if (stopped) {
+    interrupted_ = true;
+    return failure(Measurement::Status::Crash, "interrupted");
   }
   if (timedOut) {
     char b[64];
@@ -169,7 +322,7 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
                        " s (compile + runs); the measuring process was "
                        "killed");
   }
-  std::string errText = tail(readFile(err.path.str().str()), 400);
+  std::string errText = tail(readFile(err), 400);
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     std::string m = std::string("the measuring process died of signal ") +
@@ -178,7 +331,7 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
       m += ": " + errText;
     return failure(Measurement::Status::Crash, m);
   }
-  std::string out = readFile(res.path.str().str());
+  std::string out = readFile(res);
   auto v = llvm::json::parse(out);
   const llvm::json::Object *o = v ? v->getAsObject() : nullptr;
   if (!v)
@@ -206,8 +359,24 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
 }
 
 namespace {
-/// KJIT_TUNE_TEST_FAULT="crash:TEXT" / "hang:TEXT": the tests' broken
-/// candidate.
+/// The "hang-with-child" fault's grandchild: a `sleep 300` in the worker's
+/// process group, its pid written to $KJIT_TUNE_TEST_FAULT_PIDFILE.
+void startTestGrandchild() {
+  std::string sleepArgs[] = {"sleep", "300"};
+  char *argv[] = {sleepArgs[0].data(), sleepArgs[1].data(), nullptr};
+  pid_t child = -1;
+  if (posix_spawnp(&child, "sleep", nullptr, nullptr, argv, environ) != 0)
+    return;
+  if (const char *f = getenv("KJIT_TUNE_TEST_FAULT_PIDFILE"); f && *f) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(f, ec);
+    if (!ec)
+      os << child << "\n";
+  }
+}
+
+/// KJIT_TUNE_TEST_FAULT="crash:TEXT" / "hang:TEXT" / "hang-with-child:TEXT":
+/// the tests' broken candidate.
 void injectTestFault(const std::string &config) {
   const char *f = getenv("KJIT_TUNE_TEST_FAULT");
   if (!f || !*f)
@@ -220,7 +389,9 @@ void injectTestFault(const std::string &config) {
     std::signal(SIGSEGV, SIG_DFL);
     raise(SIGSEGV);
   }
-  if (kind == "hang") {
+  if (kind == "hang" || kind == "hang-with-child") {
+    if (kind == "hang-with-child")
+      startTestGrandchild();
     // Hang until killed, or until the tuner is gone.
     pid_t parent = getppid();
     while (getppid() == parent)
@@ -267,10 +438,11 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
     llvm::errs() << "kjit-tune worker: the request names no workload\n";
     return 2;
   }
-  // A safety net: a child whose tuner died (kill -9) ends on its own.
+  // A safety net: a child whose tuner died (kill -9) ends on its own
+  // (a huge time-out is bounded rather than overflowing alarm's seconds).
   double timeout = o->getNumber("timeout_s").value_or(0);
-  if (timeout > 0)
-    alarm((unsigned)std::ceil(timeout) + 30);
+  if (std::isfinite(timeout) && timeout > 0)
+    alarm((unsigned)std::min(std::ceil(timeout) + 30, 1e9));
   MeasureOptions mo;
   mo.warmup = (int)o->getInteger("warmup").value_or(mo.warmup);
   mo.repeats = (int)o->getInteger("repeats").value_or(mo.repeats);

@@ -7,8 +7,11 @@
 #include "llvm/Support/SHA256.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -215,6 +218,39 @@ static Status makeDirectories(const std::string &dir) {
   return Status::ok();
 }
 
+static constexpr const char kTempPrefix[] = ".tmp-";
+
+/// Removes the temporary files of stores that never finished: a writer's
+/// file (.tmp-<pid>-XXXXXX) once no process has its pid, and a file without
+/// a pid in its name when it is an hour old (a store takes milliseconds).
+/// A live writer's file is never touched; one in another pid namespace
+/// sharing the directory could be taken for dead: its store then fails and
+/// the kernel is compiled again, never torn.
+static void removeStaleTempFiles(const std::string &dir) {
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return;
+  time_t now = time(nullptr);
+  while (struct dirent *e = readdir(d)) {
+    llvm::StringRef name(e->d_name);
+    if (!name.consume_front(kTempPrefix))
+      continue;
+    std::string path = dir + "/" + e->d_name;
+    auto [pidText, rest] = name.split('-');
+    pid_t pid = 0;
+    bool stale;
+    if (!rest.empty() && !pidText.getAsInteger(10, pid) && pid > 0) {
+      stale = kill(pid, 0) != 0 && errno == ESRCH;
+    } else {
+      struct stat st;
+      stale = lstat(path.c_str(), &st) == 0 && now - st.st_mtime > 3600;
+    }
+    if (stale)
+      unlink(path.c_str());
+  }
+  closedir(d);
+}
+
 Result<std::shared_ptr<DiskCache>> DiskCache::open(const std::string &dir) {
   if (dir.empty())
     return userError("no kernel cache directory (set KJIT_CACHE_DIR, "
@@ -238,6 +274,7 @@ Result<std::shared_ptr<DiskCache>> DiskCache::open(const std::string &dir) {
                      ") is writable by other users; refusing to load code "
                      "from it (chmod 700 it or choose another directory)");
   }
+  removeStaleTempFiles(dir);
   return std::shared_ptr<DiskCache>(new DiskCache(dir));
 }
 
@@ -287,7 +324,8 @@ std::optional<CacheEntry> DiskCache::load(const std::string &key,
 Status DiskCache::store(const std::string &key, const CacheEntry &entry) const {
   std::string bytes = encodeCacheEntry(key, entry);
   std::string finalPath = entryPath(key);
-  std::string tmpl = dir_ + "/.tmp-XXXXXX";
+  std::string tmpl =
+      dir_ + "/" + kTempPrefix + std::to_string(getpid()) + "-XXXXXX";
   // mkstemp creates the file with mode 0600 and a unique name, so two
   // processes writing the same key never write into one file.
   int fd = mkostemp(tmpl.data(), O_CLOEXEC);

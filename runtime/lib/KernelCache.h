@@ -5,9 +5,12 @@
 //  - the directory is created with mode 0700 and refused (disk caching is
 //    turned off for that Jit, with a warning) when it is not owned by the
 //    current user or is writable by group or others;
-//  - every entry is written to a temporary file in the same directory,
-//    fsync'ed and renamed over the final name, so readers see either the old
-//    or the new entry, never a torn one;
+//  - every entry is written to a temporary file in the same directory
+//    (.tmp-<writer's pid>-XXXXXX), fsync'ed and renamed over the final
+//    name, so readers see either the old or the new entry, never a torn
+//    one; open() removes the temporary files of writers that died (killed
+//    mid-store): those whose pid no longer exists, and those without a pid
+//    in the name (older versions) once an hour old;
 //  - an entry is loaded only when its magic, format version, full key,
 //    sizes and SHA-256 over all of its bytes check out; anything else is a
 //    miss (the caller recompiles and overwrites), never executed.
@@ -63,7 +66,8 @@ public:
 
   /// Creates `dir` (mode 0700) if needed and checks that it is safe to load
   /// code from: a directory, owned by the current user, not writable by
-  /// group or others. An error says which rule failed.
+  /// group or others. An error says which rule failed. Removes the
+  /// temporary files dead writers left.
   static Result<std::shared_ptr<DiskCache>> open(const std::string &dir);
 
   const std::string &directory() const { return dir_; }

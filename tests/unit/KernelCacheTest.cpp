@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -156,6 +157,40 @@ TEST_F(KernelCache, RefusesDirectoryOwnedBySomeoneElse) {
 TEST_F(KernelCache, RefusesAFileAsDirectory) {
   ASSERT_EQ(system(("mkdir -p " + root + "/a/b && touch " + dir).c_str()), 0);
   EXPECT_FALSE(DiskCache::open(dir));
+}
+
+// A store killed between its temporary file and the rename leaves the
+// file behind; opening the cache removes those of dead writers, and never a
+// live writer's, however old.
+TEST_F(KernelCache, RemovesTempFilesOfDeadWritersOnly) {
+  ASSERT_TRUE(DiskCache::open(dir));
+  pid_t dead = deadPid();
+  ASSERT_GT(dead, 0);
+  ASSERT_NE(kill(dead, 0), 0);
+  std::string deadWriter = dir + "/.tmp-" + std::to_string(dead) + "-a1B2c3",
+              liveWriter =
+                  dir + "/.tmp-" + std::to_string(getpid()) + "-d4E5f6",
+              // Written before the names carried a pid.
+      oldUnnamed = dir + "/.tmp-x1Y2z3", newUnnamed = dir + "/.tmp-u7V8w9";
+  for (const std::string &p : {deadWriter, liveWriter, oldUnnamed, newUnnamed})
+    writeFile(p, "the first half of an entry");
+  struct timeval twoHoursAgo[2] = {{time(nullptr) - 7200, 0},
+                                   {time(nullptr) - 7200, 0}};
+  ASSERT_EQ(utimes(oldUnnamed.c_str(), twoHoursAgo), 0);
+  ASSERT_EQ(utimes(liveWriter.c_str(), twoHoursAgo), 0);
+
+  auto opened = DiskCache::open(dir);
+  ASSERT_TRUE(opened) << opened.errorMessage();
+  auto exists = [](const std::string &p) {
+    return access(p.c_str(), F_OK) == 0;
+  };
+  EXPECT_FALSE(exists(deadWriter));
+  EXPECT_TRUE(exists(liveWriter));
+  EXPECT_FALSE(exists(oldUnnamed));
+  EXPECT_TRUE(exists(newUnnamed));
+  // The cache works on: a hit from what this process stores.
+  EXPECT_EQ(compileFresh(options(), smallConv()), "compiled");
+  EXPECT_EQ(compileFresh(options(), smallConv()), "disk-cache");
 }
 
 TEST_F(KernelCache, TornEntryIsRecompiledNotRun) {

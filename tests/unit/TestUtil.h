@@ -4,13 +4,18 @@
 
 #include "kjit/kjit.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
+#include <spawn.h>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+extern char **environ;
 
 namespace kjit::test {
 
@@ -29,6 +34,20 @@ inline std::string removeDir(const std::string &dir) {
   if (system(cmd.c_str()) != 0)
     return "cannot remove " + dir;
   return "";
+}
+
+/// The pid of a process that has ended (spawned and reaped here), as the
+/// leftovers of a killed process carry it; -1 if none could be started.
+inline pid_t deadPid() {
+  char name[] = "true";
+  char *argv[] = {name, nullptr};
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, "true", nullptr, nullptr, argv, environ) != 0)
+    return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return pid;
 }
 
 inline std::vector<float> randomVector(size_t n, unsigned seed) {

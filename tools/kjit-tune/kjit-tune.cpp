@@ -16,8 +16,9 @@
 // the GPU (name, compute capability, SM count, driver version: the key
 // Jit(Target::cuda(N)) selects with). --target=sm_NN is the no-device
 // --dry-run of a chip's spaces. Exit codes: 0 ok, 1 a tuning error (also:
-// no CUDA driver or device for --target=cuda), 2 bad input or usage,
-// 130 interrupted.
+// no CUDA driver or device for --target=cuda; the measuring itself failing,
+// e.g. no temporary directory), 2 bad input or usage (a number flag out of
+// its range), 130 interrupted.
 //
 //===----------------------------------------------------------------------===//
 #include "autotune/Plot.h"
@@ -49,6 +50,46 @@ using namespace kjit::autotune;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory cat("kjit-tune options");
+
+// Number flags are checked where llvm::cl parses them: NaN, an infinity, a
+// negative, a zero where it means nothing or a value that does not parse is
+// a usage error (exit 2) naming the flag and its range, before anything is
+// measured.
+static constexpr unsigned kMaxCount = 2147483647; // measure.repeats is an int
+
+/// "" when `arg` is an integer in [min, kMaxCount] (stored in `v`), else
+/// what is wrong.
+static std::string parseCount(llvm::StringRef arg, unsigned min, unsigned &v) {
+  unsigned long long n = 0;
+  if (arg.getAsInteger(10, n) || n < min || n > kMaxCount)
+    return "expected an integer from " + std::to_string(min) + " to " +
+           std::to_string(kMaxCount) + ", got '" + arg.str() + "'";
+  v = (unsigned)n;
+  return "";
+}
+
+/// A count flag of at least Min.
+template <unsigned Min> struct CountParser : cl::parser<unsigned> {
+  using cl::parser<unsigned>::parser;
+  bool parse(cl::Option &o, llvm::StringRef, llvm::StringRef arg, unsigned &v) {
+    std::string why = parseCount(arg, Min, v);
+    return why.empty() ? false : o.error(why);
+  }
+};
+
+/// A flag of seconds: finite, >= 0 (0: no limit) or, without AllowZero,
+/// > 0.
+template <bool AllowZero> struct SecondsParser : cl::parser<double> {
+  using cl::parser<double>::parser;
+  bool parse(cl::Option &o, llvm::StringRef, llvm::StringRef arg, double &v) {
+    if (!arg.getAsDouble(v) && std::isfinite(v) && (AllowZero ? v >= 0 : v > 0))
+      return false;
+    return o.error(std::string("expected a finite number of seconds ") +
+                   (AllowZero ? ">= 0 (0: no limit)" : "> 0") + ", got '" +
+                   arg.str() + "'");
+  }
+};
+
 static cl::list<std::string>
     inputs(cl::Positional,
            cl::desc("<file.mlir | workloads.list | workloads.jsonl>..."),
@@ -70,29 +111,28 @@ static cl::opt<std::string>
                       "order), guided (model-seeded local search), random "
                       "or model (measure only the default)"),
              cl::init("pruned"), cl::cat(cat));
-static cl::opt<unsigned> topK("top-k",
-                              cl::desc("Measure at most N candidates per "
-                                       "workload (0: no bound)"),
-                              cl::init(0), cl::cat(cat));
-static cl::opt<double> budget("budget",
-                              cl::desc("Seconds of tuning per workload "
-                                       "(0: no limit)"),
-                              cl::init(30), cl::cat(cat));
-static cl::opt<double>
+static cl::opt<unsigned, false, CountParser<0>>
+    topK("top-k",
+         cl::desc("Measure at most N candidates per workload (0: no bound)"),
+         cl::init(0), cl::cat(cat));
+static cl::opt<double, false, SecondsParser<true>>
+    budget("budget", cl::desc("Seconds of tuning per workload (0: no limit)"),
+           cl::init(30), cl::cat(cat));
+static cl::opt<double, false, SecondsParser<true>>
     totalBudget("total-budget",
                 cl::desc("Seconds of tuning for the whole run (0: no "
                          "limit); workloads left when it is spent are not "
                          "tuned"),
                 cl::init(0), cl::cat(cat));
-static cl::opt<double>
+static cl::opt<double, false, SecondsParser<false>>
     timeout("timeout",
             cl::desc("Seconds one candidate may take (compile + runs) before "
                      "it is killed and recorded as a timeout"),
             cl::init(60), cl::cat(cat));
-static cl::opt<unsigned> repeats("repeats",
-                                 cl::desc("Timed runs per candidate (the "
-                                          "median is recorded)"),
-                                 cl::init(7), cl::cat(cat));
+static cl::opt<unsigned, false, CountParser<1>>
+    repeats("repeats",
+            cl::desc("Timed runs per candidate (the median is recorded)"),
+            cl::init(7), cl::cat(cat));
 // --threads=N: libLLVM already registers a global option named "threads",
 // so this one is taken out of argv before llvm::cl sees it.
 static unsigned threads = 0;
@@ -101,7 +141,7 @@ static cl::opt<bool> resume("resume",
                                      "target and compiler (default on; "
                                      "--resume=false to retune)"),
                             cl::init(true), cl::cat(cat));
-static cl::opt<unsigned>
+static cl::opt<unsigned, false, CountParser<0>>
     seeds("seeds",
           cl::desc("Measure first the best configs of at most N records of "
                    "the workload from other targets or compilers (default "
@@ -286,8 +326,8 @@ int main(int argc, char **argv) {
     llvm::StringRef a(argv[i]);
     if (i > 0 && (a.consume_front("--threads=") ||
                   a.consume_front("-threads="))) {
-      if (a.getAsInteger(10, threads) || threads == 0)
-        return usage("--threads needs a positive integer, got '" + a + "'");
+      if (std::string why = parseCount(a, 1, threads); !why.empty())
+        return usage("for the --threads option: " + why);
       continue;
     }
     args.push_back(argv[i]);
@@ -309,9 +349,6 @@ int main(int argc, char **argv) {
       strategy != "model")
     return usage("unknown --strategy '" + strategy +
                  "' (pruned, guided, random or model)");
-  if (budget < 0 || totalBudget < 0 || timeout <= 0 || repeats == 0)
-    return usage("--budget and --total-budget must be >= 0, --timeout and "
-                 "--repeats > 0");
   if (inputs.empty() && importPath.empty() && exportPath.empty())
     return usage("no input (give MLIR files, a workload list, or "
                  "--import/--export; --help for usage)");
@@ -428,6 +465,13 @@ int main(int argc, char **argv) {
     po.measure.repeats = (int)repeats;
     po.stop = &gStop;
     measurer = std::make_unique<ProcessMeasurer>(po);
+    // The measuring's own failures (no temporary directory, no worker) end
+    // the run before any candidate is measured, not as crash records.
+    if (auto e = measurer->prepare()) {
+      llvm::errs() << "kjit-tune: cannot measure: "
+                   << llvm::toString(std::move(e)) << "\n";
+      return 1;
+    }
   }
 
   TuneOptions opts;
@@ -436,7 +480,12 @@ int main(int argc, char **argv) {
   opts.resume = resume;
   opts.dryRun = dryRun;
   opts.maxSeeds = seeds;
-  opts.stop = [] { return gStop.load(); };
+  // A failure of the measuring itself stops like an interrupt (the
+  // candidate it hit is not recorded) and is reported below.
+  opts.stop = [&measurer] {
+    return gStop.load() ||
+           (measurer && !measurer->infrastructureError().empty());
+  };
   int rc = 0;
   std::vector<TuneResult> results;
   auto runStart = std::chrono::steady_clock::now();
@@ -497,6 +546,12 @@ int main(int argc, char **argv) {
           progress.update(n, c, m, best);
         });
     progress.end();
+    if (measurer && !measurer->infrastructureError().empty()) {
+      llvm::errs() << "kjit-tune: cannot measure: "
+                   << measurer->infrastructureError() << "\n";
+      rc = 1;
+      break;
+    }
     if (!r) {
       llvm::errs() << "kjit-tune: " << w.opName << ": "
                    << llvm::toString(r.takeError()) << "\n";

@@ -16,6 +16,11 @@
 #include "autotune/Tuner.h"
 #include "compiler/Compiler.h"
 
+#include "../TestUtil.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -37,6 +42,9 @@ extern char **environ;
 
 using namespace kjit;
 using namespace kjit::autotune;
+using kjit::test::deadPid;
+using kjit::test::makeScratchDir;
+using kjit::test::removeDir;
 
 #ifndef KJIT_TUNE_BINARY
 #error "KJIT_TUNE_BINARY must name the kjit-tune executable"
@@ -102,14 +110,34 @@ std::vector<std::string> measureOrder(const Workload &w) {
   return order;
 }
 
-/// Scoped environment variable.
+/// Scoped environment variable (the old value back afterwards).
 struct Env {
   std::string name;
+  std::optional<std::string> old;
   Env(const char *n, const std::string &v) : name(n) {
+    if (const char *o = getenv(n))
+      old = o;
     setenv(n, v.c_str(), 1);
   }
-  ~Env() { unsetenv(name.c_str()); }
+  ~Env() {
+    if (old)
+      setenv(name.c_str(), old->c_str(), 1);
+    else
+      unsetenv(name.c_str());
+  }
 };
+
+bool exists(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
+
+/// The names in `dir`.
+std::set<std::string> entries(const std::string &dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec))
+    names.insert(llvm::sys::path::filename(it->path()).str());
+  return names;
+}
 
 ProcessMeasureOptions workerOptions(double timeout = 20) {
   ProcessMeasureOptions o;
@@ -132,9 +160,14 @@ struct Tuner {
     for (std::string &a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
+    // This process's environment, `env` replacing what it names.
+    auto name = [](llvm::StringRef var) { return var.split('=').first; };
     std::vector<std::string> envs;
     for (char **e = environ; *e; ++e)
-      envs.push_back(*e);
+      if (std::none_of(env.begin(), env.end(), [&](const std::string &v) {
+            return name(v) == name(*e);
+          }))
+        envs.push_back(*e);
     envs.insert(envs.end(), env.begin(), env.end());
     std::vector<char *> envp;
     for (std::string &e : envs)
@@ -209,13 +242,7 @@ TEST(ProcessMeasurer, MeasuresInAChild) {
   Measurement illegal = m.measure(w, {"#kjit.config<{oh_block = 9}>"});
   EXPECT_EQ(illegal.status, Measurement::Status::Illegal);
   EXPECT_NE(illegal.message.find("oh_block"), std::string::npos);
-  // A worker that cannot be started is a failed candidate, not a crash.
-  ProcessMeasureOptions bad = workerOptions();
-  bad.workerPath = "/nonexistent/kjit-tune";
-  Measurement none = ProcessMeasurer(bad).measure(w, {order[0]});
-  EXPECT_EQ(none.status, Measurement::Status::Crash);
-  EXPECT_NE(none.message.find("cannot start"), std::string::npos)
-      << none.message;
+  EXPECT_EQ(m.infrastructureError(), "");
 }
 
 /// One candidate of the pruned order is broken (`fault`: crash or hang):
@@ -293,6 +320,209 @@ TEST(ProcessMeasurer, StopKillsTheChild) {
                                           t0)
                 .count(),
             10.0);
+}
+
+namespace {
+/// Whether `pid` has ended: no such process, or a zombie its new parent
+/// has not reaped yet. Waits up to `seconds` for it.
+bool endsWithin(pid_t pid, double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+      return true;
+    size_t paren = line.rfind(')');
+    if (paren != std::string::npos && line.compare(paren, 3, ") Z") == 0)
+      return true;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count() > seconds)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// The pid a "hang-with-child" worker wrote, once it is there; -1 after
+/// `seconds`.
+pid_t grandchildPid(const std::string &pidFile, double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  do {
+    std::ifstream f(pidFile);
+    pid_t pid = -1;
+    if (f >> pid && pid > 0)
+      return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+               .count() < seconds);
+  return -1;
+}
+
+/// A hanging worker that started a grandchild (a `sleep 300` where ptxas
+/// would be): ending the candidate, by its time-out or by `stop`, kills the
+/// worker's whole process group, the grandchild with it.
+void killsTheWorkersGroup(bool byStop) {
+  Workload w = workload(kDw3x3);
+  std::string def = measureOrder(w)[0];
+  std::string pidFile = tempPath(byStop ? "stop.pid" : "timeout.pid");
+  Env fault("KJIT_TUNE_TEST_FAULT", "hang-with-child:" + def);
+  Env where("KJIT_TUNE_TEST_FAULT_PIDFILE", pidFile);
+  std::atomic<bool> stop{false};
+  // Long enough for the worker to start its grandchild on a busy machine.
+  ProcessMeasureOptions o = workerOptions(byStop ? 120 : 8);
+  o.stop = &stop;
+  ProcessMeasurer m(o);
+  std::thread stopper;
+  if (byStop)
+    stopper = std::thread([&] {
+      grandchildPid(pidFile, 60);
+      stop = true;
+    });
+  Measurement r = m.measure(w, {def});
+  if (stopper.joinable())
+    stopper.join();
+  EXPECT_EQ(r.status,
+            byStop ? Measurement::Status::Crash : Measurement::Status::Timeout)
+      << r.message;
+  EXPECT_EQ(m.interrupted(), byStop);
+  pid_t grandchild = grandchildPid(pidFile, 0);
+  ASSERT_GT(grandchild, 0) << "the worker started no grandchild";
+  bool ended = endsWithin(grandchild, 10);
+  EXPECT_TRUE(ended) << "the worker's child " << grandchild << " outlived it";
+  if (!ended)
+    kill(grandchild, SIGKILL);
+}
+} // namespace
+
+TEST(ProcessMeasurer, TimeoutKillsTheWorkersProcessGroup) {
+  killsTheWorkersGroup(/*byStop=*/false);
+}
+
+TEST(ProcessMeasurer, StopKillsTheWorkersProcessGroup) {
+  killsTheWorkersGroup(/*byStop=*/true);
+}
+
+// The measuring files live in one private directory of the measurer,
+// removed with it; the directories dead measurers left (kill -9) are
+// removed at start-up, a live process's never.
+TEST(ProcessMeasurer, RemovesOnlyDeadProcessesLeftovers) {
+  Workload w = workload(kDw3x3);
+  std::string def = measureOrder(w)[0];
+  std::string tmp = makeScratchDir("measurer-tmpdir");
+  ASSERT_FALSE(tmp.empty());
+  Env env("TMPDIR", tmp);
+  pid_t dead = deadPid();
+  ASSERT_GT(dead, 0);
+  std::string deadDir = "kjit-measure-" + std::to_string(dead) + "-a1B2c3",
+              liveDir = "kjit-measure-" + std::to_string(getpid()) + "-d4E5f6";
+  for (const std::string &d : {deadDir, liveDir}) {
+    ASSERT_EQ(mkdir((tmp + "/" + d).c_str(), 0700), 0);
+    std::ofstream(tmp + "/" + d + "/request.json") << "{}";
+  }
+  {
+    ProcessMeasurer m(workerOptions());
+    Measurement r = m.measure(w, {def});
+    EXPECT_TRUE(r.ok()) << r.message;
+    EXPECT_FALSE(exists(tmp + "/" + deadDir));
+    EXPECT_TRUE(exists(tmp + "/" + liveDir + "/request.json"));
+    // The measurer's own directory, empty between candidates.
+    std::set<std::string> names = entries(tmp);
+    names.erase(liveDir);
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names.begin()->rfind(
+                  "kjit-measure-" + std::to_string(getpid()) + "-", 0),
+              0u)
+        << *names.begin();
+    EXPECT_TRUE(entries(tmp + "/" + *names.begin()).empty());
+  }
+  EXPECT_EQ(entries(tmp), std::set<std::string>{liveDir});
+  removeDir(tmp);
+}
+
+// A TMPDIR where nothing can be made costs one warning, not a crash record
+// for every candidate: the measuring files go to /tmp.
+TEST(ProcessMeasurer, UnusableTmpdirFallsBackToTmp) {
+  Workload w = workload(kDw3x3);
+  std::string def = measureOrder(w)[0];
+  std::string file = writeTemp("tmpdir-file", "a file, not a directory");
+  for (const std::string &tmpdir : {std::string("/nonexistent"), file}) {
+    Env env("TMPDIR", tmpdir);
+    ProcessMeasurer m(workerOptions());
+    ::testing::internal::CaptureStderr();
+    Measurement a = m.measure(w, {def}), b = m.measure(w, {def});
+    std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_TRUE(a.ok() && b.ok()) << tmpdir << ": " << a.message << b.message;
+    EXPECT_EQ(m.infrastructureError(), "");
+    size_t warning = err.find("TMPDIR is not usable");
+    EXPECT_NE(warning, std::string::npos) << err;
+    EXPECT_EQ(err.find("TMPDIR", warning + 1), std::string::npos) << err;
+  }
+}
+
+// Options a host program got wrong, and a worker that cannot run, are the
+// measuring's own failure: an error before anything runs, not a
+// candidate's crash.
+TEST(ProcessMeasurer, RefusesBadOptions) {
+  Workload w = workload(kDw3x3);
+  std::string def = measureOrder(w)[0];
+  std::vector<
+      std::pair<std::function<void(ProcessMeasureOptions &)>, const char *>>
+      cases = {
+          {[](auto &o) { o.timeoutSeconds = NAN; }, "timeoutSeconds"},
+          {[](auto &o) { o.timeoutSeconds = INFINITY; }, "timeoutSeconds"},
+          {[](auto &o) { o.timeoutSeconds = -1; }, "timeoutSeconds"},
+          {[](auto &o) { o.timeoutSeconds = 0; }, "timeoutSeconds"},
+          {[](auto &o) { o.measure.repeats = 0; }, "measure.repeats"},
+          {[](auto &o) { o.measure.warmup = -1; }, "measure.warmup"},
+          {[](auto &o) { o.measure.rotateBytes = NAN; }, "measure.rotateBytes"},
+          {[](auto &o) { o.workerPath = "/nonexistent/kjit-tune"; },
+           "cannot run the measuring worker '/nonexistent/kjit-tune'"},
+      };
+  for (auto &[set, what] : cases) {
+    ProcessMeasureOptions o = workerOptions();
+    set(o);
+    ProcessMeasurer m(o);
+    Measurement r = m.measure(w, {def});
+    EXPECT_FALSE(r.ok()) << what;
+    EXPECT_NE(r.message.find(what), std::string::npos) << r.message;
+    EXPECT_NE(m.infrastructureError().find(what), std::string::npos)
+        << m.infrastructureError();
+    llvm::Error e = m.prepare();
+    EXPECT_TRUE((bool)e) << what;
+    llvm::consumeError(std::move(e));
+  }
+}
+
+// The measuring failing mid-run (here its worker gone after the first
+// candidate) stops tuning as kjit-tune wires it, through TuneOptions::stop,
+// and the candidate it hit is not recorded as a crash.
+TEST(Tuner, MeasuringFailureStopsTuningUnrecorded) {
+  Workload w = workload(kDw3x3);
+  std::string dir = makeScratchDir("worker");
+  ASSERT_FALSE(dir.empty());
+  std::string worker = dir + "/kjit-tune";
+  ASSERT_EQ(symlink(KJIT_TUNE_BINARY, worker.c_str()), 0);
+  auto db = SqliteDatabase::open(tempPath("measuring-failure.sqlite"));
+  ASSERT_TRUE((bool)db);
+  ProcessMeasureOptions po = workerOptions();
+  po.workerPath = worker;
+  ProcessMeasurer m(po);
+  TuneOptions o;
+  o.topK = 4;
+  o.stop = [&m] { return !m.infrastructureError().empty(); };
+  TargetInfo host = compiler::CpuTarget::host().info;
+  auto r = tuneWorkload(w, host, "T", "C", db->get(), &m, o,
+                        [&](uint64_t, const Candidate &, const Measurement &) {
+                          unlink(worker.c_str());
+                        });
+  ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
+  EXPECT_TRUE(r->interrupted);
+  EXPECT_EQ(r->measured, 1u);
+  EXPECT_EQ(r->failed, 0u);
+  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), 1u);
+  EXPECT_NE(m.infrastructureError().find("cannot start the measuring process"),
+            std::string::npos)
+      << m.infrastructureError();
+  removeDir(dir);
 }
 
 // kjit.spmm checks its CSR at run time: the measurer's inputs must be a
@@ -688,6 +918,64 @@ TEST(KjitTune, TwoTunersWriteOneDatabase) {
     EXPECT_GE((*d)->records(w.key, target, ck).size(), 3u) << w.key;
     EXPECT_TRUE((*d)->best(w, target, ck).has_value());
   }
+}
+
+// Every number flag: NaN, an infinity, a negative, a zero where it means
+// nothing or no number is a usage error naming the flag and its range,
+// before any workload is read.
+TEST(KjitTune, RefusesBadNumberFlags) {
+  std::string in = writeTemp("flags.mlir", kDw3x3);
+  const char *seconds = "expected a finite number of seconds > 0",
+             *budget = "expected a finite number of seconds >= 0 (0: no limit)",
+             *count = "expected an integer from 0 to",
+             *positive = "expected an integer from 1 to";
+  std::pair<const char *, const char *> cases[] = {
+      {"--timeout=nan", seconds},     {"--timeout=inf", seconds},
+      {"--timeout=-1", seconds},      {"--timeout=0", seconds},
+      {"--timeout=soon", seconds},    {"--timeout=", seconds},
+      {"--budget=nan", budget},       {"--budget=-1", budget},
+      {"--total-budget=inf", budget}, {"--total-budget=-5", budget},
+      {"--repeats=0", positive},      {"--repeats=-3", positive},
+      {"--top-k=-1", count},          {"--top-k=1.5", count},
+      {"--seeds=many", count},        {"--threads=0", positive},
+      {"--threads=-2", positive},     {"--repeats=99999999999", positive},
+  };
+  for (auto [flag, range] : cases) {
+    Tuner t({in, flag, "--dry-run"}, tempPath("flags.out"));
+    int rc = t.wait(30);
+    std::string out = t.output();
+    std::string name = llvm::StringRef(flag).split('=').first.str();
+    EXPECT_EQ(rc, 2) << flag << "\n" << out;
+    EXPECT_NE(out.find("for the " + name + " option: " + range),
+              std::string::npos)
+        << flag << "\n"
+        << out;
+    EXPECT_EQ(out.find("workload 1/"), std::string::npos) << out;
+  }
+}
+
+// kjit-tune with a TMPDIR that does not exist: one warning, and every
+// candidate measured (not a crash each).
+TEST(KjitTune, UnusableTmpdirIsOneWarning) {
+  std::string in = writeTemp("tmpdir.mlir", kDw3x3),
+              db = tempPath("tmpdir.sqlite");
+  Tuner t({in, "--db=" + db, "--top-k=2", "--repeats=2", "--resume=false",
+           "--plot=" + ::testing::TempDir()},
+          tempPath("tmpdir.out"), {"TMPDIR=/nonexistent"});
+  ASSERT_EQ(t.wait(90), 0) << t.output();
+  std::string out = t.output();
+  size_t warning = out.find("TMPDIR is not usable");
+  EXPECT_NE(warning, std::string::npos) << out;
+  EXPECT_EQ(out.find("TMPDIR", warning + 1), std::string::npos) << out;
+  EXPECT_EQ(out.find("crash"), std::string::npos) << out;
+  auto d = SqliteDatabase::openReadOnly(db);
+  ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
+  Workload w = workload(kDw3x3);
+  auto recs = (*d)->records(w.key, compiler::CpuTarget::host().key(),
+                            compiler::compilerKey());
+  EXPECT_GE(recs.size(), 2u);
+  for (const Record &rec : recs)
+    EXPECT_TRUE(rec.result.ok()) << rec.config << ": " << rec.result.message;
 }
 
 TEST(KjitTune, WritesAPlotOfBestSoFar) {
