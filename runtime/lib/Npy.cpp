@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "kjit/npy.h"
 
+#include "NpyHeader.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,95 +33,6 @@ int64_t Array::numElements() const {
 }
 
 TensorView Array::view() { return TensorView(data(), dtype, shape); }
-
-namespace {
-/// A tiny scanner over the header dict; enough for what numpy writes.
-class HeaderParser {
-public:
-  explicit HeaderParser(const std::string &text) : text(text) {}
-
-  /// Position just after the `'key':` token, or npos.
-  size_t findKey(const char *key) const {
-    std::string pattern = std::string("'") + key + "'";
-    size_t at = text.find(pattern);
-    if (at == std::string::npos) {
-      pattern = std::string("\"") + key + "\"";
-      at = text.find(pattern);
-    }
-    if (at == std::string::npos)
-      return at;
-    at = text.find(':', at + pattern.size());
-    return at == std::string::npos ? at : at + 1;
-  }
-  size_t skipSpaces(size_t p) const {
-    while (p < text.size() && text[p] == ' ')
-      ++p;
-    return p;
-  }
-  bool stringValue(const char *key, std::string &out) const {
-    size_t p = findKey(key);
-    if (p == std::string::npos)
-      return false;
-    p = skipSpaces(p);
-    if (p >= text.size() || (text[p] != '\'' && text[p] != '"'))
-      return false;
-    size_t end = text.find(text[p], p + 1);
-    if (end == std::string::npos)
-      return false;
-    out = text.substr(p + 1, end - p - 1);
-    return true;
-  }
-  bool boolValue(const char *key, bool &out) const {
-    size_t p = findKey(key);
-    if (p == std::string::npos)
-      return false;
-    p = skipSpaces(p);
-    if (text.compare(p, 4, "True") == 0)
-      out = true;
-    else if (text.compare(p, 5, "False") == 0)
-      out = false;
-    else
-      return false;
-    return true;
-  }
-  bool shapeValue(std::vector<int64_t> &out) const {
-    size_t p = findKey("shape");
-    if (p == std::string::npos)
-      return false;
-    p = skipSpaces(p);
-    if (p >= text.size() || text[p] != '(')
-      return false;
-    size_t end = text.find(')', p);
-    if (end == std::string::npos)
-      return false;
-    std::string inner = text.substr(p + 1, end - p - 1);
-    out.clear();
-    size_t i = 0;
-    while (i < inner.size()) {
-      while (i < inner.size() && (inner[i] == ' ' || inner[i] == ','))
-        ++i;
-      if (i >= inner.size())
-        break;
-      if (!isdigit(static_cast<unsigned char>(inner[i])))
-        return false;
-      int64_t v = 0;
-      while (i < inner.size() && isdigit(static_cast<unsigned char>(inner[i]))) {
-        if (v > (int64_t(1) << 40))
-          return false;
-        v = v * 10 + (inner[i] - '0');
-        ++i;
-      }
-      if (i < inner.size() && inner[i] == 'L') // Python 2 longs
-        ++i;
-      out.push_back(v);
-    }
-    return true;
-  }
-
-private:
-  const std::string &text;
-};
-} // namespace
 
 Result<Array> kjit::npy::parse(const std::string &bytes,
                                const std::string &name) {
@@ -151,29 +64,12 @@ Result<Array> kjit::npy::parse(const std::string &bytes,
   std::string header = bytes.substr(pos, headerLen);
   pos += headerLen;
 
-  HeaderParser parser(header);
-  std::string descr;
-  bool fortran = false;
+  Result<Header> parsed = parseHeader(header);
+  if (!parsed)
+    return fail(parsed.errorMessage());
   Array array;
-  if (!parser.stringValue("descr", descr))
-    return fail("malformed .npy header (no 'descr'): " + header);
-  if (!parser.boolValue("fortran_order", fortran))
-    return fail("malformed .npy header (no 'fortran_order')");
-  if (!parser.shapeValue(array.shape))
-    return fail("malformed .npy header (no valid 'shape')");
-  if (fortran)
-    return fail("Fortran-order arrays are not supported; save a C-order "
-                "array (numpy.ascontiguousarray)");
-  if (descr == "<f4" || descr == "=f4")
-    array.dtype = DType::f32;
-  else if (descr == "<i4" || descr == "=i4")
-    array.dtype = DType::i32;
-  else
-    return fail("dtype '" + descr +
-                "' is not supported (only float32 '<f4' and int32 '<i4')");
-  if (array.shape.size() > 8)
-    return fail("rank " + std::to_string(array.shape.size()) +
-                " is above the supported 8");
+  array.dtype = parsed->dtype;
+  array.shape = parsed->shape;
 
   uint64_t count = 1;
   for (int64_t d : array.shape) {

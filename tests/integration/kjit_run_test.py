@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -155,6 +156,13 @@ OTHER_CASES = {
         entry=None, inputs=[(1, 2, 23, 8)] * 3,
         ref=lambda q, k, v: [natten_1d(q, k, v, 5, 2)]),
 }
+
+
+def npy_header(dict_text):
+    """A version 1.0 .npy header around `dict_text`, padded as numpy pads."""
+    d = dict_text.encode("latin1")
+    d += b" " * ((64 - (10 + len(d) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d
 
 
 class Runner:
@@ -392,6 +400,69 @@ class Runner:
                                          "no_such_knob = 1}>"])
         self.spmm_csr()
         self.spgemm_csr()
+        self.npy_header_spellings(src, ins, out)
+
+    def npy_header_spellings(self, src, ins, out):
+        """Headers that numpy reads (tabs, newlines, other key orders) are
+        read alike; a 'shape' inside a string is never taken for the key."""
+        shapes = CASES["dw_k7_nhwc_bias.mlir"]["inputs"]
+        x = self.rand(shapes[0])
+        w, b = np.load(ins[1].split("=", 1)[1]), np.load(ins[2].split("=", 1)[1])
+        ref = dwconv(x, w, b, "nhwc", padding=(3, 3, 3, 3))
+        accepted = [
+            "{'descr':\t'<f4',\t'fortran_order':\tFalse,\t'shape':\t"
+            f"{x.shape},\t}}",
+            f"\t{{'shape': {x.shape},\n 'fortran_order': False,\n"
+            " \"descr\": \"<f4\"\n}",
+        ]
+        for i, dict_text in enumerate(accepted):
+            name = f"numpy-readable header {dict_text!r}"
+            p = self.path(f"spelling{i}.npy")
+            with open(p, "wb") as f:
+                f.write(npy_header(dict_text) + x.tobytes())
+            try:
+                same = np.array_equal(np.load(p), x)
+            except ValueError as e:
+                same = False
+                print(f"  (numpy: {e})")
+            if not same:
+                self.fail(name, "numpy does not read this header; the test "
+                          "must only use headers numpy accepts")
+                continue
+            r = self.run([src, f"--input={p}"] + ins[1:] + [out])
+            if r.returncode != 0:
+                self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+            elif self.check_outputs(name, [out[len("--output="):]], [ref]):
+                self.ok(name)
+        # numpy refuses a header with a fourth key (it wants exactly
+        # three); kjit refuses it too, instead of reading the 'shape' in its
+        # string value (which here matches the data).
+        refused = [
+            ("a fourth key whose string holds 'shape'",
+             "{'descr': '<f4', 'x': \"'shape': " + str(x.shape) + "\", "
+             "'fortran_order': False, 'shape': (1,)}", True,
+             "unexpected key 'x'"),
+            ("a duplicate key",  # numpy keeps the last; kjit refuses
+             "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), "
+             f"'shape': {x.shape}}}", False, "duplicate key 'shape'"),
+        ]
+        for what, dict_text, numpy_refuses, mention in refused:
+            p = self.path("refused_header.npy")
+            with open(p, "wb") as f:
+                f.write(npy_header(dict_text) + x.tobytes())
+            try:
+                np.load(p)
+                numpy_ok = True
+            except ValueError:
+                numpy_ok = False
+            if numpy_ok == numpy_refuses:
+                self.fail(what, f"numpy {'reads' if numpy_ok else 'refuses'}"
+                          f" {dict_text!r}, unlike what the test assumes")
+                continue
+            self.expect_error(f"header with {what}",
+                              [src, f"--input={p}"] + ins[1:] + [out],
+                              ["refused_header.npy", mention])
+
 
     def random_csr(self, m, k, nnz, empty_row=None):
         """A CSR with `nnz` entries at random (possibly repeated, unsorted)

@@ -132,3 +132,103 @@ TEST(Npy, MissingFileNamesThePath) {
   EXPECT_NE(a.errorMessage().find("/nonexistent/x.npy"), std::string::npos);
   EXPECT_FALSE(npy::write("/nonexistent/y.npy", TensorView()).isOk());
 }
+
+namespace {
+std::string parseError(const std::string &bytes) {
+  auto a = npy::parse(bytes, "h.npy");
+  return a ? std::string("<no error>") : a.errorMessage();
+}
+bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+} // namespace
+
+TEST(Npy, HeaderTokenizerAcceptsWhatNumpyAccepts) {
+  // Every dict here is one numpy.load accepts (see kjit_run_test.py, which
+  // checks the same spellings against numpy itself).
+  for (const char *dict : {
+           "{'descr':\t'<f4',\t'fortran_order':\tFalse,\t'shape':\t(2,)}",
+           "\t{'descr': '<f4', 'fortran_order': False,\n 'shape': (2,),\n}",
+           "{'shape': (2,), \"fortran_order\": False, \"descr\": \"<f4\"}",
+           "{'descr': '\\x3cf4', 'fortran_order': False, 'shape': (2L,)}",
+           "{'descr': '<' 'f4', 'fortran_order': False, 'shape': (+2, )}",
+           "{'descr': u'<f4', 'fortran_order': False, 'shape': (2,)} # c",
+           "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2,)}\f\r",
+       }) {
+    auto a = npy::parse(header(dict) + floats({1, 2}), "h.npy");
+    ASSERT_TRUE(a) << dict << ": " << a.errorMessage();
+    EXPECT_EQ(a->numElements(), 2) << dict;
+    EXPECT_EQ(static_cast<const float *>(a->data())[1], 2.f) << dict;
+  }
+}
+
+
+TEST(Npy, ShapeInsideAStringIsNeverTaken) {
+  // The old scanner took the first "'shape'" anywhere in the text: here
+  // the one inside a string, (1,), which matches the 4 data bytes.
+  std::string extraKey =
+      header("{'descr': '<f4', 'x': \"'shape': (1,)\", 'fortran_order': "
+             "False, 'shape': (2, 2)}") +
+      floats({1});
+  EXPECT_TRUE(contains(parseError(extraKey), "unexpected key 'x'"))
+      << parseError(extraKey);
+  std::string inDescr =
+      header("{'descr': \"'shape': (1,), '<f4\", 'fortran_order': False, "
+             "'shape': (2, 2)}") +
+      floats({1});
+  EXPECT_TRUE(contains(parseError(inDescr), "is not supported"))
+      << parseError(inDescr);
+}
+
+
+TEST(Npy, HeaderKeysMustBeExactlyTheThree) {
+  EXPECT_TRUE(contains(
+      parseError(header("{'descr': '<f4', 'fortran_order': False, "
+                        "'shape': (1,), 'shape': (2,)}") +
+                 floats({1})),
+      "duplicate key 'shape'"));
+  EXPECT_TRUE(contains(
+      parseError(header("{'descr': '<f4', 'shape': (1,)}") + floats({1})),
+      "no 'fortran_order'"));
+  EXPECT_TRUE(contains(
+      parseError(header("{'descr': '<f4', 'fortran_order': False}")),
+      "no 'shape'"));
+}
+
+
+TEST(Npy, MalformedHeadersAreClearErrors) {
+  auto err = [](const std::string &dict) {
+    return parseError(header(dict) + floats({1, 2}));
+  };
+  const std::string pre = "{'descr': '<f4', 'fortran_order': False, ";
+  EXPECT_TRUE(contains(err(pre + "'shape': (2)}"), "'shape' is not a tuple"));
+  EXPECT_TRUE(contains(err(pre + "'shape': [2]}"), "'shape' is not a tuple"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (-2,)}"), "negative dimension"));
+  EXPECT_TRUE(
+      contains(err(pre + "'shape': (True,)}"), "other than an integer"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (02,)}"), "leading zero"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (0x2,)}"), "decimal integers"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (99999999999999999999,)}"),
+                       "too large"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (2,),,}"), "unexpected ','"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (2,)} x"), "after the dict"));
+  EXPECT_TRUE(contains(err("{'descr': '<f4, 'fortran_order': False}"),
+                       "expected ',' or '}', found 'f'"));
+  EXPECT_TRUE(contains(err("{'descr' '<f4'}"), "expected ':'"));
+  EXPECT_TRUE(contains(err("{'descr': '<f4\n', 'fortran_order': False}"),
+                       "unterminated string"));
+  EXPECT_TRUE(contains(err(pre + "'shape': (2,), 'x': 1.5}"), "decimal"));
+  EXPECT_TRUE(contains(err("\n{'descr': '<f4'}"), "not a dict literal"));
+  EXPECT_TRUE(contains(err(std::string("{'descr': '<f4\0'}", 16)), "NUL"));
+  EXPECT_TRUE(contains(err(pre + "'fortran_order': 0, 'shape': (2,)}"),
+                       "duplicate key"));
+  EXPECT_TRUE(contains(
+      err("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}"),
+      "'fortran_order' is not True or False"));
+  EXPECT_TRUE(contains(
+      err("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}"),
+      "structured dtypes"));
+  // Deep nesting is an error, not a stack overflow.
+  EXPECT_TRUE(contains(err(pre + "'shape': " + std::string(60000, '(') + "}"),
+                       "nesting deeper"));
+}
