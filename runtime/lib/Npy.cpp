@@ -9,20 +9,80 @@
 #include "kjit/npy.h"
 
 #include "NpyHeader.h"
+#include "RuntimeInternal.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace kjit;
 using namespace kjit::npy;
+using kjit::runtime::shapeString;
 
 static constexpr char kMagic[] = "\x93NUMPY";
 static constexpr size_t kMagicLen = 6;
 
-Array::Array(DType dtype, std::vector<int64_t> shape)
-    : dtype(dtype), shape(std::move(shape)) {
-  storage.resize(size_t(numElements()));
+uint64_t kjit::npy::maxArrayBytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0)
+    return uint64_t(1) << 32; // unknown: a modest 4 GiB
+  return uint64_t(pages) * uint64_t(pageSize);
+}
+
+static std::string gib(uint64_t bytes) {
+  char text[32];
+  snprintf(text, sizeof(text), "%.1f GiB", double(bytes) / double(1ull << 30));
+  return text;
+}
+
+Result<uint64_t> kjit::npy::arrayBytes(DType dtype,
+                                       const std::vector<int64_t> &shape) {
+  std::string what =
+      "a " + shapeString(shape) + " " + dtypeName(dtype) + " array";
+  uint64_t bytes = dtypeSize(dtype);
+  bool overflow = false;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return Status::error(what + " has a negative dimension");
+    overflow |= __builtin_mul_overflow(bytes, uint64_t(d), &bytes);
+  }
+  // A zero dimension makes any product zero, overflowed or not.
+  for (int64_t d : shape)
+    if (d == 0)
+      return uint64_t(0);
+  if (overflow)
+    return Status::error(what + " is too large (its size in bytes "
+                                "overflows 64 bits)");
+  uint64_t limit = maxArrayBytes();
+  if (bytes > limit)
+    return Status::error(
+        what + " needs " + std::to_string(bytes) + " bytes (" + gib(bytes) +
+        "), more than this machine's physical memory (" + gib(limit) + ")");
+  return bytes;
+}
+
+Result<Array> Array::create(DType dtype, std::vector<int64_t> shape) {
+  Result<uint64_t> bytes = arrayBytes(dtype, shape);
+  if (!bytes)
+    return bytes.status();
+  Result<Tensor> storage = Tensor::allocate(dtype, shape);
+  if (!storage)
+    return Status::error("cannot allocate a " + shapeString(shape) + " " +
+                         dtypeName(dtype) + " array (" +
+                         std::to_string(*bytes) +
+                         " bytes): " + storage.errorMessage());
+  if (*bytes)
+    memset(storage->data(), 0, size_t(*bytes));
+  Array array;
+  array.dtype = dtype;
+  array.shape = std::move(shape);
+  array.storage = std::move(*storage);
+  return array;
 }
 
 int64_t Array::numElements() const {
@@ -34,77 +94,171 @@ int64_t Array::numElements() const {
 
 TensorView Array::view() { return TensorView(data(), dtype, shape); }
 
-Result<Array> kjit::npy::parse(const std::string &bytes,
-                               const std::string &name) {
+namespace {
+/// Where read() and parse() take .npy bytes from.
+class ByteSource {
+public:
+  virtual ~ByteSource() = default;
+  /// Reads up to `n` bytes; fewer only at the end. Sets `error` on failure.
+  virtual size_t read(void *into, size_t n, std::string &error) = 0;
+  /// The bytes left, when the source knows it (memory, a regular file).
+  virtual std::optional<uint64_t> remaining() const = 0;
+};
+
+class MemorySource : public ByteSource {
+public:
+  explicit MemorySource(const std::string &bytes) : bytes(bytes) {}
+  size_t read(void *into, size_t n, std::string &) override {
+    n = std::min(n, bytes.size() - pos);
+    memcpy(into, bytes.data() + pos, n);
+    pos += n;
+    return n;
+  }
+  std::optional<uint64_t> remaining() const override {
+    return bytes.size() - pos;
+  }
+
+private:
+  const std::string &bytes;
+  size_t pos = 0;
+};
+
+class FileSource : public ByteSource {
+public:
+  FileSource(int fd, std::optional<uint64_t> size) : fd(fd), size(size) {}
+  ~FileSource() override { close(fd); }
+  size_t read(void *into, size_t n, std::string &error) override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t got = ::read(fd, static_cast<char *>(into) + done,
+                           std::min(n - done, size_t(1) << 30));
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0) {
+        error = std::string("read error: ") + strerror(errno);
+        break;
+      }
+      if (got == 0)
+        break;
+      done += size_t(got);
+    }
+    pos += done;
+    return done;
+  }
+  std::optional<uint64_t> remaining() const override {
+    if (!size)
+      return std::nullopt;
+    return *size > pos ? *size - pos : 0;
+  }
+
+private:
+  int fd;
+  std::optional<uint64_t> size;
+  uint64_t pos = 0;
+};
+
+/// Magic, version and header, then exactly the promised data bytes.
+Result<Array> decode(ByteSource &in, const std::string &name) {
   auto fail = [&](const std::string &why) {
     return Status::error(name + ": " + why);
   };
-  if (bytes.size() < kMagicLen + 2 || memcmp(bytes.data(), kMagic, kMagicLen))
+  std::string readError;
+  auto readExactly = [&](void *into, size_t n) {
+    return in.read(into, n, readError) == n;
+  };
+  unsigned char prefix[12];
+  if (!readExactly(prefix, 8) || memcmp(prefix, kMagic, kMagicLen)) {
+    if (!readError.empty())
+      return fail(readError);
     return fail("not a .npy file (bad magic)");
-  uint8_t major = uint8_t(bytes[6]), minor = uint8_t(bytes[7]);
-  size_t headerLen, pos;
+  }
+  uint8_t major = prefix[6], minor = prefix[7];
+  uint32_t headerLen = 0;
   if (major == 1) {
-    if (bytes.size() < 10)
-      return fail("truncated .npy header");
-    headerLen = uint8_t(bytes[8]) | (size_t(uint8_t(bytes[9])) << 8);
-    pos = 10;
+    if (!readExactly(prefix + 8, 2))
+      return fail(readError.empty() ? "truncated .npy header" : readError);
+    headerLen = prefix[8] | uint32_t(prefix[9]) << 8;
   } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12)
-      return fail("truncated .npy header");
-    headerLen = 0;
+    if (!readExactly(prefix + 8, 4))
+      return fail(readError.empty() ? "truncated .npy header" : readError);
     for (int i = 0; i < 4; ++i)
-      headerLen |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
-    pos = 12;
+      headerLen |= uint32_t(prefix[8 + i]) << (8 * i);
   } else {
     return fail("unsupported .npy format version " + std::to_string(major) +
                 "." + std::to_string(minor));
   }
-  if (headerLen > bytes.size() - pos)
+  if (headerLen > kMaxHeaderBytes)
+    return fail("the .npy header is " + std::to_string(headerLen) +
+                " bytes long, above the limit of " +
+                std::to_string(kMaxHeaderBytes));
+  if (std::optional<uint64_t> left = in.remaining(); left && *left < headerLen)
     return fail("truncated .npy header");
-  std::string header = bytes.substr(pos, headerLen);
-  pos += headerLen;
+  std::string text(headerLen, '\0');
+  if (!readExactly(text.data(), headerLen))
+    return fail(readError.empty() ? "truncated .npy header" : readError);
 
-  Result<Header> parsed = parseHeader(header);
-  if (!parsed)
-    return fail(parsed.errorMessage());
-  Array array;
-  array.dtype = parsed->dtype;
-  array.shape = parsed->shape;
-
-  uint64_t count = 1;
-  for (int64_t d : array.shape) {
-    if (d != 0 && count > (uint64_t(1) << 40) / uint64_t(d))
-      return fail("shape is too large");
-    count *= uint64_t(d);
-  }
-  uint64_t dataBytes = count * 4;
-  uint64_t have = bytes.size() - pos;
-  if (have < dataBytes)
-    return fail("truncated: the shape needs " + std::to_string(dataBytes) +
+  Result<Header> header = parseHeader(text);
+  if (!header)
+    return fail(header.errorMessage());
+  Result<uint64_t> dataBytes = arrayBytes(header->dtype, header->shape);
+  if (!dataBytes)
+    return fail(dataBytes.errorMessage());
+  // A file of the wrong size is refused before its array is allocated.
+  auto truncated = [&](uint64_t have) {
+    return fail("truncated: the shape needs " + std::to_string(*dataBytes) +
                 " bytes of data, the file has " + std::to_string(have));
-  if (have > dataBytes)
-    return fail("has " + std::to_string(have - dataBytes) +
+  };
+  std::optional<uint64_t> left = in.remaining();
+  if (left && *left < *dataBytes)
+    return truncated(*left);
+  if (left && *left > *dataBytes)
+    return fail("has " + std::to_string(*left - *dataBytes) +
                 " unexpected bytes after the data");
-  array.storage.resize(count);
-  if (count)
-    memcpy(array.storage.data(), bytes.data() + pos, dataBytes);
+
+  Result<Array> array = Array::create(header->dtype, header->shape);
+  if (!array)
+    return fail(array.errorMessage());
+  size_t got = in.read(array->data(), size_t(*dataBytes), readError);
+  if (!readError.empty())
+    return fail(readError);
+  if (got < *dataBytes)
+    return truncated(got);
+  // A stream says it has ended only when read; one byte more is enough.
+  if (!left) {
+    char extra;
+    if (in.read(&extra, 1, readError) != 0)
+      return fail("has unexpected bytes after the data");
+    if (!readError.empty())
+      return fail(readError);
+  }
   return array;
+}
+} // namespace
+
+Result<Array> kjit::npy::parse(const std::string &bytes,
+                               const std::string &name) {
+  MemorySource in(bytes);
+  return decode(in, name);
 }
 
 Result<Array> kjit::npy::read(const std::string &path) {
-  FILE *f = fopen(path.c_str(), "rb");
-  if (!f)
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
     return Status::error(path + ": cannot open: " + strerror(errno));
-  std::string bytes;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-    bytes.append(buf, n);
-  bool failed = ferror(f);
-  fclose(f);
-  if (failed)
-    return Status::error(path + ": read error");
-  return parse(bytes, path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return Status::error(path + ": cannot stat: " + strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return Status::error(path + ": is a directory, not a .npy file");
+  }
+  FileSource in(fd, S_ISREG(st.st_mode)
+                        ? std::optional<uint64_t>(uint64_t(st.st_size))
+                        : std::nullopt);
+  return decode(in, path);
 }
 
 std::string kjit::npy::serialize(const TensorView &view) {

@@ -10,12 +10,16 @@ Usage: kjit_run_test.py --kjit-run PATH --inputs DIR --workdir DIR
                         [--only numerics|errors|repeat]
 """
 import argparse
+import errno
+import fcntl
 import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 
@@ -400,7 +404,103 @@ class Runner:
                                          "no_such_knob = 1}>"])
         self.spmm_csr()
         self.spgemm_csr()
+        self.hostile_inputs(src, ins, out)
         self.npy_header_spellings(src, ins, out)
+
+    # ------------------------------------------------ hostile files (issue 12)
+    def open_fifo_writer(self, fifo, proc=None, deadline_s=120):
+        """Opens `fifo` for writing once kjit-run has opened it for reading
+        (non-blocking opens fail with ENXIO until then); None if it never
+        does (kjit-run exited, or the deadline passed)."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                if proc is not None and proc.poll() is not None:
+                    return None
+                time.sleep(0.05)
+                continue
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+            return fd
+        return None
+
+
+    def hostile_inputs(self, src, ins, out):
+        """Inputs and outputs that must end in a clear error, not in an
+        abort or a read until memory runs out."""
+        # A static output larger than this machine's memory (the issue's
+        # case: a 1x1 input with a huge padding): refused before anything
+        # is allocated, the error names the output, its shape and size.
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        pad = int(phys ** 0.5) // 2 + 1
+        side = 2 * pad + 1  # 4 * side**2 bytes > 4 x physical memory
+        big = self.path("huge_output.mlir")
+        t = f"tensor<1x{side}x{side}x1xf32>"
+        with open(big, "w") as f:
+            f.write(f"""func.func @main(%x: tensor<1x1x1x1xf32>,
+                %w: tensor<1x1x1xf32>) -> {t} {{
+  %y = "kjit.depthwise_conv2d"(%x, %w) {{layout = "nhwc",
+        padding = array<i64: {pad}, {pad}, {pad}, {pad}>}}
+      : (tensor<1x1x1x1xf32>, tensor<1x1x1xf32>) -> {t}
+  return %y : {t}
+}}
+""")
+        x, w = self.path("huge_x.npy"), self.path("huge_w.npy")
+        np.save(x, self.rand((1, 1, 1, 1)))
+        np.save(w, self.rand((1, 1, 1)))
+        huge_out = self.path("huge_out.npy")
+        self.expect_error("static output above physical memory",
+                          [big, f"--input={x}", f"--input={w}",
+                           f"--output={huge_out}", "--threads=2"],
+                          ["output 0", "huge_out.npy",
+                           f"1x{side}x{side}x1 f32", str(4 * side * side),
+                           "physical memory"])
+        if os.path.exists(huge_out):
+            self.fail("static output above physical memory", "file written")
+
+        self.expect_error("--input=/dev/zero",
+                          [src, "--input=/dev/zero"] + ins[1:] + [out],
+                          ["/dev/zero", "not a .npy file"])
+
+        # A FIFO whose writer never stops: kjit-run reads the header, the
+        # promised data and one byte more, then refuses. The writer gets in
+        # at most that plus the pipe's buffer.
+        fifo = self.path("endless.npy")
+        os.mkfifo(fifo)
+        x0 = self.rand(CASES["dw_k7_nhwc_bias.mlir"]["inputs"][0])
+        header = npy_header("{'descr': '<f4', 'fortran_order': False, "
+                            f"'shape': {x0.shape}, }}")
+        written = [0]
+        cap = 256 << 20
+
+        def writer():
+            fd = self.open_fifo_writer(fifo)
+            if fd is None:
+                return
+            chunks = [header + x0.tobytes()]
+            try:
+                while written[0] < cap:
+                    written[0] += os.write(fd, chunks[-1])
+                    chunks.append(b"\x42" * (1 << 16))
+            except OSError:  # EPIPE: kjit-run closed it
+                pass
+            finally:
+                os.close(fd)
+        thread = threading.Thread(target=writer)
+        thread.start()
+        self.expect_error("endless FIFO input",
+                          [src, f"--input={fifo}"] + ins[1:] + [out],
+                          ["endless.npy", "unexpected bytes after the data"])
+        thread.join()
+        if written[0] > (4 << 20):
+            self.fail("endless FIFO input", f"kjit-run took {written[0]} "
+                      "bytes from a stream that promised "
+                      f"{len(header) + x0.nbytes}")
+
 
     def npy_header_spellings(self, src, ins, out):
         """Headers that numpy reads (tabs, newlines, other key orders) are

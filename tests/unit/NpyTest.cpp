@@ -2,9 +2,15 @@
 #include "TestUtil.h"
 #include "kjit/npy.h"
 
+#include <atomic>
+#include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace kjit;
 
@@ -231,4 +237,118 @@ TEST(Npy, MalformedHeadersAreClearErrors) {
   // Deep nesting is an error, not a stack overflow.
   EXPECT_TRUE(contains(err(pre + "'shape': " + std::string(60000, '(') + "}"),
                        "nesting deeper"));
+}
+
+TEST(Npy, HeaderLengthIsBounded) {
+  std::string v2 = "\x93NUMPY";
+  v2 += char(2);
+  v2 += char(0);
+  v2 += std::string("\xff\xff\xff\x7f", 4); // 2 GiB of header
+  EXPECT_TRUE(contains(parseError(v2), "above the limit of 65535"))
+      << parseError(v2);
+}
+
+TEST(Npy, ArraySizesAreCheckedNotAborted) {
+  auto tooLarge = npy::Array::create(DType::f32, {int64_t(1) << 50});
+  ASSERT_FALSE(tooLarge);
+  EXPECT_TRUE(contains(tooLarge.errorMessage(), "1125899906842624 f32"));
+  EXPECT_TRUE(contains(tooLarge.errorMessage(), "physical memory"))
+      << tooLarge.errorMessage();
+  auto overflow = npy::Array::create(
+      DType::i32, {int64_t(1) << 40, int64_t(1) << 40, 16});
+  ASSERT_FALSE(overflow);
+  EXPECT_TRUE(contains(overflow.errorMessage(), "overflows"));
+  auto negative = npy::Array::create(DType::f32, {2, -1});
+  ASSERT_FALSE(negative);
+  EXPECT_TRUE(contains(negative.errorMessage(), "negative"));
+  // A zero dimension makes an empty array whatever the others are.
+  auto empty =
+      npy::Array::create(DType::f32, {0, int64_t(1) << 40, int64_t(1) << 40});
+  ASSERT_TRUE(empty) << empty.errorMessage();
+  EXPECT_EQ(empty->numElements(), 0);
+  auto small = npy::Array::create(DType::i32, {3, 5});
+  ASSERT_TRUE(small);
+  const int32_t *p = static_cast<const int32_t *>(small->data());
+  EXPECT_EQ(std::vector<int32_t>(p, p + 15), std::vector<int32_t>(15, 0));
+  // Promised data above the limit: refused before reading it.
+  EXPECT_TRUE(contains(
+      parseError(header("{'descr': '<f4', 'fortran_order': False, "
+                        "'shape': (1125899906842624,)}")),
+      "physical memory"));
+}
+
+TEST(Npy, ReadingAStreamStopsAtThePromisedBytes) {
+  // A FIFO whose writer would go on forever: read() takes the header, the
+  // 8 promised bytes and one more, and stops. (The old reader read to the
+  // end of the stream first, all 64 MiB of it here.)
+  std::string dir = test::makeScratchDir("npy-fifo");
+  std::string fifo = dir + "/endless.npy";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  signal(SIGPIPE, SIG_IGN); // the writer sees EPIPE when read() closes
+  std::atomic<size_t> written{0};
+  std::thread writer([&] {
+    int fd = open(fifo.c_str(), O_WRONLY);
+    if (fd < 0)
+      return;
+    std::string bytes =
+        header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }") +
+        floats({1, 2});
+    std::string more(1 << 16, '\x42');
+    while (written < (size_t(64) << 20)) {
+      const std::string &chunk = written ? more : bytes;
+      ssize_t n = ::write(fd, chunk.data(), chunk.size());
+      if (n <= 0)
+        break;
+      written += size_t(n);
+    }
+    close(fd);
+  });
+  auto a = npy::read(fifo);
+  writer.join();
+  ASSERT_FALSE(a);
+  EXPECT_TRUE(contains(a.errorMessage(), fifo + ": has unexpected bytes"))
+      << a.errorMessage();
+  // What the writer got in: what was read plus at most the pipe's buffer.
+  EXPECT_LT(written.load(), size_t(4) << 20);
+  test::removeDir(dir);
+}
+
+TEST(Npy, ReadingAnEndlessDeviceStopsAtTheMagic) {
+  // The old reader read /dev/zero until memory ran out.
+  auto a = npy::read("/dev/zero");
+  ASSERT_FALSE(a);
+  EXPECT_TRUE(contains(a.errorMessage(), "/dev/zero: not a .npy file"));
+  auto dir = npy::read("/");
+  ASSERT_FALSE(dir);
+  EXPECT_TRUE(contains(dir.errorMessage(), "is a directory"));
+}
+
+TEST(Npy, RegularFilesOfTheWrongSizeAreRefusedBeforeReading) {
+  // A sparse 64 GiB file whose header promises 8 bytes: refused from its
+  // size (the old reader read all of it into memory first).
+  std::string dir = test::makeScratchDir("npy-size");
+  std::string path = dir + "/long.npy";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")
+      << floats({1, 2});
+  }
+  ASSERT_EQ(truncate(path.c_str(), off_t(64) << 30), 0);
+  auto a = npy::read(path);
+  ASSERT_FALSE(a);
+  EXPECT_TRUE(contains(a.errorMessage(), "unexpected bytes after the data"))
+      << a.errorMessage();
+  // Shorter than the 4 GiB its header promises.
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << header("{'descr': '<f4', 'fortran_order': False, "
+                "'shape': (1073741824,), }")
+      << floats({1, 2});
+  }
+  auto b = npy::read(path);
+  ASSERT_FALSE(b);
+  EXPECT_TRUE(contains(b.errorMessage(),
+                       "needs 4294967296 bytes of data, the file has 8"))
+      << b.errorMessage();
+  test::removeDir(dir);
 }

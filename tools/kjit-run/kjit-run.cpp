@@ -18,7 +18,8 @@
 // shows "online (best of N)").
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
-// the checks themselves live in the runtime (Kernel::run, npy::read).
+// the checks themselves live in the runtime (Kernel::run, npy::read,
+// npy::arrayBytes: no array above the machine's physical memory).
 //
 //===----------------------------------------------------------------------===//
 #include "kjit/kjit.h"
@@ -143,6 +144,20 @@ static bool extractThreads(int &argc, char **argv, std::string &error) {
   return true;
 }
 
+/// Refuses, before anything is allocated or run, static outputs too large
+/// for this machine (npy::arrayBytes), naming the output and its file.
+static kjit::Status checkOutputSizes(const std::vector<kjit::ArgInfo> &outs) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (outs[i].isDynamic())
+      continue; // sized by the kernel, checked by the runtime
+    auto bytes = kjit::npy::arrayBytes(outs[i].dtype, outs[i].shape);
+    if (!bytes)
+      return kjit::Status::error("output " + std::to_string(i) + " (" +
+                                 outputs[i] + "): " + bytes.errorMessage());
+  }
+  return kjit::Status::ok();
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   std::string threadsError;
@@ -233,6 +248,8 @@ int main(int argc, char **argv) {
     return fail("@" + entry + " returns " + std::to_string(outs.size()) +
                 " results, " + std::to_string(outputs.size()) +
                 " --output files given");
+  if (kjit::Status s = checkOutputSizes(outs); !s)
+    return fail(s.message());
 
   std::vector<kjit::npy::Array> inArrays, outArrays;
   std::vector<kjit::TensorView> inViews, outViews;
@@ -268,8 +285,13 @@ int main(int argc, char **argv) {
     return kjit::Status::ok();
   };
   if (!allocating) {
-    for (const kjit::ArgInfo &o : outs)
-      outArrays.emplace_back(o.dtype, o.shape);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      auto array = kjit::npy::Array::create(outs[i].dtype, outs[i].shape);
+      if (!array)
+        return fail("output " + std::to_string(i) + " (" + outputs[i] +
+                    "): " + array.errorMessage());
+      outArrays.push_back(std::move(*array));
+    }
     for (auto &a : outArrays)
       outViews.push_back(a.view());
   }
@@ -303,7 +325,10 @@ int main(int argc, char **argv) {
           timedOuts.emplace_back();
           continue;
         }
-        scratch.emplace_back(o.dtype, o.shape);
+        auto array = kjit::npy::Array::create(o.dtype, o.shape);
+        if (!array)
+          return fail("--repeat: " + array.errorMessage());
+        scratch.push_back(std::move(*array));
         timedOuts.push_back(scratch.back().view());
       }
     }
