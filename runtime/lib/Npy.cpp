@@ -12,6 +12,7 @@
 #include "RuntimeInternal.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -261,7 +262,9 @@ Result<Array> kjit::npy::read(const std::string &path) {
   return decode(in, path);
 }
 
-std::string kjit::npy::serialize(const TensorView &view) {
+/// The header of a view's .npy file: magic, version 1.0, length and the
+/// dict, padded as numpy pads it.
+static std::string headerFor(const TensorView &view) {
   std::string dict = "{'descr': '";
   dict += view.dtype == DType::i32 ? "<i4" : "<f4";
   dict += "', 'fortran_order': False, 'shape': (";
@@ -282,45 +285,189 @@ std::string kjit::npy::serialize(const TensorView &view) {
   out += char(dict.size() & 0xff);
   out += char((dict.size() >> 8) & 0xff);
   out += dict;
+  return out;
+}
 
+/// Hands the view's elements, in C order, to `sink(bytes, size)` in
+/// chunks; false as soon as the sink returns false.
+template <typename Sink>
+static bool forEachChunk(const TensorView &view, Sink sink) {
   size_t elem = dtypeSize(view.dtype);
   int64_t n = view.numElements();
-  if (view.isContiguous()) {
-    out.append(static_cast<const char *>(view.data), size_t(n) * elem);
-    return out;
-  }
+  if (n <= 0)
+    return true;
+  if (view.isContiguous())
+    return sink(static_cast<const char *>(view.data), size_t(n) * elem);
+  std::string chunk;
+  constexpr size_t kChunkBytes = 1 << 20;
   std::vector<int64_t> idx(view.shape.size(), 0);
   for (int64_t linear = 0; linear < n; ++linear) {
     int64_t off = 0;
     for (size_t d = 0; d < idx.size(); ++d)
       off += idx[d] * view.strides[d];
-    out.append(static_cast<const char *>(view.data) + off * int64_t(elem),
-               elem);
+    chunk.append(static_cast<const char *>(view.data) + off * int64_t(elem),
+                 elem);
+    if (chunk.size() >= kChunkBytes) {
+      if (!sink(chunk.data(), chunk.size()))
+        return false;
+      chunk.clear();
+    }
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < view.shape[d])
         break;
       idx[d] = 0;
     }
   }
-  return out;
+  return chunk.empty() || sink(chunk.data(), chunk.size());
 }
 
-Status kjit::npy::write(const std::string &path, const TensorView &view) {
+static Status checkWritable(const std::string &path, const TensorView &view) {
   if (!view.data && view.numElements() != 0)
     return Status::error(path + ": cannot write a view with a null pointer");
   if (!view.strides.empty() && view.strides.size() != view.shape.size())
-    return Status::error(path + ": view has " +
-                         std::to_string(view.strides.size()) +
-                         " strides for rank " +
-                         std::to_string(view.shape.size()));
-  std::string bytes = serialize(view);
-  FILE *f = fopen(path.c_str(), "wb");
-  if (!f)
-    return Status::error(path + ": cannot open for writing: " +
-                         strerror(errno));
-  bool ok = fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = (fclose(f) == 0) && ok;
-  if (!ok)
-    return Status::error(path + ": write failed: " + strerror(errno));
+    return Status::error(
+        path + ": view has " + std::to_string(view.strides.size()) +
+        " strides for rank " + std::to_string(view.shape.size()));
+  if (view.memory != Memory::Host)
+    return Status::error(path + ": cannot write a view of device memory; "
+                                "copy it to the host first");
   return Status::ok();
+}
+
+std::string kjit::npy::serialize(const TensorView &view) {
+  std::string out = headerFor(view);
+  forEachChunk(view, [&](const char *bytes, size_t size) {
+    out.append(bytes, size);
+    return true;
+  });
+  return out;
+}
+
+static bool writeAll(int fd, const char *bytes, size_t size) {
+  while (size) {
+    ssize_t done = ::write(fd, bytes, std::min(size, size_t(1) << 30));
+    if (done < 0 && errno == EINTR)
+      continue;
+    if (done <= 0)
+      return false;
+    bytes += done;
+    size -= size_t(done);
+  }
+  return true;
+}
+
+/// Creates a temporary file beside `destination`, named after it and this
+/// process so that concurrent writers never share one.
+static int createTemporary(const std::string &destination, std::string &name,
+                           std::string &error) {
+  static std::atomic<unsigned> counter{0};
+  size_t slash = destination.rfind('/');
+  std::string dir =
+      slash == std::string::npos ? "." : destination.substr(0, slash);
+  std::string base =
+      slash == std::string::npos ? destination : destination.substr(slash + 1);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    name = (slash == std::string::npos ? "" : dir + "/") + "." + base +
+           ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    int fd = open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0)
+      return fd;
+    if (errno != EEXIST) {
+      error =
+          "cannot create a temporary file in '" + dir + "': " + strerror(errno);
+      return -1;
+    }
+  }
+  error =
+      "cannot create a temporary file in '" + dir + "': too many names taken";
+  return -1;
+}
+
+Result<PendingWrite> PendingWrite::start(const std::string &path,
+                                         const TensorView &view) {
+  if (Status s = checkWritable(path, view); !s)
+    return s;
+  PendingWrite pending;
+  pending.name = path;
+  pending.destination = path;
+  int fd;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or FIFO: there is no file to replace atomically.
+    if (S_ISDIR(st.st_mode))
+      return Status::error(path + ": is a directory");
+    fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return Status::error(path +
+                           ": cannot open for writing: " + strerror(errno));
+  } else {
+    // Replace a symbolic link's target, not the link.
+    if (char *real = realpath(path.c_str(), nullptr)) {
+      pending.destination = real;
+      free(real);
+    }
+    std::string error;
+    fd = createTemporary(pending.destination, pending.temporary, error);
+    if (fd < 0)
+      return Status::error(path + ": " + error);
+  }
+  std::string header = headerFor(view);
+  bool ok = writeAll(fd, header.data(), header.size()) &&
+            forEachChunk(view, [&](const char *bytes, size_t size) {
+              return writeAll(fd, bytes, size);
+            });
+  int err = errno;
+  // The data must be on disk before the rename makes it the file.
+  if (ok && !pending.temporary.empty() && fsync(fd) != 0) {
+    ok = false;
+    err = errno;
+  }
+  if (close(fd) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  if (!ok) // `pending` removes the temporary
+    return Status::error(path + ": write failed: " + strerror(err));
+  return pending;
+}
+
+Status PendingWrite::commit() {
+  if (temporary.empty())
+    return Status::ok();
+  if (rename(temporary.c_str(), destination.c_str()) != 0) {
+    int err = errno;
+    unlink(temporary.c_str());
+    temporary.clear();
+    return Status::error(
+        name + ": cannot move the written file into place: " + strerror(err));
+  }
+  temporary.clear();
+  return Status::ok();
+}
+
+PendingWrite::PendingWrite(PendingWrite &&other) noexcept {
+  *this = std::move(other);
+}
+
+PendingWrite &PendingWrite::operator=(PendingWrite &&other) noexcept {
+  if (this != &other) {
+    if (!temporary.empty())
+      unlink(temporary.c_str());
+    name = std::move(other.name);
+    destination = std::move(other.destination);
+    temporary = std::exchange(other.temporary, std::string());
+  }
+  return *this;
+}
+
+PendingWrite::~PendingWrite() {
+  if (!temporary.empty())
+    unlink(temporary.c_str());
+}
+
+Status kjit::npy::write(const std::string &path, const TensorView &view) {
+  Result<PendingWrite> pending = PendingWrite::start(path, view);
+  if (!pending)
+    return pending.status();
+  return pending->commit();
 }

@@ -12,8 +12,10 @@ Usage: kjit_run_test.py --kjit-run PATH --inputs DIR --workdir DIR
 import argparse
 import errno
 import fcntl
+import glob
 import os
 import re
+import resource
 import shutil
 import struct
 import subprocess
@@ -190,14 +192,18 @@ class Runner:
     def rand(self, shape):
         return self.rng.uniform(-1, 1, size=shape).astype(np.float32)
 
-    def run(self, args, extra_env=None):
+    def env(self, extra_env=None):
         env = dict(os.environ)
         env.pop("KJIT_TUNE", None)
         # Keep the user's kernel cache clean: a private cache per test run.
         env["KJIT_CACHE_DIR"] = self.path("cache")
         env.update(extra_env or {})
+        return env
+
+    def run(self, args, extra_env=None, preexec_fn=None):
         return subprocess.run([self.kjit_run] + args, capture_output=True,
-                              text=True, timeout=240, env=env)
+                              text=True, timeout=240, env=self.env(extra_env),
+                              preexec_fn=preexec_fn)
 
     def write_inputs(self, tag, shapes):
         arrays, args = [], []
@@ -322,9 +328,9 @@ class Runner:
         elif self.check_outputs(name, [out], refs):
             self.ok(name)
 
-    def expect_error(self, name, args, mentions=()):
+    def expect_error(self, name, args, mentions=(), preexec_fn=None):
         """A one-line error on stderr, exit code 1, no crash."""
-        r = self.run(args)
+        r = self.run(args, preexec_fn=preexec_fn)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         if r.returncode != 1:
             return self.fail(name, f"exit code {r.returncode}, expected 1; "
@@ -406,6 +412,7 @@ class Runner:
         self.spgemm_csr()
         self.hostile_inputs(src, ins, out)
         self.npy_header_spellings(src, ins, out)
+        self.failed_writes(src, ins)
 
     # ------------------------------------------------ hostile files (issue 12)
     def open_fifo_writer(self, fifo, proc=None, deadline_s=120):
@@ -427,7 +434,6 @@ class Runner:
             fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
             return fd
         return None
-
 
     def hostile_inputs(self, src, ins, out):
         """Inputs and outputs that must end in a clear error, not in an
@@ -501,7 +507,6 @@ class Runner:
                       "bytes from a stream that promised "
                       f"{len(header) + x0.nbytes}")
 
-
     def npy_header_spellings(self, src, ins, out):
         """Headers that numpy reads (tabs, newlines, other key orders) are
         read alike; a 'shape' inside a string is never taken for the key."""
@@ -563,6 +568,81 @@ class Runner:
                               [src, f"--input={p}"] + ins[1:] + [out],
                               ["refused_header.npy", mention])
 
+    def failed_writes(self, src, ins):
+        """A write that fails leaves no partial .npy and no temporary, and
+        a file already at that path as it was; with two outputs, neither
+        is replaced when one fails."""
+        previous = b"the previous output"
+
+        def prepare(path):
+            with open(path, "wb") as f:
+                f.write(previous)
+
+        def untouched(name, paths):
+            for p in paths:
+                with open(p, "rb") as f:
+                    if f.read() != previous:
+                        return self.fail(name, f"{p} was changed")
+            left = glob.glob(self.path(".*tmp*")) + \
+                glob.glob(os.path.join(self.workdir, "*", ".*tmp*"))
+            if left:
+                self.fail(name, f"temporaries left behind: {left}")
+
+        # RLIMIT_FSIZE: writes past 20000 bytes fail with EFBIG (the output
+        # is 42 KB), as a disk that fills up half-way would.
+        out = self.path("fsize_out.npy")
+        prepare(out)
+
+        def limit_file_size():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+        name = "write past RLIMIT_FSIZE"
+        self.expect_error(name, [src] + ins + [f"--output={out}",
+                                               "--tuning-db=off"],
+                          ["fsize_out.npy", "File too large"],
+                          preexec_fn=limit_file_size)
+        untouched(name, [out])
+
+        # Two outputs, the second into a directory that does not exist:
+        # the first is not replaced either.
+        chain = os.path.join(self.inputs, "chain_two_results.mlir")
+        arrays, in_args = self.write_inputs(
+            "chainw", CASES["chain_two_results.mlir"]["inputs"])
+        first = self.path("chain_first.npy")
+        prepare(first)
+        missing = os.path.join(self.workdir, "no_such_dir", "second.npy")
+        name = "second output into a missing directory"
+        self.expect_error(name, [chain] + in_args +
+                          [f"--output={first}", f"--output={missing}"],
+                          ["no_such_dir/second.npy",
+                           "No such file or directory"])
+        untouched(name, [first])
+        if os.path.exists(os.path.dirname(missing)):
+            self.fail(name, "the missing directory was created")
+
+        if os.geteuid() != 0:
+            ro = self.path("read_only")
+            os.mkdir(ro)
+            os.chmod(ro, 0o555)
+            name = "output into a read-only directory"
+            self.expect_error(name, [src] + ins +
+                              [f"--output={os.path.join(ro, 'y.npy')}"],
+                              ["read_only/y.npy", "Permission denied"])
+            if os.listdir(ro):
+                self.fail(name, f"left {os.listdir(ro)}")
+            os.chmod(ro, 0o755)
+        else:
+            print("skip output into a read-only directory (root ignores "
+                  "permissions)")
+
+        # A symbolic link to /dev/full: a device is written directly (there
+        # is nothing to replace), the failure reported, the link kept.
+        full = self.path("full.npy")
+        os.symlink("/dev/full", full)
+        self.expect_error("output to /dev/full", [src] + ins +
+                          [f"--output={full}"],
+                          ["full.npy", "No space left on device"])
+        if not os.path.islink(full):
+            self.fail("output to /dev/full", "the link was replaced")
 
     def random_csr(self, m, k, nnz, empty_row=None):
         """A CSR with `nnz` entries at random (possibly repeated, unsorted)

@@ -2,13 +2,17 @@
 #include "TestUtil.h"
 #include "kjit/npy.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -168,7 +172,6 @@ TEST(Npy, HeaderTokenizerAcceptsWhatNumpyAccepts) {
   }
 }
 
-
 TEST(Npy, ShapeInsideAStringIsNeverTaken) {
   // The old scanner took the first "'shape'" anywhere in the text: here
   // the one inside a string, (1,), which matches the 4 data bytes.
@@ -186,7 +189,6 @@ TEST(Npy, ShapeInsideAStringIsNeverTaken) {
       << parseError(inDescr);
 }
 
-
 TEST(Npy, HeaderKeysMustBeExactlyTheThree) {
   EXPECT_TRUE(contains(
       parseError(header("{'descr': '<f4', 'fortran_order': False, "
@@ -200,7 +202,6 @@ TEST(Npy, HeaderKeysMustBeExactlyTheThree) {
       parseError(header("{'descr': '<f4', 'fortran_order': False}")),
       "no 'shape'"));
 }
-
 
 TEST(Npy, MalformedHeadersAreClearErrors) {
   auto err = [](const std::string &dict) {
@@ -350,5 +351,88 @@ TEST(Npy, RegularFilesOfTheWrongSizeAreRefusedBeforeReading) {
   EXPECT_TRUE(contains(b.errorMessage(),
                        "needs 4294967296 bytes of data, the file has 8"))
       << b.errorMessage();
+  test::removeDir(dir);
+}
+
+namespace {
+std::string fileText(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+std::vector<std::string> dirEntries(const std::string &dir) {
+  std::vector<std::string> names;
+  if (DIR *d = opendir(dir.c_str())) {
+    while (dirent *e = readdir(d))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        names.push_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+} // namespace
+
+TEST(Npy, AFailedWriteLeavesNoPartialFile) {
+  // A write that fails half-way (RLIMIT_FSIZE: EFBIG past 1000 bytes), in
+  // a child so that the limit stays there. The old writer truncated the
+  // existing file and left the first 1000 bytes of the new one.
+  std::string dir = test::makeScratchDir("npy-write");
+  std::string path = dir + "/out.npy";
+  { std::ofstream(path) << "the previous output"; }
+  std::vector<float> v(4096, 1.5f);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = {1000, 1000};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    Status s = npy::write(path, TensorView(v.data(), {64, 64}));
+    _exit(!s && contains(s.message(), "File too large") ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the write did not fail with EFBIG";
+  EXPECT_EQ(fileText(path), "the previous output");
+  EXPECT_EQ(dirEntries(dir), std::vector<std::string>{"out.npy"});
+
+  // A destination directory that does not exist: an error, nothing made.
+  Status s = npy::write(dir + "/no/such/dir/y.npy", TensorView(v.data(), {2}));
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(contains(s.message(), dir + "/no/such/dir/y.npy"));
+  EXPECT_TRUE(contains(s.message(), "No such file or directory"));
+  // /dev/full: written directly (not replaced), the failure reported.
+  Status full = npy::write("/dev/full", TensorView(v.data(), {2}));
+  ASSERT_FALSE(full);
+  EXPECT_TRUE(contains(full.message(), "No space left on device"))
+      << full.message();
+  test::removeDir(dir);
+}
+
+TEST(Npy, PendingWritesReplaceOnlyOnCommit) {
+  std::string dir = test::makeScratchDir("npy-pending");
+  std::string path = dir + "/out.npy", link = dir + "/link.npy";
+  { std::ofstream(path) << "old"; }
+  ASSERT_EQ(symlink("out.npy", link.c_str()), 0);
+  std::vector<float> v = {1, 2, 3};
+  {
+    auto pending = npy::PendingWrite::start(link, TensorView(v.data(), {3}));
+    ASSERT_TRUE(pending) << pending.errorMessage();
+    EXPECT_EQ(fileText(path), "old");
+    EXPECT_EQ(dirEntries(dir).size(), 3u) << "a temporary beside the target";
+  } // dropped without commit: the temporary goes, the file stays
+  EXPECT_EQ(fileText(path), "old");
+  EXPECT_EQ(dirEntries(dir), (std::vector<std::string>{"link.npy", "out.npy"}));
+  auto pending = npy::PendingWrite::start(link, TensorView(v.data(), {3}));
+  ASSERT_TRUE(pending);
+  ASSERT_TRUE(pending->commit().isOk());
+  // The link still points at out.npy, which now holds the array.
+  char target[64] = {};
+  ASSERT_GT(readlink(link.c_str(), target, sizeof(target) - 1), 0);
+  EXPECT_STREQ(target, "out.npy");
+  auto a = npy::read(path);
+  ASSERT_TRUE(a) << a.errorMessage();
+  EXPECT_EQ(static_cast<const float *>(a->data())[2], 3.f);
+  EXPECT_EQ(dirEntries(dir), (std::vector<std::string>{"link.npy", "out.npy"}));
   test::removeDir(dir);
 }

@@ -19,7 +19,9 @@
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read,
-// npy::arrayBytes: no array above the machine's physical memory).
+// npy::arrayBytes: no array above the machine's physical memory). Outputs
+// are written to temporary files and renamed into place once all are
+// written (npy::PendingWrite): a failure leaves no partial .npy behind.
 //
 //===----------------------------------------------------------------------===//
 #include "kjit/kjit.h"
@@ -31,6 +33,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 
 namespace cl = llvm::cl;
@@ -160,6 +163,9 @@ static kjit::Status checkOutputSizes(const std::vector<kjit::ArgInfo> &outs) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // A write past `ulimit -f` then fails with EFBIG, reported like any write
+  // failure (and the partial output removed), instead of killing us.
+  signal(SIGXFSZ, SIG_IGN);
   std::string threadsError;
   if (!extractThreads(argc, argv, threadsError))
     return fail(threadsError);
@@ -353,8 +359,17 @@ int main(int argc, char **argv) {
   if (allocating)
     for (kjit::Tensor &t : allocated)
       outViews.push_back(t.view());
-  for (size_t i = 0; i < outs.size(); ++i)
-    if (kjit::Status s = kjit::npy::write(outputs[i], outViews[i]); !s)
+  // Every output is written in full before any replaces its file: a
+  // failure leaves no partial file and the existing ones as they were.
+  std::vector<kjit::npy::PendingWrite> written;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    auto pending = kjit::npy::PendingWrite::start(outputs[i], outViews[i]);
+    if (!pending)
+      return fail(pending.errorMessage());
+    written.push_back(std::move(*pending));
+  }
+  for (kjit::npy::PendingWrite &pending : written)
+    if (kjit::Status s = pending.commit(); !s)
       return fail(s.message());
   return 0;
 }

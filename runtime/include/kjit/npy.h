@@ -58,7 +58,36 @@ Result<Array> parse(const std::string &bytes, const std::string &name);
 /// header can be (numpy writes a few hundred bytes).
 constexpr uint32_t kMaxHeaderBytes = 65535;
 
-/// Writes a view (any strides) as a version 1.0 .npy file.
+/// A .npy file being written: the bytes go to a temporary file beside the
+/// destination, and commit() renames it into place. Destroyed without
+/// commit(), or when writing fails, it removes the temporary: a failed
+/// write never leaves a partial file, and a file already at the
+/// destination stays as it was. A destination that exists and is not a
+/// regular file (/dev/stdout, a FIFO) is written directly; a symbolic link
+/// to a regular file keeps pointing at it (its target is replaced).
+class PendingWrite {
+public:
+  /// Writes `view` (any strides) as a version 1.0 .npy file's bytes.
+  static Result<PendingWrite> start(const std::string &path,
+                                    const TensorView &view);
+  /// Moves the file into place; after an error nothing was replaced.
+  Status commit();
+
+  PendingWrite(PendingWrite &&other) noexcept;
+  PendingWrite &operator=(PendingWrite &&other) noexcept;
+  PendingWrite(const PendingWrite &) = delete;
+  PendingWrite &operator=(const PendingWrite &) = delete;
+  ~PendingWrite();
+
+private:
+  PendingWrite() = default;
+  std::string name;        ///< as the caller gave it, for messages
+  std::string destination; ///< what commit() replaces
+  std::string temporary;   ///< empty once committed, or when written directly
+};
+
+/// Writes a view (any strides) as a version 1.0 .npy file, atomically
+/// (PendingWrite, then commit).
 Status write(const std::string &path, const TensorView &view);
 /// The .npy bytes of a view.
 std::string serialize(const TensorView &view);
