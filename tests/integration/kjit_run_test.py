@@ -17,6 +17,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -413,6 +414,7 @@ class Runner:
         self.hostile_inputs(src, ins, out)
         self.npy_header_spellings(src, ins, out)
         self.failed_writes(src, ins)
+        self.crash_report_argv(src, ins, out)
 
     # ------------------------------------------------ hostile files (issue 12)
     def open_fifo_writer(self, fifo, proc=None, deadline_s=120):
@@ -643,6 +645,49 @@ class Runner:
                           ["full.npy", "No space left on device"])
         if not os.path.islink(full):
             self.fail("output to /dev/full", "the link was replaced")
+
+    def crash_report_argv(self, src, ins, out):
+        """kjit-run leaves argv as it was: LLVM's crash report (here for a
+        SIGSEGV sent while kjit-run waits on a FIFO input) prints all the
+        arguments, --threads=2 included, and the stack, then the process
+        dies by that signal. The report used to dereference the NULL that
+        kjit-run had written into argv, and stop after the arguments."""
+        name = "crash report after --threads=2"
+        fifo = self.path("crash.npy")
+        os.mkfifo(fifo)
+        args = [self.kjit_run, src, f"--input={fifo}"] + ins[1:] + \
+            [out, "--threads=2"]
+
+        def no_core():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        p = subprocess.Popen(args, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=self.env({"LLVM_DISABLE_SYMBOLIZATION": "1"}),
+                             preexec_fn=no_core)
+        fd = self.open_fifo_writer(fifo, p)
+        if fd is None:
+            _, err = p.communicate(timeout=60)
+            return self.fail(name, f"kjit-run never opened the FIFO: "
+                             f"{short(err)}")
+        time.sleep(0.2)  # into its read of the (empty) FIFO
+        p.send_signal(signal.SIGSEGV)
+        try:
+            _, err = p.communicate(timeout=120)
+        finally:
+            os.close(fd)
+        line = next((l for l in err.splitlines()
+                     if "Program arguments:" in l), "")
+        if p.returncode != -signal.SIGSEGV:
+            self.fail(name, f"exit {p.returncode}, expected death by "
+                      f"SIGSEGV: {short(err)}")
+        elif not line.rstrip().endswith(" ".join(args[1:])):
+            self.fail(name, f"the arguments are not all printed: {line!r}")
+        # A frame line, symbolized (" #1 0x...") or not ("1  libLLVM...").
+        elif not re.search(r"^\s*#?1\s+\S", err, re.M):
+            self.fail(name, f"no stack trace after the arguments: "
+                      f"{short(err)}")
+        else:
+            self.ok(name)
 
     def random_csr(self, m, k, nnz, empty_row=None):
         """A CSR with `nnz` entries at random (possibly repeated, unsorted)

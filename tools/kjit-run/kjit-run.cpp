@@ -27,6 +27,7 @@
 #include "kjit/kjit.h"
 #include "kjit/npy.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -63,7 +64,7 @@ static cl::opt<bool> printConfigs(
     cl::desc("Print each kjit op's config and where it came from"),
     cl::init(false), cl::cat(category));
 // libLLVM.so already registers an option named "threads", so ours cannot be
-// a cl::opt: it is taken out of argv before llvm::cl sees the rest.
+// a cl::opt: it is taken out of the arguments before llvm::cl sees the rest.
 static int threads = 0;
 static cl::opt<int>
     repeat("repeat",
@@ -110,24 +111,28 @@ static std::string shapeText(const std::vector<int64_t> &shape) {
   return shape.empty() ? "scalar" : s;
 }
 
-/// Removes --threads=N / --threads N from argv; false on a malformed value.
-static bool extractThreads(int &argc, char **argv, std::string &error) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg(argv[i]);
+/// The arguments without --threads=N / --threads N (which it parses into
+/// `threads`); false on a malformed value. kjit-run keeps its own copy of
+/// the arguments: InitLLVM's crash report prints the process's argv, which
+/// must stay as it was.
+static bool extractThreads(llvm::ArrayRef<const char *> args,
+                           std::vector<const char *> &rest,
+                           std::string &error) {
+  rest.assign(args.begin(), args.begin() + (args.empty() ? 0 : 1));
+  for (size_t i = 1; i < args.size(); ++i) {
+    llvm::StringRef arg(args[i]);
     if (arg == "--") { // everything after is positional
-      for (; i < argc; ++i)
-        argv[out++] = argv[i];
+      rest.insert(rest.end(), args.begin() + i, args.end());
       break;
     }
     llvm::StringRef value;
     if (arg.consume_front("--threads") || arg.consume_front("-threads")) {
       if (arg.consume_front("=")) {
         value = arg;
-      } else if (arg.empty() && i + 1 < argc) {
-        value = argv[++i];
+      } else if (arg.empty() && i + 1 < args.size()) {
+        value = args[++i];
       } else if (!arg.empty()) { // e.g. --threadsX: not ours
-        argv[out++] = argv[i];
+        rest.push_back(args[i]);
         continue;
       } else {
         error = "--threads needs a value";
@@ -140,10 +145,8 @@ static bool extractThreads(int &argc, char **argv, std::string &error) {
       }
       continue;
     }
-    argv[out++] = argv[i];
+    rest.push_back(args[i]);
   }
-  argc = out;
-  argv[argc] = nullptr;
   return true;
 }
 
@@ -167,11 +170,13 @@ int main(int argc, char **argv) {
   // failure (and the partial output removed), instead of killing us.
   signal(SIGXFSZ, SIG_IGN);
   std::string threadsError;
-  if (!extractThreads(argc, argv, threadsError))
+  std::vector<const char *> args;
+  if (!extractThreads(llvm::ArrayRef<const char *>(argv, argc), args,
+                      threadsError))
     return fail(threadsError);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
-      argc, argv,
+      int(args.size()), args.data(),
       "kjit-run: compile one MLIR function with kjit and run it on .npy "
       "files\n\n  --threads=<int>  Threads per kernel (0: the config's "
       "choice)\n");
