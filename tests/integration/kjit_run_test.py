@@ -10,11 +10,19 @@ Usage: kjit_run_test.py --kjit-run PATH --inputs DIR --workdir DIR
                         [--only numerics|errors|repeat]
 """
 import argparse
+import errno
+import fcntl
+import glob
 import os
 import re
+import resource
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 
@@ -157,6 +165,13 @@ OTHER_CASES = {
 }
 
 
+def npy_header(dict_text):
+    """A version 1.0 .npy header around `dict_text`, padded as numpy pads."""
+    d = dict_text.encode("latin1")
+    d += b" " * ((64 - (10 + len(d) + 1) % 64) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d
+
+
 class Runner:
     def __init__(self, kjit_run, inputs, workdir, seed):
         self.kjit_run = kjit_run
@@ -178,14 +193,18 @@ class Runner:
     def rand(self, shape):
         return self.rng.uniform(-1, 1, size=shape).astype(np.float32)
 
-    def run(self, args, extra_env=None):
+    def env(self, extra_env=None):
         env = dict(os.environ)
         env.pop("KJIT_TUNE", None)
         # Keep the user's kernel cache clean: a private cache per test run.
         env["KJIT_CACHE_DIR"] = self.path("cache")
         env.update(extra_env or {})
+        return env
+
+    def run(self, args, extra_env=None, preexec_fn=None):
         return subprocess.run([self.kjit_run] + args, capture_output=True,
-                              text=True, timeout=240, env=env)
+                              text=True, timeout=240, env=self.env(extra_env),
+                              preexec_fn=preexec_fn)
 
     def write_inputs(self, tag, shapes):
         arrays, args = [], []
@@ -310,9 +329,9 @@ class Runner:
         elif self.check_outputs(name, [out], refs):
             self.ok(name)
 
-    def expect_error(self, name, args, mentions=()):
+    def expect_error(self, name, args, mentions=(), preexec_fn=None):
         """A one-line error on stderr, exit code 1, no crash."""
-        r = self.run(args)
+        r = self.run(args, preexec_fn=preexec_fn)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         if r.returncode != 1:
             return self.fail(name, f"exit code {r.returncode}, expected 1; "
@@ -392,6 +411,283 @@ class Runner:
                                          "no_such_knob = 1}>"])
         self.spmm_csr()
         self.spgemm_csr()
+        self.hostile_inputs(src, ins, out)
+        self.npy_header_spellings(src, ins, out)
+        self.failed_writes(src, ins)
+        self.crash_report_argv(src, ins, out)
+
+    # ------------------------------------------------ hostile files (issue 12)
+    def open_fifo_writer(self, fifo, proc=None, deadline_s=120):
+        """Opens `fifo` for writing once kjit-run has opened it for reading
+        (non-blocking opens fail with ENXIO until then); None if it never
+        does (kjit-run exited, or the deadline passed)."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as e:
+                if e.errno != errno.ENXIO:
+                    raise
+                if proc is not None and proc.poll() is not None:
+                    return None
+                time.sleep(0.05)
+                continue
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+            return fd
+        return None
+
+    def hostile_inputs(self, src, ins, out):
+        """Inputs and outputs that must end in a clear error, not in an
+        abort or a read until memory runs out."""
+        # A static output larger than this machine's memory (the issue's
+        # case: a 1x1 input with a huge padding): refused before anything
+        # is allocated, the error names the output, its shape and size.
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        pad = int(phys ** 0.5) // 2 + 1
+        side = 2 * pad + 1  # 4 * side**2 bytes > 4 x physical memory
+        big = self.path("huge_output.mlir")
+        t = f"tensor<1x{side}x{side}x1xf32>"
+        with open(big, "w") as f:
+            f.write(f"""func.func @main(%x: tensor<1x1x1x1xf32>,
+                %w: tensor<1x1x1xf32>) -> {t} {{
+  %y = "kjit.depthwise_conv2d"(%x, %w) {{layout = "nhwc",
+        padding = array<i64: {pad}, {pad}, {pad}, {pad}>}}
+      : (tensor<1x1x1x1xf32>, tensor<1x1x1xf32>) -> {t}
+  return %y : {t}
+}}
+""")
+        x, w = self.path("huge_x.npy"), self.path("huge_w.npy")
+        np.save(x, self.rand((1, 1, 1, 1)))
+        np.save(w, self.rand((1, 1, 1)))
+        huge_out = self.path("huge_out.npy")
+        self.expect_error("static output above physical memory",
+                          [big, f"--input={x}", f"--input={w}",
+                           f"--output={huge_out}", "--threads=2"],
+                          ["output 0", "huge_out.npy",
+                           f"1x{side}x{side}x1 f32", str(4 * side * side),
+                           "physical memory"])
+        if os.path.exists(huge_out):
+            self.fail("static output above physical memory", "file written")
+
+        self.expect_error("--input=/dev/zero",
+                          [src, "--input=/dev/zero"] + ins[1:] + [out],
+                          ["/dev/zero", "not a .npy file"])
+
+        # A FIFO whose writer never stops: kjit-run reads the header, the
+        # promised data and one byte more, then refuses. The writer gets in
+        # at most that plus the pipe's buffer.
+        fifo = self.path("endless.npy")
+        os.mkfifo(fifo)
+        x0 = self.rand(CASES["dw_k7_nhwc_bias.mlir"]["inputs"][0])
+        header = npy_header("{'descr': '<f4', 'fortran_order': False, "
+                            f"'shape': {x0.shape}, }}")
+        written = [0]
+        cap = 256 << 20
+
+        def writer():
+            fd = self.open_fifo_writer(fifo)
+            if fd is None:
+                return
+            chunks = [header + x0.tobytes()]
+            try:
+                while written[0] < cap:
+                    written[0] += os.write(fd, chunks[-1])
+                    chunks.append(b"\x42" * (1 << 16))
+            except OSError:  # EPIPE: kjit-run closed it
+                pass
+            finally:
+                os.close(fd)
+        thread = threading.Thread(target=writer)
+        thread.start()
+        self.expect_error("endless FIFO input",
+                          [src, f"--input={fifo}"] + ins[1:] + [out],
+                          ["endless.npy", "unexpected bytes after the data"])
+        thread.join()
+        if written[0] > (4 << 20):
+            self.fail("endless FIFO input", f"kjit-run took {written[0]} "
+                      "bytes from a stream that promised "
+                      f"{len(header) + x0.nbytes}")
+
+    def npy_header_spellings(self, src, ins, out):
+        """Headers that numpy reads (tabs, newlines, other key orders) are
+        read alike; a 'shape' inside a string is never taken for the key."""
+        shapes = CASES["dw_k7_nhwc_bias.mlir"]["inputs"]
+        x = self.rand(shapes[0])
+        w, b = np.load(ins[1].split("=", 1)[1]), np.load(ins[2].split("=", 1)[1])
+        ref = dwconv(x, w, b, "nhwc", padding=(3, 3, 3, 3))
+        accepted = [
+            "{'descr':\t'<f4',\t'fortran_order':\tFalse,\t'shape':\t"
+            f"{x.shape},\t}}",
+            f"\t{{'shape': {x.shape},\n 'fortran_order': False,\n"
+            " \"descr\": \"<f4\"\n}",
+        ]
+        for i, dict_text in enumerate(accepted):
+            name = f"numpy-readable header {dict_text!r}"
+            p = self.path(f"spelling{i}.npy")
+            with open(p, "wb") as f:
+                f.write(npy_header(dict_text) + x.tobytes())
+            try:
+                same = np.array_equal(np.load(p), x)
+            except ValueError as e:
+                same = False
+                print(f"  (numpy: {e})")
+            if not same:
+                self.fail(name, "numpy does not read this header; the test "
+                          "must only use headers numpy accepts")
+                continue
+            r = self.run([src, f"--input={p}"] + ins[1:] + [out])
+            if r.returncode != 0:
+                self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+            elif self.check_outputs(name, [out[len("--output="):]], [ref]):
+                self.ok(name)
+        # numpy refuses a header with a fourth key (it wants exactly
+        # three); kjit refuses it too, instead of reading the 'shape' in its
+        # string value (which here matches the data).
+        refused = [
+            ("a fourth key whose string holds 'shape'",
+             "{'descr': '<f4', 'x': \"'shape': " + str(x.shape) + "\", "
+             "'fortran_order': False, 'shape': (1,)}", True,
+             "unexpected key 'x'"),
+            ("a duplicate key",  # numpy keeps the last; kjit refuses
+             "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), "
+             f"'shape': {x.shape}}}", False, "duplicate key 'shape'"),
+        ]
+        for what, dict_text, numpy_refuses, mention in refused:
+            p = self.path("refused_header.npy")
+            with open(p, "wb") as f:
+                f.write(npy_header(dict_text) + x.tobytes())
+            try:
+                np.load(p)
+                numpy_ok = True
+            except ValueError:
+                numpy_ok = False
+            if numpy_ok == numpy_refuses:
+                self.fail(what, f"numpy {'reads' if numpy_ok else 'refuses'}"
+                          f" {dict_text!r}, unlike what the test assumes")
+                continue
+            self.expect_error(f"header with {what}",
+                              [src, f"--input={p}"] + ins[1:] + [out],
+                              ["refused_header.npy", mention])
+
+    def failed_writes(self, src, ins):
+        """A write that fails leaves no partial .npy and no temporary, and
+        a file already at that path as it was; with two outputs, neither
+        is replaced when one fails."""
+        previous = b"the previous output"
+
+        def prepare(path):
+            with open(path, "wb") as f:
+                f.write(previous)
+
+        def untouched(name, paths):
+            for p in paths:
+                with open(p, "rb") as f:
+                    if f.read() != previous:
+                        return self.fail(name, f"{p} was changed")
+            left = glob.glob(self.path(".*tmp*")) + \
+                glob.glob(os.path.join(self.workdir, "*", ".*tmp*"))
+            if left:
+                self.fail(name, f"temporaries left behind: {left}")
+
+        # RLIMIT_FSIZE: writes past 20000 bytes fail with EFBIG (the output
+        # is 42 KB), as a disk that fills up half-way would.
+        out = self.path("fsize_out.npy")
+        prepare(out)
+
+        def limit_file_size():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+        name = "write past RLIMIT_FSIZE"
+        self.expect_error(name, [src] + ins + [f"--output={out}",
+                                               "--tuning-db=off"],
+                          ["fsize_out.npy", "File too large"],
+                          preexec_fn=limit_file_size)
+        untouched(name, [out])
+
+        # Two outputs, the second into a directory that does not exist:
+        # the first is not replaced either.
+        chain = os.path.join(self.inputs, "chain_two_results.mlir")
+        arrays, in_args = self.write_inputs(
+            "chainw", CASES["chain_two_results.mlir"]["inputs"])
+        first = self.path("chain_first.npy")
+        prepare(first)
+        missing = os.path.join(self.workdir, "no_such_dir", "second.npy")
+        name = "second output into a missing directory"
+        self.expect_error(name, [chain] + in_args +
+                          [f"--output={first}", f"--output={missing}"],
+                          ["no_such_dir/second.npy",
+                           "No such file or directory"])
+        untouched(name, [first])
+        if os.path.exists(os.path.dirname(missing)):
+            self.fail(name, "the missing directory was created")
+
+        if os.geteuid() != 0:
+            ro = self.path("read_only")
+            os.mkdir(ro)
+            os.chmod(ro, 0o555)
+            name = "output into a read-only directory"
+            self.expect_error(name, [src] + ins +
+                              [f"--output={os.path.join(ro, 'y.npy')}"],
+                              ["read_only/y.npy", "Permission denied"])
+            if os.listdir(ro):
+                self.fail(name, f"left {os.listdir(ro)}")
+            os.chmod(ro, 0o755)
+        else:
+            print("skip output into a read-only directory (root ignores "
+                  "permissions)")
+
+        # A symbolic link to /dev/full: a device is written directly (there
+        # is nothing to replace), the failure reported, the link kept.
+        full = self.path("full.npy")
+        os.symlink("/dev/full", full)
+        self.expect_error("output to /dev/full", [src] + ins +
+                          [f"--output={full}"],
+                          ["full.npy", "No space left on device"])
+        if not os.path.islink(full):
+            self.fail("output to /dev/full", "the link was replaced")
+
+    def crash_report_argv(self, src, ins, out):
+        """kjit-run leaves argv as it was: LLVM's crash report (here for a
+        SIGSEGV sent while kjit-run waits on a FIFO input) prints all the
+        arguments, --threads=2 included, and the stack, then the process
+        dies by that signal. The report used to dereference the NULL that
+        kjit-run had written into argv, and stop after the arguments."""
+        name = "crash report after --threads=2"
+        fifo = self.path("crash.npy")
+        os.mkfifo(fifo)
+        args = [self.kjit_run, src, f"--input={fifo}"] + ins[1:] + \
+            [out, "--threads=2"]
+
+        def no_core():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        p = subprocess.Popen(args, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=self.env({"LLVM_DISABLE_SYMBOLIZATION": "1"}),
+                             preexec_fn=no_core)
+        fd = self.open_fifo_writer(fifo, p)
+        if fd is None:
+            _, err = p.communicate(timeout=60)
+            return self.fail(name, f"kjit-run never opened the FIFO: "
+                             f"{short(err)}")
+        time.sleep(0.2)  # into its read of the (empty) FIFO
+        p.send_signal(signal.SIGSEGV)
+        try:
+            _, err = p.communicate(timeout=120)
+        finally:
+            os.close(fd)
+        line = next((l for l in err.splitlines()
+                     if "Program arguments:" in l), "")
+        if p.returncode != -signal.SIGSEGV:
+            self.fail(name, f"exit {p.returncode}, expected death by "
+                      f"SIGSEGV: {short(err)}")
+        elif not line.rstrip().endswith(" ".join(args[1:])):
+            self.fail(name, f"the arguments are not all printed: {line!r}")
+        # A frame line, symbolized (" #1 0x...") or not ("1  libLLVM...").
+        elif not re.search(r"^\s*#?1\s+\S", err, re.M):
+            self.fail(name, f"no stack trace after the arguments: "
+                      f"{short(err)}")
+        else:
+            self.ok(name)
 
     def random_csr(self, m, k, nnz, empty_row=None):
         """A CSR with `nnz` entries at random (possibly repeated, unsorted)

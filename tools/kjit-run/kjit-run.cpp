@@ -18,18 +18,23 @@
 // shows "online (best of N)").
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
-// the checks themselves live in the runtime (Kernel::run, npy::read).
+// the checks themselves live in the runtime (Kernel::run, npy::read,
+// npy::arrayBytes: no array above the machine's physical memory). Outputs
+// are written to temporary files and renamed into place once all are
+// written (npy::PendingWrite): a failure leaves no partial .npy behind.
 //
 //===----------------------------------------------------------------------===//
 #include "kjit/kjit.h"
 #include "kjit/npy.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 
 namespace cl = llvm::cl;
@@ -59,7 +64,7 @@ static cl::opt<bool> printConfigs(
     cl::desc("Print each kjit op's config and where it came from"),
     cl::init(false), cl::cat(category));
 // libLLVM.so already registers an option named "threads", so ours cannot be
-// a cl::opt: it is taken out of argv before llvm::cl sees the rest.
+// a cl::opt: it is taken out of the arguments before llvm::cl sees the rest.
 static int threads = 0;
 static cl::opt<int>
     repeat("repeat",
@@ -106,24 +111,28 @@ static std::string shapeText(const std::vector<int64_t> &shape) {
   return shape.empty() ? "scalar" : s;
 }
 
-/// Removes --threads=N / --threads N from argv; false on a malformed value.
-static bool extractThreads(int &argc, char **argv, std::string &error) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg(argv[i]);
+/// The arguments without --threads=N / --threads N (which it parses into
+/// `threads`); false on a malformed value. kjit-run keeps its own copy of
+/// the arguments: InitLLVM's crash report prints the process's argv, which
+/// must stay as it was.
+static bool extractThreads(llvm::ArrayRef<const char *> args,
+                           std::vector<const char *> &rest,
+                           std::string &error) {
+  rest.assign(args.begin(), args.begin() + (args.empty() ? 0 : 1));
+  for (size_t i = 1; i < args.size(); ++i) {
+    llvm::StringRef arg(args[i]);
     if (arg == "--") { // everything after is positional
-      for (; i < argc; ++i)
-        argv[out++] = argv[i];
+      rest.insert(rest.end(), args.begin() + i, args.end());
       break;
     }
     llvm::StringRef value;
     if (arg.consume_front("--threads") || arg.consume_front("-threads")) {
       if (arg.consume_front("=")) {
         value = arg;
-      } else if (arg.empty() && i + 1 < argc) {
-        value = argv[++i];
+      } else if (arg.empty() && i + 1 < args.size()) {
+        value = args[++i];
       } else if (!arg.empty()) { // e.g. --threadsX: not ours
-        argv[out++] = argv[i];
+        rest.push_back(args[i]);
         continue;
       } else {
         error = "--threads needs a value";
@@ -136,21 +145,38 @@ static bool extractThreads(int &argc, char **argv, std::string &error) {
       }
       continue;
     }
-    argv[out++] = argv[i];
+    rest.push_back(args[i]);
   }
-  argc = out;
-  argv[argc] = nullptr;
   return true;
+}
+
+/// Refuses, before anything is allocated or run, static outputs too large
+/// for this machine (npy::arrayBytes), naming the output and its file.
+static kjit::Status checkOutputSizes(const std::vector<kjit::ArgInfo> &outs) {
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (outs[i].isDynamic())
+      continue; // sized by the kernel, checked by the runtime
+    auto bytes = kjit::npy::arrayBytes(outs[i].dtype, outs[i].shape);
+    if (!bytes)
+      return kjit::Status::error("output " + std::to_string(i) + " (" +
+                                 outputs[i] + "): " + bytes.errorMessage());
+  }
+  return kjit::Status::ok();
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // A write past `ulimit -f` then fails with EFBIG, reported like any write
+  // failure (and the partial output removed), instead of killing us.
+  signal(SIGXFSZ, SIG_IGN);
   std::string threadsError;
-  if (!extractThreads(argc, argv, threadsError))
+  std::vector<const char *> args;
+  if (!extractThreads(llvm::ArrayRef<const char *>(argv, argc), args,
+                      threadsError))
     return fail(threadsError);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
-      argc, argv,
+      int(args.size()), args.data(),
       "kjit-run: compile one MLIR function with kjit and run it on .npy "
       "files\n\n  --threads=<int>  Threads per kernel (0: the config's "
       "choice)\n");
@@ -233,6 +259,8 @@ int main(int argc, char **argv) {
     return fail("@" + entry + " returns " + std::to_string(outs.size()) +
                 " results, " + std::to_string(outputs.size()) +
                 " --output files given");
+  if (kjit::Status s = checkOutputSizes(outs); !s)
+    return fail(s.message());
 
   std::vector<kjit::npy::Array> inArrays, outArrays;
   std::vector<kjit::TensorView> inViews, outViews;
@@ -268,8 +296,13 @@ int main(int argc, char **argv) {
     return kjit::Status::ok();
   };
   if (!allocating) {
-    for (const kjit::ArgInfo &o : outs)
-      outArrays.emplace_back(o.dtype, o.shape);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      auto array = kjit::npy::Array::create(outs[i].dtype, outs[i].shape);
+      if (!array)
+        return fail("output " + std::to_string(i) + " (" + outputs[i] +
+                    "): " + array.errorMessage());
+      outArrays.push_back(std::move(*array));
+    }
     for (auto &a : outArrays)
       outViews.push_back(a.view());
   }
@@ -303,7 +336,10 @@ int main(int argc, char **argv) {
           timedOuts.emplace_back();
           continue;
         }
-        scratch.emplace_back(o.dtype, o.shape);
+        auto array = kjit::npy::Array::create(o.dtype, o.shape);
+        if (!array)
+          return fail("--repeat: " + array.errorMessage());
+        scratch.push_back(std::move(*array));
         timedOuts.push_back(scratch.back().view());
       }
     }
@@ -328,8 +364,17 @@ int main(int argc, char **argv) {
   if (allocating)
     for (kjit::Tensor &t : allocated)
       outViews.push_back(t.view());
-  for (size_t i = 0; i < outs.size(); ++i)
-    if (kjit::Status s = kjit::npy::write(outputs[i], outViews[i]); !s)
+  // Every output is written in full before any replaces its file: a
+  // failure leaves no partial file and the existing ones as they were.
+  std::vector<kjit::npy::PendingWrite> written;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    auto pending = kjit::npy::PendingWrite::start(outputs[i], outViews[i]);
+    if (!pending)
+      return fail(pending.errorMessage());
+    written.push_back(std::move(*pending));
+  }
+  for (kjit::npy::PendingWrite &pending : written)
+    if (kjit::Status s = pending.commit(); !s)
       return fail(s.message());
   return 0;
 }
