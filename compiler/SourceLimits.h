@@ -1,0 +1,32 @@
+//===- SourceLimits.h - refuse MLIR text the parser cannot take -*- C++ -*-===//
+//
+// MLIR's parser recurses at least once per nesting level (regions, attribute
+// arrays and dictionaries, types): a small file nesting thousands of levels
+// overflows its stack. Every parse of text kjit did not print itself is
+// preceded by checkSourceNesting.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KJIT_COMPILER_SOURCELIMITS_H
+#define KJIT_COMPILER_SOURCELIMITS_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+namespace kjit::compiler {
+
+/// Deepest bracket nesting kjit parses: far above any real kernel module
+/// (a few tens), far below what overflows the parser's stack on an 8 MiB
+/// thread (thousands of levels).
+inline constexpr unsigned kMaxSourceNesting = 256;
+
+/// Fails, naming the deepest nesting, the limit and the line where the text
+/// first goes past it, when `text` nests brackets ({ [ ( <) deeper than
+/// kMaxSourceNesting. One linear scan without recursion; string literals
+/// and // comments are skipped, `->` and `>=` are not brackets.
+/// `bufferName` starts the message ("input.mlir:LINE: ...").
+llvm::Error checkSourceNesting(llvm::StringRef text,
+                               llvm::StringRef bufferName = "input.mlir");
+
+} // namespace kjit::compiler
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Writes a small MLIR module nesting DEPTH levels deep to stdout.
+
+Usage: deep_nesting.py regions|attrs DEPTH
+  regions: DEPTH nested scf.if regions (about 18 bytes a level)
+  attrs:   a function attribute of DEPTH nested arrays (2 bytes a level)
+Far fewer levels than the parser's stack takes, so that the tools must
+refuse it before they parse it.
+"""
+import sys
+
+kind, depth = sys.argv[1], int(sys.argv[2])
+if kind == "regions":
+    print("func.func @main(%c: i1) {")
+    print("scf.if %c {\n" * depth + "}\n" * depth, end="")
+    print("  return\n}")
+elif kind == "attrs":
+    print("func.func @main() attributes {a = " + "[" * depth + "]" * depth +
+          "} {\n  return\n}")
+else:
+    sys.exit(f"unknown kind {kind!r}")

@@ -1,0 +1,113 @@
+//===- SourceLimitsTest.cpp - deeply nested text is refused, not parsed ---===//
+//
+// MLIR's parser recurses per nesting level: a 20 KB module nesting 5000
+// regions or 10000 attribute arrays overflowed its stack (SIGSEGV) in
+// Jit::compileModule. Each test runs in its own process (gtest_discover_tests),
+// so such a crash fails the test instead of the whole binary.
+//
+//===----------------------------------------------------------------------===//
+#include "TestUtil.h"
+#include "compiler/SourceLimits.h"
+
+#include <gtest/gtest.h>
+
+using namespace kjit;
+using kjit::compiler::checkSourceNesting;
+using kjit::compiler::kMaxSourceNesting;
+
+namespace {
+/// `depth` nested scf.if regions in @main, one a line.
+std::string nestedRegions(int depth) {
+  std::string s = "func.func @main(%c: i1) {\n";
+  for (int i = 0; i < depth; ++i)
+    s += "scf.if %c {\n";
+  for (int i = 0; i < depth; ++i)
+    s += "}\n";
+  return s + "  return\n}\n";
+}
+
+/// An attribute of `depth` nested arrays on @main.
+std::string nestedArrays(int depth) {
+  return "func.func @main() attributes {a = " + std::string(depth, '[') +
+         std::string(depth, ']') + "} {\n  return\n}\n";
+}
+
+std::string nestingError(llvm::StringRef text) {
+  llvm::Error e = checkSourceNesting(text);
+  return e ? llvm::toString(std::move(e)) : std::string("<no error>");
+}
+
+JitOptions noDiskCache() {
+  JitOptions o;
+  o.diskCache = false;
+  o.tuningDb = "off";
+  return o;
+}
+} // namespace
+
+TEST(SourceLimits, CompileModuleRefusesDeepRegions) {
+  std::string text = nestedRegions(5000);
+  ASSERT_LT(text.size(), 100u * 1024);
+  Jit jit(Target::host(), noDiskCache());
+  auto k = jit.compileModule(text);
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("input.mlir:257: brackets ({ [ ( <) nest "
+                                  "5001 deep, deeper than kjit's limit of 256"),
+            std::string::npos)
+      << k.errorMessage();
+}
+
+TEST(SourceLimits, CompileModuleRefusesDeepAttributeArrays) {
+  std::string text = nestedArrays(10000);
+  ASSERT_LT(text.size(), 21u * 1024);
+  Jit jit(Target::host(), noDiskCache());
+  auto k = jit.compileModule(text);
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("input.mlir:1: brackets ({ [ ( <) nest "
+                                  "10001 deep, deeper than kjit's limit of 256"),
+            std::string::npos)
+      << k.errorMessage();
+}
+
+// Run-time selection parses the module text before prepare() does: with
+// the cost model's pick it parses even without a tuning database.
+TEST(SourceLimits, SelectionRefusesDeepText) {
+  JitOptions o = noDiskCache();
+  o.modelPickWithoutRecord = true;
+  Jit jit(Target::host(), o);
+  auto k = jit.compileModule(nestedArrays(10000));
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("deeper than kjit's limit of 256"),
+            std::string::npos)
+      << k.errorMessage();
+}
+
+TEST(SourceLimits, ScanCountsBracketsOnly) {
+  // The limit itself passes, one more level fails, naming the line.
+  std::string atLimit = std::string(kMaxSourceNesting, '(') +
+                        std::string(kMaxSourceNesting, ')');
+  EXPECT_EQ(nestingError(atLimit), "<no error>");
+  EXPECT_EQ(nestingError("\n\n" + std::string(kMaxSourceNesting + 1, '<')),
+            "input.mlir:3: brackets ({ [ ( <) nest 257 deep, deeper than "
+            "kjit's limit of 256 (level 257 opens on line 3)");
+  // Mixed kinds count together.
+  std::string mixed;
+  for (unsigned i = 0; i < kMaxSourceNesting + 1; ++i)
+    mixed += "{[(<"[i % 4];
+  EXPECT_NE(nestingError(mixed), "<no error>");
+  // Brackets in strings and comments are not nesting.
+  std::string deep(1000, '[');
+  EXPECT_EQ(nestingError("\"" + deep + "\" \"\\\"" + deep + "\""),
+            "<no error>");
+  EXPECT_EQ(nestingError("// " + deep + "\n%x = 1"), "<no error>");
+  // `->` and `>=` close nothing, so that they cannot hide real depth.
+  std::string arrows;
+  for (unsigned i = 0; i < kMaxSourceNesting + 1; ++i)
+    arrows += "( -> >= ";
+  EXPECT_NE(nestingError(arrows), "<no error>");
+  // Closers of a finished level free it again.
+  std::string wide;
+  for (int i = 0; i < 1000; ++i)
+    wide += "{[()]}";
+  EXPECT_EQ(nestingError(wide), "<no error>");
+}
