@@ -1,8 +1,10 @@
 //===- SourceLimits.h - refuse MLIR text the parser cannot take -*- C++ -*-===//
 //
 // MLIR's parser recurses at least once per nesting level (regions, attribute
-// arrays and dictionaries, types): a small file nesting thousands of levels
-// overflows its stack. Every parse of text kjit did not print itself is
+// arrays and dictionaries, types, unary minus in affine expressions), and
+// the printer and verifiers once per level of a nested attribute, which
+// alias definitions can build from shallow text: a small file nesting
+// thousands of levels overflows the stack. Every parse of text kjit did not print itself is
 // preceded by checkSourceNesting.
 //
 //===----------------------------------------------------------------------===//
@@ -20,10 +22,12 @@ namespace kjit::compiler {
 inline constexpr unsigned kMaxSourceNesting = 256;
 
 /// Fails, naming the deepest nesting, the limit and the line where the text
-/// first goes past it, when `text` nests brackets ({ [ ( <) deeper than
-/// kMaxSourceNesting. One linear scan without recursion; string literals
-/// and // comments are skipped, `->` and `>=` are not brackets.
-/// `bufferName` starts the message ("input.mlir:LINE: ...").
+/// first goes past it, when `text` nests deeper than kMaxSourceNesting:
+/// brackets ({ [ ( <), each a level; a use of an attribute or type alias,
+/// as many levels as its definition nests; a run of k unary minus signs,
+/// k - 1 levels. One linear scan without recursion; string literals and //
+/// comments are skipped, `->` and `>=` are not brackets. `bufferName`
+/// starts the message ("input.mlir:LINE: ...").
 llvm::Error checkSourceNesting(llvm::StringRef text,
                                llvm::StringRef bufferName = "input.mlir");
 

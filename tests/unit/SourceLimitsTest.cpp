@@ -51,8 +51,8 @@ TEST(SourceLimits, CompileModuleRefusesDeepRegions) {
   Jit jit(Target::host(), noDiskCache());
   auto k = jit.compileModule(text);
   ASSERT_FALSE(k);
-  EXPECT_NE(k.errorMessage().find("input.mlir:257: brackets ({ [ ( <) nest "
-                                  "5001 deep, deeper than kjit's limit of 256"),
+  EXPECT_NE(k.errorMessage().find("input.mlir:257: the text nests 5001 levels "
+                                  "deep"),
             std::string::npos)
       << k.errorMessage();
 }
@@ -63,8 +63,8 @@ TEST(SourceLimits, CompileModuleRefusesDeepAttributeArrays) {
   Jit jit(Target::host(), noDiskCache());
   auto k = jit.compileModule(text);
   ASSERT_FALSE(k);
-  EXPECT_NE(k.errorMessage().find("input.mlir:1: brackets ({ [ ( <) nest "
-                                  "10001 deep, deeper than kjit's limit of 256"),
+  EXPECT_NE(k.errorMessage().find("input.mlir:1: the text nests 10001 levels "
+                                  "deep"),
             std::string::npos)
       << k.errorMessage();
 }
@@ -88,8 +88,9 @@ TEST(SourceLimits, ScanCountsBracketsOnly) {
                         std::string(kMaxSourceNesting, ')');
   EXPECT_EQ(nestingError(atLimit), "<no error>");
   EXPECT_EQ(nestingError("\n\n" + std::string(kMaxSourceNesting + 1, '<')),
-            "input.mlir:3: brackets ({ [ ( <) nest 257 deep, deeper than "
-            "kjit's limit of 256 (level 257 opens on line 3)");
+            "input.mlir:3: the text nests 257 levels deep (brackets { [ ( <, "
+            "alias uses, runs of '-'), deeper than kjit's limit of 256 (level "
+            "257 is on line 3)");
   // Mixed kinds count together.
   std::string mixed;
   for (unsigned i = 0; i < kMaxSourceNesting + 1; ++i)
@@ -105,6 +106,31 @@ TEST(SourceLimits, ScanCountsBracketsOnly) {
   for (unsigned i = 0; i < kMaxSourceNesting + 1; ++i)
     arrows += "( -> >= ";
   EXPECT_NE(nestingError(arrows), "<no error>");
+  // k unary minus signs nest k - 1 levels (the affine parser recurses per
+  // sign); negative literals nest nothing.
+  EXPECT_EQ(nestingError("(" + std::string(kMaxSourceNesting, '-') + "d0)"),
+            "<no error>");
+  EXPECT_NE(nestingError("(" + std::string(kMaxSourceNesting + 1, '-') + "d0)"),
+            "<no error>");
+  EXPECT_NE(nestingError("(- - " + std::string(kMaxSourceNesting, '-') + "d0)"),
+            "<no error>");
+  std::string negatives;
+  for (int i = 0; i < 1000; ++i)
+    negatives += "-1, ";
+  EXPECT_EQ(nestingError("[" + negatives + "]"), "<no error>");
+  // An alias use nests as deep as its definition: each alias of a chain
+  // wraps the previous one in one more array.
+  std::string chain = "#a0 = [1]\n";
+  for (unsigned i = 1; i < kMaxSourceNesting; ++i)
+    chain += "#a" + std::to_string(i) + " = [#a" + std::to_string(i - 1) +
+             "]\n";
+  EXPECT_EQ(nestingError(chain + "#x = #a255\n"), "<no error>");
+  EXPECT_NE(nestingError(chain + "#x = [#a255]\n"), "<no error>");
+  EXPECT_NE(nestingError(chain + "func.func @f() attributes {a = #a255}"),
+            "<no error>");
+  // Dialect attributes and types are not aliases.
+  EXPECT_EQ(nestingError(chain + "#x = #kjit.config<{}> !y = !llvm.ptr"),
+            "<no error>");
   // Closers of a finished level free it again.
   std::string wide;
   for (int i = 0; i < 1000; ++i)
