@@ -6,6 +6,7 @@ Usage: deep_nesting.py regions|attrs DEPTH
   attrs:   a function attribute of DEPTH nested arrays (2 bytes a level)
   minus:   an affine map with DEPTH unary minus signs (1 byte a level)
   aliases: DEPTH attribute aliases, each an array of the previous one
+  config:  a #kjit.config whose one knob is DEPTH nested arrays
 Far fewer levels than the parser's stack takes, so that the tools must
 refuse it before they parse it.
 """
@@ -28,5 +29,7 @@ elif kind == "aliases":
         print(f"#a{i} = [#a{i - 1}]")
     print(f"func.func @main() attributes {{a = #a{depth - 1}}} {{\n"
           "  return\n}")
+elif kind == "config":
+    print("#kjit.config<{a = " + "[" * depth + "]" * depth + "}>")
 else:
     sys.exit(f"unknown kind {kind!r}")
