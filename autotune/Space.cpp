@@ -93,9 +93,8 @@ ParsedWorkload::parse(const Workload &workload) {
   impl->workload = workload;
   impl->ctx = newContext();
   // A workload's text may come from a tuning database file.
-  if (llvm::Error e =
-          ::kjit::compiler::checkSourceNesting(workload.canonicalText,
-                                             "workload.mlir"))
+  if (llvm::Error e = ::kjit::compiler::checkSourceNesting(
+          workload.canonicalText, "workload.mlir"))
     return makeError("invalid workload: " + llvm::toString(std::move(e)));
   DiagText diags(*impl->ctx);
   impl->module = parseSourceString<ModuleOp>(workload.canonicalText,

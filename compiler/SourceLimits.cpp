@@ -117,8 +117,8 @@ private:
     size_t after = end;
     while (after < text.size() && (text[after] == ' ' || text[after] == '\t'))
       ++after;
-    bool definition = depth == 0 && lineStart && after < text.size() &&
-                      text[after] == '=';
+    bool definition =
+        depth == 0 && lineStart && after < text.size() && text[after] == '=';
     i = end - 1;
     if (definition) {
       endAlias();

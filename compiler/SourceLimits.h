@@ -4,8 +4,8 @@
 // arrays and dictionaries, types, unary minus in affine expressions), and
 // the printer and verifiers once per level of a nested attribute, which
 // alias definitions can build from shallow text: a small file nesting
-// thousands of levels overflows the stack. Every parse of text kjit did not print itself is
-// preceded by checkSourceNesting.
+// thousands of levels overflows the stack. Every parse of text kjit did not
+// print itself is preceded by checkSourceNesting.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_COMPILER_SOURCELIMITS_H

@@ -6,8 +6,8 @@
 // so such a crash fails the test instead of the whole binary.
 //
 //===----------------------------------------------------------------------===//
-#include "TestUtil.h"
 #include "compiler/SourceLimits.h"
+#include "TestUtil.h"
 
 #include <gtest/gtest.h>
 
@@ -79,8 +79,8 @@ TEST(SourceLimits, SelectionRefusesDeepText) {
 
 TEST(SourceLimits, ScanCountsBracketsOnly) {
   // The limit itself passes, one more level fails, naming the line.
-  std::string atLimit = std::string(kMaxSourceNesting, '(') +
-                        std::string(kMaxSourceNesting, ')');
+  std::string atLimit =
+      std::string(kMaxSourceNesting, '(') + std::string(kMaxSourceNesting, ')');
   EXPECT_EQ(nestingError(atLimit), "<no error>");
   EXPECT_EQ(nestingError("\n\n" + std::string(kMaxSourceNesting + 1, '<')),
             "input.mlir:3: the text nests 257 levels deep (brackets { [ ( <, "
@@ -117,8 +117,8 @@ TEST(SourceLimits, ScanCountsBracketsOnly) {
   // wraps the previous one in one more array.
   std::string chain = "#a0 = [1]\n";
   for (unsigned i = 1; i < kMaxSourceNesting; ++i)
-    chain += "#a" + std::to_string(i) + " = [#a" + std::to_string(i - 1) +
-             "]\n";
+    chain +=
+        "#a" + std::to_string(i) + " = [#a" + std::to_string(i - 1) + "]\n";
   EXPECT_EQ(nestingError(chain + "#x = #a255\n"), "<no error>");
   EXPECT_NE(nestingError(chain + "#x = [#a255]\n"), "<no error>");
   EXPECT_NE(nestingError(chain + "func.func @f() attributes {a = #a255}"),

@@ -20,7 +20,8 @@ int main(int argc, char **argv) {
   kjit::compiler::registerAllDialects(registry);
   auto [inputName, outputName] = mlir::registerAndParseCLIOptions(
       argc, argv, "kjit optimizer driver\n", registry);
-  mlir::MlirOptMainConfig config = mlir::MlirOptMainConfig::createFromCLOptions();
+  mlir::MlirOptMainConfig config =
+      mlir::MlirOptMainConfig::createFromCLOptions();
   if (config.shouldShowDialects() || config.shouldListPasses())
     return mlir::asMainReturnCode(
         mlir::MlirOptMain(argc, argv, inputName, outputName, registry));

@@ -38,7 +38,8 @@ struct AttachConfigs
 
     ConfigAttr fallback;
     if (!config.empty()) {
-      if (llvm::Error e = ::kjit::compiler::checkSourceNesting(config, "config")) {
+      if (llvm::Error e =
+              ::kjit::compiler::checkSourceNesting(config, "config")) {
         module.emitError() << "option config: " << llvm::toString(std::move(e));
         return signalPassFailure();
       }

@@ -68,9 +68,8 @@ LogicalResult checkArray(std::optional<Location> loc, StringRef op,
       return fail(loc, op, "expects every entry of '", name, "' to be >= ",
                   minValue, ", got ", x);
     if (x > kMaxDimSize)
-      return fail(loc, op, "expects every entry of '", name,
-                  "' to be at most ", kMaxDimSizeText,
-                  " (kjit's limit), got ", x);
+      return fail(loc, op, "expects every entry of '", name, "' to be at most ",
+                  kMaxDimSizeText, " (kjit's limit), got ", x);
   }
   return success();
 }
@@ -85,8 +84,8 @@ LogicalResult checkTensorSize(std::optional<Location> loc, StringRef op,
       continue;
     if (d > kMaxDimSize)
       return fail(loc, op, "expects every dimension of '", name,
-                  "' to be at most ", kMaxDimSizeText,
-                  " (kjit's limit), got ", d, " in dim ", i);
+                  "' to be at most ", kMaxDimSizeText, " (kjit's limit), got ",
+                  d, " in dim ", i);
     if (count)
       count = llvm::checkedMul(*count, d);
   }
@@ -199,9 +198,11 @@ LogicalResult InceptionDepthwiseConv2dOp::inferReturnTypes(
   auto bh = rankedOf(adaptor.getWBandH());
   if (!in || !sq || !bw || !bh)
     return fail(loc, op, "expects ranked tensor operands");
-  if (failed(checkTensorSizes(
-          loc, op,
-          {{"input", in}, {"w_square", sq}, {"w_band_w", bw}, {"w_band_h", bh}})))
+  if (failed(checkTensorSizes(loc, op,
+                              {{"input", in},
+                               {"w_square", sq},
+                               {"w_band_w", bw},
+                               {"w_band_h", bh}})))
     return failure();
   StringRef layout = adaptor.getLayout();
   if (layout != "nhwc" && layout != "nchw")
@@ -275,11 +276,9 @@ LogicalResult WindowAttentionOp::inferReturnTypes(
        v = rankedOf(adaptor.getV());
   if (!q || !k || !v)
     return fail(loc, op, "expects ranked tensor operands");
-  if (failed(checkTensorSizes(loc, op,
-                              {{"q", q},
-                               {"k", k},
-                               {"v", v},
-                               {"rpb", rankedOf(adaptor.getRpb())}})))
+  if (failed(checkTensorSizes(
+          loc, op,
+          {{"q", q}, {"k", k}, {"v", v}, {"rpb", rankedOf(adaptor.getRpb())}})))
     return failure();
   int64_t rank = q.getRank();
   if (rank != 4 && rank != 5)
