@@ -1,5 +1,6 @@
 //===- Space.cpp - workloads and their search spaces ---------------------===//
 #include "autotune/Space.h"
+#include "compiler/SourceLimits.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "dialects/kjit/IR/KjitDialect.h"
@@ -68,6 +69,10 @@ struct ParsedWorkload::Impl {
 
   mlir::kjit::ConfigAttr parseConfig(const std::string &text,
                                      std::string &why) const {
+    if (llvm::Error e = ::kjit::compiler::checkSourceNesting(text, "config")) {
+      why = llvm::toString(std::move(e));
+      return {};
+    }
     DiagText diags(*ctx);
     Attribute a = mlir::parseAttribute(text, ctx.get());
     auto c = llvm::dyn_cast_or_null<mlir::kjit::ConfigAttr>(a);
@@ -87,6 +92,10 @@ ParsedWorkload::parse(const Workload &workload) {
   auto impl = std::make_unique<Impl>();
   impl->workload = workload;
   impl->ctx = newContext();
+  // A workload's text may come from a tuning database file.
+  if (llvm::Error e = ::kjit::compiler::checkSourceNesting(
+          workload.canonicalText, "workload.mlir"))
+    return makeError("invalid workload: " + llvm::toString(std::move(e)));
   DiagText diags(*impl->ctx);
   impl->module = parseSourceString<ModuleOp>(workload.canonicalText,
                                              impl->ctx.get(), "workload.mlir");

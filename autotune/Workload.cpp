@@ -1,5 +1,6 @@
 //===- Workload.cpp - workload keys of kjit ops --------------------------===//
 #include "autotune/Workload.h"
+#include "compiler/SourceLimits.h"
 
 #include "dialects/kjit/IR/KjitDialect.h"
 
@@ -71,6 +72,10 @@ extractWorkloads(const std::string &mlirText) {
     diagText += loc + ": " + d.str();
     return success();
   });
+  if (llvm::Error e = compiler::checkSourceNesting(mlirText))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "invalid kjit module: " +
+                                       llvm::toString(std::move(e)));
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(mlirText, &ctx, "input.mlir");
   if (!module)

@@ -4,6 +4,7 @@
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/CPUPipeline.h"
 #include "compiler/Pipelines/NVVMPipeline.h"
+#include "compiler/SourceLimits.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "llvm/ADT/ScopeExit.h"
@@ -288,6 +289,8 @@ prepare(const CompileRequest &request) {
   registerAllPasses();
   MLIRContext ctx(getRegistry(), MLIRContext::Threading::DISABLED);
   DiagCapture diags(ctx);
+  if (llvm::Error e = checkSourceNesting(request.mlirText))
+    return makeError("invalid kjit module: " + llvm::toString(std::move(e)));
   OwningOpRef<ModuleOp> module =
       parseSourceString<ModuleOp>(request.mlirText, &ctx, "input.mlir");
   timer.lap("parse");
@@ -338,6 +341,10 @@ prepare(const CompileRequest &request) {
       if (it == request.opConfigs.end() || mlir::kjit::getConfig(op))
         return;
       DiagCapture quiet(ctx);
+      if (llvm::Error e = checkSourceNesting(it->second, "config")) {
+        notes.back() = llvm::toString(std::move(e));
+        return;
+      }
       auto hint = llvm::dyn_cast_or_null<mlir::kjit::ConfigAttr>(
           mlir::parseAttribute(it->second, &ctx));
       if (!hint) {

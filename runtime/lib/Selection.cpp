@@ -7,6 +7,7 @@
 #include "autotune/Workload.h"
 #include "compiler/InitAll.h"
 #include "compiler/Pipelines/NVVMPipeline.h"
+#include "compiler/SourceLimits.h"
 #include "dialects/kjit/IR/KjitDialect.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -123,6 +124,10 @@ OpSelection TuningSelector::select(const std::string &mlirText,
   // Parse errors are prepare()'s to report; here they mean no selection.
   mlir::ScopedDiagnosticHandler quiet(
       &ctx, [](mlir::Diagnostic &) { return mlir::success(); });
+  if (llvm::Error e = compiler::checkSourceNesting(mlirText)) {
+    llvm::consumeError(std::move(e));
+    return {};
+  }
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(mlirText, &ctx, "input.mlir");
   if (!module)

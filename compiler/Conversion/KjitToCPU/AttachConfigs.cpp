@@ -2,6 +2,7 @@
 #include "compiler/Compiler.h"
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/NVVMPipeline.h"
+#include "compiler/SourceLimits.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 
@@ -37,6 +38,11 @@ struct AttachConfigs
 
     ConfigAttr fallback;
     if (!config.empty()) {
+      if (llvm::Error e =
+              ::kjit::compiler::checkSourceNesting(config, "config")) {
+        module.emitError() << "option config: " << llvm::toString(std::move(e));
+        return signalPassFailure();
+      }
       Attribute parsed = parseAttribute(config, ctx);
       fallback = dyn_cast_or_null<ConfigAttr>(parsed);
       if (!fallback) {

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
@@ -14,6 +15,12 @@ using namespace mlir::kjit;
 
 namespace {
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// a * b + c for sizes (>= 0); INT64_MAX past int64, so that a limit check
+/// on the result still refuses it.
+int64_t mulAddSat(int64_t a, int64_t b, int64_t c = 0) {
+  return llvm::checkedMulAdd(a, b, c).value_or(INT64_MAX);
+}
 
 DwGeom makeGeom(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh,
                 int64_t kw, ArrayRef<int64_t> s, ArrayRef<int64_t> d,
@@ -200,7 +207,8 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
   int64_t tile = maxOh;
   while (tile > c.ohBlock &&
          4.0 * c.vectorWidth *
-                 (dwPackedRows(g0, tile) * dwPackedCols(g0) + g0.kh * g0.kw) >
+                 (double(dwPackedRows(g0, tile)) * dwPackedCols(g0) +
+                  g0.kh * g0.kw) >
              t.l2Bytes / 2)
     tile = (tile + 1) / 2;
   int64_t tasks = 0;
@@ -320,8 +328,8 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
                                   (double)(g.oh * g.ow));
     f.maxWorkingSetBytes = std::max(
         f.maxWorkingSetBytes,
-        4.0 * c.vectorWidth * (dwPackedRows(g, g.oh) * dwPackedCols(g) +
-                               g.kh * g.kw));
+        4.0 * c.vectorWidth *
+            (double(dwPackedRows(g, g.oh)) * dwPackedCols(g) + g.kh * g.kw));
     // The task order only matters with several channel blocks and several
     // row tiles.
     if (g.n * ceilDiv(g.c, c.vectorWidth) > 1 && tilesH > 1)
@@ -369,15 +377,20 @@ ConfigAttr DwGpuConfig::toAttr(MLIRContext *ctx) const {
 }
 
 int64_t mlir::kjit::dwGpuHaloRows(const DwGpuConfig &c, const DwGeom &g) {
-  return (c.blockH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  // (kh - 1) dh + 1 fits the padded input (the verifier); block_h comes
+  // from a config, maybe not yet checked.
+  return mulAddSat(c.blockH - 1, g.sh, (g.kh - 1) * g.dh + 1);
 }
 int64_t mlir::kjit::dwGpuHaloCols(const DwGpuConfig &c, const DwGeom &g) {
-  return (c.blockW - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  return mulAddSat(c.blockW - 1, g.sw, (g.kw - 1) * g.dw + 1);
 }
 int64_t mlir::kjit::dwGpuSharedBytes(const DwGpuConfig &c, const DwGeom &g) {
   if (!c.smemStage)
     return 0;
-  return 4 * dwGpuHaloRows(c, g) * dwGpuHaloCols(c, g) * c.channelsPerBlock;
+  // Halo rows and columns reach 2^37 each with large strides.
+  return mulAddSat(
+      mulAddSat(mulAddSat(4, c.channelsPerBlock), dwGpuHaloRows(c, g)),
+      dwGpuHaloCols(c, g));
 }
 
 static int64_t gpuSharedLimit(const TargetInfo &t) {
@@ -571,8 +584,8 @@ CostFeatures mlir::kjit::dwGpuCostFeatures(const DwGpuConfig &c,
         g.n * cb * ceilDiv(g.oh, c.blockH) * ceilDiv(g.ow, c.blockW);
     tasks += blocks;
     f.movedBytes += 4.0 * blocks * c.channelsPerBlock *
-                    (dwGpuHaloRows(c, g) * dwGpuHaloCols(c, g) +
-                     c.blockH * c.blockW);
+                    (double(dwGpuHaloRows(c, g)) * dwGpuHaloCols(c, g) +
+                     double(c.blockH) * c.blockW);
     f.workingSetBytes =
         std::max(f.workingSetBytes, (double)dwGpuSharedBytes(c, g));
   }

@@ -21,7 +21,9 @@ struct DwGeom {
   int64_t cIn0 = 0;  ///< first channel of the slice in the input
   int64_t cOut0 = 0; ///< first channel of the slice in the output
   bool nhwc = true;  ///< layout of the op (channels contiguous)
-  int64_t flops() const { return 2 * n * c * oh * ow * kh * kw; }
+  /// In double: the output (< 2^40 elements) times the filter window
+  /// (< 2^40) is past int64.
+  double flops() const { return 2.0 * n * c * oh * ow * kh * kw; }
 };
 
 /// The branches of a conv op with static shapes (the identity slice of the

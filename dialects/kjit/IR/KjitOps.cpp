@@ -1,14 +1,20 @@
 //===- KjitOps.cpp - verifiers and result type inference -----------------===//
 //
 // Every shape rule lives in the op's inferReturnTypes, which MLIR also runs
-// to verify the op; a malformed op gets one precise message.
+// to verify the op; a malformed op gets one precise message. Every size is
+// first held to kjit's limits (KjitLimits.h): dimensions and size
+// attributes at most 2^31 - 1, tensors at most 2^40 elements. Past those
+// checks the size arithmetic here cannot overflow int64 (a product of two
+// sizes stays below 2^62), which the comments at each formula rely on.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/kjit/IR/KjitDialect.h"
+#include "dialects/kjit/IR/KjitLimits.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace mlir::kjit;
@@ -49,16 +55,54 @@ int64_t convOut(int64_t in, int64_t padSum, int64_t k, int64_t s,
   return (in + padSum - d * (k - 1) - 1) / s + 1;
 }
 
+/// Every array attribute of the ops holds sizes: at least `minValue`, at
+/// most kMaxDimSize.
 LogicalResult checkArray(std::optional<Location> loc, StringRef op,
                          StringRef name, ArrayRef<int64_t> v, size_t len,
                          int64_t minValue) {
   if (v.size() != len)
     return fail(loc, op, "expects '", name, "' to have ", len,
                 " entries, got ", v.size());
-  for (int64_t x : v)
+  for (int64_t x : v) {
     if (x < minValue)
       return fail(loc, op, "expects every entry of '", name, "' to be >= ",
                   minValue, ", got ", x);
+    if (x > kMaxDimSize)
+      return fail(loc, op, "expects every entry of '", name, "' to be at most ",
+                  kMaxDimSizeText, " (kjit's limit), got ", x);
+  }
+  return success();
+}
+
+/// Fails unless every static dimension of `t` is at most kMaxDimSize and
+/// the product of its static dimensions at most kMaxElements.
+LogicalResult checkTensorSize(std::optional<Location> loc, StringRef op,
+                              StringRef name, RankedTensorType t) {
+  std::optional<int64_t> count = 1; // nullopt: past int64
+  for (auto [i, d] : llvm::enumerate(t.getShape())) {
+    if (d == kDyn)
+      continue;
+    if (d > kMaxDimSize)
+      return fail(loc, op, "expects every dimension of '", name,
+                  "' to be at most ", kMaxDimSizeText, " (kjit's limit), got ",
+                  d, " in dim ", i);
+    if (count)
+      count = llvm::checkedMul(*count, d);
+  }
+  if (!count || *count > kMaxElements)
+    return fail(loc, op, "expects '", name, "' to have at most ",
+                kMaxElementsText, " elements (kjit's limit), got ",
+                count ? std::to_string(*count) : std::string("more than 2^63"));
+  return success();
+}
+
+/// checkTensorSize for each named operand or result (absent ones skipped).
+LogicalResult
+checkTensorSizes(std::optional<Location> loc, StringRef op,
+                 ArrayRef<std::pair<StringRef, RankedTensorType>> tensors) {
+  for (auto [name, t] : tensors)
+    if (t && failed(checkTensorSize(loc, op, name, t)))
+      return failure();
   return success();
 }
 } // namespace
@@ -75,6 +119,11 @@ LogicalResult DepthwiseConv2dOp::inferReturnTypes(
   auto filter = rankedOf(adaptor.getFilter());
   if (!in || !filter)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(loc, op,
+                              {{"input", in},
+                               {"filter", filter},
+                               {"bias", rankedOf(adaptor.getBias())}})))
+    return failure();
   StringRef layout = adaptor.getLayout();
   if (layout != "nhwc" && layout != "nchw")
     return fail(loc, op, "expects layout \"nhwc\" or \"nchw\", got \"",
@@ -113,6 +162,8 @@ LogicalResult DepthwiseConv2dOp::inferReturnTypes(
   }
   ArrayRef<int64_t> s = adaptor.getStrides(), d = adaptor.getDilations(),
                     p = adaptor.getPadding();
+  // Sizes and entries are at most 2^31 - 1: d (k - 1) + 1 < 2^62 and
+  // h + p0 + p1 < 2^33.
   int64_t effH = d[0] * (kh - 1) + 1, effW = d[1] * (kw - 1) + 1;
   if (h != kDyn && effH > h + p[0] + p[1])
     return fail(loc, op, "expects the dilated kernel height (", effH,
@@ -125,7 +176,11 @@ LogicalResult DepthwiseConv2dOp::inferReturnTypes(
   SmallVector<int64_t> shape =
       nhwc ? SmallVector<int64_t>{n, oh, ow, c}
            : SmallVector<int64_t>{n, c, oh, ow};
-  inferred.push_back(RankedTensorType::get(shape, in.getElementType()));
+  // Padding can make the output larger than the input.
+  auto out = RankedTensorType::get(shape, in.getElementType());
+  if (failed(checkTensorSize(loc, op, "output", out)))
+    return failure();
+  inferred.push_back(out);
   return success();
 }
 
@@ -143,6 +198,12 @@ LogicalResult InceptionDepthwiseConv2dOp::inferReturnTypes(
   auto bh = rankedOf(adaptor.getWBandH());
   if (!in || !sq || !bw || !bh)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(loc, op,
+                              {{"input", in},
+                               {"w_square", sq},
+                               {"w_band_w", bw},
+                               {"w_band_h", bh}})))
+    return failure();
   StringRef layout = adaptor.getLayout();
   if (layout != "nhwc" && layout != "nchw")
     return fail(loc, op, "expects layout \"nhwc\" or \"nchw\", got \"",
@@ -152,6 +213,7 @@ LogicalResult InceptionDepthwiseConv2dOp::inferReturnTypes(
   if (failed(checkArray(loc, op, "branch_channels",
                         adaptor.getBranchChannels(), 3, 0)))
     return failure();
+  // Entries at most 2^31 - 1: their sum fits easily.
   ArrayRef<int64_t> g = adaptor.getBranchChannels();
   bool nhwc = layout == "nhwc";
   int64_t c = in.getDimSize(nhwc ? 3 : 1);
@@ -214,6 +276,10 @@ LogicalResult WindowAttentionOp::inferReturnTypes(
        v = rankedOf(adaptor.getV());
   if (!q || !k || !v)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(
+          loc, op,
+          {{"q", q}, {"k", k}, {"v", v}, {"rpb", rankedOf(adaptor.getRpb())}})))
+    return failure();
   int64_t rank = q.getRank();
   if (rank != 4 && rank != 5)
     return fail(loc, op, "expects q to be B x heads x L x D (rank 4) or ",
@@ -239,6 +305,9 @@ LogicalResult WindowAttentionOp::inferReturnTypes(
       return failure();
     dil.assign(d->begin(), d->end());
   }
+  // kernel_size and dilation entries are at most 2^31 - 1: ks x dil and
+  // 2 ks - 1 fit in int64. An unchecked product once wrapped negative and let
+  // a dilation of 2^62 + 1 through, with reads out of bounds.
   ArrayRef<int64_t> ks = adaptor.getKernelSize();
   for (int64_t i = 0; i < spatial; ++i) {
     if (ks[i] % 2 == 0)
@@ -283,6 +352,9 @@ LogicalResult FftConvOp::inferReturnTypes(MLIRContext *ctx,
   auto u = rankedOf(adaptor.getU()), k = rankedOf(adaptor.getK());
   if (!u || !k)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(
+          loc, op, {{"u", u}, {"k", k}, {"d", rankedOf(adaptor.getD())}})))
+    return failure();
   if (u.getRank() != 3)
     return fail(loc, op, "expects u to be B x C x L, got rank ", u.getRank());
   if (k.getRank() != 2)
@@ -313,6 +385,8 @@ LogicalResult ButterflyMatmulOp::inferReturnTypes(
        l = rankedOf(adaptor.getL());
   if (!x || !r || !l)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(loc, op, {{"x", x}, {"r", r}, {"l", l}})))
+    return failure();
   if (x.getRank() != 2)
     return fail(loc, op, "expects x to be B x N, got rank ", x.getRank());
   if (r.getRank() != 3 || l.getRank() != 3)
@@ -327,6 +401,8 @@ LogicalResult ButterflyMatmulOp::inferReturnTypes(
   if (l.getDimSize(0) != m2 || l.getDimSize(1) != m1 || l.getDimSize(2) != m1)
     return fail(loc, op, "expects l to be m2 x m1 x m1 = ", m2, "x", m1, "x",
                 m1);
+  // r and l hold at most 2^40 elements each, so (m1 m2)^3 <= 2^80 and
+  // m1 m2 < 2^27: no overflow, and N is within kMaxDimSize.
   if (!compatible(x.getDimSize(1), m1 * m2))
     return fail(loc, op, "expects N (", dimText(x.getDimSize(1)),
                 ") = m1 * m2 (", m1 * m2, ")");
@@ -347,6 +423,10 @@ LogicalResult SpmmOp::inferReturnTypes(MLIRContext *ctx,
        vals = rankedOf(adaptor.getValues()), b = rankedOf(adaptor.getB());
   if (!rp || !ci || !vals || !b)
     return fail(loc, op, "expects ranked tensor operands");
+  if (failed(checkTensorSizes(
+          loc, op,
+          {{"row_ptr", rp}, {"col_idx", ci}, {"values", vals}, {"b", b}})))
+    return failure();
   if (rp.getRank() != 1 || ci.getRank() != 1 || vals.getRank() != 1)
     return fail(loc, op, "expects rank-1 row_ptr, col_idx and values");
   if (b.getRank() != 2)
@@ -359,8 +439,11 @@ LogicalResult SpmmOp::inferReturnTypes(MLIRContext *ctx,
   if (rows != kDyn && rows < 1)
     return fail(loc, op, "expects row_ptr to have M + 1 >= 1 entries");
   int64_t m = rows == kDyn ? kDyn : rows - 1;
-  inferred.push_back(RankedTensorType::get({m, b.getDimSize(1)},
-                                           Float32Type::get(ctx)));
+  // M x N may hold more elements than row_ptr and b together.
+  auto out = RankedTensorType::get({m, b.getDimSize(1)}, Float32Type::get(ctx));
+  if (failed(checkTensorSize(loc, op, "output", out)))
+    return failure();
+  inferred.push_back(out);
   return success();
 }
 
@@ -386,6 +469,13 @@ LogicalResult SpgemmOp::inferReturnTypes(MLIRContext *ctx,
         vals.getRank() != 1)
       return fail(loc, op, "expects rank-1 ", m.name, "_row_ptr, ", m.name,
                   "_col_idx and ", m.name, "_values");
+    std::string rpName = (m.name + "_row_ptr").str(),
+                ciName = (m.name + "_col_idx").str(),
+                valsName = (m.name + "_values").str();
+    if (failed(checkTensorSizes(
+            loc, op, {{rpName, rp}, {ciName, ci}, {valsName, vals}})))
+      return failure();
+    // m.rows <= 2^31 - 1 (checkArray): m.rows + 1 cannot wrap.
     if (!compatible(rp.getDimSize(0), m.rows + 1))
       return fail(loc, op, "expects ", m.name, "_row_ptr to have ",
                   m.rows + 1, " entries (shape), got ",
@@ -395,7 +485,12 @@ LogicalResult SpgemmOp::inferReturnTypes(MLIRContext *ctx,
                   "_values to have the same length");
   }
   Type i32 = IntegerType::get(ctx, 32);
-  inferred.push_back(RankedTensorType::get({shape[0] + 1}, i32));
+  // shape[0] <= 2^31 - 1 (checkArray): shape[0] + 1 cannot wrap (it once
+  // wrapped to the dynamic size), but may exceed what an i32 row_ptr holds.
+  auto cRowPtr = RankedTensorType::get({shape[0] + 1}, i32);
+  if (failed(checkTensorSize(loc, op, "c_row_ptr", cRowPtr)))
+    return failure();
+  inferred.push_back(cRowPtr);
   inferred.push_back(RankedTensorType::get({kDyn}, i32));
   inferred.push_back(RankedTensorType::get({kDyn}, Float32Type::get(ctx)));
   return success();

@@ -17,7 +17,8 @@ namespace mlir::kjit {
 struct BflyGeom {
   int64_t b = 0, m1 = 0, m2 = 0, n = 0;
   /// Two block-diagonal stages: m1 blocks m2 x m2, m2 blocks m1 x m1.
-  int64_t flops() const { return 2 * b * n * (m1 + m2); }
+  /// In double: B N (< 2^40) times m1 + m2 is past int64.
+  double flops() const { return 2.0 * b * n * (m1 + m2); }
 };
 
 /// Geometry of a butterfly_matmul with static shapes; fails otherwise.

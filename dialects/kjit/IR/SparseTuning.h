@@ -16,7 +16,8 @@ namespace mlir::kjit {
 /// A CSR (M x K, nnz stored entries) times a dense K x N.
 struct SpmmGeom {
   int64_t m = 0, k = 0, n = 0, nnz = 0;
-  int64_t flops() const { return 2 * nnz * n; }
+  /// In double: nnz and N are each up to 2^31 - 1.
+  double flops() const { return 2.0 * nnz * n; }
 };
 
 /// Static geometry of `op` (a kjit.spmm). Fails for dynamic shapes.

@@ -630,3 +630,151 @@ func.func @f(%rp: tensor<6xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: te
   %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %bv) {shape = array<i64: 5, 7, 4>} : (tensor<6xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9x1xf32>) -> (tensor<6xi32>, tensor<?xi32>, tensor<?xf32>)
   return
 }
+
+// -----
+// Sizes beyond kjit's limits (KjitLimits.h). Each of the first four was
+// accepted before: the size arithmetic wrapped around int64.
+
+// (2^62 + 1) x (5 - 1) wrapped to 4: computed as dilation 1.
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x5x5xf32>) -> tensor<1x4x4x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects every entry of 'dilations' to be at most 2^31-1 (kjit's limit), got 4611686018427387905}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {dilations = array<i64: 4611686018427387905, 1>} : (tensor<1x8x8x4xf32>, tensor<4x5x5xf32>) -> tensor<1x4x4x4xf32>
+  return %y : tensor<1x4x4x4xf32>
+}
+
+// -----
+
+// 3 x (2^62 + 1) wrapped negative: the kernel read out of bounds.
+func.func @f(%q: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{'kjit.window_attention' expects every entry of 'dilation' to be at most 2^31-1 (kjit's limit), got 4611686018427387905}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 3>, dilation = array<i64: 4611686018427387905>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+// h + pad_top + pad_bottom wrapped to 6.
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x4x6x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects every entry of 'padding' to be at most 2^31-1 (kjit's limit), got 9223372036854775807}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {padding = array<i64: 9223372036854775807, 9223372036854775807, 0, 0>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x4x6x4xf32>
+  return %y : tensor<1x4x6x4xf32>
+}
+
+// -----
+
+// shape[0] + 1 wrapped to the dynamic size.
+func.func @f(%rp: tensor<?xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{'kjit.spgemm' expects every entry of 'shape' to be at most 2^31-1 (kjit's limit), got 9223372036854775807}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 9223372036854775807, 7, 4>} : (tensor<?xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<?xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
+
+// -----
+
+// m1 x m2 wrapped to 0.
+func.func @f(%x: tensor<2x0xf32>, %r: tensor<4294967296x4294967296x4294967296xf32>) -> tensor<2x0xf32> {
+  // expected-error @+2 {{'kjit.butterfly_matmul' expects every dimension of 'r' to be at most 2^31-1 (kjit's limit), got 4294967296 in dim 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %r) : (tensor<2x0xf32>, tensor<4294967296x4294967296x4294967296xf32>, tensor<4294967296x4294967296x4294967296xf32>) -> tensor<2x0xf32>
+  return %y : tensor<2x0xf32>
+}
+
+// -----
+
+// Within the limits every entry, but (m1 m2)^3 > 2^80: r is too large.
+func.func @f(%x: tensor<2x?xf32>, %r: tensor<65536x65536x65536xf32>, %l: tensor<65536x65536x65536xf32>) -> tensor<2x?xf32> {
+  // expected-error @+2 {{'kjit.butterfly_matmul' expects 'r' to have at most 2^40 elements (kjit's limit), got 281474976710656}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.butterfly_matmul"(%x, %r, %l) : (tensor<2x?xf32>, tensor<65536x65536x65536xf32>, tensor<65536x65536x65536xf32>) -> tensor<2x?xf32>
+  return %y : tensor<2x?xf32>
+}
+
+// -----
+
+// The largest dilation: kernel_size x dilation (3 x (2^31 - 1)) is computed
+// exactly and does not fit.
+func.func @f(%q: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
+  // expected-error @+2 {{'kjit.window_attention' expects kernel_size x dilation (3x2147483647) to fit the input's spatial size (16) in dim 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 3>, dilation = array<i64: 2147483647>} : (tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  return %y : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x2147483647x3xf32>) -> tensor<1x6x6x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects the dilated kernel height (4611686011984936963) to fit the padded input height (8)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {dilations = array<i64: 2147483647, 1>} : (tensor<1x8x8x4xf32>, tensor<4x2147483647x3xf32>) -> tensor<1x6x6x4xf32>
+  return %y : tensor<1x6x6x4xf32>
+}
+
+// -----
+
+// Padding within the limit, an output height beyond it.
+func.func @f(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x?x6x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects every dimension of 'output' to be at most 2^31-1 (kjit's limit), got 4294967300 in dim 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) {padding = array<i64: 2147483647, 2147483647, 0, 0>} : (tensor<1x8x8x4xf32>, tensor<4x3x3xf32>) -> tensor<1x?x6x4xf32>
+  return %y : tensor<1x?x6x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x4294967296x1x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x?x?x4xf32> {
+  // expected-error @+2 {{'kjit.depthwise_conv2d' expects every dimension of 'input' to be at most 2^31-1 (kjit's limit), got 4294967296 in dim 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.depthwise_conv2d"(%x, %w) : (tensor<1x4294967296x1x4xf32>, tensor<4x3x3xf32>) -> tensor<1x?x?x4xf32>
+  return %y : tensor<1x?x?x4xf32>
+}
+
+// -----
+
+func.func @f(%x: tensor<1x8x8x8xf32>, %a: tensor<2x3x3xf32>, %b: tensor<2x1x5xf32>, %c: tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32> {
+  // expected-error @+2 {{'kjit.inception_depthwise_conv2d' expects every entry of 'branch_channels' to be at most 2^31-1 (kjit's limit), got 9223372036854775807}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.inception_depthwise_conv2d"(%x, %a, %b, %c) {branch_channels = array<i64: 9223372036854775807, 9223372036854775807, 2>} : (tensor<1x8x8x8xf32>, tensor<2x3x3xf32>, tensor<2x1x5xf32>, tensor<2x5x1xf32>) -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<2048x1024x1024x1024xf32>) -> tensor<2048x1024x1024x1024xf32> {
+  // expected-error @+2 {{'kjit.window_attention' expects 'q' to have at most 2^40 elements (kjit's limit), got 2199023255552}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.window_attention"(%q, %q, %q) {kernel_size = array<i64: 3>} : (tensor<2048x1024x1024x1024xf32>, tensor<2048x1024x1024x1024xf32>, tensor<2048x1024x1024x1024xf32>) -> tensor<2048x1024x1024x1024xf32>
+  return %y : tensor<2048x1024x1024x1024xf32>
+}
+
+// -----
+
+func.func @f(%u: tensor<2147483647x2147483647x2147483647xf32>, %k: tensor<2147483647x16xf32>) -> tensor<2147483647x2147483647x2147483647xf32> {
+  // expected-error @+2 {{'kjit.fft_conv' expects 'u' to have at most 2^40 elements (kjit's limit), got more than 2^63}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.fft_conv"(%u, %k) : (tensor<2147483647x2147483647x2147483647xf32>, tensor<2147483647x16xf32>) -> tensor<2147483647x2147483647x2147483647xf32>
+  return %y : tensor<2147483647x2147483647x2147483647xf32>
+}
+
+// -----
+
+// row_ptr and b are small, the dense M x N output is not.
+func.func @f(%rp: tensor<2097153xi32>, %ci: tensor<?xi32>, %v: tensor<?xf32>, %b: tensor<?x1048576xf32>) -> tensor<2097152x1048576xf32> {
+  // expected-error @+2 {{'kjit.spmm' expects 'output' to have at most 2^40 elements (kjit's limit), got 2199023255552}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y = "kjit.spmm"(%rp, %ci, %v, %b) : (tensor<2097153xi32>, tensor<?xi32>, tensor<?xf32>, tensor<?x1048576xf32>) -> tensor<2097152x1048576xf32>
+  return %y : tensor<2097152x1048576xf32>
+}
+
+// -----
+
+// shape[0] + 1 = 2^31 row_ptr entries: more than an i32 row_ptr indexes.
+func.func @f(%rp: tensor<?xi32>, %ci: tensor<9xi32>, %v: tensor<9xf32>, %brp: tensor<8xi32>) {
+  // expected-error @+2 {{'kjit.spgemm' expects every dimension of 'c_row_ptr' to be at most 2^31-1 (kjit's limit), got 2147483648 in dim 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %c:3 = "kjit.spgemm"(%rp, %ci, %v, %brp, %ci, %v) {shape = array<i64: 2147483647, 7, 4>} : (tensor<?xi32>, tensor<9xi32>, tensor<9xf32>, tensor<8xi32>, tensor<9xi32>, tensor<9xf32>) -> (tensor<?xi32>, tensor<?xi32>, tensor<?xf32>)
+  return
+}
