@@ -1,11 +1,24 @@
 //===- OpText.cpp - op descriptors to MLIR text ---------------------------===//
 #include "OpText.h"
 #include "RuntimeInternal.h"
+#include "dialects/kjit/IR/KjitLimits.h"
 
 #include <sstream>
 
 using namespace kjit;
 using namespace kjit::runtime;
+
+/// Every size field of a descriptor must be at most the dialect's dimension
+/// limit: the verifier would refuse more, and checking first keeps the
+/// arithmetic below (output sizes, channel sums) inside int64.
+static Status checkDimLimit(const char *name, const std::string &field,
+                            int64_t v) {
+  if (v > mlir::kjit::kMaxDimSize)
+    return userError(std::string(name) + ": " + field + " is " +
+                     std::to_string(v) + ", more than kjit's limit of " +
+                     mlir::kjit::kMaxDimSizeText.str());
+  return Status::ok();
+}
 
 int64_t kjit::runtime::convOutputSize(int64_t in, int64_t padBefore,
                                       int64_t padAfter, int64_t kernel,
@@ -84,10 +97,16 @@ Result<std::string> kjit::runtime::toMlirText(const DepthwiseConv2d &op,
         {"dilations[1]", op.dilations[1]}})
     if (Status s = positive(field, v); !s)
       return s;
-  for (int i = 0; i < 4; ++i)
+    else if (Status l = checkDimLimit(name, field, v); !l)
+      return l;
+  for (int i = 0; i < 4; ++i) {
+    std::string field = "padding[" + std::to_string(i) + "]";
     if (op.padding[i] < 0)
-      return userError(std::string(name) + ": padding[" + std::to_string(i) +
-                       "] must be >= 0, got " + std::to_string(op.padding[i]));
+      return userError(std::string(name) + ": " + field +
+                       " must be >= 0, got " + std::to_string(op.padding[i]));
+    if (Status l = checkDimLimit(name, field, op.padding[i]); !l)
+      return l;
+  }
   if (Status s = checkLayout(op.layout, name); !s)
     return s;
   if (Status s = checkEntry(entry); !s)
@@ -141,10 +160,13 @@ Result<std::string> kjit::runtime::toMlirText(const InceptionDepthwiseConv2d &op
                           {"height", op.height},
                           {"width", op.width},
                           {"squareKernel", op.squareKernel},
-                          {"bandKernel", op.bandKernel}})
+                          {"bandKernel", op.bandKernel}}) {
     if (v <= 0)
       return userError(std::string(name) + ": " + field +
                        " must be positive, got " + std::to_string(v));
+    if (Status l = checkDimLimit(name, field, v); !l)
+      return l;
+  }
   if (op.squareKernel % 2 == 0 || op.bandKernel % 2 == 0)
     return userError(std::string(name) +
                      ": squareKernel and bandKernel must be odd for \"same\" "
@@ -157,6 +179,9 @@ Result<std::string> kjit::runtime::toMlirText(const InceptionDepthwiseConv2d &op
       return userError(std::string(name) + ": branchChannels[" +
                        std::to_string(i) + "] must be >= 0, got " +
                        std::to_string(op.branchChannels[i]));
+    std::string field = "branchChannels[" + std::to_string(i) + "]";
+    if (Status l = checkDimLimit(name, field, op.branchChannels[i]); !l)
+      return l;
     total += op.branchChannels[i];
   }
   if (total > op.channels)

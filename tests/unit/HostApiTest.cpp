@@ -182,6 +182,40 @@ func.func @main(%x: tensor<1x8x8x4xf32>, %w: tensor<4x3x3xf32>) -> tensor<1x6x6x
   ASSERT_FALSE(k);
 }
 
+// Descriptor sizes beyond the dialect's limits are refused with the limit
+// named, before any size arithmetic (a dilation of 2^62 + 1 overflowed the
+// output-size formula, undefined behaviour, before the check existed).
+TEST(HostApiCompile, DescriptorSizesBeyondTheLimitsAreRefused) {
+  Jit jit(Target::host(), noDiskCache());
+  DepthwiseConv2d op = smallConv();
+  op.dilations = {(int64_t(1) << 62) + 1, 1};
+  auto k = jit.compile(op);
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("dilations[0] is 4611686018427387905, "
+                                  "more than kjit's limit of 2^31-1"),
+            std::string::npos)
+      << k.errorMessage();
+
+  op = smallConv();
+  op.padding = {0, INT64_MAX, 0, 0};
+  k = jit.compile(op);
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("padding[1]"), std::string::npos)
+      << k.errorMessage();
+
+  InceptionDepthwiseConv2d mix;
+  mix.batch = 1;
+  mix.channels = 8;
+  mix.height = mix.width = 5;
+  mix.squareKernel = 3;
+  mix.bandKernel = 5;
+  mix.branchChannels = {INT64_MAX, INT64_MAX, 2};
+  k = jit.compile(mix);
+  ASSERT_FALSE(k);
+  EXPECT_NE(k.errorMessage().find("branchChannels[0]"), std::string::npos)
+      << k.errorMessage();
+}
+
 // Target::cuda: tests/gpu (CudaNoDriverTest without a driver,
 // FakeDriverTest on a stand-in driver, CudaExecutorTest on a GPU).
 
