@@ -72,6 +72,9 @@ std::string kernelErrorMessage(int64_t code, int64_t a, int64_t b) {
   case ke::kOutputTooLarge:
     return prefix + "the product has " + s(a) +
            " entries, more than the int32 row_ptr can index (2147483647)";
+  case ke::kOutputAllocFailed:
+    return prefix + "out of memory: col_idx and values of " + s(a) +
+           " entries (" + s(a * 8) + " bytes) could not be allocated";
   default:
     return prefix + "unknown error kind (code " + s(code) + ", " + s(a) +
            ", " + s(b) + ")";

@@ -779,6 +779,46 @@ class Runner:
         self.expect_error("spgemm malformed CSR a (negative column)",
                           args(aci=p),
                           ["malformed CSR a", "column index -2 at position 3"])
+        self.spgemm_out_of_memory()
+
+    def spgemm_out_of_memory(self):
+        """An spgemm whose result (an outer product: 30011 x 30011 entries,
+        7.2 GB of col_idx and values) cannot be allocated under a 3 GiB
+        address-space limit is a one-line error, not a write through the
+        null pointer malloc returned (SIGSEGV before the kernel checked)."""
+        n = 30011
+        src = self.path("spgemm_outer.mlir")
+        t = (f"tensor<{n + 1}xi32>, tensor<{n}xi32>, tensor<{n}xf32>, "
+             f"tensor<2xi32>, tensor<{n}xi32>, tensor<{n}xf32>")
+        with open(src, "w") as f:
+            f.write(f"""func.func @main(%arp: tensor<{n + 1}xi32>,
+    %aci: tensor<{n}xi32>, %av: tensor<{n}xf32>, %brp: tensor<2xi32>,
+    %bci: tensor<{n}xi32>, %bv: tensor<{n}xf32>)
+    -> (tensor<{n + 1}xi32>, tensor<?xi32>, tensor<?xf32>) {{
+  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv
+      {{shape = array<i64: {n}, 1, {n}>}} : {t}
+      -> tensor<{n + 1}xi32>, tensor<?xi32>, tensor<?xf32>
+  return %c#0, %c#1, %c#2 : tensor<{n + 1}xi32>, tensor<?xi32>, tensor<?xf32>
+}}
+""")
+        arrays = {"arp": np.arange(n + 1, dtype=np.int32),
+                  "aci": np.zeros(n, dtype=np.int32),
+                  "av": np.ones(n, dtype=np.float32),
+                  "brp": np.array([0, n], dtype=np.int32),
+                  "bci": np.arange(n, dtype=np.int32),
+                  "bv": np.ones(n, dtype=np.float32)}
+        args = [src, "--threads=1"]
+        for name, arr in arrays.items():
+            p = self.path(f"outer_{name}.npy")
+            np.save(p, arr)
+            args.append(f"--input={p}")
+        args += [f"--output={self.path(f'outer_c{i}.npy')}" for i in range(3)]
+
+        def limit_address_space():
+            resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        self.expect_error("spgemm result beyond memory (RLIMIT_AS 3 GiB)",
+                          args, ["out of memory", "900660121 entries"],
+                          preexec_fn=limit_address_space)
 
     def spmm_csr(self):
         """kjit.spmm: a valid CSR runs (numerics, unsorted columns, an empty

@@ -43,6 +43,9 @@ enum Kind : int64_t {
   kColumnOutOfRange = 4,
   /// The product has more than INT32_MAX entries.  a = its nnz, b = 0
   kOutputTooLarge = 5,
+  /// The product's col_idx / values could not be allocated (malloc
+  /// failed).                                 a = entries asked for, b = 0
+  kOutputAllocFailed = 6,
 };
 
 inline constexpr int64_t code(Source s, Kind k) { return s * 100 + k; }

@@ -606,6 +606,26 @@ public:
   }
   Value notI(Value x) { return arith::XOrIOp::create(b, loc, x, ci(i1, 1)); }
 
+  /// i1: `n` > 0 entries were asked of `mems` and one of them came back
+  /// without memory (malloc failed: the aligned pointer is null). Reported
+  /// as kOutputAllocFailed (a = n); the caller skips the passes that write.
+  Value allocFailed(Value n, ArrayRef<Value> mems) {
+    Value missing = ci(i1, 0);
+    for (Value m : mems)
+      missing = orI(missing,
+                    cmp(arith::CmpIPredicate::eq,
+                        memref::ExtractAlignedPointerAsIndexOp::create(b, loc,
+                                                                       m),
+                        c(0)));
+    Value failed = arith::AndIOp::create(
+        b, loc, missing, cmp(arith::CmpIPredicate::ugt, n, c(0)));
+    ifThen(failed, [&] {
+      ::kjit::compiler::emitReport(*this, ke::kSpgemm, ke::kOutputAllocFailed,
+                                   cast(i64, n), ci(i64, 0));
+    });
+    return failed;
+  }
+
   /// symbolic = "exact": count, prefix sum, allocate, numeric.
   SmallVector<Value> exactPasses() {
     forTasks(false, true, [&](Scratch &s, Value r0, Value r1) {
@@ -616,7 +636,8 @@ public:
     auto [nnz, tooLarge] = prefixSum();
     cCi = allocDyn(i32, nnz);
     cV = allocDyn(f32, nnz);
-    ifThen(notI(tooLarge), [&] {
+    Value failed = allocFailed(nnz, {cCi, cV});
+    ifThen(notI(orI(tooLarge, failed)), [&] {
       forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
         loop(r0, r1, c(1),
              [&](Value i) { numericRow(s, i, idx(ld(cRp, i))); });
@@ -636,12 +657,20 @@ public:
     Value outC = allocDyn(i32, flops), outV = allocDyn(f32, flops);
     cCi = outC;
     cV = outV;
+    // Without memory no row is written: every count 0, an empty result.
+    Value failed = allocFailed(flops, {outC, outV});
+    ifThen(failed, [&] {
+      loop(c(0), c(g.m), c(1),
+           [&](Value i) { st(ci(i32, 0), cRp, add(i, 1)); });
+    });
     auto taskBase = [&](Value r0) { return sub(ld(prefix, r0), r0); };
-    forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
-      loop(r0, r1, c(1), {taskBase(r0)}, [&](Value i, ValueRange p) {
-        Value end = numericRow(s, i, p[0]);
-        st(cast(i32, sub(end, p[0])), cRp, add(i, 1));
-        return SmallVector<Value>{end};
+    ifThen(notI(failed), [&] {
+      forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
+        loop(r0, r1, c(1), {taskBase(r0)}, [&](Value i, ValueRange p) {
+          Value end = numericRow(s, i, p[0]);
+          st(cast(i32, sub(end, p[0])), cRp, add(i, 1));
+          return SmallVector<Value>{end};
+        });
       });
     });
     auto [nnz, tooLarge] = prefixSum();
