@@ -6,6 +6,7 @@
 // itself under SIGINT, kill -9 and a second tuner writing the same file.
 //
 //===----------------------------------------------------------------------===//
+#include "ExpectedValue.h"
 #include "autotune/CostModel.h"
 #include "autotune/Database.h"
 #include "autotune/Plot.h"
@@ -177,7 +178,7 @@ uint64_t recordsIn(const std::string &db) {
     llvm::consumeError(d.takeError());
     return 0;
   }
-  return (*d)->count();
+  return must((*d)->count());
 }
 
 /// Waits until `db` holds at least `n` records.
@@ -242,7 +243,7 @@ static void tuneWithBrokenCandidate(const std::string &fault,
                     std::chrono::steady_clock::now() - t0)
                     .count();
   ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
-  auto recs = (*db)->records(w.key, "T", "C");
+  auto recs = must((*db)->records(w.key, "T", "C"));
   ASSERT_EQ(recs.size(), r->measured + r->failed);
   EXPECT_GE(recs.size(), 4u); // the default + the top 4 (but the default)
   int failed = 0;
@@ -259,7 +260,7 @@ static void tuneWithBrokenCandidate(const std::string &fault,
   EXPECT_GE(r->measured, 3u);
   ASSERT_TRUE(r->bestSeconds.has_value());
   EXPECT_NE(r->bestConfig, broken);
-  EXPECT_EQ((*db)->best(w, "T", "C")->configText, r->bestConfig);
+  EXPECT_EQ(must((*db)->best(w, "T", "C"))->configText, r->bestConfig);
   if (expected == Measurement::Status::Timeout)
     EXPECT_LT(took, timeout + 30);
 }
@@ -433,7 +434,7 @@ TEST(Tuner, GuidedStrategyTunesARealWorkload) {
   EXPECT_EQ(r->trace.size(), 5u);
   for (size_t i = 1; i < r->trace.size(); ++i)
     EXPECT_LE(r->trace[i], r->trace[i - 1]); // best-so-far never rises
-  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), 5u);
+  EXPECT_EQ(must((*db)->records(w.key, "T", "C")).size(), 5u);
 }
 
 //===--------------------------------------------------------------------===//
@@ -468,8 +469,8 @@ TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   ASSERT_TRUE((*db)->record(w, "other-cpu", "C",
                             {"#kjit.config<{oh_block = 9}>"}, timed(1e-7)));
   // Not served as current.
-  EXPECT_FALSE((*db)->best(w, "T", "C").has_value());
-  EXPECT_EQ((*db)->foreignRecords(w.key, "T", "C").size(), 3u);
+  EXPECT_FALSE(must((*db)->best(w, "T", "C")).has_value());
+  EXPECT_EQ(must((*db)->foreignRecords(w.key, "T", "C")).size(), 3u);
   FakeMeasurer m;
   m.fastest = foreignBest;
   TuneOptions o;
@@ -482,7 +483,7 @@ TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   EXPECT_EQ(m.seen[1], foreignBest);  // then the seeds, best first
   EXPECT_EQ(r->bestConfig, foreignBest);
   // What is served is this target's own measurement of it.
-  auto best = (*db)->bestRecord(w.key, "T", "C");
+  auto best = must((*db)->bestRecord(w.key, "T", "C"));
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->config, foreignBest);
   EXPECT_DOUBLE_EQ(best->result.medianSeconds, 1e-6);
@@ -533,19 +534,19 @@ INSERT INTO measurements(workload_key, workload_text, op_name, target_key,
     auto ro = SqliteDatabase::openReadOnly(path);
     ASSERT_TRUE((bool)ro) << llvm::toString(ro.takeError());
     EXPECT_EQ((*ro)->schemaVersion(), 1);
-    EXPECT_EQ((*ro)->bestRecord("wk", "T", "C")->config, "#old");
+    EXPECT_EQ(must((*ro)->bestRecord("wk", "T", "C"))->config, "#old");
   }
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db) << llvm::toString(db.takeError());
   EXPECT_EQ((*db)->schemaVersion(), SqliteDatabase::kSchemaVersion);
-  auto old = (*db)->bestRecord("wk", "T", "C");
+  auto old = must((*db)->bestRecord("wk", "T", "C"));
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->config, "#old");
   EXPECT_EQ(old->source, "");
   (*db)->setSource("test:v2");
   ASSERT_TRUE((*db)->record(Workload{"op", "text", "wk"}, "T", "C", {"#new"},
                             timed(0.001)));
-  auto now = (*db)->bestRecord("wk", "T", "C");
+  auto now = must((*db)->bestRecord("wk", "T", "C"));
   EXPECT_EQ(now->config, "#new");
   EXPECT_EQ(now->source, "test:v2");
   EXPECT_EQ(*(*db)->integrityCheck(), "ok");
@@ -582,7 +583,8 @@ TEST(Database, CorruptFileIsAClearError) {
     ASSERT_TRUE((bool)db);
     Workload w{"op", std::string(2000, 'x'), "wk"};
     for (int i = 0; i < 40; ++i)
-      (*db)->record(w, "T", "C", {"#c" + std::to_string(i)}, timed(1e-3));
+      ASSERT_TRUE(
+          (*db)->record(w, "T", "C", {"#c" + std::to_string(i)}, timed(1e-3)));
   } // closed: the WAL is checkpointed into the file
   {
     // Scribble over the pages after the first (the header stays valid).
@@ -635,7 +637,7 @@ TEST(KjitTune, SigintStopsCleanlyWithEverythingSaved) {
   EXPECT_NE(out.find("interrupted"), std::string::npos) << out;
   auto d = SqliteDatabase::open(db);
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
-  EXPECT_EQ((*d)->count(), 2u); // the killed candidate is not a record
+  EXPECT_EQ(must((*d)->count()), 2u); // the killed candidate is not a record
   EXPECT_EQ(*(*d)->integrityCheck(), "ok");
   // The final table was printed.
   EXPECT_NE(out.find("speedup"), std::string::npos) << out;
@@ -649,17 +651,45 @@ TEST(KjitTune, KillNineKeepsCommittedRecords) {
   EXPECT_EQ(t->wait(20), 128 + SIGKILL);
   auto d = SqliteDatabase::open(db);
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
-  EXPECT_GE((*d)->count(), before);
-  EXPECT_GE((*d)->count(), 2u);
+  EXPECT_GE(must((*d)->count()), before);
+  EXPECT_GE(must((*d)->count()), 2u);
   EXPECT_EQ(*(*d)->integrityCheck(), "ok");
-  // And tuning resumes on it.
+  // The killed run is not "already tuned": the next run resumes it, and
+  // measures only what the killed one did not record (the hanging third
+  // candidate and the fourth).
+  Workload w = workload(kDw3x3);
+  auto order = measureOrder(w);
+  std::string target = compiler::CpuTarget::host().key();
+  std::string ck = compiler::compilerKey();
+  EXPECT_FALSE(must((*d)->isTuned(w.key, target, ck)));
+  auto recordsOf = [&](const std::string &config) {
+    size_t n = 0;
+    for (const Record &r : must((*d)->records(w.key, target, ck)))
+      n += r.config == config;
+    return n;
+  };
+  EXPECT_EQ(recordsOf(order[2]), 0u);
   std::string in = writeTemp("kill9-again.mlir", kDw3x3);
-  Tuner again({in, "--db=" + db, "--top-k=1", "--repeats=2",
+  Tuner again({in, "--db=" + db, "--top-k=3", "--repeats=2",
                "--plot=" + ::testing::TempDir()},
               tempPath("kill9-again.out"));
   EXPECT_EQ(again.wait(60), 0) << again.output();
-  EXPECT_NE(again.output().find("already tuned"), std::string::npos)
+  EXPECT_EQ(again.output().find("already tuned"), std::string::npos)
       << again.output();
+  EXPECT_NE(again.output().find("resumed an unfinished run: 2 earlier"),
+            std::string::npos)
+      << again.output();
+  EXPECT_EQ(recordsOf(order[0]), 1u); // not measured again
+  EXPECT_EQ(recordsOf(order[1]), 1u);
+  EXPECT_EQ(recordsOf(order[2]), 1u); // measured now
+  EXPECT_TRUE(must((*d)->isTuned(w.key, target, ck)));
+  // Now it is finished: the next run measures nothing.
+  Tuner third({in, "--db=" + db, "--top-k=3", "--repeats=2",
+               "--plot=" + ::testing::TempDir()},
+              tempPath("kill9-third.out"));
+  EXPECT_EQ(third.wait(60), 0) << third.output();
+  EXPECT_NE(third.output().find("already tuned"), std::string::npos)
+      << third.output();
 }
 
 TEST(KjitTune, TwoTunersWriteOneDatabase) {
@@ -685,8 +715,8 @@ TEST(KjitTune, TwoTunersWriteOneDatabase) {
   std::string ck = compiler::compilerKey();
   for (const char *text : {kDw3x3, kDw5x5}) {
     Workload w = workload(text);
-    EXPECT_GE((*d)->records(w.key, target, ck).size(), 3u) << w.key;
-    EXPECT_TRUE((*d)->best(w, target, ck).has_value());
+    EXPECT_GE(must((*d)->records(w.key, target, ck)).size(), 3u) << w.key;
+    EXPECT_TRUE(must((*d)->best(w, target, ck)).has_value());
   }
 }
 

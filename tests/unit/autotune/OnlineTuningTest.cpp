@@ -11,6 +11,7 @@
 #include "autotune/Database.h"
 #include "autotune/Workload.h"
 #include "kjit/kjit.h"
+#include "ExpectedValue.h"
 #include "tests/integration/TestSupport.h"
 #include "tests/reference/Reference.h"
 
@@ -76,7 +77,7 @@ protected:
       return 0;
     auto db = autotune::SqliteDatabase::open(dbPath);
     EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
-    return db ? (*db)->count() : 0;
+    return db ? must((*db)->count()) : 0;
   }
   std::string dir, dbPath;
   ScopedEnv env{"KJIT_TUNE", nullptr};
