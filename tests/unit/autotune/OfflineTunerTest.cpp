@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ExpectedValue.h"
+#include "OfflineTunerSupport.h"
 #include "autotune/CostModel.h"
 #include "autotune/Database.h"
 #include "autotune/Plot.h"
@@ -34,165 +35,9 @@
 #include <thread>
 #include <unistd.h>
 
-extern char **environ;
-
 using namespace kjit;
 using namespace kjit::autotune;
-
-#ifndef KJIT_TUNE_BINARY
-#error "KJIT_TUNE_BINARY must name the kjit-tune executable"
-#endif
-
-namespace {
-const char *kDw3x3 = R"mlir(
-func.func @main(%x: tensor<1x8x8x16xf32>, %w: tensor<16x3x3xf32>)
-    -> tensor<1x8x8x16xf32> {
-  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
-        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
-        padding = array<i64: 1, 1, 1, 1>}
-      : (tensor<1x8x8x16xf32>, tensor<16x3x3xf32>) -> tensor<1x8x8x16xf32>
-  return %y : tensor<1x8x8x16xf32>
-}
-)mlir";
-
-const char *kDw5x5 = R"mlir(
-func.func @main(%x: tensor<1x7x9x8xf32>, %w: tensor<8x5x5xf32>)
-    -> tensor<1x7x9x8xf32> {
-  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
-        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
-        padding = array<i64: 2, 2, 2, 2>}
-      : (tensor<1x7x9x8xf32>, tensor<8x5x5xf32>) -> tensor<1x7x9x8xf32>
-  return %y : tensor<1x7x9x8xf32>
-}
-)mlir";
-
-std::string tempPath(const std::string &name) {
-  std::string p = ::testing::TempDir() + "/kjit-ot-" +
-                  std::to_string(getpid()) + "-" + name;
-  std::remove(p.c_str());
-  std::remove((p + "-wal").c_str());
-  std::remove((p + "-shm").c_str());
-  return p;
-}
-
-std::string writeTemp(const std::string &name, const std::string &text) {
-  std::string p = tempPath(name);
-  std::ofstream(p) << text;
-  return p;
-}
-
-Workload workload(const char *text) {
-  auto ws = extractWorkloads(text);
-  EXPECT_TRUE((bool)ws) << (ws ? "" : llvm::toString(ws.takeError()));
-  return ws->front();
-}
-
-/// The order kjit-tune's pruned strategy measures on this host: the
-/// default, then the ranked survivors (without the default).
-std::vector<std::string> measureOrder(const Workload &w) {
-  TargetInfo host = compiler::CpuTarget::host().info;
-  auto pw = ParsedWorkload::parse(w);
-  EXPECT_TRUE((bool)pw);
-  PruningReport rep;
-  auto surv = prune((*pw)->enumerate(host), defaultRules(), host, rep);
-  rank(surv, RooflineModel(), host);
-  std::vector<std::string> order = {(*pw)->defaultConfig(host)};
-  for (const SpacePoint &p : surv)
-    if (p.candidate.configText != order.front())
-      order.push_back(p.candidate.configText);
-  return order;
-}
-
-/// Scoped environment variable.
-struct Env {
-  std::string name;
-  Env(const char *n, const std::string &v) : name(n) {
-    setenv(n, v.c_str(), 1);
-  }
-  ~Env() { unsetenv(name.c_str()); }
-};
-
-ProcessMeasureOptions workerOptions(double timeout = 20) {
-  ProcessMeasureOptions o;
-  o.workerPath = KJIT_TUNE_BINARY;
-  o.timeoutSeconds = timeout;
-  o.measure.repeats = 3;
-  o.measure.warmup = 1;
-  return o;
-}
-
-/// kjit-tune started with posix_spawn; output to a file.
-struct Tuner {
-  pid_t pid = -1;
-  std::string out;
-  Tuner(std::vector<std::string> args, const std::string &outPath,
-        const std::vector<std::string> &env = {})
-      : out(outPath) {
-    args.insert(args.begin(), KJIT_TUNE_BINARY);
-    std::vector<char *> argv;
-    for (std::string &a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> envs;
-    for (char **e = environ; *e; ++e)
-      envs.push_back(*e);
-    envs.insert(envs.end(), env.begin(), env.end());
-    std::vector<char *> envp;
-    for (std::string &e : envs)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid, KJIT_TUNE_BINARY, &fa, nullptr, argv.data(),
-                          envp.data()),
-              0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  /// The exit code (128 + signal when killed); -1 after `seconds`.
-  int wait(double seconds = 60) {
-    auto t0 = std::chrono::steady_clock::now();
-    int st = 0;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count() > seconds) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  std::string output() const {
-    std::ifstream f(out);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
-};
-
-uint64_t recordsIn(const std::string &db) {
-  auto d = SqliteDatabase::openReadOnly(db);
-  if (!d) {
-    llvm::consumeError(d.takeError());
-    return 0;
-  }
-  return must((*d)->count());
-}
-
-/// Waits until `db` holds at least `n` records.
-bool waitForRecords(const std::string &db, uint64_t n, double seconds = 60) {
-  auto t0 = std::chrono::steady_clock::now();
-  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-             .count() < seconds) {
-    if (recordsIn(db) >= n)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-} // namespace
+using namespace kjit::autotune::testing;
 
 //===--------------------------------------------------------------------===//
 // Measurement in a child process
@@ -363,12 +208,6 @@ double trueTime(const std::string &config) {
   int a = std::stoi(k["a"]), b = std::stoi(k["b"]);
   return std::abs(a - 5) + std::abs(b - 6) + 1;
 }
-Measurement timed(double s) {
-  Measurement m;
-  m.medianSeconds = s;
-  m.repeats = 1;
-  return m;
-}
 } // namespace
 
 TEST(Search, GuidedFollowsMeasurementsWhereTheModelIsWrong) {
@@ -440,18 +279,6 @@ TEST(Tuner, GuidedStrategyTunesARealWorkload) {
 //===--------------------------------------------------------------------===//
 // Foreign records: never current, but they seed a search
 //===--------------------------------------------------------------------===//
-
-namespace {
-/// In-process fake: a fixed time per config (the fastest one named).
-struct FakeMeasurer : Measurer {
-  std::string fastest;
-  std::vector<std::string> seen;
-  Measurement measure(const Workload &, const Candidate &c) override {
-    seen.push_back(c.configText);
-    return timed(c.configText == fastest ? 1e-6 : 5e-6);
-  }
-};
-} // namespace
 
 TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   Workload w = workload(kDw3x3);
@@ -535,6 +362,8 @@ INSERT INTO measurements(workload_key, workload_text, op_name, target_key,
     ASSERT_TRUE((bool)ro) << llvm::toString(ro.takeError());
     EXPECT_EQ((*ro)->schemaVersion(), 1);
     EXPECT_EQ(must((*ro)->bestRecord("wk", "T", "C"))->config, "#old");
+    // An old file cannot tell a finished run: a successful record is one.
+    EXPECT_TRUE(must((*ro)->isTuned("wk", "T", "C")));
   }
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db) << llvm::toString(db.takeError());
@@ -543,6 +372,9 @@ INSERT INTO measurements(workload_key, workload_text, op_name, target_key,
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->config, "#old");
   EXPECT_EQ(old->source, "");
+  // v3 migrated: the workloads with a successful record count as tuned.
+  EXPECT_TRUE(must((*db)->isTuned("wk", "T", "C")));
+  EXPECT_FALSE(must((*db)->isTuned("wk", "T2", "C")));
   (*db)->setSource("test:v2");
   ASSERT_TRUE((*db)->record(Workload{"op", "text", "wk"}, "T", "C", {"#new"},
                             timed(0.001)));
