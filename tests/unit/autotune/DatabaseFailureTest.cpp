@@ -272,6 +272,22 @@ TEST(DatabaseFailure, AFailedReadIsAnErrorNotNoRecords) {
   llvm::consumeError(n.takeError());
 }
 
+// Run-time selection: the Jit's compile uses defaults and says why.
+TEST(DatabaseFailure, AnUnreadableDatabaseMeansDefaultsWithTheReason) {
+  Workload w = workload(kDw3x3);
+  std::string path = corruptDatabase("jit-badread.sqlite", w);
+  kjit::JitOptions jo;
+  jo.tuningDb = path;
+  jo.diskCache = false;
+  kjit::Jit jit(kjit::Target::host(), jo);
+  auto k = jit.compileModule(kDw3x3);
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  const std::string &src = k->configSources().at(0);
+  EXPECT_NE(src.find("default (tuning database not used"), std::string::npos)
+      << src;
+  EXPECT_NE(src.find("malformed"), std::string::npos) << src;
+}
+
 //===--------------------------------------------------------------------===//
 // Resume after a killed run
 //===--------------------------------------------------------------------===//
