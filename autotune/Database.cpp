@@ -185,15 +185,21 @@ std::string sqliteUri(const std::string &path) {
   return out;
 }
 
-/// The first read of a freshly opened connection: the application id.
-/// SQLITE_ROW with `appId` set, or the failure's code.
-int readApplicationId(sqlite3 *db, int &appId, std::string &error) {
-  Stmt s(db, "PRAGMA application_id");
+/// The first read of a freshly opened connection: the application id and
+/// the number of schema objects, in one snapshot (another tuner may be
+/// creating the schema meanwhile). SQLITE_ROW with both set, or the
+/// failure's code.
+int readApplicationId(sqlite3 *db, int &appId, int &objects,
+                      std::string &error) {
+  Stmt s(db, "SELECT (SELECT application_id FROM pragma_application_id), "
+             "(SELECT count(*) FROM sqlite_master)");
   int rc = s.step();
-  if (rc == SQLITE_ROW)
+  if (rc == SQLITE_ROW) {
     appId = sqlite3_column_int(s.s, 0);
-  else
+    objects = sqlite3_column_int(s.s, 1);
+  } else {
     error = s.error.empty() ? sqlite3_errmsg(db) : s.error;
+  }
   return rc;
 }
 } // namespace
@@ -293,16 +299,9 @@ SqliteDatabase::open(const std::string &path, bool createDirectories) {
   int appId = 0, tables = 0;
   {
     std::string why;
-    int r = readApplicationId(raw, appId, why);
+    int r = readApplicationId(raw, appId, tables, why);
     if (r != SQLITE_ROW)
       return fail(whyUnreadable(r, why, path));
-  }
-  {
-    Stmt s(raw, "SELECT count(*) FROM sqlite_master");
-    int r = s.step();
-    if (r != SQLITE_ROW)
-      return fail(whyUnreadable(r, s.error, path));
-    tables = sqlite3_column_int(s.s, 0);
   }
   if (tables > 0 && appId != kApplicationId)
     return fail("an SQLite database with another schema (not a kjit tuning "
@@ -397,7 +396,7 @@ SqliteDatabase::openReadOnly(const std::string &path) {
   // file; where it cannot be created (a read-only directory), the file is
   // read as immutable (no -wal, no locks: nobody can write there either).
   std::unique_ptr<SqliteDatabase> db;
-  int appId = 0;
+  int appId = 0, objects = 0;
   for (const char *mode : {"?mode=ro", "?mode=ro&immutable=1"}) {
     sqlite3 *raw = nullptr;
     int rc = sqlite3_open_v2((sqliteUri(path) + mode).c_str(), &raw,
@@ -409,7 +408,7 @@ SqliteDatabase::openReadOnly(const std::string &path) {
       return fail(raw ? sqlite3_errmsg(raw) : "cannot open");
     sqlite3_busy_timeout(raw, 5000);
     std::string why;
-    rc = readApplicationId(raw, appId, why);
+    rc = readApplicationId(raw, appId, objects, why);
     if (rc == SQLITE_ROW)
       break;
     int code = rc & 0xff;
@@ -655,16 +654,19 @@ std::string runKey(const std::string &workloadKey, const std::string &target,
 }
 
 llvm::json::Object toJson(const Record &r, bool tuned) {
-  llvm::json::Object o{
-      {"workload_key", r.workloadKey}, {"workload_text", r.workloadText},
-      {"op_name", r.opName},           {"target_key", r.targetKey},
-      {"compiler_key", r.compilerKey}, {"config", r.config},
-      {"median_s", r.result.medianSeconds},
-      {"spread_s", r.result.spreadSeconds},
-      {"repeats", r.result.repeats},
-      {"status", statusName(r.result.status)},
-      {"message", r.result.message},   {"timestamp", r.timestamp},
-      {"source", r.source}};
+  llvm::json::Object o{{"workload_key", r.workloadKey},
+                       {"workload_text", r.workloadText},
+                       {"op_name", r.opName},
+                       {"target_key", r.targetKey},
+                       {"compiler_key", r.compilerKey},
+                       {"config", r.config},
+                       {"median_s", r.result.medianSeconds},
+                       {"spread_s", r.result.spreadSeconds},
+                       {"repeats", r.result.repeats},
+                       {"status", statusName(r.result.status)},
+                       {"message", r.result.message},
+                       {"timestamp", r.timestamp},
+                       {"source", r.source}};
   if (tuned)
     o["tuned"] = true;
   return o;
@@ -691,8 +693,8 @@ llvm::Error SqliteDatabase::exportJsonLines(const std::string &path) {
     return inputError("cannot write '" + path + "': " + ec.message());
   for (const Record &r : *records)
     os << llvm::json::Value(toJson(
-              r, tuned.count(runKey(r.workloadKey, r.targetKey,
-                                    r.compilerKey))))
+              r,
+              tuned.count(runKey(r.workloadKey, r.targetKey, r.compilerKey))))
        << "\n";
   // A write error (a full disk) is only known at the flush; left unchecked,
   // the stream's destructor would make it a fatal error.
@@ -722,8 +724,8 @@ public:
       return mlir::success();
     });
     size_t read = 0;
-    mlir::Attribute a = mlir::parseAttribute(text, ctx_.get(), mlir::Type(),
-                                             &read);
+    mlir::Attribute a =
+        mlir::parseAttribute(text, ctx_.get(), mlir::Type(), &read);
     if (a && llvm::isa<mlir::kjit::ConfigAttr>(a) && read == text.size())
       return "";
     return "'" + text + "' is not a #kjit.config attribute" +
@@ -778,9 +780,12 @@ llvm::Expected<Record> parseRecord(const llvm::json::Object &o, bool &tuned,
   };
   std::string status;
   const std::pair<const char *, std::string *> required[] = {
-      {"workload_key", &r.workloadKey}, {"workload_text", &r.workloadText},
-      {"op_name", &r.opName},           {"target_key", &r.targetKey},
-      {"compiler_key", &r.compilerKey}, {"config", &r.config},
+      {"workload_key", &r.workloadKey},
+      {"workload_text", &r.workloadText},
+      {"op_name", &r.opName},
+      {"target_key", &r.targetKey},
+      {"compiler_key", &r.compilerKey},
+      {"config", &r.config},
       {"status", &status}};
   for (auto [k, out] : required)
     if (auto e = str(k, *out, true))
@@ -828,8 +833,8 @@ llvm::Expected<uint64_t>
 SqliteDatabase::importJsonLines(const std::string &path) {
   auto buf = llvm::MemoryBuffer::getFile(path);
   if (!buf)
-    return inputError("cannot read '" + path + "': " +
-                      buf.getError().message());
+    return inputError("cannot read '" + path +
+                      "': " + buf.getError().message());
   llvm::StringRef text = (*buf)->getBuffer();
   // Every line is checked before anything is written.
   std::vector<std::pair<Record, bool>> recs; // and whether its run finished
@@ -851,11 +856,10 @@ SqliteDatabase::importJsonLines(const std::string &path) {
     if (!o)
       return at("not a JSON object");
     bool tuned = false;
-    auto r = parseRecord(*o, tuned, configs,
-                         [&](const char *field, const llvm::Twine &why) {
-                           return at("field \"" + llvm::Twine(field) +
-                                     "\": " + why);
-                         });
+    auto r = parseRecord(
+        *o, tuned, configs, [&](const char *field, const llvm::Twine &why) {
+          return at("field \"" + llvm::Twine(field) + "\": " + why);
+        });
     if (!r)
       return r.takeError();
     recs.push_back({std::move(*r), tuned});

@@ -39,8 +39,7 @@ struct Record {
 class DatabaseError : public llvm::ErrorInfo<DatabaseError> {
 public:
   static char ID;
-  explicit DatabaseError(std::string message)
-      : message_(std::move(message)) {}
+  explicit DatabaseError(std::string message) : message_(std::move(message)) {}
   void log(llvm::raw_ostream &os) const override;
   std::error_code convertToErrorCode() const override {
     return llvm::inconvertibleErrorCode();
@@ -92,9 +91,9 @@ public:
   bestPerWorkload(const std::string &opName, const std::string &targetKey,
                   const std::string &compilerKey);
   /// Every record for these keys (any status), oldest first.
-  llvm::Expected<std::vector<Record>>
-  records(const std::string &workloadKey, const std::string &targetKey,
-          const std::string &compilerKey);
+  llvm::Expected<std::vector<Record>> records(const std::string &workloadKey,
+                                              const std::string &targetKey,
+                                              const std::string &compilerKey);
   /// Successful records of this workload measured for another target or
   /// compiler (best first): never served as current, but they may seed a
   /// search.

@@ -139,8 +139,9 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
         res.bestConfig = c.configText;
       }
     }
-    res.trace.push_back(res.bestSeconds ? *res.bestSeconds
-                                        : std::numeric_limits<double>::quiet_NaN());
+    res.trace.push_back(res.bestSeconds
+                            ? *res.bestSeconds
+                            : std::numeric_limits<double>::quiet_NaN());
     strategy->observe(c, m);
   };
   // Why a measurement could not be recorded ("" while every one was).
@@ -178,8 +179,7 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
   auto recordFailure = [&]() -> llvm::Error {
     return llvm::make_error<DatabaseError>(
         recordError + "; tuning of " + workload.opName + " " +
-        workload.key.substr(0, 16) + " stopped after " +
-        std::to_string(index) +
+        workload.key.substr(0, 16) + " stopped after " + std::to_string(index) +
         " recorded measurement(s) (they are kept; the next run resumes it)");
   };
   for (const Record &r : earlier) {

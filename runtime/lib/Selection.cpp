@@ -64,7 +64,8 @@ llvm::Expected<TuningTarget> kjit::runtime::cudaTuningTarget(int ordinal) {
 }
 
 TuningSelector::TuningSelector(std::string path, size_t memoCapacity)
-    : path_(std::move(path)), memoCapacity_(std::max<size_t>(1, memoCapacity)) {}
+    : path_(std::move(path)), memoCapacity_(std::max<size_t>(memoCapacity, 1)) {
+}
 TuningSelector::~TuningSelector() = default;
 
 bool TuningSelector::inCacheDirectory(const std::string &tuningDb) {

@@ -152,8 +152,7 @@ TEST_F(FakeDriverTuning, OnlineTuningMeasuresOnTheDevice) {
   auto recs = (*db)->records(ws->front().key, gpuKey, kjit::compilerKey());
   ASSERT_TRUE(bool(recs)) << llvm::toString(recs.takeError());
   ASSERT_GE(recs->size(), 2u);
-  auto found =
-      (*db)->bestRecord(ws->front().key, gpuKey, kjit::compilerKey());
+  auto found = (*db)->bestRecord(ws->front().key, gpuKey, kjit::compilerKey());
   ASSERT_TRUE(bool(found)) << llvm::toString(found.takeError());
   ASSERT_TRUE(found->has_value());
   const Record *best = &**found;

@@ -636,8 +636,7 @@ int main(int argc, char **argv) {
                    << "\n";
       return 1;
     }
-    llvm::outs() << "exported " << *n << " records to " << exportPath
-                 << "\n";
+    llvm::outs() << "exported " << *n << " records to " << exportPath << "\n";
   }
   if (interrupted) {
     llvm::outs() << "interrupted: every measurement so far is saved"

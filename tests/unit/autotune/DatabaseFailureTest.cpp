@@ -23,6 +23,7 @@
 
 #include <fstream>
 #include <functional>
+#include <thread>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -200,6 +201,25 @@ TEST(DatabaseFailure, AReadOnlyFileIsRefusedBeforeAnythingIsMeasured) {
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   // Reading it is fine.
   EXPECT_TRUE((bool)SqliteDatabase::openReadOnly(path));
+}
+
+// Two tuners opening one new file: the second may look while the first
+// creates the schema, and must not take the half-seen file for another
+// application's.
+TEST(DatabaseFailure, TwoOpensOfOneNewFileBothSucceed) {
+  for (int i = 0; i < 100; ++i) {
+    std::string path = tempPath("race.sqlite");
+    std::string errors[2];
+    auto openIt = [&](int k) {
+      auto db = SqliteDatabase::open(path);
+      if (!db)
+        errors[k] = errorText(db.takeError());
+    };
+    std::thread a(openIt, 0), b(openIt, 1);
+    a.join();
+    b.join();
+    ASSERT_EQ(errors[0] + errors[1], "") << "attempt " << i;
+  }
 }
 
 //===--------------------------------------------------------------------===//

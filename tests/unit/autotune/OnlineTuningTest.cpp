@@ -8,10 +8,10 @@
 // inputs); no budget means no tuning; malformed settings are clear errors.
 //
 //===----------------------------------------------------------------------===//
+#include "ExpectedValue.h"
 #include "autotune/Database.h"
 #include "autotune/Workload.h"
 #include "kjit/kjit.h"
-#include "ExpectedValue.h"
 #include "tests/integration/TestSupport.h"
 #include "tests/reference/Reference.h"
 
@@ -23,8 +23,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace kjit;
@@ -228,8 +228,8 @@ TEST_F(OnlineTuningTest, TheDefaultDatabaseDirectoryIsCreated) {
   ASSERT_EQ(stat(cache.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   db->reset();
-  for (const char *f : {"/tuning.sqlite-wal", "/tuning.sqlite-shm",
-                        "/tuning.sqlite", ""})
+  for (const char *f :
+       {"/tuning.sqlite-wal", "/tuning.sqlite-shm", "/tuning.sqlite", ""})
     std::remove((cache + f).c_str());
   rmdir((dir + "/fresh").c_str());
 }

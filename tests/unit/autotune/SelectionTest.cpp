@@ -20,12 +20,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <random>
-#include <vector>
-#include <fstream>
-#include <string>
 #include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 using namespace kjit;
 using namespace kjit::autotune;
