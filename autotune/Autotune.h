@@ -15,6 +15,7 @@
 #define KJIT_AUTOTUNE_AUTOTUNE_H
 
 #include "dialects/kjit/IR/Tuning.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <optional>
@@ -115,14 +116,18 @@ public:
 class TuningDatabase {
 public:
   virtual ~TuningDatabase() = default;
-  virtual bool record(const Workload &workload, const std::string &targetKey,
-                      const std::string &compilerKey,
-                      const Candidate &candidate,
-                      const Measurement &result) = 0;
-  /// The best successful candidate recorded for exactly these keys.
-  virtual std::optional<Candidate> best(const Workload &workload,
-                                        const std::string &targetKey,
-                                        const std::string &compilerKey) = 0;
+  /// False when the measurement could not be stored (it is then lost:
+  /// callers must stop, not go on measuring).
+  [[nodiscard]] virtual bool record(const Workload &workload,
+                                    const std::string &targetKey,
+                                    const std::string &compilerKey,
+                                    const Candidate &candidate,
+                                    const Measurement &result) = 0;
+  /// The best successful candidate recorded for exactly these keys; an
+  /// error when the database cannot be read (never "none").
+  virtual llvm::Expected<std::optional<Candidate>>
+  best(const Workload &workload, const std::string &targetKey,
+       const std::string &compilerKey) = 0;
 };
 
 } // namespace kjit::autotune

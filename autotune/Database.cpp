@@ -1,37 +1,74 @@
 //===- Database.cpp - the SQLite tuning database -------------------------===//
 #include "autotune/Database.h"
 
+#include "dialects/kjit/IR/KjitDialect.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 using namespace kjit::autotune;
 
+char DatabaseError::ID = 0;
+
+void DatabaseError::log(llvm::raw_ostream &os) const { os << message_; }
+
 namespace {
-llvm::Error makeError(const llvm::Twine &msg) {
+/// Bad input (an import line): not the database's failure.
+llvm::Error inputError(const llvm::Twine &msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+llvm::Error dbError(const llvm::Twine &msg) {
+  return llvm::make_error<DatabaseError>(msg.str());
 }
 
 /// 'kjit' in ASCII: marks the file as ours (PRAGMA application_id).
 constexpr int kApplicationId = 0x6b6a6974;
 
-/// A prepared statement, finalized on scope exit.
+/// A prepared statement, finalized on scope exit. One that failed to
+/// prepare reports that failure at its first step.
 struct Stmt {
+  sqlite3 *db;
   sqlite3_stmt *s = nullptr;
-  Stmt(sqlite3 *db, const char *sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
+  int prepareRc;
+  std::string error; ///< SQLite's message for a failed step
+  Stmt(sqlite3 *db, const std::string &sql) : db(db) {
+    prepareRc = sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    if (prepareRc != SQLITE_OK) {
+      error = sqlite3_errmsg(db);
+      sqlite3_finalize(s);
       s = nullptr;
+    }
   }
   ~Stmt() { sqlite3_finalize(s); }
+  Stmt(const Stmt &) = delete;
+  Stmt &operator=(const Stmt &) = delete;
   explicit operator bool() const { return s; }
   void text(int i, const std::string &v) {
     sqlite3_bind_text(s, i, v.data(), (int)v.size(), SQLITE_TRANSIENT);
+  }
+  /// SQLITE_ROW, SQLITE_DONE, or an error code (the message in `error`).
+  int step() {
+    if (!s)
+      return prepareRc;
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      error = sqlite3_errmsg(db);
+    return rc;
   }
   std::string col(int i) {
     const unsigned char *t = sqlite3_column_text(s, i);
@@ -44,7 +81,7 @@ llvm::Error exec(sqlite3 *db, const char *sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string m = err ? err : sqlite3_errmsg(db);
     sqlite3_free(err);
-    return makeError(m);
+    return dbError(m);
   }
   return llvm::Error::success();
 }
@@ -82,10 +119,89 @@ CREATE INDEX measurements_workload
   ON measurements(workload_key, status, median_s);
 UPDATE kjit_schema_version SET version = 2;
 )sql",
+    // v3: the tuning runs that finished, so that resume tells a tuned
+    // workload from one whose run was killed. An older file cannot tell
+    // them apart: its workloads with a successful record count as tuned, as
+    // they did (--resume=false retunes one).
+    R"sql(
+CREATE TABLE tuned_workloads(
+  workload_key TEXT NOT NULL,
+  target_key TEXT NOT NULL,
+  compiler_key TEXT NOT NULL,
+  finished INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  PRIMARY KEY(workload_key, target_key, compiler_key));
+INSERT INTO tuned_workloads(workload_key, target_key, compiler_key, finished,
+                            source)
+  SELECT workload_key, target_key, compiler_key, max(timestamp), 'migration'
+  FROM measurements WHERE status = 'ok'
+  GROUP BY workload_key, target_key, compiler_key;
+UPDATE kjit_schema_version SET version = 3;
+)sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) + 1 ==
                   kjit::autotune::SqliteDatabase::kSchemaVersion,
               "one migration per schema version after the first");
+
+/// The directory SQLite creates a database's -wal and -shm files in.
+std::string directoryOf(const std::string &path) {
+  llvm::SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  return dir.empty() ? "." : dir.str().str();
+}
+
+/// Why the first read of an opened file failed, in words a user can act
+/// on (SQLite's "unable to open database file" at a read is its -shm or
+/// -wal file, not the database).
+std::string whyUnreadable(int rc, const std::string &msg,
+                          const std::string &path) {
+  switch (rc & 0xff) {
+  case SQLITE_NOTADB:
+    return "not a kjit tuning database (" + msg + ")";
+  case SQLITE_CORRUPT:
+    return "the file is corrupt (" + msg +
+           "); move it away or restore it from an export";
+  case SQLITE_CANTOPEN:
+    return "cannot open its -wal and -shm files (" + msg +
+           "): SQLite creates them beside the database, so directory '" +
+           directoryOf(path) + "' must be writable";
+  default:
+    return msg;
+  }
+}
+
+/// `path` as an SQLite URI filename (the caller appends "?...").
+std::string sqliteUri(const std::string &path) {
+  std::string out = llvm::sys::path::is_absolute(path) ? "file://" : "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char buf[4];
+      snprintf(buf, sizeof buf, "%%%02X", (unsigned char)c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// The first read of a freshly opened connection: the application id and
+/// the number of schema objects, in one snapshot (another tuner may be
+/// creating the schema meanwhile). SQLITE_ROW with both set, or the
+/// failure's code.
+int readApplicationId(sqlite3 *db, int &appId, int &objects,
+                      std::string &error) {
+  Stmt s(db, "SELECT (SELECT application_id FROM pragma_application_id), "
+             "(SELECT count(*) FROM sqlite_master)");
+  int rc = s.step();
+  if (rc == SQLITE_ROW) {
+    appId = sqlite3_column_int(s.s, 0);
+    objects = sqlite3_column_int(s.s, 1);
+  } else {
+    error = s.error.empty() ? sqlite3_errmsg(db) : s.error;
+  }
+  return rc;
+}
 } // namespace
 
 const char *kjit::autotune::statusName(Measurement::Status s) {
@@ -112,6 +228,10 @@ kjit::autotune::parseStatus(const std::string &n) {
 std::string SqliteDatabase::defaultPath() {
   if (const char *p = getenv("KJIT_TUNING_DB"); p && *p)
     return p;
+  return cacheDirectoryPath();
+}
+
+std::string SqliteDatabase::cacheDirectoryPath() {
   std::string dir;
   if (const char *d = getenv("KJIT_CACHE_DIR"); d && *d)
     dir = d;
@@ -126,38 +246,62 @@ SqliteDatabase::SqliteDatabase(sqlite3 *db, std::string path)
     : db_(db), path_(std::move(path)) {}
 SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
 
+llvm::Error SqliteDatabase::failure(const llvm::Twine &what) {
+  return dbError("tuning database '" + path_ + "': " + what);
+}
+
 llvm::Expected<std::unique_ptr<SqliteDatabase>>
-SqliteDatabase::open(const std::string &path) {
+SqliteDatabase::open(const std::string &path, bool createDirectories) {
   if (path.empty())
-    return makeError("no tuning database path (pass --db or set "
-                     "KJIT_TUNING_DB)");
+    return inputError("no tuning database path (pass --db or set "
+                      "KJIT_TUNING_DB)");
+  auto fail = [&](const llvm::Twine &why) {
+    return dbError("tuning database '" + path + "': " + why);
+  };
+  // SQLite's own error for a missing directory is "unable to open database
+  // file"; name the directory (or create the cache directory's).
+  std::string dir = directoryOf(path);
+  if (!llvm::sys::fs::is_directory(dir)) {
+    if (llvm::sys::fs::exists(dir))
+      return fail("'" + dir + "' is not a directory");
+    if (!createDirectories)
+      return fail("directory '" + dir +
+                  "' does not exist (create it, or choose another path)");
+    if (std::error_code ec = llvm::sys::fs::create_directories(
+            dir, /*IgnoreExisting=*/true, llvm::sys::fs::owner_all))
+      return fail("cannot create directory '" + dir + "': " + ec.message());
+  }
   sqlite3 *raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                SQLITE_OPEN_FULLMUTEX,
                            nullptr);
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, path));
-  auto fail = [&](const llvm::Twine &why) {
-    return makeError("tuning database '" + path + "': " + why);
-  };
   if (rc != SQLITE_OK)
     return fail(raw ? sqlite3_errmsg(raw) : "cannot open");
   sqlite3_busy_timeout(raw, 30000);
+  if (const char *sql = getenv("KJIT_TUNING_DB_TEST_SQL"); sql && *sql)
+    if (auto e = exec(raw, sql))
+      return fail("KJIT_TUNING_DB_TEST_SQL: " + llvm::toString(std::move(e)));
+  // SQLite opens a file it may not write read-only, silently: every record
+  // would then fail. Say so before anything is measured.
+  bool queryOnly = false;
+  {
+    Stmt s(raw, "PRAGMA query_only");
+    if (s.step() == SQLITE_ROW)
+      queryOnly = sqlite3_column_int(s.s, 0) != 0;
+  }
+  if (sqlite3_db_readonly(raw, "main") == 1 || queryOnly)
+    return fail("the file can only be opened read-only (no write "
+                "permission, or a read-only file system), so no measurement "
+                "could be recorded; make it writable or choose another path");
   // The first read: a file that is not SQLite fails here.
   int appId = 0, tables = 0;
   {
-    Stmt s(raw, "PRAGMA application_id");
-    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
-      return fail(llvm::Twine("not a kjit tuning database (") +
-                  sqlite3_errmsg(raw) + ")");
-    appId = sqlite3_column_int(s.s, 0);
-  }
-  {
-    Stmt s(raw, "SELECT count(*) FROM sqlite_master");
-    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
-      return fail(llvm::Twine("not a kjit tuning database (") +
-                  sqlite3_errmsg(raw) + ")");
-    tables = sqlite3_column_int(s.s, 0);
+    std::string why;
+    int r = readApplicationId(raw, appId, tables, why);
+    if (r != SQLITE_ROW)
+      return fail(whyUnreadable(r, why, path));
   }
   if (tables > 0 && appId != kApplicationId)
     return fail("an SQLite database with another schema (not a kjit tuning "
@@ -166,10 +310,10 @@ SqliteDatabase::open(const std::string &path) {
   {
     Stmt s(raw, "PRAGMA quick_check");
     std::string verdict;
-    if (s && sqlite3_step(s.s) == SQLITE_ROW)
+    if (s.step() == SQLITE_ROW)
       verdict = s.col(0);
     else
-      verdict = sqlite3_errmsg(raw);
+      verdict = s.error;
     if (verdict != "ok")
       return fail("the file is corrupt (" + verdict +
                   "); move it away or restore it from an export");
@@ -193,48 +337,50 @@ SqliteDatabase::open(const std::string &path) {
   // Create the schema once, under a write lock (two tuners may race here).
   if (auto e = exec(raw, "BEGIN IMMEDIATE"))
     return fail(llvm::toString(std::move(e)));
+  auto rollback = [&](const llvm::Twine &why) {
+    (void)exec(raw, "ROLLBACK");
+    return fail(why);
+  };
   int version = 0;
   {
+    // No such table (prepare fails): a new file, version 0.
     Stmt s(raw, "SELECT max(version) FROM kjit_schema_version");
-    if (s && sqlite3_step(s.s) == SQLITE_ROW)
-      version = sqlite3_column_int(s.s, 0);
+    if (s) {
+      int r = s.step();
+      if (r == SQLITE_ROW)
+        version = sqlite3_column_int(s.s, 0);
+      else
+        return rollback(s.error);
+    }
   }
   if (version == 0) {
     Stmt s(raw, "SELECT count(*) FROM sqlite_master");
-    int n = (s && sqlite3_step(s.s) == SQLITE_ROW)
-                ? sqlite3_column_int(s.s, 0) : -1;
-    if (n != 0) {
-      (void)exec(raw, "ROLLBACK");
-      return fail("an SQLite database with another schema (not a kjit "
-                  "tuning database); refusing to touch it");
-    }
+    if (s.step() != SQLITE_ROW)
+      return rollback(s.error);
+    if (sqlite3_column_int(s.s, 0) != 0)
+      return rollback("an SQLite database with another schema (not a kjit "
+                      "tuning database); refusing to touch it");
     std::string sql = kSchemaV1;
     sql += "PRAGMA application_id=" + std::to_string(kApplicationId) + ";";
-    if (auto e = exec(raw, sql.c_str())) {
-      (void)exec(raw, "ROLLBACK");
-      return fail("cannot create the schema: " +
-                  llvm::toString(std::move(e)));
-    }
+    if (auto e = exec(raw, sql.c_str()))
+      return rollback("cannot create the schema: " +
+                      llvm::toString(std::move(e)));
     version = 1;
   }
-  if (version > kSchemaVersion) {
-    (void)exec(raw, "ROLLBACK");
-    return fail("schema version " + llvm::Twine(version) +
-                " is newer than this kjit understands (" +
-                llvm::Twine(kSchemaVersion) + ")");
-  }
+  if (version > kSchemaVersion)
+    return rollback("schema version " + llvm::Twine(version) +
+                    " is newer than this kjit understands (" +
+                    llvm::Twine(kSchemaVersion) + ")");
   // Older versions migrate step by step, in this transaction: a failure
   // (or a killed process) leaves the file at its old version.
   for (; version < kSchemaVersion; ++version) {
-    if (auto e = exec(raw, kMigrations[version - 1])) {
-      (void)exec(raw, "ROLLBACK");
-      return fail("cannot migrate schema version " + llvm::Twine(version) +
-                  " to " + llvm::Twine(version + 1) + ": " +
-                  llvm::toString(std::move(e)));
-    }
+    if (auto e = exec(raw, kMigrations[version - 1]))
+      return rollback("cannot migrate schema version " + llvm::Twine(version) +
+                      " to " + llvm::Twine(version + 1) + ": " +
+                      llvm::toString(std::move(e)));
   }
   if (auto e = exec(raw, "COMMIT"))
-    return fail(llvm::toString(std::move(e)));
+    return rollback(llvm::toString(std::move(e)));
   db->version_ = version;
   return db;
 }
@@ -242,34 +388,44 @@ SqliteDatabase::open(const std::string &path) {
 llvm::Expected<std::unique_ptr<SqliteDatabase>>
 SqliteDatabase::openReadOnly(const std::string &path) {
   auto fail = [&](const llvm::Twine &why) {
-    return makeError("tuning database '" + path + "': " + why);
+    return dbError("tuning database '" + path + "': " + why);
   };
   if (path.empty())
-    return makeError("no tuning database path");
-  sqlite3 *raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
-  std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, path));
-  if (rc != SQLITE_OK)
-    return fail(raw ? sqlite3_errmsg(raw) : "cannot open");
-  sqlite3_busy_timeout(raw, 5000);
-  int appId = 0;
-  {
-    Stmt s(raw, "PRAGMA application_id");
-    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
-      return fail(llvm::Twine("not a kjit tuning database (") +
-                  sqlite3_errmsg(raw) + ")");
-    appId = sqlite3_column_int(s.s, 0);
+    return inputError("no tuning database path");
+  // mode=ro: never created or written. Reading a WAL file needs its -shm
+  // file; where it cannot be created (a read-only directory), the file is
+  // read as immutable (no -wal, no locks: nobody can write there either).
+  std::unique_ptr<SqliteDatabase> db;
+  int appId = 0, objects = 0;
+  for (const char *mode : {"?mode=ro", "?mode=ro&immutable=1"}) {
+    sqlite3 *raw = nullptr;
+    int rc = sqlite3_open_v2((sqliteUri(path) + mode).c_str(), &raw,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                                 SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    db.reset(new SqliteDatabase(raw, path));
+    if (rc != SQLITE_OK)
+      return fail(raw ? sqlite3_errmsg(raw) : "cannot open");
+    sqlite3_busy_timeout(raw, 5000);
+    std::string why;
+    rc = readApplicationId(raw, appId, objects, why);
+    if (rc == SQLITE_ROW)
+      break;
+    int code = rc & 0xff;
+    if (llvm::StringRef(mode).contains("immutable") ||
+        (code != SQLITE_CANTOPEN && code != SQLITE_READONLY))
+      return fail(whyUnreadable(rc, why, path));
   }
+  sqlite3 *raw = db->db_;
   if (appId != kApplicationId)
     return fail("not a kjit tuning database (another application id)");
   int version = 0;
   {
     Stmt s(raw, "SELECT max(version) FROM kjit_schema_version");
-    if (!s || sqlite3_step(s.s) != SQLITE_ROW)
-      return fail(llvm::Twine("not a kjit tuning database (") +
-                  sqlite3_errmsg(raw) + ")");
+    int rc = s.step();
+    if (rc != SQLITE_ROW)
+      return fail(s ? whyUnreadable(rc, s.error, path)
+                    : "not a kjit tuning database (" + s.error + ")");
     version = sqlite3_column_int(s.s, 0);
   }
   // Older schemas are read as they are (read-only: never migrated here).
@@ -287,7 +443,7 @@ llvm::Error SqliteDatabase::insert(const Record &r) {
               " status, message, timestamp, source)"
               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s)
-    return makeError(sqlite3_errmsg(db_));
+    return failure("cannot record: " + s.error);
   s.text(1, r.workloadKey);
   s.text(2, r.workloadText);
   s.text(3, r.opName);
@@ -301,9 +457,15 @@ llvm::Error SqliteDatabase::insert(const Record &r) {
   s.text(11, r.result.message);
   sqlite3_bind_int64(s.s, 12, r.timestamp);
   s.text(13, r.source);
-  if (sqlite3_step(s.s) != SQLITE_DONE)
-    return makeError(sqlite3_errmsg(db_));
+  if (s.step() != SQLITE_DONE)
+    return failure("cannot record: " + s.error);
   return llvm::Error::success();
+}
+
+static int64_t now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 bool SqliteDatabase::record(const Workload &w, const std::string &targetKey,
@@ -318,9 +480,7 @@ bool SqliteDatabase::record(const Workload &w, const std::string &targetKey,
   r.config = c.configText;
   r.result = m;
   r.source = source_;
-  r.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  r.timestamp = now();
   if (auto e = insert(r)) {
     lastError_ = llvm::toString(std::move(e));
     return false;
@@ -328,7 +488,7 @@ bool SqliteDatabase::record(const Workload &w, const std::string &targetKey,
   return true;
 }
 
-std::vector<Record>
+llvm::Expected<std::vector<Record>>
 SqliteDatabase::query(const std::string &where,
                       const std::vector<std::string> &args,
                       const std::string &tail) {
@@ -340,13 +500,12 @@ SqliteDatabase::query(const std::string &where,
   if (!where.empty())
     sql += " WHERE " + where;
   sql += " " + tail;
-  Stmt s(db_, sql.c_str());
+  Stmt s(db_, sql);
   std::vector<Record> out;
-  if (!s)
-    return out;
-  for (size_t i = 0; i < args.size(); ++i)
+  for (size_t i = 0; s && i < args.size(); ++i)
     s.text((int)i + 1, args[i]);
-  while (sqlite3_step(s.s) == SQLITE_ROW) {
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
     Record r;
     r.workloadKey = s.col(0);
     r.workloadText = s.col(1);
@@ -364,10 +523,12 @@ SqliteDatabase::query(const std::string &where,
     r.source = s.col(12);
     out.push_back(std::move(r));
   }
+  if (rc != SQLITE_DONE)
+    return failure("cannot read records: " + s.error);
   return out;
 }
 
-std::optional<Record>
+llvm::Expected<std::optional<Record>>
 SqliteDatabase::bestRecord(const std::string &workloadKey,
                            const std::string &targetKey,
                            const std::string &compilerKey) {
@@ -375,21 +536,25 @@ SqliteDatabase::bestRecord(const std::string &workloadKey,
                   "?3 AND status = 'ok'",
                   {workloadKey, targetKey, compilerKey},
                   "ORDER BY median_s ASC, id ASC LIMIT 1");
-  if (rs.empty())
+  if (!rs)
+    return rs.takeError();
+  if (rs->empty())
     return std::nullopt;
-  return rs.front();
+  return std::move(rs->front());
 }
 
-std::optional<Candidate> SqliteDatabase::best(const Workload &w,
-                                              const std::string &targetKey,
-                                              const std::string &compilerKey) {
+llvm::Expected<std::optional<Candidate>>
+SqliteDatabase::best(const Workload &w, const std::string &targetKey,
+                     const std::string &compilerKey) {
   auto r = bestRecord(w.key, targetKey, compilerKey);
   if (!r)
+    return r.takeError();
+  if (!*r)
     return std::nullopt;
-  return Candidate{r->config};
+  return Candidate{(*r)->config};
 }
 
-std::vector<Record>
+llvm::Expected<std::vector<Record>>
 SqliteDatabase::bestPerWorkload(const std::string &opName,
                                 const std::string &targetKey,
                                 const std::string &compilerKey) {
@@ -397,14 +562,16 @@ SqliteDatabase::bestPerWorkload(const std::string &opName,
                   "AND status = 'ok'",
                   {opName, targetKey, compilerKey},
                   "ORDER BY workload_key ASC, median_s ASC, id ASC");
+  if (!rs)
+    return rs.takeError();
   std::vector<Record> out;
-  for (Record &r : rs)
+  for (Record &r : *rs)
     if (out.empty() || out.back().workloadKey != r.workloadKey)
       out.push_back(std::move(r));
   return out;
 }
 
-std::vector<Record>
+llvm::Expected<std::vector<Record>>
 SqliteDatabase::foreignRecords(const std::string &workloadKey,
                                const std::string &targetKey,
                                const std::string &compilerKey) {
@@ -414,61 +581,264 @@ SqliteDatabase::foreignRecords(const std::string &workloadKey,
                "ORDER BY median_s ASC, id ASC");
 }
 
+llvm::Expected<bool> SqliteDatabase::isTuned(const std::string &workloadKey,
+                                             const std::string &targetKey,
+                                             const std::string &compilerKey) {
+  if (version_ < 3) {
+    auto best = bestRecord(workloadKey, targetKey, compilerKey);
+    if (!best)
+      return best.takeError();
+    return best->has_value();
+  }
+  Stmt s(db_, "SELECT count(*) FROM tuned_workloads WHERE workload_key = ?1 "
+              "AND target_key = ?2 AND compiler_key = ?3");
+  if (s) {
+    s.text(1, workloadKey);
+    s.text(2, targetKey);
+    s.text(3, compilerKey);
+  }
+  if (s.step() != SQLITE_ROW)
+    return failure("cannot read which workloads are tuned: " + s.error);
+  return sqlite3_column_int(s.s, 0) > 0;
+}
+
+llvm::Error SqliteDatabase::markTuned(const std::string &workloadKey,
+                                      const std::string &targetKey,
+                                      const std::string &compilerKey) {
+  Stmt s(db_, "INSERT OR REPLACE INTO tuned_workloads(workload_key, "
+              "target_key, compiler_key, finished, source) VALUES "
+              "(?1, ?2, ?3, ?4, ?5)");
+  if (s) {
+    s.text(1, workloadKey);
+    s.text(2, targetKey);
+    s.text(3, compilerKey);
+    sqlite3_bind_int64(s.s, 4, now());
+    s.text(5, source_);
+  }
+  if (s.step() != SQLITE_DONE)
+    return failure("cannot record that the tuning run finished: " + s.error);
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::string> SqliteDatabase::integrityCheck() {
   Stmt s(db_, "PRAGMA integrity_check");
-  if (!s)
-    return makeError(sqlite3_errmsg(db_));
   std::string out;
-  while (sqlite3_step(s.s) == SQLITE_ROW)
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
     out += (out.empty() ? "" : "\n") + s.col(0);
+  if (rc != SQLITE_DONE)
+    return failure("integrity check: " + s.error);
   return out;
 }
 
-std::vector<Record> SqliteDatabase::records(const std::string &workloadKey,
-                                            const std::string &targetKey,
-                                            const std::string &compilerKey) {
+llvm::Expected<std::vector<Record>>
+SqliteDatabase::records(const std::string &workloadKey,
+                        const std::string &targetKey,
+                        const std::string &compilerKey) {
   return query("workload_key = ?1 AND target_key = ?2 AND compiler_key = ?3",
                {workloadKey, targetKey, compilerKey}, "ORDER BY id ASC");
 }
 
-uint64_t SqliteDatabase::count() {
+llvm::Expected<uint64_t> SqliteDatabase::count() {
   Stmt s(db_, "SELECT count(*) FROM measurements");
-  if (!s || sqlite3_step(s.s) != SQLITE_ROW)
-    return 0;
+  if (s.step() != SQLITE_ROW)
+    return failure("cannot count records: " + s.error);
   return sqlite3_column_int64(s.s, 0);
 }
 
-static llvm::json::Object toJson(const Record &r) {
-  return llvm::json::Object{
-      {"workload_key", r.workloadKey}, {"workload_text", r.workloadText},
-      {"op_name", r.opName},           {"target_key", r.targetKey},
-      {"compiler_key", r.compilerKey}, {"config", r.config},
-      {"median_s", r.result.medianSeconds},
-      {"spread_s", r.result.spreadSeconds},
-      {"repeats", r.result.repeats},
-      {"status", statusName(r.result.status)},
-      {"message", r.result.message},   {"timestamp", r.timestamp},
-      {"source", r.source}};
+namespace {
+/// A finished run's keys, as one string.
+std::string runKey(const std::string &workloadKey, const std::string &target,
+                   const std::string &compiler) {
+  return workloadKey + '\n' + target + '\n' + compiler;
 }
 
+llvm::json::Object toJson(const Record &r, bool tuned) {
+  llvm::json::Object o{{"workload_key", r.workloadKey},
+                       {"workload_text", r.workloadText},
+                       {"op_name", r.opName},
+                       {"target_key", r.targetKey},
+                       {"compiler_key", r.compilerKey},
+                       {"config", r.config},
+                       {"median_s", r.result.medianSeconds},
+                       {"spread_s", r.result.spreadSeconds},
+                       {"repeats", r.result.repeats},
+                       {"status", statusName(r.result.status)},
+                       {"message", r.result.message},
+                       {"timestamp", r.timestamp},
+                       {"source", r.source}};
+  if (tuned)
+    o["tuned"] = true;
+  return o;
+}
+} // namespace
+
 llvm::Error SqliteDatabase::exportJsonLines(const std::string &path) {
+  std::set<std::string> tuned;
+  if (version_ >= 3) {
+    Stmt s(db_, "SELECT workload_key, target_key, compiler_key FROM "
+                "tuned_workloads");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      tuned.insert(runKey(s.col(0), s.col(1), s.col(2)));
+    if (rc != SQLITE_DONE)
+      return failure("cannot read which workloads are tuned: " + s.error);
+  }
+  auto records = query("", {}, "ORDER BY id ASC");
+  if (!records)
+    return records.takeError();
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
-    return makeError("cannot write '" + path + "': " + ec.message());
-  for (const Record &r : query("", {}, "ORDER BY id ASC"))
-    os << llvm::json::Value(toJson(r)) << "\n";
+    return inputError("cannot write '" + path + "': " + ec.message());
+  for (const Record &r : *records)
+    os << llvm::json::Value(toJson(
+              r,
+              tuned.count(runKey(r.workloadKey, r.targetKey, r.compilerKey))))
+       << "\n";
+  // A write error (a full disk) is only known at the flush; left unchecked,
+  // the stream's destructor would make it a fatal error.
+  os.close();
+  if (os.has_error()) {
+    ec = os.error();
+    os.clear_error();
+    return inputError("cannot write '" + path + "': " + ec.message());
+  }
   return llvm::Error::success();
 }
+
+namespace {
+/// Whether an ok record's config is a `#kjit.config<{...}>` attribute (one
+/// context for a whole import).
+class ConfigChecker {
+public:
+  std::string problem(const std::string &text) {
+    if (!ctx_) {
+      ctx_ = std::make_unique<mlir::MLIRContext>(
+          mlir::MLIRContext::Threading::DISABLED);
+      ctx_->loadDialect<mlir::kjit::KjitDialect>();
+    }
+    std::string diag;
+    mlir::ScopedDiagnosticHandler handler(ctx_.get(), [&](mlir::Diagnostic &d) {
+      diag = d.str();
+      return mlir::success();
+    });
+    size_t read = 0;
+    mlir::Attribute a =
+        mlir::parseAttribute(text, ctx_.get(), mlir::Type(), &read);
+    if (a && llvm::isa<mlir::kjit::ConfigAttr>(a) && read == text.size())
+      return "";
+    return "'" + text + "' is not a #kjit.config attribute" +
+           (diag.empty() ? "" : " (" + diag + ")");
+  }
+
+private:
+  std::unique_ptr<mlir::MLIRContext> ctx_;
+};
+
+/// One JSON-lines record, each field checked; `where(field, why)` makes the
+/// error.
+template <typename WhereFn>
+llvm::Expected<Record> parseRecord(const llvm::json::Object &o, bool &tuned,
+                                   ConfigChecker &configs,
+                                   const WhereFn &where) {
+  Record r;
+  auto str = [&](const char *k, std::string &out,
+                 bool required) -> llvm::Error {
+    const llvm::json::Value *v = o.get(k);
+    if (!v)
+      return required ? where(k, "missing") : llvm::Error::success();
+    auto s = v->getAsString();
+    if (!s)
+      return where(k, "not a string");
+    if (required && s->empty())
+      return where(k, "empty");
+    out = s->str();
+    return llvm::Error::success();
+  };
+  auto num = [&](const char *k, double &out, bool required) -> llvm::Error {
+    const llvm::json::Value *v = o.get(k);
+    if (!v)
+      return required ? where(k, "missing") : llvm::Error::success();
+    auto d = v->getAsNumber();
+    if (!d)
+      return where(k, "not a number");
+    if (!std::isfinite(*d) || *d < 0)
+      return where(k, "not a finite number >= 0");
+    out = *d;
+    return llvm::Error::success();
+  };
+  auto integer = [&](const char *k, int64_t &out) -> llvm::Error {
+    const llvm::json::Value *v = o.get(k);
+    if (!v)
+      return llvm::Error::success();
+    auto i = v->getAsInteger();
+    if (!i || *i < 0)
+      return where(k, "not an integer >= 0");
+    out = *i;
+    return llvm::Error::success();
+  };
+  std::string status;
+  const std::pair<const char *, std::string *> required[] = {
+      {"workload_key", &r.workloadKey},
+      {"workload_text", &r.workloadText},
+      {"op_name", &r.opName},
+      {"target_key", &r.targetKey},
+      {"compiler_key", &r.compilerKey},
+      {"config", &r.config},
+      {"status", &status}};
+  for (auto [k, out] : required)
+    if (auto e = str(k, *out, true))
+      return std::move(e);
+  if (auto e = str("message", r.result.message, false))
+    return std::move(e);
+  if (auto e = str("source", r.source, false))
+    return std::move(e);
+  auto st = parseStatus(status);
+  if (!st)
+    return where("status", "unknown status '" + status +
+                               "' (ok, compile-error, illegal, crash or "
+                               "timeout)");
+  r.result.status = *st;
+  bool ok = r.result.ok();
+  if (auto e = num("median_s", r.result.medianSeconds, ok))
+    return std::move(e);
+  if (auto e = num("spread_s", r.result.spreadSeconds, false))
+    return std::move(e);
+  int64_t repeats = 0;
+  if (auto e = integer("repeats", repeats))
+    return std::move(e);
+  if (repeats > std::numeric_limits<int>::max())
+    return where("repeats", "too large");
+  r.result.repeats = (int)repeats;
+  if (auto e = integer("timestamp", r.timestamp))
+    return std::move(e);
+  if (const llvm::json::Value *v = o.get("tuned")) {
+    auto b = v->getAsBoolean();
+    if (!b)
+      return where("tuned", "not a boolean");
+    tuned = *b;
+  }
+  // An ok record is served as tuned: it needs a time and a config.
+  if (ok && r.result.medianSeconds <= 0)
+    return where("median_s", "an ok record needs a time > 0");
+  if (ok)
+    if (std::string why = configs.problem(r.config); !why.empty())
+      return where("config", why);
+  return r;
+}
+} // namespace
 
 llvm::Expected<uint64_t>
 SqliteDatabase::importJsonLines(const std::string &path) {
   auto buf = llvm::MemoryBuffer::getFile(path);
   if (!buf)
-    return makeError("cannot read '" + path + "': " +
-                     buf.getError().message());
+    return inputError("cannot read '" + path +
+                      "': " + buf.getError().message());
   llvm::StringRef text = (*buf)->getBuffer();
-  std::vector<Record> recs;
+  // Every line is checked before anything is written.
+  std::vector<std::pair<Record, bool>> recs; // and whether its run finished
+  ConfigChecker configs;
   unsigned lineNo = 0;
   while (!text.empty()) {
     auto [line, rest] = text.split('\n');
@@ -476,64 +846,58 @@ SqliteDatabase::importJsonLines(const std::string &path) {
     ++lineNo;
     if (line.trim().empty())
       continue;
-    auto v = llvm::json::parse(line);
-    auto where = [&](const llvm::Twine &why) {
-      return makeError(path + ":" + llvm::Twine(lineNo) + ": " + why);
+    auto at = [&](const llvm::Twine &why) {
+      return inputError(path + ":" + llvm::Twine(lineNo) + ": " + why);
     };
+    auto v = llvm::json::parse(line);
     if (!v)
-      return where(llvm::toString(v.takeError()));
+      return at(llvm::toString(v.takeError()));
     const llvm::json::Object *o = v->getAsObject();
     if (!o)
-      return where("not a JSON object");
-    Record r;
-    auto str = [&](const char *k, std::string &out) {
-      auto s = o->getString(k);
-      if (s)
-        out = s->str();
-      return s.has_value();
-    };
-    std::string status;
-    if (!str("workload_key", r.workloadKey) ||
-        !str("workload_text", r.workloadText) || !str("op_name", r.opName) ||
-        !str("target_key", r.targetKey) ||
-        !str("compiler_key", r.compilerKey) || !str("config", r.config) ||
-        !str("status", status) || !str("message", r.result.message))
-      return where("missing a string field");
-    auto st = parseStatus(status);
-    if (!st)
-      return where("unknown status '" + status + "'");
-    r.result.status = *st;
-    r.result.medianSeconds = o->getNumber("median_s").value_or(0);
-    r.result.spreadSeconds = o->getNumber("spread_s").value_or(0);
-    r.result.repeats = (int)o->getInteger("repeats").value_or(0);
-    r.timestamp = o->getInteger("timestamp").value_or(0);
-    if (auto src = o->getString("source"))
-      r.source = src->str();
-    recs.push_back(std::move(r));
+      return at("not a JSON object");
+    bool tuned = false;
+    auto r = parseRecord(
+        *o, tuned, configs, [&](const char *field, const llvm::Twine &why) {
+          return at("field \"" + llvm::Twine(field) + "\": " + why);
+        });
+    if (!r)
+      return r.takeError();
+    recs.push_back({std::move(*r), tuned});
   }
+  // One transaction: a failure adds nothing.
   if (auto e = exec(db_, "BEGIN IMMEDIATE"))
-    return std::move(e);
+    return failure("cannot import: " + llvm::toString(std::move(e)));
+  auto rollback = [&](llvm::Error e) -> llvm::Error {
+    (void)exec(db_, "ROLLBACK");
+    return e;
+  };
   uint64_t added = 0;
-  for (const Record &r : recs) {
+  for (const auto &[r, tuned] : recs) {
     Stmt s(db_, "SELECT count(*) FROM measurements WHERE workload_key=?1 AND "
                 "target_key=?2 AND compiler_key=?3 AND config=?4 AND "
                 "timestamp=?5 AND median_s=?6 AND status=?7");
-    s.text(1, r.workloadKey);
-    s.text(2, r.targetKey);
-    s.text(3, r.compilerKey);
-    s.text(4, r.config);
-    sqlite3_bind_int64(s.s, 5, r.timestamp);
-    sqlite3_bind_double(s.s, 6, r.result.medianSeconds);
-    s.text(7, statusName(r.result.status));
-    if (sqlite3_step(s.s) == SQLITE_ROW && sqlite3_column_int(s.s, 0) > 0)
-      continue;
-    if (auto e = insert(r)) {
-      (void)exec(db_, "ROLLBACK");
-      return std::move(e);
+    if (s) {
+      s.text(1, r.workloadKey);
+      s.text(2, r.targetKey);
+      s.text(3, r.compilerKey);
+      s.text(4, r.config);
+      sqlite3_bind_int64(s.s, 5, r.timestamp);
+      sqlite3_bind_double(s.s, 6, r.result.medianSeconds);
+      s.text(7, statusName(r.result.status));
     }
-    ++added;
+    if (s.step() != SQLITE_ROW)
+      return rollback(failure("cannot import: " + s.error));
+    bool duplicate = sqlite3_column_int(s.s, 0) > 0;
+    if (!duplicate) {
+      if (auto e = insert(r))
+        return rollback(std::move(e));
+      ++added;
+    }
+    if (tuned)
+      if (auto e = markTuned(r.workloadKey, r.targetKey, r.compilerKey))
+        return rollback(std::move(e));
   }
   if (auto e = exec(db_, "COMMIT"))
-    return std::move(e);
+    return rollback(failure("cannot import: " + llvm::toString(std::move(e))));
   return added;
 }

@@ -48,19 +48,24 @@ kjit::autotune::workloadDistance(const std::string &a, const std::string &b) {
   return d;
 }
 
-Selection kjit::autotune::selectConfig(SqliteDatabase &db,
-                                       const Workload &workload,
-                                       const std::string &targetKey,
-                                       const std::string &compilerKey) {
+llvm::Expected<Selection>
+kjit::autotune::selectConfig(SqliteDatabase &db, const Workload &workload,
+                             const std::string &targetKey,
+                             const std::string &compilerKey) {
   Selection s;
-  if (auto r = db.bestRecord(workload.key, targetKey, compilerKey)) {
+  auto exact = db.bestRecord(workload.key, targetKey, compilerKey);
+  if (!exact)
+    return exact.takeError();
+  if (*exact) {
     s.source = Selection::Source::Exact;
-    s.config = r->config;
-    s.fromWorkloadKey = r->workloadKey;
+    s.config = (*exact)->config;
+    s.fromWorkloadKey = (*exact)->workloadKey;
     return s;
   }
-  for (const Record &r :
-       db.bestPerWorkload(workload.opName, targetKey, compilerKey)) {
+  auto tuned = db.bestPerWorkload(workload.opName, targetKey, compilerKey);
+  if (!tuned)
+    return tuned.takeError();
+  for (const Record &r : *tuned) {
     std::optional<double> d =
         workloadDistance(workload.canonicalText, r.workloadText);
     if (!d)

@@ -27,10 +27,12 @@ struct Selection {
   double distance = 0;         ///< shape distance (Nearest)
 };
 
-/// The config to use for `workload` on these keys.
-Selection selectConfig(SqliteDatabase &db, const Workload &workload,
-                       const std::string &targetKey,
-                       const std::string &compilerKey);
+/// The config to use for `workload` on these keys; an error when the
+/// database cannot be read.
+llvm::Expected<Selection> selectConfig(SqliteDatabase &db,
+                                       const Workload &workload,
+                                       const std::string &targetKey,
+                                       const std::string &compilerKey);
 
 /// Distance between two canonical workload texts that differ only in the
 /// dimensions of their tensor types: the sum over dimensions of

@@ -68,13 +68,30 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     res.nothingToTune = workload.opName + " has no tuning knobs on this target";
   if (options.dryRun || !measurer || !res.nothingToTune.empty())
     return finish();
-  if (db && options.resume)
-    if (auto best = db->bestRecord(workload.key, targetKey, compilerKey)) {
+  // Resume: a finished run is not repeated; the records of an unfinished
+  // one (killed, interrupted, stopped by a database error) count as
+  // measured, and the rest is measured.
+  std::vector<Record> earlier;
+  if (db && options.resume) {
+    auto tuned = db->isTuned(workload.key, targetKey, compilerKey);
+    if (!tuned)
+      return tuned.takeError();
+    if (*tuned) {
+      auto best = db->bestRecord(workload.key, targetKey, compilerKey);
+      if (!best)
+        return best.takeError();
       res.skipped = true;
-      res.bestConfig = best->config;
-      res.bestSeconds = best->result.medianSeconds;
+      if (*best) {
+        res.bestConfig = (*best)->config;
+        res.bestSeconds = (*best)->result.medianSeconds;
+      }
       return finish();
     }
+    auto recs = db->records(workload.key, targetKey, compilerKey);
+    if (!recs)
+      return recs.takeError();
+    earlier = std::move(*recs);
+  }
 
   std::unique_ptr<SearchStrategy> strategy;
   Budget budget = options.budget;
@@ -108,8 +125,29 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
   auto stopped = [&]() { return options.stop && options.stop(); };
   uint64_t index = 0;
   std::set<std::string> measuredTexts;
-  // Returns false when tuning must stop (interrupted).
   std::map<std::string, std::vector<double>> samples; // ok medians per config
+  // What a measurement (this run's or a resumed one's) tells the result and
+  // the strategy.
+  auto account = [&](const Candidate &c, const Measurement &m) {
+    measuredTexts.insert(c.configText);
+    if (m.ok()) {
+      samples[c.configText].push_back(m.medianSeconds);
+      if (c.configText == res.defaultConfig && !res.defaultSeconds)
+        res.defaultSeconds = m.medianSeconds;
+      if (!res.bestSeconds || m.medianSeconds < *res.bestSeconds) {
+        res.bestSeconds = m.medianSeconds;
+        res.bestConfig = c.configText;
+      }
+    }
+    res.trace.push_back(res.bestSeconds
+                            ? *res.bestSeconds
+                            : std::numeric_limits<double>::quiet_NaN());
+    strategy->observe(c, m);
+  };
+  // Why a measurement could not be recorded ("" while every one was).
+  std::string recordError;
+  // Returns false when tuning must stop (interrupted, or the database
+  // cannot record).
   auto measureOne = [&](const Candidate &c) {
     if (stopped()) {
       res.interrupted = true;
@@ -122,34 +160,41 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       res.interrupted = true;
       return false;
     }
+    // A measurement the database cannot hold is lost: going on would
+    // measure for nothing, and report a best that is not in the database.
+    if (db && !db->record(workload, targetKey, compilerKey, c, m)) {
+      recordError = db->lastError();
+      return false;
+    }
     ++index;
     if (m.ok())
-      samples[c.configText].push_back(m.medianSeconds);
-    if (m.ok()) {
       ++res.measured;
-      if (!res.bestSeconds || m.medianSeconds < *res.bestSeconds) {
-        res.bestSeconds = m.medianSeconds;
-        res.bestConfig = c.configText;
-      }
-    } else {
+    else
       ++res.failed;
-    }
-    res.trace.push_back(res.bestSeconds ? *res.bestSeconds
-                                        : std::numeric_limits<double>::quiet_NaN());
-    if (db)
-      db->record(workload, targetKey, compilerKey, c, m);
-    strategy->observe(c, m);
+    account(c, m);
     if (progress)
       progress(index, c, m);
     return true;
   };
+  auto recordFailure = [&]() -> llvm::Error {
+    return llvm::make_error<DatabaseError>(
+        recordError + "; tuning of " + workload.opName + " " +
+        workload.key.substr(0, 16) + " stopped after " + std::to_string(index) +
+        " recorded measurement(s) (they are kept; the next run resumes it)");
+  };
+  for (const Record &r : earlier) {
+    account(Candidate{r.config}, r.result);
+    ++res.resumed;
+  }
   // The best configs this workload had on other targets or compilers
   // (legal here) seed the search, right after the default; they are never
   // served as current.
   std::vector<std::string> seeds;
   if (db && options.maxSeeds && options.strategy != "model") {
-    for (const Record &r :
-         db->foreignRecords(workload.key, targetKey, compilerKey)) {
+    auto foreign = db->foreignRecords(workload.key, targetKey, compilerKey);
+    if (!foreign)
+      return foreign.takeError();
+    for (const Record &r : *foreign) {
       if (seeds.size() >= options.maxSeeds)
         break;
       auto canon = (*pw)->canonicalConfig(r.config);
@@ -172,13 +217,15 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
                                                    : space.legal.size();
     if (budget.maxCandidates)
       pool = std::min<uint64_t>(pool, budget.maxCandidates);
-    options.onPlan(1 + seeds.size() + pool);
+    uint64_t planned = 1 + seeds.size() + pool;
+    options.onPlan(planned - std::min<uint64_t>(planned, measuredTexts.size()));
   }
   // The default first: the baseline of the speed-up.
-  bool go = measureOne(Candidate{res.defaultConfig});
-  if (go && res.measured == 1)
-    res.defaultSeconds = res.bestSeconds;
+  bool go = measuredTexts.count(res.defaultConfig) ||
+            measureOne(Candidate{res.defaultConfig});
   for (const std::string &sd : seeds) {
+    if (measuredTexts.count(sd))
+      continue;
     if (!go || !(go = measureOne(Candidate{sd})))
       break;
     ++res.seeded;
@@ -195,12 +242,17 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       continue;
     go = measureOne(*c);
   }
+  if (!recordError.empty())
+    return recordFailure();
   if (db) {
     // The pruned-exhaustive optimum is known when every survivor has a
     // record for these keys.
     std::set<std::string> have;
     double best = std::numeric_limits<double>::infinity();
-    for (const Record &r : db->records(workload.key, targetKey, compilerKey)) {
+    auto recs = db->records(workload.key, targetKey, compilerKey);
+    if (!recs)
+      return recs.takeError();
+    for (const Record &r : *recs) {
       have.insert(r.config);
       if (r.result.ok())
         best = std::min(best, r.result.medianSeconds);
@@ -229,9 +281,13 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       finalists.push_back(res.defaultConfig);
     // measured/failed keep counting the search only.
     uint64_t okBefore = res.measured, failedBefore = res.failed;
-    for (unsigned r = 0; r < options.confirmRounds && !stopped(); ++r)
+    bool more = true;
+    for (unsigned r = 0; more && r < options.confirmRounds && !stopped(); ++r)
       for (const std::string &config : finalists)
-        measureOne(Candidate{config});
+        if (!(more = measureOne(Candidate{config})))
+          break;
+    if (!recordError.empty())
+      return recordFailure();
     res.confirmations =
         (res.measured - okBefore) + (res.failed - failedBefore);
     res.measured = okBefore;
@@ -253,5 +309,10 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
       }
     }
   }
+  // The run finished: resume will not repeat it. (An interrupted one is
+  // resumed.)
+  if (db && !res.interrupted)
+    if (auto e = db->markTuned(workload.key, targetKey, compilerKey))
+      return std::move(e);
   return finish();
 }

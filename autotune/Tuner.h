@@ -17,7 +17,10 @@ struct TuneOptions {
   Budget budget;                   ///< per workload
   uint64_t topK = 0;               ///< pruned: measure at most the top k
   unsigned seed = 1;
-  bool resume = true; ///< skip workloads with a record for these keys
+  /// Skip workloads whose tuning run for these keys finished; an
+  /// unfinished run's (killed, interrupted) measured candidates are not
+  /// measured again, the rest are.
+  bool resume = true;
   bool dryRun = false; ///< space and pruning only
   /// Records of this workload from another target or compiler key are
   /// never served as current, but their best configs (legal here) are
@@ -59,6 +62,9 @@ struct TuneResult {
   uint64_t confirmations = 0; ///< measurements of the confirmation stage
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
+  /// Resume: records of an unfinished earlier run taken as measured (not
+  /// counted in measured/failed).
+  uint64_t resumed = 0;
   bool interrupted = false; ///< stopped by TuneOptions::stop
   /// Set when the op offers nothing to tune on this target (no knobs, or
   /// not even its default config is legal: e.g. no code generator yet);
@@ -76,16 +82,18 @@ struct TuneResult {
 using ProgressFn = std::function<void(uint64_t index, const Candidate &,
                                       const Measurement &)>;
 
-/// The space (enumerate, prune with the default rules, rank with the
-/// roofline model), then the default config and the strategy's candidates
-/// measured and recorded in `db` (may be null). Model-only measures nothing
-/// but the default.
 /// The cost model's top candidate among the pruned survivors (the
 /// model-only strategy, zero measurements); an error when nothing survives
 /// or the workload does not parse.
 llvm::Expected<std::string> modelOnlyPick(const Workload &workload,
                                           const TargetInfo &target);
 
+/// The space (enumerate, prune with the default rules, rank with the
+/// roofline model), then the default config and the strategy's candidates
+/// measured and recorded in `db` (may be null). Model-only measures nothing
+/// but the default. A measurement `db` cannot record (a full disk, a lock
+/// held past the busy timeout, an I/O error) stops the workload with a
+/// DatabaseError; the run is then unfinished, and resumed by the next one.
 llvm::Expected<TuneResult> tuneWorkload(const Workload &workload,
                                         const TargetInfo &target,
                                         const std::string &targetKey,

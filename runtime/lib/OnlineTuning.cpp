@@ -61,7 +61,10 @@ Result<double> kjit::parseTuneSpec(const std::string &spec) {
 OnlineTuner::OnlineTuner(Target target, JitOptions jitOptions,
                          std::string dbPath)
     : target_(target), jitOptions_(std::move(jitOptions)),
-      dbPath_(std::move(dbPath)) {
+      dbPath_(std::move(dbPath)),
+      // (jitOptions_ is initialized first: the Jit's own setting.)
+      createDbDirectory_(
+          TuningSelector::inCacheDirectory(jitOptions_.tuningDb)) {
   // The private Jit measures candidates only: no database lookups, no
   // tuning of its own (its memory cache serves the confirmation rounds).
   jitOptions_.tuningDb = "off";
@@ -123,7 +126,7 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
   if (dbPath_.empty() || dbPath_ == "off") {
     r.dbNote = "no tuning database";
   } else {
-    auto opened = autotune::SqliteDatabase::open(dbPath_);
+    auto opened = autotune::SqliteDatabase::open(dbPath_, createDbDirectory_);
     if (opened)
       db = std::move(*opened);
     else

@@ -56,7 +56,8 @@ public:
   /// `target`: the owning Jit's (candidates are measured there: on the host
   /// CPU, or on the CUDA device with events, the L2 flushed between runs);
   /// `jitOptions`: the owning Jit's (cache settings for the private Jit);
-  /// `dbPath`: the resolved tuning database ("" or "off": not recorded).
+  /// `dbPath`: the resolved tuning database ("" or "off": not recorded);
+  /// the kjit cache directory's is created when missing.
   OnlineTuner(Target target, JitOptions jitOptions, std::string dbPath);
   /// Stops: the job being measured ends after its current candidate, queued
   /// jobs finish as stopped; joins the worker.
@@ -70,6 +71,7 @@ private:
   Target target_;
   JitOptions jitOptions_;
   std::string dbPath_;
+  bool createDbDirectory_ = false; ///< dbPath_ is in the kjit cache dir
   std::unique_ptr<Jit> jit_; ///< the worker's; created on the worker
   std::mutex mu_;
   std::condition_variable cv_;

@@ -16,8 +16,10 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/FileSystem.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <sys/stat.h>
 
 using namespace kjit;
 using namespace kjit::runtime;
@@ -62,21 +64,29 @@ llvm::Expected<TuningTarget> kjit::runtime::cudaTuningTarget(int ordinal) {
   return t;
 }
 
-TuningSelector::TuningSelector(std::string path) : path_(std::move(path)) {}
+TuningSelector::TuningSelector(std::string path, size_t memoCapacity)
+    : path_(std::move(path)), memoCapacity_(std::max<size_t>(memoCapacity, 1)) {
+}
 TuningSelector::~TuningSelector() = default;
+
+bool TuningSelector::inCacheDirectory(const std::string &tuningDb) {
+  const char *env = getenv("KJIT_TUNING_DB");
+  return tuningDb.empty() && !(env && *env);
+}
 
 std::string TuningSelector::resolvePath(const std::string &tuningDb,
                                         const std::string &cacheDir) {
   if (!tuningDb.empty())
     return tuningDb;
-  if (const char *p = getenv("KJIT_TUNING_DB"); p && *p)
-    return p;
+  if (!inCacheDirectory(tuningDb))
+    return getenv("KJIT_TUNING_DB");
   return cacheDir.empty() ? "" : cacheDir + "/tuning.sqlite";
 }
 
 void TuningSelector::forget() {
   std::lock_guard<std::mutex> lock(mu_);
   memo_.clear();
+  memoOrder_.clear();
 }
 
 std::string TuningSelector::problem() {
@@ -84,27 +94,83 @@ std::string TuningSelector::problem() {
   return problem_;
 }
 
-autotune::SqliteDatabase *TuningSelector::database() {
-  if (db_ || failed_)
-    return db_.get();
-  if (path_.empty() || path_ == "off")
-    return nullptr;
-  // A missing file is no error: nothing has been tuned yet (looked for
-  // again at the next compile).
-  if (!llvm::sys::fs::exists(path_))
-    return nullptr;
-  auto opened = autotune::SqliteDatabase::openReadOnly(path_);
-  if (!opened) {
-    failed_ = true;
-    problem_ = llvm::toString(opened.takeError());
+size_t TuningSelector::memoSize() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return memo_.size();
+}
+
+bool TuningSelector::FileState::operator==(const FileState &o) const {
+  return exists == o.exists && device == o.device && inode == o.inode &&
+         size == o.size && modifiedNs == o.modifiedNs;
+}
+
+TuningSelector::FileState TuningSelector::fileState(const std::string &path) {
+  FileState f;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return f;
+  f.exists = true;
+  f.device = st.st_dev;
+  f.inode = st.st_ino;
+  f.size = st.st_size;
+  f.modifiedNs = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return f;
+}
+
+void TuningSelector::fail(const std::string &why) {
+  db_.reset();
+  memo_.clear();
+  memoOrder_.clear();
+  problem_ = why;
+  failedFile_ = fileState(path_);
+  retryAt_ = std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                 std::chrono::duration<double>(kRetrySeconds));
+  if (warned_.insert(why).second)
     fprintf(stderr,
             "kjit: warning: tuning database not used (default configs): "
             "%s\n",
-            problem_.c_str());
+            why.c_str());
+}
+
+autotune::SqliteDatabase *TuningSelector::database() {
+  if (db_)
+    return db_.get();
+  if (path_.empty() || path_ == "off")
+    return nullptr;
+  FileState now = fileState(path_);
+  // A failed database is tried again once its file changed (replaced,
+  // repaired, written) or after the back-off (a lock, a transient error).
+  if (!problem_.empty() && now == failedFile_ &&
+      std::chrono::steady_clock::now() < retryAt_)
+    return nullptr;
+  // A missing file is no error: nothing has been tuned yet (looked for
+  // again at the next compile).
+  if (!now.exists) {
+    problem_.clear();
+    return nullptr;
+  }
+  auto opened = autotune::SqliteDatabase::openReadOnly(path_);
+  if (!opened) {
+    fail(llvm::toString(opened.takeError()));
     return nullptr;
   }
   db_ = std::move(*opened);
+  problem_.clear();
+  // What was remembered without the database is stale now.
+  memo_.clear();
+  memoOrder_.clear();
   return db_.get();
+}
+
+void TuningSelector::remember(const std::string &key,
+                              const OpSelection &selection) {
+  memoOrder_.emplace_front(key, selection);
+  memo_[memoOrder_.front().first] = memoOrder_.begin();
+  while (memo_.size() > memoCapacity_) {
+    memo_.erase(memoOrder_.back().first);
+    memoOrder_.pop_back();
+  }
 }
 
 OpSelection TuningSelector::select(const std::string &mlirText,
@@ -116,8 +182,10 @@ OpSelection TuningSelector::select(const std::string &mlirText,
     return {};
   std::string memoKey =
       target.key + (modelPick ? "\nm\n" : "\n\n") + mlirText;
-  if (auto it = memo_.find(memoKey); it != memo_.end())
-    return it->second;
+  if (auto it = memo_.find(memoKey); it != memo_.end()) {
+    memoOrder_.splice(memoOrder_.begin(), memoOrder_, it->second);
+    return it->second->second;
+  }
 
   mlir::MLIRContext ctx(compiler::getRegistry(),
                         mlir::MLIRContext::Threading::DISABLED);
@@ -135,6 +203,7 @@ OpSelection TuningSelector::select(const std::string &mlirText,
   const std::string &targetKey = target.key;
   std::string compilerKey = compiler::compilerKey();
   OpSelection out;
+  std::string readError; // the database failed: defaults, not remembered
   unsigned index = 0;
   module->walk([&](mlir::kjit::TunableOpInterface op) {
     unsigned i = index++;
@@ -144,8 +213,12 @@ OpSelection TuningSelector::select(const std::string &mlirText,
     }
     autotune::Workload w = autotune::workloadOf(op.getOperation());
     autotune::Selection s;
-    if (db)
-      s = autotune::selectConfig(*db, w, targetKey, compilerKey);
+    if (db && readError.empty()) {
+      if (auto found = autotune::selectConfig(*db, w, targetKey, compilerKey))
+        s = std::move(*found);
+      else
+        readError = llvm::toString(found.takeError());
+    }
     switch (s.source) {
     case autotune::Selection::Source::Exact:
       out.configs[i] = s.config;
@@ -170,6 +243,9 @@ OpSelection TuningSelector::select(const std::string &mlirText,
       break;
     }
   });
-  memo_[memoKey] = out;
+  if (!readError.empty())
+    fail(readError);
+  else
+    remember(memoKey, out);
   return out;
 }

@@ -150,9 +150,12 @@ TEST_F(FakeDriverTuning, OnlineTuningMeasuresOnTheDevice) {
   auto db = SqliteDatabase::openReadOnly(dbPath);
   ASSERT_TRUE(bool(db)) << llvm::toString(db.takeError());
   auto recs = (*db)->records(ws->front().key, gpuKey, kjit::compilerKey());
-  ASSERT_GE(recs.size(), 2u);
-  auto best = (*db)->bestRecord(ws->front().key, gpuKey, kjit::compilerKey());
-  ASSERT_TRUE(best.has_value());
+  ASSERT_TRUE(bool(recs)) << llvm::toString(recs.takeError());
+  ASSERT_GE(recs->size(), 2u);
+  auto found = (*db)->bestRecord(ws->front().key, gpuKey, kjit::compilerKey());
+  ASSERT_TRUE(bool(found)) << llvm::toString(found.takeError());
+  ASSERT_TRUE(found->has_value());
+  const Record *best = &**found;
   EXPECT_NEAR(best->result.medianSeconds, 64e-6, 1e-9);
   EXPECT_EQ(best->config.find("threads = 64 ") != std::string::npos, true)
       << best->config;

@@ -15,10 +15,15 @@
 // CUDA events, the L2 flushed before each timed run; records are keyed by
 // the GPU (name, compute capability, SM count, driver version: the key
 // Jit(Target::cuda(N)) selects with). --target=sm_NN is the no-device
-// --dry-run of a chip's spaces. Exit codes: 0 ok, 1 a tuning error (also:
-// no CUDA driver or device for --target=cuda; the measuring itself failing,
-// e.g. no temporary directory), 2 bad input or usage (a number flag out of
-// its range), 130 interrupted.
+// --dry-run of a chip's spaces. The database (default: the kjit cache
+// directory's, created when missing) must be writable: a measurement it
+// cannot record (a full disk, a lock held past the busy timeout, an I/O
+// error) stops the run, and that workload is resumed by the next run, as is
+// one whose run was killed. Exit codes: 0 ok, 1 a tuning or database error
+// (also: no CUDA driver or device for --target=cuda, a failed --export, the
+// measuring itself failing, e.g. no temporary directory), 2 bad input or
+// usage (a number flag out of its range, a --db that cannot be opened for
+// recording), 130 interrupted.
 //
 //===----------------------------------------------------------------------===//
 #include "autotune/Plot.h"
@@ -429,7 +434,10 @@ int main(int argc, char **argv) {
   if (!dryRun || !importPath.empty() || !exportPath.empty()) {
     std::string path = dbPath.empty() ? SqliteDatabase::defaultPath()
                                       : std::string(dbPath);
-    auto d = SqliteDatabase::open(path);
+    // The cache directory's database is ours to place; a path the user
+    // named must be in a directory that exists.
+    auto d = SqliteDatabase::open(
+        path, dbPath.empty() && path == SqliteDatabase::cacheDirectoryPath());
     if (!d)
       return usage(llvm::toString(d.takeError()));
     db = std::move(*d);
@@ -437,8 +445,14 @@ int main(int argc, char **argv) {
   }
   if (!importPath.empty()) {
     auto n = db->importJsonLines(importPath);
-    if (!n)
-      return usage("--import: " + llvm::toString(n.takeError()));
+    if (!n) {
+      bool dbFailed = n.errorIsA<DatabaseError>();
+      std::string why = "--import: " + llvm::toString(n.takeError());
+      if (!dbFailed)
+        return usage(why);
+      llvm::errs() << "kjit-tune: " << why << "\n";
+      return 1;
+    }
     llvm::outs() << "imported " << *n << " records from " << importPath
                  << "\n";
   }
@@ -553,9 +567,17 @@ int main(int argc, char **argv) {
       break;
     }
     if (!r) {
+      // The database failing stops the run: what would be measured next
+      // could not be recorded either.
+      bool dbFailed = r.errorIsA<DatabaseError>();
       llvm::errs() << "kjit-tune: " << w.opName << ": "
                    << llvm::toString(r.takeError()) << "\n";
       rc = 1;
+      if (dbFailed) {
+        llvm::errs() << "kjit-tune: stopped: the tuning database cannot "
+                        "record measurements\n";
+        break;
+      }
       continue;
     }
     if (!r->nothingToTune.empty()) {
@@ -590,9 +612,14 @@ int main(int argc, char **argv) {
                                      p.candidate.configText.c_str());
       }
     }
-    if (r->skipped)
+    if (r->skipped && r->bestConfig.empty())
+      llvm::outs() << "  already tuned (resume): no candidate ran\n";
+    else if (r->skipped)
       llvm::outs() << "  already tuned (resume): best " << r->bestConfig
                    << " " << fmtTime(r->bestSeconds) << "\n";
+    if (r->resumed)
+      llvm::outs() << "  resumed an unfinished run: " << r->resumed
+                   << " earlier measurement(s) kept\n";
     if (r->seeded)
       llvm::outs() << "  seeded with " << r->seeded
                    << " config(s) from other targets/compilers\n";
@@ -657,10 +684,14 @@ int main(int argc, char **argv) {
     }
   }
   if (!exportPath.empty()) {
-    if (auto e = db->exportJsonLines(exportPath))
-      return usage("--export: " + llvm::toString(std::move(e)));
-    llvm::outs() << "exported " << db->count() << " records to "
-                 << exportPath << "\n";
+    auto n = db->count();
+    llvm::Error e = n ? db->exportJsonLines(exportPath) : n.takeError();
+    if (e) {
+      llvm::errs() << "kjit-tune: --export: " << llvm::toString(std::move(e))
+                   << "\n";
+      return 1;
+    }
+    llvm::outs() << "exported " << *n << " records to " << exportPath << "\n";
   }
   if (interrupted) {
     llvm::outs() << "interrupted: every measurement so far is saved"

@@ -1,4 +1,5 @@
 //===- AutotuneTest.cpp - the autotuner's pieces -------------------------===//
+#include "ExpectedValue.h"
 #include "autotune/CostModel.h"
 #include "autotune/Database.h"
 #include "autotune/Measurer.h"
@@ -591,7 +592,7 @@ TEST(Database, BestIsAQueryOnExactKeys) {
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db) << llvm::toString(db.takeError());
   Workload w{"kjit.depthwise_conv2d", "text", "wk"};
-  EXPECT_FALSE((*db)->best(w, "T", "C").has_value());
+  EXPECT_FALSE(must((*db)->best(w, "T", "C")).has_value());
   EXPECT_TRUE((*db)->record(w, "T", "C", {"#a"}, ok(3e-3)));
   EXPECT_TRUE((*db)->record(w, "T", "C", {"#b"}, ok(1e-3)));
   Measurement failed;
@@ -601,11 +602,11 @@ TEST(Database, BestIsAQueryOnExactKeys) {
   // Faster, but for another target / compiler: never served.
   EXPECT_TRUE((*db)->record(w, "T2", "C", {"#d"}, ok(1e-6)));
   EXPECT_TRUE((*db)->record(w, "T", "C2", {"#e"}, ok(1e-6)));
-  auto b = (*db)->best(w, "T", "C");
+  auto b = must((*db)->best(w, "T", "C"));
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->configText, "#b");
-  EXPECT_FALSE((*db)->best(w, "T3", "C").has_value());
-  auto recs = (*db)->records("wk", "T", "C");
+  EXPECT_FALSE(must((*db)->best(w, "T3", "C")).has_value());
+  auto recs = must((*db)->records("wk", "T", "C"));
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[2].result.status, Measurement::Status::CompileError);
   EXPECT_EQ(recs[2].result.message, "boom");
@@ -635,11 +636,11 @@ TEST(Database, SchemaVersionAndWal) {
     auto db = SqliteDatabase::open(path);
     ASSERT_TRUE((bool)db);
     Workload w{"op", "t", "k"};
-    (*db)->record(w, "T", "C", {"#x"}, ok(1));
+    ASSERT_TRUE((*db)->record(w, "T", "C", {"#x"}, ok(1)));
   }
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db);
-  EXPECT_EQ((*db)->count(), 1u);
+  EXPECT_EQ(must((*db)->count()), 1u);
 }
 
 TEST(Database, GarbageFileIsAClearError) {
@@ -681,12 +682,12 @@ TEST(Database, ExportImportJsonLines) {
   auto da = SqliteDatabase::open(a);
   ASSERT_TRUE((bool)da);
   Workload w{"kjit.depthwise_conv2d", "func.func @main \"quoted\"\n", "wk"};
-  (*da)->record(w, "T", "C", {"#kjit.config<{a = 1}>"}, ok(2e-3));
-  (*da)->record(w, "T", "C", {"#kjit.config<{a = 2}>"}, ok(1e-3));
+  ASSERT_TRUE((*da)->record(w, "T", "C", {"#kjit.config<{a = 1}>"}, ok(2e-3)));
+  ASSERT_TRUE((*da)->record(w, "T", "C", {"#kjit.config<{a = 2}>"}, ok(1e-3)));
   Measurement bad;
   bad.status = Measurement::Status::Illegal;
   bad.message = "no";
-  (*da)->record(w, "T", "C", {"#kjit.config<{a = 3}>"}, bad);
+  ASSERT_TRUE((*da)->record(w, "T", "C", {"#kjit.config<{a = 3}>"}, bad));
   ASSERT_FALSE((bool)(*da)->exportJsonLines(jl));
   auto db = SqliteDatabase::open(b);
   ASSERT_TRUE((bool)db);
@@ -696,11 +697,11 @@ TEST(Database, ExportImportJsonLines) {
   auto again = (*db)->importJsonLines(jl); // duplicates skipped
   ASSERT_TRUE((bool)again);
   EXPECT_EQ(*again, 0u);
-  auto best = (*db)->bestRecord("wk", "T", "C");
+  auto best = must((*db)->bestRecord("wk", "T", "C"));
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->config, "#kjit.config<{a = 2}>");
   EXPECT_EQ(best->workloadText, w.canonicalText);
-  auto recs = (*db)->records("wk", "T", "C");
+  auto recs = must((*db)->records("wk", "T", "C"));
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[2].result.status, Measurement::Status::Illegal);
   // A malformed line is an error naming the line.
@@ -736,9 +737,9 @@ TEST(Database, TwoConnectionsWriteAtOnce) {
   EXPECT_TRUE(ok2);
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db);
-  EXPECT_EQ((*db)->count(), 2u * kPerWriter);
-  EXPECT_EQ((*db)->records("wk", "T1", "C").size(), (size_t)kPerWriter);
-  EXPECT_EQ((*db)->bestRecord("wk", "T2", "C")->config, "#c0");
+  EXPECT_EQ(must((*db)->count()), 2u * kPerWriter);
+  EXPECT_EQ(must((*db)->records("wk", "T1", "C")).size(), (size_t)kPerWriter);
+  EXPECT_EQ(must((*db)->bestRecord("wk", "T2", "C"))->config, "#c0");
 }
 
 TEST(Database, DefaultPath) {
@@ -868,13 +869,13 @@ TEST(Tuner, PrunedTuningRecordsEveryMeasurementAndResumes) {
   EXPECT_EQ(r->measured + r->failed, lines);
   EXPECT_GE(lines, 2u);
   EXPECT_LE(lines, 4u); // default + top 3
-  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), lines);
-  EXPECT_EQ((*db)->best(w, "T", "C")->configText, r->bestConfig);
+  EXPECT_EQ(must((*db)->records(w.key, "T", "C")).size(), lines);
+  EXPECT_EQ(must((*db)->best(w, "T", "C"))->configText, r->bestConfig);
   // Resume: already tuned for these keys, nothing measured.
   auto again = tuneWorkload(w, host, "T", "C", db->get(), &m, o);
   ASSERT_TRUE((bool)again);
   EXPECT_TRUE(again->skipped);
-  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), lines);
+  EXPECT_EQ(must((*db)->records(w.key, "T", "C")).size(), lines);
   // Model-only: the default alone is measured; the model's pick is named.
   TuneOptions mo2;
   mo2.strategy = "model";

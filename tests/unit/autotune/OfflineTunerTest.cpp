@@ -6,6 +6,8 @@
 // itself under SIGINT, kill -9 and a second tuner writing the same file.
 //
 //===----------------------------------------------------------------------===//
+#include "ExpectedValue.h"
+#include "OfflineTunerSupport.h"
 #include "autotune/CostModel.h"
 #include "autotune/Database.h"
 #include "autotune/Plot.h"
@@ -38,95 +40,14 @@
 #include <thread>
 #include <unistd.h>
 
-extern char **environ;
-
 using namespace kjit;
 using namespace kjit::autotune;
+using namespace kjit::autotune::testing;
 using kjit::test::deadPid;
 using kjit::test::makeScratchDir;
 using kjit::test::removeDir;
 
-#ifndef KJIT_TUNE_BINARY
-#error "KJIT_TUNE_BINARY must name the kjit-tune executable"
-#endif
-
 namespace {
-const char *kDw3x3 = R"mlir(
-func.func @main(%x: tensor<1x8x8x16xf32>, %w: tensor<16x3x3xf32>)
-    -> tensor<1x8x8x16xf32> {
-  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
-        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
-        padding = array<i64: 1, 1, 1, 1>}
-      : (tensor<1x8x8x16xf32>, tensor<16x3x3xf32>) -> tensor<1x8x8x16xf32>
-  return %y : tensor<1x8x8x16xf32>
-}
-)mlir";
-
-const char *kDw5x5 = R"mlir(
-func.func @main(%x: tensor<1x7x9x8xf32>, %w: tensor<8x5x5xf32>)
-    -> tensor<1x7x9x8xf32> {
-  %y = "kjit.depthwise_conv2d"(%x, %w) {layout = "nhwc",
-        strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>,
-        padding = array<i64: 2, 2, 2, 2>}
-      : (tensor<1x7x9x8xf32>, tensor<8x5x5xf32>) -> tensor<1x7x9x8xf32>
-  return %y : tensor<1x7x9x8xf32>
-}
-)mlir";
-
-std::string tempPath(const std::string &name) {
-  std::string p = ::testing::TempDir() + "/kjit-ot-" +
-                  std::to_string(getpid()) + "-" + name;
-  std::remove(p.c_str());
-  std::remove((p + "-wal").c_str());
-  std::remove((p + "-shm").c_str());
-  return p;
-}
-
-std::string writeTemp(const std::string &name, const std::string &text) {
-  std::string p = tempPath(name);
-  std::ofstream(p) << text;
-  return p;
-}
-
-Workload workload(const char *text) {
-  auto ws = extractWorkloads(text);
-  EXPECT_TRUE((bool)ws) << (ws ? "" : llvm::toString(ws.takeError()));
-  return ws->front();
-}
-
-/// The order kjit-tune's pruned strategy measures on this host: the
-/// default, then the ranked survivors (without the default).
-std::vector<std::string> measureOrder(const Workload &w) {
-  TargetInfo host = compiler::CpuTarget::host().info;
-  auto pw = ParsedWorkload::parse(w);
-  EXPECT_TRUE((bool)pw);
-  PruningReport rep;
-  auto surv = prune((*pw)->enumerate(host), defaultRules(), host, rep);
-  rank(surv, RooflineModel(), host);
-  std::vector<std::string> order = {(*pw)->defaultConfig(host)};
-  for (const SpacePoint &p : surv)
-    if (p.candidate.configText != order.front())
-      order.push_back(p.candidate.configText);
-  return order;
-}
-
-/// Scoped environment variable (the old value back afterwards).
-struct Env {
-  std::string name;
-  std::optional<std::string> old;
-  Env(const char *n, const std::string &v) : name(n) {
-    if (const char *o = getenv(n))
-      old = o;
-    setenv(n, v.c_str(), 1);
-  }
-  ~Env() {
-    if (old)
-      setenv(name.c_str(), old->c_str(), 1);
-    else
-      unsetenv(name.c_str());
-  }
-};
-
 bool exists(const std::string &path) { return access(path.c_str(), F_OK) == 0; }
 
 /// The names in `dir`.
@@ -137,92 +58,6 @@ std::set<std::string> entries(const std::string &dir) {
        it.increment(ec))
     names.insert(llvm::sys::path::filename(it->path()).str());
   return names;
-}
-
-ProcessMeasureOptions workerOptions(double timeout = 20) {
-  ProcessMeasureOptions o;
-  o.workerPath = KJIT_TUNE_BINARY;
-  o.timeoutSeconds = timeout;
-  o.measure.repeats = 3;
-  o.measure.warmup = 1;
-  return o;
-}
-
-/// kjit-tune started with posix_spawn; output to a file.
-struct Tuner {
-  pid_t pid = -1;
-  std::string out;
-  Tuner(std::vector<std::string> args, const std::string &outPath,
-        const std::vector<std::string> &env = {})
-      : out(outPath) {
-    args.insert(args.begin(), KJIT_TUNE_BINARY);
-    std::vector<char *> argv;
-    for (std::string &a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    // This process's environment, `env` replacing what it names.
-    auto name = [](llvm::StringRef var) { return var.split('=').first; };
-    std::vector<std::string> envs;
-    for (char **e = environ; *e; ++e)
-      if (std::none_of(env.begin(), env.end(), [&](const std::string &v) {
-            return name(v) == name(*e);
-          }))
-        envs.push_back(*e);
-    envs.insert(envs.end(), env.begin(), env.end());
-    std::vector<char *> envp;
-    for (std::string &e : envs)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid, KJIT_TUNE_BINARY, &fa, nullptr, argv.data(),
-                          envp.data()),
-              0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  /// The exit code (128 + signal when killed); -1 after `seconds`.
-  int wait(double seconds = 60) {
-    auto t0 = std::chrono::steady_clock::now();
-    int st = 0;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count() > seconds) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  std::string output() const {
-    std::ifstream f(out);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
-};
-
-uint64_t recordsIn(const std::string &db) {
-  auto d = SqliteDatabase::openReadOnly(db);
-  if (!d) {
-    llvm::consumeError(d.takeError());
-    return 0;
-  }
-  return (*d)->count();
-}
-
-/// Waits until `db` holds at least `n` records.
-bool waitForRecords(const std::string &db, uint64_t n, double seconds = 60) {
-  auto t0 = std::chrono::steady_clock::now();
-  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-             .count() < seconds) {
-    if (recordsIn(db) >= n)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 } // namespace
 
@@ -269,7 +104,7 @@ static void tuneWithBrokenCandidate(const std::string &fault,
                     std::chrono::steady_clock::now() - t0)
                     .count();
   ASSERT_TRUE((bool)r) << llvm::toString(r.takeError());
-  auto recs = (*db)->records(w.key, "T", "C");
+  auto recs = must((*db)->records(w.key, "T", "C"));
   ASSERT_EQ(recs.size(), r->measured + r->failed);
   EXPECT_GE(recs.size(), 4u); // the default + the top 4 (but the default)
   int failed = 0;
@@ -286,7 +121,7 @@ static void tuneWithBrokenCandidate(const std::string &fault,
   EXPECT_GE(r->measured, 3u);
   ASSERT_TRUE(r->bestSeconds.has_value());
   EXPECT_NE(r->bestConfig, broken);
-  EXPECT_EQ((*db)->best(w, "T", "C")->configText, r->bestConfig);
+  EXPECT_EQ(must((*db)->best(w, "T", "C"))->configText, r->bestConfig);
   if (expected == Measurement::Status::Timeout)
     EXPECT_LT(took, timeout + 30);
 }
@@ -518,7 +353,7 @@ TEST(Tuner, MeasuringFailureStopsTuningUnrecorded) {
   EXPECT_TRUE(r->interrupted);
   EXPECT_EQ(r->measured, 1u);
   EXPECT_EQ(r->failed, 0u);
-  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), 1u);
+  EXPECT_EQ(must((*db)->records(w.key, "T", "C")).size(), 1u);
   EXPECT_NE(m.infrastructureError().find("cannot start the measuring process"),
             std::string::npos)
       << m.infrastructureError();
@@ -592,12 +427,6 @@ double trueTime(const std::string &config) {
   int a = std::stoi(k["a"]), b = std::stoi(k["b"]);
   return std::abs(a - 5) + std::abs(b - 6) + 1;
 }
-Measurement timed(double s) {
-  Measurement m;
-  m.medianSeconds = s;
-  m.repeats = 1;
-  return m;
-}
 } // namespace
 
 TEST(Search, GuidedFollowsMeasurementsWhereTheModelIsWrong) {
@@ -663,24 +492,12 @@ TEST(Tuner, GuidedStrategyTunesARealWorkload) {
   EXPECT_EQ(r->trace.size(), 5u);
   for (size_t i = 1; i < r->trace.size(); ++i)
     EXPECT_LE(r->trace[i], r->trace[i - 1]); // best-so-far never rises
-  EXPECT_EQ((*db)->records(w.key, "T", "C").size(), 5u);
+  EXPECT_EQ(must((*db)->records(w.key, "T", "C")).size(), 5u);
 }
 
 //===--------------------------------------------------------------------===//
 // Foreign records: never current, but they seed a search
 //===--------------------------------------------------------------------===//
-
-namespace {
-/// In-process fake: a fixed time per config (the fastest one named).
-struct FakeMeasurer : Measurer {
-  std::string fastest;
-  std::vector<std::string> seen;
-  Measurement measure(const Workload &, const Candidate &c) override {
-    seen.push_back(c.configText);
-    return timed(c.configText == fastest ? 1e-6 : 5e-6);
-  }
-};
-} // namespace
 
 TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   Workload w = workload(kDw3x3);
@@ -698,8 +515,8 @@ TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   ASSERT_TRUE((*db)->record(w, "other-cpu", "C",
                             {"#kjit.config<{oh_block = 9}>"}, timed(1e-7)));
   // Not served as current.
-  EXPECT_FALSE((*db)->best(w, "T", "C").has_value());
-  EXPECT_EQ((*db)->foreignRecords(w.key, "T", "C").size(), 3u);
+  EXPECT_FALSE(must((*db)->best(w, "T", "C")).has_value());
+  EXPECT_EQ(must((*db)->foreignRecords(w.key, "T", "C")).size(), 3u);
   FakeMeasurer m;
   m.fastest = foreignBest;
   TuneOptions o;
@@ -712,7 +529,7 @@ TEST(Tuner, ForeignRecordsSeedButAreNeverServed) {
   EXPECT_EQ(m.seen[1], foreignBest);  // then the seeds, best first
   EXPECT_EQ(r->bestConfig, foreignBest);
   // What is served is this target's own measurement of it.
-  auto best = (*db)->bestRecord(w.key, "T", "C");
+  auto best = must((*db)->bestRecord(w.key, "T", "C"));
   ASSERT_TRUE(best.has_value());
   EXPECT_EQ(best->config, foreignBest);
   EXPECT_DOUBLE_EQ(best->result.medianSeconds, 1e-6);
@@ -763,19 +580,24 @@ INSERT INTO measurements(workload_key, workload_text, op_name, target_key,
     auto ro = SqliteDatabase::openReadOnly(path);
     ASSERT_TRUE((bool)ro) << llvm::toString(ro.takeError());
     EXPECT_EQ((*ro)->schemaVersion(), 1);
-    EXPECT_EQ((*ro)->bestRecord("wk", "T", "C")->config, "#old");
+    EXPECT_EQ(must((*ro)->bestRecord("wk", "T", "C"))->config, "#old");
+    // An old file cannot tell a finished run: a successful record is one.
+    EXPECT_TRUE(must((*ro)->isTuned("wk", "T", "C")));
   }
   auto db = SqliteDatabase::open(path);
   ASSERT_TRUE((bool)db) << llvm::toString(db.takeError());
   EXPECT_EQ((*db)->schemaVersion(), SqliteDatabase::kSchemaVersion);
-  auto old = (*db)->bestRecord("wk", "T", "C");
+  auto old = must((*db)->bestRecord("wk", "T", "C"));
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->config, "#old");
   EXPECT_EQ(old->source, "");
+  // v3 migrated: the workloads with a successful record count as tuned.
+  EXPECT_TRUE(must((*db)->isTuned("wk", "T", "C")));
+  EXPECT_FALSE(must((*db)->isTuned("wk", "T2", "C")));
   (*db)->setSource("test:v2");
   ASSERT_TRUE((*db)->record(Workload{"op", "text", "wk"}, "T", "C", {"#new"},
                             timed(0.001)));
-  auto now = (*db)->bestRecord("wk", "T", "C");
+  auto now = must((*db)->bestRecord("wk", "T", "C"));
   EXPECT_EQ(now->config, "#new");
   EXPECT_EQ(now->source, "test:v2");
   EXPECT_EQ(*(*db)->integrityCheck(), "ok");
@@ -812,7 +634,8 @@ TEST(Database, CorruptFileIsAClearError) {
     ASSERT_TRUE((bool)db);
     Workload w{"op", std::string(2000, 'x'), "wk"};
     for (int i = 0; i < 40; ++i)
-      (*db)->record(w, "T", "C", {"#c" + std::to_string(i)}, timed(1e-3));
+      ASSERT_TRUE(
+          (*db)->record(w, "T", "C", {"#c" + std::to_string(i)}, timed(1e-3)));
   } // closed: the WAL is checkpointed into the file
   {
     // Scribble over the pages after the first (the header stays valid).
@@ -865,7 +688,7 @@ TEST(KjitTune, SigintStopsCleanlyWithEverythingSaved) {
   EXPECT_NE(out.find("interrupted"), std::string::npos) << out;
   auto d = SqliteDatabase::open(db);
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
-  EXPECT_EQ((*d)->count(), 2u); // the killed candidate is not a record
+  EXPECT_EQ(must((*d)->count()), 2u); // the killed candidate is not a record
   EXPECT_EQ(*(*d)->integrityCheck(), "ok");
   // The final table was printed.
   EXPECT_NE(out.find("speedup"), std::string::npos) << out;
@@ -879,17 +702,45 @@ TEST(KjitTune, KillNineKeepsCommittedRecords) {
   EXPECT_EQ(t->wait(20), 128 + SIGKILL);
   auto d = SqliteDatabase::open(db);
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
-  EXPECT_GE((*d)->count(), before);
-  EXPECT_GE((*d)->count(), 2u);
+  EXPECT_GE(must((*d)->count()), before);
+  EXPECT_GE(must((*d)->count()), 2u);
   EXPECT_EQ(*(*d)->integrityCheck(), "ok");
-  // And tuning resumes on it.
+  // The killed run is not "already tuned": the next run resumes it, and
+  // measures only what the killed one did not record (the hanging third
+  // candidate and the fourth).
+  Workload w = workload(kDw3x3);
+  auto order = measureOrder(w);
+  std::string target = compiler::CpuTarget::host().key();
+  std::string ck = compiler::compilerKey();
+  EXPECT_FALSE(must((*d)->isTuned(w.key, target, ck)));
+  auto recordsOf = [&](const std::string &config) {
+    size_t n = 0;
+    for (const Record &r : must((*d)->records(w.key, target, ck)))
+      n += r.config == config;
+    return n;
+  };
+  EXPECT_EQ(recordsOf(order[2]), 0u);
   std::string in = writeTemp("kill9-again.mlir", kDw3x3);
-  Tuner again({in, "--db=" + db, "--top-k=1", "--repeats=2",
+  Tuner again({in, "--db=" + db, "--top-k=3", "--repeats=2",
                "--plot=" + ::testing::TempDir()},
               tempPath("kill9-again.out"));
   EXPECT_EQ(again.wait(60), 0) << again.output();
-  EXPECT_NE(again.output().find("already tuned"), std::string::npos)
+  EXPECT_EQ(again.output().find("already tuned"), std::string::npos)
       << again.output();
+  EXPECT_NE(again.output().find("resumed an unfinished run: 2 earlier"),
+            std::string::npos)
+      << again.output();
+  EXPECT_EQ(recordsOf(order[0]), 1u); // not measured again
+  EXPECT_EQ(recordsOf(order[1]), 1u);
+  EXPECT_EQ(recordsOf(order[2]), 1u); // measured now
+  EXPECT_TRUE(must((*d)->isTuned(w.key, target, ck)));
+  // Now it is finished: the next run measures nothing.
+  Tuner third({in, "--db=" + db, "--top-k=3", "--repeats=2",
+               "--plot=" + ::testing::TempDir()},
+              tempPath("kill9-third.out"));
+  EXPECT_EQ(third.wait(60), 0) << third.output();
+  EXPECT_NE(third.output().find("already tuned"), std::string::npos)
+      << third.output();
 }
 
 TEST(KjitTune, TwoTunersWriteOneDatabase) {
@@ -915,8 +766,8 @@ TEST(KjitTune, TwoTunersWriteOneDatabase) {
   std::string ck = compiler::compilerKey();
   for (const char *text : {kDw3x3, kDw5x5}) {
     Workload w = workload(text);
-    EXPECT_GE((*d)->records(w.key, target, ck).size(), 3u) << w.key;
-    EXPECT_TRUE((*d)->best(w, target, ck).has_value());
+    EXPECT_GE(must((*d)->records(w.key, target, ck)).size(), 3u) << w.key;
+    EXPECT_TRUE(must((*d)->best(w, target, ck)).has_value());
   }
 }
 
@@ -971,8 +822,8 @@ TEST(KjitTune, UnusableTmpdirIsOneWarning) {
   auto d = SqliteDatabase::openReadOnly(db);
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
   Workload w = workload(kDw3x3);
-  auto recs = (*d)->records(w.key, compiler::CpuTarget::host().key(),
-                            compiler::compilerKey());
+  auto recs = must((*d)->records(w.key, compiler::CpuTarget::host().key(),
+                                 compiler::compilerKey()));
   EXPECT_GE(recs.size(), 2u);
   for (const Record &rec : recs)
     EXPECT_TRUE(rec.result.ok()) << rec.config << ": " << rec.result.message;

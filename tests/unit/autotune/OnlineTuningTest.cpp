@@ -8,6 +8,7 @@
 // inputs); no budget means no tuning; malformed settings are clear errors.
 //
 //===----------------------------------------------------------------------===//
+#include "ExpectedValue.h"
 #include "autotune/Database.h"
 #include "autotune/Workload.h"
 #include "kjit/kjit.h"
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -76,7 +78,7 @@ protected:
       return 0;
     auto db = autotune::SqliteDatabase::open(dbPath);
     EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
-    return db ? (*db)->count() : 0;
+    return db ? must((*db)->count()) : 0;
   }
   std::string dir, dbPath;
   ScopedEnv env{"KJIT_TUNE", nullptr};
@@ -201,6 +203,35 @@ TEST_F(OnlineTuningTest, NoBudgetMeansNoTuning) {
   EXPECT_FALSE(k2->tuning());
   EXPECT_EQ(k2->configSources().at(0), "default");
   EXPECT_EQ(records(), 0u);
+}
+
+// The default database (<cache dir>/tuning.sqlite) is recorded into on a
+// fresh machine too: its directory is created (mode 0700).
+TEST_F(OnlineTuningTest, TheDefaultDatabaseDirectoryIsCreated) {
+  ScopedEnv noDb("KJIT_TUNING_DB", nullptr);
+  std::string cache = dir + "/fresh/kjit";
+  JitOptions o = options(0.5);
+  o.tuningDb = "";
+  o.cacheDir = cache;
+  Jit jit(Target::host(), o);
+  EXPECT_EQ(jit.tuningDbPath(), cache + "/tuning.sqlite");
+  auto k = jit.compile(conv(8, 7, 9, 3));
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  ASSERT_TRUE(k->waitForTuning(120));
+  const std::string &src = k->configSources().at(0);
+  EXPECT_EQ(src.rfind("online (best of ", 0), 0u) << src;
+  EXPECT_EQ(src.find("not recorded"), std::string::npos) << src;
+  auto db = autotune::SqliteDatabase::openReadOnly(cache + "/tuning.sqlite");
+  ASSERT_TRUE(bool(db)) << llvm::toString(db.takeError());
+  EXPECT_GE(must((*db)->count()), 1u);
+  struct stat st;
+  ASSERT_EQ(stat(cache.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  db->reset();
+  for (const char *f :
+       {"/tuning.sqlite-wal", "/tuning.sqlite-shm", "/tuning.sqlite", ""})
+    std::remove((cache + f).c_str());
+  rmdir((dir + "/fresh").c_str());
 }
 
 TEST_F(OnlineTuningTest, ExplicitConfigIsNotTuned) {

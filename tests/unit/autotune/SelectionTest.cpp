@@ -14,15 +14,18 @@
 #include "autotune/Workload.h"
 #include "kjit/kjit.h"
 
+#include "Selection.h" // runtime/lib: the selector itself
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
-#include <random>
-#include <vector>
+#include <fcntl.h>
 #include <fstream>
+#include <random>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 using namespace kjit;
 using namespace kjit::autotune;
@@ -181,6 +184,100 @@ TEST_F(SelectionTest, CorruptDatabaseMeansDefaults) {
   // A missing file is no error and says nothing.
   Kernel m = compile(text, dir + "/missing.sqlite");
   EXPECT_EQ(m.configSources().at(0), "default");
+}
+
+namespace {
+/// Collects what is written to stderr (fd 2) while it lives.
+struct CapturedStderr {
+  std::string path;
+  int saved = -1;
+  explicit CapturedStderr(std::string p) : path(std::move(p)) {
+    fflush(stderr);
+    saved = dup(2);
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+  }
+  std::string text() {
+    fflush(stderr);
+    if (saved >= 0) {
+      dup2(saved, 2);
+      close(saved);
+      saved = -1;
+    }
+    std::ifstream f(path);
+    std::string t((std::istreambuf_iterator<char>(f)), {});
+    std::remove(path.c_str());
+    return t;
+  }
+  ~CapturedStderr() { text(); }
+};
+
+size_t occurrences(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+} // namespace
+
+// One failed open does not disable the database for the Jit's life: it is
+// tried again once the file changes, and one warning is given per reason.
+TEST_F(SelectionTest, ADatabaseFixedLaterIsUsedByTheSameJit) {
+  {
+    std::ofstream f(dbPath);
+    f << "this is not an SQLite database\n";
+  }
+  JitOptions jo;
+  jo.tuningDb = dbPath;
+  jo.diskCache = false;
+  Jit jit(Target::host(), jo);
+  std::string text = conv(16, 16, 32);
+  CapturedStderr err(dir + "/stderr.txt");
+  auto k1 = jit.compileModule(text);
+  ASSERT_TRUE(bool(k1)) << k1.errorMessage();
+  EXPECT_NE(k1->configSources().at(0).find("tuning database not used"),
+            std::string::npos)
+      << k1->configSources().at(0);
+  // Changed but still broken: tried again, the same reason, no new warning.
+  {
+    std::ofstream f(dbPath, std::ios::app);
+    f << "still not one\n";
+  }
+  auto k2 = jit.compileModule(conv(12, 12, 32));
+  ASSERT_TRUE(bool(k2)) << k2.errorMessage();
+  EXPECT_NE(k2->configSources().at(0).find("tuning database not used"),
+            std::string::npos);
+  // Replaced by a real database: the same Jit uses it.
+  std::string fixed = dbPath;
+  dbPath = dir + "/fixed.sqlite";
+  record(text, kC1, 1e-3);
+  ASSERT_EQ(rename(dbPath.c_str(), fixed.c_str()), 0);
+  dbPath = fixed;
+  auto k3 = jit.compileModule(text);
+  ASSERT_TRUE(bool(k3)) << k3.errorMessage();
+  EXPECT_EQ(k3->configSources().at(0), "tuned");
+  EXPECT_EQ(k3->configs().at(0), resolved(text, kC1));
+  std::string warnings = err.text();
+  EXPECT_EQ(occurrences(warnings, "warning: tuning database not used"), 1u)
+      << warnings;
+}
+
+// What select() remembers is bounded: the least recently used modules go.
+TEST_F(SelectionTest, TheMemoKeepsTheMostRecentModulesOnly) {
+  record(conv(16, 16, 32), kC1, 1e-3);
+  runtime::TuningSelector selector(dbPath, /*memoCapacity=*/4);
+  runtime::TuningTarget target =
+      runtime::cpuTuningTarget(compiler::CpuTarget::host(), 0);
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(selector.select(conv(8 + i, 8, 32), target).sources.size(), 1u);
+  EXPECT_EQ(selector.memoSize(), 4u);
+  EXPECT_EQ(runtime::TuningSelector::kMemoCapacity, 1024u);
+  // A remembered module is still served, and the same.
+  auto again = selector.select(conv(19, 8, 32), target);
+  EXPECT_EQ(again.sources.size(), 1u);
+  EXPECT_EQ(selector.memoSize(), 4u);
 }
 
 TEST(SelectionDistance, OnlyShapesMayDiffer) {
