@@ -12,6 +12,7 @@
 #include "CudaExecutor.h"
 #include "KernelCache.h"
 #include "KernelErrors.h"
+#include "MeasureWorker.h"
 #include "OnlineTuning.h"
 #include "OpText.h"
 #include "RuntimeInternal.h"
@@ -985,6 +986,8 @@ public:
   std::optional<TuningTarget> cudaTuning;
   /// On-line tuning budget of compiles that do not set one (0: none).
   double onlineBudget = 0;
+  /// Candidates measured in this process (opted into), not in a worker.
+  bool onlineInProcess = false;
   /// Ops without a database record get the cost model's pick.
   bool modelPick = false;
 
@@ -1005,6 +1008,10 @@ private:
   Result<Served> loadOrGenerate(const compiler::PreparedModule &prepared);
   /// Forgets a failed compile so that a later call tries again.
   void dropSlot(const std::string &key, const std::shared_ptr<Slot> &slot);
+  /// Whether on-line tuning can measure candidates: in this process (opted
+  /// into) or in the measuring worker, looked for once (a missing one is
+  /// one warning on stderr). The error says why not.
+  Status onlineTuningReady();
 
   /// The request of a compile, without its selection (shared by the
   /// compile and the tuned recompile).
@@ -1032,6 +1039,8 @@ private:
   /// compile of the same module shares the first one's kernel and tuning.
   std::unordered_map<std::string, std::weak_ptr<KernelImpl>> tuned;
   std::unique_ptr<OnlineTuner> tuner; ///< created at the first tuned compile
+  /// The measuring worker; set once by onlineTuningReady().
+  std::optional<Result<std::string>> worker;
 };
 } // namespace kjit
 
@@ -1057,6 +1066,7 @@ JitImpl::JitImpl(Target target, JitOptions options)
     }
   }
   modelPick = this->options.modelPickWithoutRecord;
+  onlineInProcess = this->options.onlineTuneInProcess;
   if (const char *env = getenv("KJIT_NO_RECORD"); env && *env) {
     if (std::string(env) == "model")
       modelPick = true;
@@ -1076,7 +1086,7 @@ JitImpl::JitImpl(Target target, JitOptions options)
   } else if (onlineBudget < 0) {
     onlineBudget = 0;
     if (const char *env = getenv("KJIT_TUNE"); env && *env) {
-      Result<double> parsed = parseTuneSpec(env);
+      Result<double> parsed = parseTuneSpec(env, &onlineInProcess);
       if (parsed)
         onlineBudget = *parsed;
       else
@@ -1277,6 +1287,19 @@ JitImpl::loadOrGenerate(const compiler::PreparedModule &prepared) {
   return Served{*loaded, "compiled"};
 }
 
+Status JitImpl::onlineTuningReady() {
+  if (onlineInProcess)
+    return Status::ok();
+  std::lock_guard<std::mutex> lock(mu);
+  if (!worker) {
+    worker = findMeasureWorker(options.measureWorker);
+    if (!*worker)
+      fprintf(stderr, "kjit: warning: no on-line tuning: %s\n",
+              worker->errorMessage().c_str());
+  }
+  return *worker ? Status::ok() : worker->status();
+}
+
 void JitImpl::dropSlot(const std::string &key,
                        const std::shared_ptr<Slot> &slot) {
   std::lock_guard<std::mutex> lock(mu);
@@ -1359,6 +1382,12 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
       if (sources[i] != "own" && sources[i] != "tuned" &&
           sources[i] != "option")
         tuneOps.push_back(i);
+  if (!tuneOps.empty())
+    if (Status ready = onlineTuningReady(); !ready) {
+      for (unsigned i : tuneOps)
+        sources[i] = "default (online tuning not run: " + ready.message() + ")";
+      tuneOps.clear();
+    }
   std::string tunedKey =
       prepared->cacheKey + "\nthreads=" + std::to_string(opts.threads);
   if (!tuneOps.empty()) {
@@ -1430,7 +1459,9 @@ void JitImpl::startOnlineTuning(const std::shared_ptr<KernelImpl> &impl,
     // end tuned), but later compiles share the registered one.
     tuned[tunedKey] = impl;
     if (!tuner)
-      tuner = std::make_unique<OnlineTuner>(target, options, selector->path());
+      tuner = std::make_unique<OnlineTuner>(target, options, selector->path(),
+                                            onlineInProcess ? std::string()
+                                                            : **worker);
   }
   std::vector<std::string> state = sources;
   for (unsigned i : ops)
