@@ -22,11 +22,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -516,6 +519,25 @@ static std::string resolvedConfig(const DepthwiseConv2d &op,
   return k ? k->configs().at(0) : "";
 }
 
+/// Compiles `op` on `jit` (which has a budget), waits for its on-line tuning
+/// and checks that the op ended tuned; nothing on a failure.
+static std::optional<Kernel> compileAndTune(Jit &jit,
+                                            const DepthwiseConv2d &op) {
+  auto k = jit.compile(op);
+  if (!k) {
+    ADD_FAILURE() << k.errorMessage();
+    return std::nullopt;
+  }
+  EXPECT_TRUE(k->tuning());
+  if (!k->waitForTuning(120)) {
+    ADD_FAILURE() << "tuning did not end in 120 s";
+    return std::nullopt;
+  }
+  const std::string &source = k->configSources().at(0);
+  EXPECT_EQ(source.rfind("online (best of ", 0), 0u) << source;
+  return *k;
+}
+
 TEST_F(OnlineTuningTest, ACrashingCandidateIsARecordAndTheBestOtherIsServed) {
   const uint64_t seed = kjit::testing::baseSeed();
   SCOPED_TRACE("KJIT_TEST_SEED=" + std::to_string(seed));
@@ -532,13 +554,9 @@ TEST_F(OnlineTuningTest, ACrashingCandidateIsARecordAndTheBestOtherIsServed) {
   ScopedEnv crash("KJIT_TUNE_TEST_FAULT", ("crash:" + crashing).c_str());
 
   Jit jit(Target::host(), options(3));
-  auto k = jit.compile(op);
-  ASSERT_TRUE(bool(k)) << k.errorMessage();
-  EXPECT_TRUE(k->tuning());
-  ASSERT_TRUE(k->waitForTuning(120));
-  // Still here: the crash was the worker's.
-  const std::string &source = k->configSources().at(0);
-  ASSERT_EQ(source.rfind("online (best of ", 0), 0u) << source;
+  // Still here after: the crash was the worker's.
+  std::optional<Kernel> k = compileAndTune(jit, op);
+  ASSERT_TRUE(k.has_value());
   std::vector<autotune::Record> recs = recordsOf(text);
   bool crashRecorded = false;
   // The tuner's pick: the two fastest by their best measurement, ranked by
@@ -618,12 +636,7 @@ TEST_F(OnlineTuningTest, WithoutAWorkerTuningDoesNotRunAndSaysWhy) {
   JitOptions named = options(0.5);
   named.measureWorker = KJIT_TUNE_BINARY;
   Jit optionWins(Target::host(), named);
-  auto k3 = optionWins.compile(op);
-  ASSERT_TRUE(bool(k3)) << k3.errorMessage();
-  EXPECT_TRUE(k3->tuning());
-  ASSERT_TRUE(k3->waitForTuning(120));
-  EXPECT_EQ(k3->configSources().at(0).rfind("online (best of ", 0), 0u)
-      << k3->configSources().at(0);
+  EXPECT_TRUE(compileAndTune(optionWins, op).has_value());
 }
 
 TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
@@ -635,12 +648,8 @@ TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
   o.onlineTuneInProcess = true;
   {
     Jit jit(Target::host(), o);
-    auto k = jit.compile(op);
-    ASSERT_TRUE(bool(k)) << k.errorMessage();
-    EXPECT_TRUE(k->tuning());
-    ASSERT_TRUE(k->waitForTuning(120));
-    EXPECT_EQ(k->configSources().at(0).rfind("online (best of ", 0), 0u)
-        << k->configSources().at(0);
+    std::optional<Kernel> k = compileAndTune(jit, op);
+    ASSERT_TRUE(k.has_value());
     std::string err;
     EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
     std::vector<autotune::Record> recs = recordsOf(convText(9, 8, 11, 3));
@@ -652,10 +661,5 @@ TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
   ScopedEnv spec("KJIT_TUNE", "budget:0.5,in-process");
   Jit jit(Target::host(), options(-1));
   EXPECT_DOUBLE_EQ(jit.onlineTuneBudgetSeconds(), 0.5);
-  auto k = jit.compile(conv(9, 8, 13, 3));
-  ASSERT_TRUE(bool(k)) << k.errorMessage();
-  EXPECT_TRUE(k->tuning());
-  ASSERT_TRUE(k->waitForTuning(120));
-  EXPECT_EQ(k->configSources().at(0).rfind("online (best of ", 0), 0u)
-      << k->configSources().at(0);
+  EXPECT_TRUE(compileAndTune(jit, conv(9, 8, 13, 3)).has_value());
 }
