@@ -12,6 +12,7 @@
 // tuning does not run and says why.
 //
 //===----------------------------------------------------------------------===//
+#include "CpuExecutor.h"
 #include "autotune/Database.h"
 #include "autotune/Space.h"
 #include "autotune/Workload.h"
@@ -644,12 +645,19 @@ TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
   DepthwiseConv2d op = conv(9, 8, 11, 3);
   // The option, with no usable worker anywhere.
   ScopedEnv bad("KJIT_MEASURE_WORKER", "/dev/null");
-  JitOptions o = options(0.5);
+  JitOptions o = options(1.5);
   o.onlineTuneInProcess = true;
   {
+    const size_t liveBefore = runtime::CpuExecutor::liveObjects();
     Jit jit(Target::host(), o);
     std::optional<Kernel> k = compileAndTune(jit, op);
     ASSERT_TRUE(k.has_value());
+    // The candidates' code went with the job's private Jit: what is left is
+    // the default (in the memory cache) and the tuned code.
+    int measured = std::atoi(k->configSources().at(0).c_str() +
+                             strlen("online (best of "));
+    EXPECT_GE(measured, 2) << k->configSources().at(0);
+    EXPECT_LE(runtime::CpuExecutor::liveObjects(), liveBefore + 2);
     std::string err;
     EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
     std::vector<autotune::Record> recs = recordsOf(convText(9, 8, 11, 3));
