@@ -390,7 +390,8 @@ struct JitOptions {
   std::string measureWorker;
   /// Opts into measuring candidates in this process instead (no helper
   /// process; faster to start, but a miscompiled candidate takes the
-  /// application down). KJIT_TUNE=budget:<seconds>,in-process sets it too.
+  /// application down). So does KJIT_TUNE=budget:<seconds>,in-process when
+  /// the budget comes from KJIT_TUNE.
   bool onlineTuneInProcess = false;
 };
 
