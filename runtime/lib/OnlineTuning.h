@@ -64,8 +64,9 @@ public:
   /// process.
   OnlineTuner(Target target, JitOptions jitOptions, std::string dbPath,
               std::string workerPath);
-  /// Stops: the job being measured ends after its current candidate, queued
-  /// jobs finish as stopped; joins the worker.
+  /// Stops: the job being measured ends after its current candidate (a
+  /// measuring process is killed at once), queued jobs finish as stopped;
+  /// joins the worker.
   ~OnlineTuner();
   void submit(OnlineTuneJob job);
 

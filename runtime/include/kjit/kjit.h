@@ -376,8 +376,8 @@ struct JitOptions {
   /// "budget:<seconds>s", optionally ",in-process"; "off"; a malformed
   /// value means no tuning and one warning on stderr); 0: none.
   /// Measurements go to the tuning database (above; created when missing);
-  /// destroying the Jit stops the background tuning (after the candidate
-  /// being measured).
+  /// destroying the Jit stops the background tuning (the helper process
+  /// measuring a candidate is killed; in-process, after the candidate).
   double onlineTuneBudgetSeconds = -1;
   /// On-line tuning is isolated by default: each candidate is compiled and
   /// measured in a helper process (`kjit-tune --measure-worker`), so a
