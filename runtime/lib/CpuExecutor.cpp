@@ -12,6 +12,7 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 
 using namespace kjit;
@@ -50,15 +51,30 @@ Result<CpuExecutor *> CpuExecutor::get() {
   return executor;
 }
 
-Result<PackedFn> CpuExecutor::load(std::string_view object,
-                                   const std::string &symbol) {
-  auto addrs = loadSymbols(object, {symbol});
-  if (!addrs)
-    return addrs.status();
-  return reinterpret_cast<PackedFn>((*addrs)[0]);
+namespace {
+/// JITDylibs created and not yet removed.
+std::atomic<size_t> liveCount{0};
+} // namespace
+
+size_t CpuExecutor::liveObjects() { return liveCount.load(); }
+
+LoadedObject::~LoadedObject() {
+  // The executor made this object, so it exists (and is never destroyed).
+  Result<CpuExecutor *> executor = CpuExecutor::get();
+  if (!executor)
+    return;
+  // Removing the JITDylib releases its code and data memory and its EH
+  // frame registration. A failure leaves the memory in place: a leak, and
+  // nothing a caller could act on from a destructor.
+  if (llvm::Error err =
+          (*executor)->impl_->jit->getExecutionSession().removeJITDylib(
+              *dylib_))
+    fprintf(stderr, "kjit: warning: cannot unload a kernel's code: %s\n",
+            llvm::toString(std::move(err)).c_str());
+  --liveCount;
 }
 
-Result<std::vector<void *>> CpuExecutor::loadSymbols(
+Result<std::unique_ptr<LoadedObject>> CpuExecutor::loadObject(
     std::string_view object, const std::vector<std::string> &symbols,
     const std::vector<std::pair<const char *, void *>> &extraSymbols) {
   llvm::orc::LLJIT &jit = *impl_->jit;
@@ -67,6 +83,9 @@ Result<std::vector<void *>> CpuExecutor::loadSymbols(
   if (!jd)
     return internalError("cannot create JITDylib: " +
                          llvm::toString(jd.takeError()));
+  ++liveCount;
+  // Owned from here on: an error below unloads what was set up.
+  std::unique_ptr<LoadedObject> loaded(new LoadedObject(&*jd, {}));
   // omp_* first from LLVM's libomp: GNU libgomp may be in the process too
   // (oneDNN, PyTorch, OpenBLAS) and exports the same names; a kernel that
   // took omp_get_thread_num from it and __kmpc_fork_call from libomp would
@@ -109,13 +128,12 @@ Result<std::vector<void *>> CpuExecutor::loadSymbols(
   if (llvm::Error err = jit.addObjectFile(*jd, std::move(buffer)))
     return internalError("cannot add kernel object: " +
                          llvm::toString(std::move(err)));
-  std::vector<void *> out;
   for (const std::string &symbol : symbols) {
     auto addr = jit.lookup(*jd, symbol);
     if (!addr)
       return internalError("cannot link kernel symbol '" + symbol +
                            "': " + llvm::toString(addr.takeError()));
-    out.push_back(addr->toPtr<void *>());
+    loaded->addresses_.push_back(addr->toPtr<void *>());
   }
-  return out;
+  return loaded;
 }

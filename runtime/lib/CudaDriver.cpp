@@ -727,6 +727,14 @@ void LaunchScope::zeroAsync(uint64_t ptr, size_t bytes) {
          "cuMemsetD8Async (clearing the device error record)");
 }
 
+std::string unloadModule(int ordinal, void *module) {
+  if (std::string err = makeCurrent(ordinal); !err.empty())
+    return err;
+  if (!module)
+    return "";
+  return check(driver.cuModuleUnload(module), "cuModuleUnload");
+}
+
 std::string moduleGlobal(int ordinal, void *module, const char *name,
                          uint64_t &ptr, size_t &bytes) {
   ptr = 0;

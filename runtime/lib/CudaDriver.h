@@ -117,6 +117,10 @@ private:
 /// of KernelErrorCodes.h (those of the CPU's kjit_rt_report_error).
 inline constexpr const char *kErrorRecordSymbol = "kjit_gpu_error";
 inline constexpr size_t kErrorRecordBytes = 4 * sizeof(int64_t);
+/// Unloads `module` (a CUmodule loaded in device `ordinal`'s primary
+/// context, e.g. one of LaunchScope::loadedModules()); nothing may launch
+/// its kernels any more.
+std::string unloadModule(int ordinal, void *module);
 /// The device address and size of global `name` in `module` (a CUmodule
 /// loaded in device `ordinal`'s primary context); ptr = 0 and "" when the
 /// module has no such global.

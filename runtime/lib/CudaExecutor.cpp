@@ -58,6 +58,10 @@ std::optional<std::pair<uint64_t, size_t>> cudaAllocationOf(int ordinal,
   return cuda::allocationOf(ordinal, ptr);
 }
 
+llvm::Error cudaUnloadModule(int ordinal, void *module) {
+  return toError(cuda::unloadModule(ordinal, module));
+}
+
 llvm::Expected<std::optional<uint64_t>> cudaErrorRecordOf(int ordinal,
                                                           void *module) {
   uint64_t ptr = 0;

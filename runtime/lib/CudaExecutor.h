@@ -67,6 +67,10 @@ private:
   cuda::LaunchScope scope_;
 };
 
+/// Unloads a device module the kernel's code loaded (CudaLaunchScope::
+/// loadedModules()); nothing may launch its kernels any more.
+llvm::Error cudaUnloadModule(int ordinal, void *module);
+
 /// The device address of `module`'s error record (cuda::kErrorRecordSymbol,
 /// 4 x int64 {claims, code, a, b}); nullopt when the module has none (ops
 /// that report no errors). An error when the lookup fails otherwise or the

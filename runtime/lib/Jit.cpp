@@ -2,8 +2,8 @@
 //
 // compile: descriptor -> MLIR text -> compiler::prepare (parse, verify,
 // resolve configs, key) -> memory cache -> disk cache -> compiler::generate
-// -> disk store -> CpuExecutor::load. Target::cuda: configs for the device's
-// chip, compiler::generateCuda, the object linked with kjit's mgpu*
+// -> disk store -> CpuExecutor::loadObject. Target::cuda: configs for the
+// device's chip, compiler::generateCuda, the object linked with kjit's mgpu*
 // functions (CudaDriver.cpp) and its device code loaded on the device;
 // Kernel::run stages host views through device memory.
 //
@@ -12,6 +12,7 @@
 #include "CudaExecutor.h"
 #include "KernelCache.h"
 #include "KernelErrors.h"
+#include "MeasureWorker.h"
 #include "OnlineTuning.h"
 #include "OpText.h"
 #include "RuntimeInternal.h"
@@ -27,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 using namespace kjit;
@@ -41,8 +43,15 @@ const compiler::CpuTarget &hostCpu(); // Core.cpp
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Loaded code plus its signature; shared by every Kernel handle to it.
+/// Loaded code plus its signature; shared by every Kernel handle to it, by
+/// the runs in flight on it and by the memory cache. The code is unloaded
+/// when the last of them lets go.
 struct LoadedKernel {
+  LoadedKernel() = default;
+  ~LoadedKernel();
+  LoadedKernel(const LoadedKernel &) = delete;
+  LoadedKernel &operator=(const LoadedKernel &) = delete;
+
   PackedFn fn = nullptr;
   std::vector<ArgInfo> inputs, outputs;
   std::vector<std::string> configs;
@@ -55,14 +64,31 @@ struct LoadedKernel {
   /// module and device, so two runs in flight at once (two threads, two
   /// streams) would clear and read each other's reports.
   mutable std::mutex gpuErrorMutex;
+  /// The host code (CPU kernels, and the host side of CUDA ones).
+  std::unique_ptr<LoadedObject> object;
+  /// CUDA: the device modules the kernel's init function loaded.
+  std::vector<void *> cudaModules;
 };
+
+LoadedKernel::~LoadedKernel() {
+  // The device code first (the host code holds its handles), then the host
+  // code, when `object` dies. A failed unload (e.g. the driver already shut
+  // down at process exit) leaves device memory that the driver reclaims
+  // with the context: nothing to report.
+  for (void *module : cudaModules)
+    llvm::consumeError(cudaUnloadModule(target.ordinal, module));
+}
 } // namespace
 
 namespace kjit {
 /// A kernel's code and what describes it. On-line tuning publishes new
-/// versions; every version lives as long as the KernelImpl, so that a run in
-/// flight and the references configs()/configSources() returned stay valid
-/// (a kernel has at most a few: default, tuning state, tuned).
+/// versions. A run holds the code it started with (a shared_ptr) until it
+/// returns, so a swap never pulls code from under a run in flight, and code
+/// that is neither current nor running is unloaded (memory stays bounded
+/// however often code is swapped). The descriptions (configs(),
+/// configSources(), origin(), source()) are kept for the kernel's life, so
+/// that the references those return stay valid: once per distinct text (a
+/// kernel has a few: default, tuning state, tuned).
 class KernelImpl {
 public:
   struct Version {
@@ -70,18 +96,53 @@ public:
     std::string origin;
     std::vector<std::string> sources; ///< per op: where its config came from
   };
+  struct Description {
+    std::string origin;
+    std::vector<std::string> sources, configs;
+    std::string source;
+    bool operator==(const Description &) const = default;
+  };
   KernelImpl(std::shared_ptr<const LoadedKernel> loaded, std::string origin,
-             std::vector<std::string> sources = {}) {
+             std::vector<std::string> sources = {})
+      : inputs_(loaded->inputs), outputs_(loaded->outputs),
+        target_(loaded->target) {
     publish(Version{std::move(loaded), std::move(origin), std::move(sources)});
   }
-  const Version &current() const {
-    return *current_.load(std::memory_order_acquire);
+  /// The code of every later run (versions share the signature).
+  std::shared_ptr<const LoadedKernel> code() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return code_;
   }
+  const Description &description() const {
+    return *description_.load(std::memory_order_acquire);
+  }
+  Version current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Description &d = *description_.load(std::memory_order_relaxed);
+    return Version{code_, d.origin, d.sources};
+  }
+  const std::vector<ArgInfo> &inputs() const { return inputs_; }
+  const std::vector<ArgInfo> &outputs() const { return outputs_; }
+  const Target &target() const { return target_; }
   /// Makes `v` the code and description of every later call (atomic swap).
   void publish(Version v) {
-    std::lock_guard<std::mutex> lock(mu_);
-    versions_.push_back(std::make_unique<Version>(std::move(v)));
-    current_.store(versions_.back().get(), std::memory_order_release);
+    Description d{std::move(v.origin), std::move(v.sources), v.loaded->configs,
+                  v.loaded->source};
+    std::shared_ptr<const LoadedKernel> previous = std::move(v.loaded);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = std::find_if(
+          descriptions_.begin(), descriptions_.end(),
+          [&](const std::unique_ptr<Description> &p) { return *p == d; });
+      if (it == descriptions_.end()) {
+        descriptions_.push_back(std::make_unique<Description>(std::move(d)));
+        it = std::prev(descriptions_.end());
+      }
+      code_.swap(previous);
+      description_.store(it->get(), std::memory_order_release);
+    }
+    // The replaced code is unloaded here (outside the lock) unless a run
+    // still holds it; then when that run returns.
   }
   void startTuning() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,38 +170,37 @@ public:
   }
 
 private:
+  const std::vector<ArgInfo> inputs_, outputs_;
+  const Target target_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool tuning_ = false;
-  std::vector<std::unique_ptr<Version>> versions_;
-  std::atomic<const Version *> current_{nullptr};
+  std::shared_ptr<const LoadedKernel> code_;
+  std::vector<std::unique_ptr<Description>> descriptions_;
+  std::atomic<const Description *> description_{nullptr};
 };
 } // namespace kjit
 
 Kernel::Kernel(std::shared_ptr<KernelImpl> impl) : impl_(std::move(impl)) {}
-const std::vector<ArgInfo> &Kernel::inputs() const {
-  return impl_->current().loaded->inputs;
-}
-const std::vector<ArgInfo> &Kernel::outputs() const {
-  return impl_->current().loaded->outputs;
-}
+const std::vector<ArgInfo> &Kernel::inputs() const { return impl_->inputs(); }
+const std::vector<ArgInfo> &Kernel::outputs() const { return impl_->outputs(); }
 const std::vector<std::string> &Kernel::configs() const {
-  return impl_->current().loaded->configs;
+  return impl_->description().configs;
 }
 const std::vector<std::string> &Kernel::configSources() const {
-  return impl_->current().sources;
+  return impl_->description().sources;
 }
-const std::string &Kernel::origin() const { return impl_->current().origin; }
+const std::string &Kernel::origin() const {
+  return impl_->description().origin;
+}
 const std::string &Kernel::source() const {
-  return impl_->current().loaded->source;
+  return impl_->description().source;
 }
 bool Kernel::tuning() const { return impl_ && impl_->tuning(); }
 bool Kernel::waitForTuning(double timeoutSeconds) const {
   return !impl_ || impl_->waitForTuning(timeoutSeconds);
 }
-const Target &Kernel::target() const {
-  return impl_->current().loaded->target;
-}
+const Target &Kernel::target() const { return impl_->target(); }
 
 namespace {
 constexpr size_t kMaxRank = 8;
@@ -643,9 +703,9 @@ static Status runCuda(const LoadedKernel &k,
 Status Kernel::run(const std::vector<TensorView> &inputs,
                    const std::vector<TensorView> &outputs) const {
   // Versions swapped in by on-line tuning share the signature.
-  if (const LoadedKernel *k = impl_ ? impl_->current().loaded.get() : nullptr)
-    for (size_t i = 0; i < k->outputs.size(); ++i)
-      if (k->outputs[i].isDynamic())
+  if (impl_)
+    for (size_t i = 0; i < impl_->outputs().size(); ++i)
+      if (impl_->outputs()[i].isDynamic())
         return userError("output " + std::to_string(i) +
                          " has a dynamic shape (the kernel allocates it); "
                          "use Kernel::runAllocating");
@@ -654,7 +714,8 @@ Status Kernel::run(const std::vector<TensorView> &inputs,
 
 Result<std::vector<Tensor>>
 Kernel::runAllocating(const std::vector<TensorView> &inputs) const {
-  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  // The signature only (runImpl takes the code): versions share it.
+  std::shared_ptr<const LoadedKernel> current = impl_ ? impl_->code() : nullptr;
   if (!current || !current->fn)
     return userError("runAllocating() on an empty kernel");
   const LoadedKernel &k = *current;
@@ -682,9 +743,10 @@ Kernel::runAllocating(const std::vector<TensorView> &inputs) const {
 Status Kernel::runImpl(const std::vector<TensorView> &inputs,
                        const std::vector<TensorView> &outputs,
                        std::vector<Tensor> *allocated) const {
-  // One load of the current version: a swap during this call leaves this
-  // run on the code it started with (versions are never freed early).
-  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  // One load of the current version, held to the end of the call: a swap
+  // during this call leaves this run on the code it started with, and that
+  // code is unloaded only after the run (and every other holder) let go.
+  std::shared_ptr<const LoadedKernel> current = impl_ ? impl_->code() : nullptr;
   if (!current || !current->fn)
     return userError("run() on an empty kernel");
   const LoadedKernel &k = *current;
@@ -843,7 +905,9 @@ Result<std::vector<double>>
 Kernel::time(const std::vector<TensorView> &inputs,
              const std::vector<TensorView> &outputs,
              const TimingOptions &options) const {
-  const LoadedKernel *current = impl_ ? impl_->current().loaded.get() : nullptr;
+  // CUDA: this version is timed and held to the end; CPU: each run below
+  // holds its own.
+  std::shared_ptr<const LoadedKernel> current = impl_ ? impl_->code() : nullptr;
   if (!current || !current->fn)
     return userError("time() on an empty kernel");
   if (options.repeat < 0 || options.warmup < 0)
@@ -923,6 +987,8 @@ public:
   std::optional<TuningTarget> cudaTuning;
   /// On-line tuning budget of compiles that do not set one (0: none).
   double onlineBudget = 0;
+  /// Candidates measured in this process (opted into), not in a worker.
+  bool onlineInProcess = false;
   /// Ops without a database record get the cost model's pick.
   bool modelPick = false;
 
@@ -943,6 +1009,10 @@ private:
   Result<Served> loadOrGenerate(const compiler::PreparedModule &prepared);
   /// Forgets a failed compile so that a later call tries again.
   void dropSlot(const std::string &key, const std::shared_ptr<Slot> &slot);
+  /// Whether on-line tuning can measure candidates: in this process (opted
+  /// into) or in the measuring worker, looked for once (a missing one is
+  /// one warning on stderr). The error says why not.
+  Status onlineTuningReady();
 
   /// The request of a compile, without its selection (shared by the
   /// compile and the tuned recompile).
@@ -970,6 +1040,8 @@ private:
   /// compile of the same module shares the first one's kernel and tuning.
   std::unordered_map<std::string, std::weak_ptr<KernelImpl>> tuned;
   std::unique_ptr<OnlineTuner> tuner; ///< created at the first tuned compile
+  /// The measuring worker; set once by onlineTuningReady().
+  std::optional<Result<std::string>> worker;
 };
 } // namespace kjit
 
@@ -995,6 +1067,7 @@ JitImpl::JitImpl(Target target, JitOptions options)
     }
   }
   modelPick = this->options.modelPickWithoutRecord;
+  onlineInProcess = this->options.onlineTuneInProcess;
   if (const char *env = getenv("KJIT_NO_RECORD"); env && *env) {
     if (std::string(env) == "model")
       modelPick = true;
@@ -1014,7 +1087,7 @@ JitImpl::JitImpl(Target target, JitOptions options)
   } else if (onlineBudget < 0) {
     onlineBudget = 0;
     if (const char *env = getenv("KJIT_TUNE"); env && *env) {
-      Result<double> parsed = parseTuneSpec(env);
+      Result<double> parsed = parseTuneSpec(env, &onlineInProcess);
       if (parsed)
         onlineBudget = *parsed;
       else
@@ -1063,11 +1136,12 @@ loadSignature(const KernelSignature &sig, std::string_view object) {
       return userError("kernel argument of rank " +
                        std::to_string(a.shape.size()) +
                        " is above the supported " + std::to_string(kMaxRank));
-  Result<PackedFn> fn = (*executor)->load(object, sig.symbol);
-  if (!fn)
-    return fn.status();
+  auto code = (*executor)->loadObject(object, {sig.symbol});
+  if (!code)
+    return code.status();
   auto loaded = std::make_shared<LoadedKernel>();
-  loaded->fn = *fn;
+  loaded->fn = reinterpret_cast<PackedFn>((*code)->addresses()[0]);
+  loaded->object = std::move(*code);
   for (const ArgInfo &a : sig.args)
     (a.isOutput ? loaded->outputs : loaded->inputs).push_back(a);
   loaded->configs = sig.configs;
@@ -1090,15 +1164,20 @@ loadCudaKernel(const KernelSignature &sig, std::string_view object,
       return userError("kernel argument of rank " +
                        std::to_string(a.shape.size()) +
                        " is above the supported " + std::to_string(kMaxRank));
-  auto addrs = (*executor)->loadSymbols(object, {sig.symbol, initSymbol},
-                                        cudaRuntimeSymbols());
-  if (!addrs)
-    return addrs.status();
-  auto init = reinterpret_cast<void (*)()>((*addrs)[1]);
+  auto code = (*executor)->loadObject(object, {sig.symbol, initSymbol},
+                                      cudaRuntimeSymbols());
+  if (!code)
+    return code.status();
+  auto init = reinterpret_cast<void (*)()>((*code)->addresses()[1]);
+  // Owns the code from here on: an error below unloads it.
   auto loaded = std::make_shared<LoadedKernel>();
+  loaded->target = Target::cuda(ordinal);
+  loaded->fn = reinterpret_cast<PackedFn>((*code)->addresses()[0]);
+  loaded->object = std::move(*code);
   {
     CudaLaunchScope scope(ordinal);
     init();
+    loaded->cudaModules = scope.loadedModules();
     if (llvm::Error e = scope.finish())
       return toStatus(std::move(e), "cannot load the kernel's device code "
                                     "on CUDA device " +
@@ -1113,15 +1192,43 @@ loadCudaKernel(const KernelSignature &sig, std::string_view object,
         loaded->gpuErrorRecords.push_back(**rec);
     }
   }
-  // The module stays loaded for the life of the process, like the host code
-  // (kjit_fini_<entry> is not called: kernels are cached and shared).
-  loaded->fn = reinterpret_cast<PackedFn>((*addrs)[0]);
+  // The modules stay loaded while the LoadedKernel lives (its destructor
+  // unloads them; kjit_fini_<entry> is not called).
   for (const ArgInfo &a : sig.args)
     (a.isOutput ? loaded->outputs : loaded->inputs).push_back(a);
   loaded->configs = sig.configs;
   loaded->source = sig.source;
-  loaded->target = Target::cuda(ordinal);
   return std::shared_ptr<const LoadedKernel>(std::move(loaded));
+}
+
+Result<ReloadableKernel>
+kjit::runtime::reloadableKernelForTesting(const std::string &mlirText) {
+  compiler::CompileRequest request;
+  request.mlirText = mlirText;
+  request.target = hostCpu();
+  auto prepared = compiler::prepare(request);
+  if (!prepared)
+    return toStatus(prepared.takeError());
+  auto artifact = compiler::generate(*prepared, hostCpu());
+  if (!artifact)
+    return toStatus(artifact.takeError());
+  KernelSignature sig = signatureOf(artifact->prepared, artifact->symbol);
+  auto loaded = loadSignature(sig, artifact->object);
+  if (!loaded)
+    return loaded.status();
+  auto impl = std::make_shared<KernelImpl>(
+      *loaded, "compiled",
+      std::vector<std::string>(sig.configs.size(), "default"));
+  auto reload = [impl, sig, object = std::move(artifact->object)]() -> Status {
+    auto again = loadSignature(sig, object);
+    if (!again)
+      return again.status();
+    KernelImpl::Version v = impl->current();
+    v.loaded = std::move(*again);
+    impl->publish(std::move(v));
+    return Status::ok();
+  };
+  return ReloadableKernel{Kernel(impl), std::move(reload)};
 }
 
 Result<JitImpl::Served>
@@ -1179,6 +1286,19 @@ JitImpl::loadOrGenerate(const compiler::PreparedModule &prepared) {
   if (!loaded)
     return loaded.status();
   return Served{*loaded, "compiled"};
+}
+
+Status JitImpl::onlineTuningReady() {
+  if (onlineInProcess)
+    return Status::ok();
+  std::lock_guard<std::mutex> lock(mu);
+  if (!worker) {
+    worker = findMeasureWorker(options.measureWorker);
+    if (!*worker)
+      fprintf(stderr, "kjit: warning: no on-line tuning: %s\n",
+              worker->errorMessage().c_str());
+  }
+  return *worker ? Status::ok() : worker->status();
 }
 
 void JitImpl::dropSlot(const std::string &key,
@@ -1263,6 +1383,12 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
       if (sources[i] != "own" && sources[i] != "tuned" &&
           sources[i] != "option")
         tuneOps.push_back(i);
+  if (!tuneOps.empty())
+    if (Status ready = onlineTuningReady(); !ready) {
+      for (unsigned i : tuneOps)
+        sources[i] = "default (online tuning not run: " + ready.message() + ")";
+      tuneOps.clear();
+    }
   std::string tunedKey =
       prepared->cacheKey + "\nthreads=" + std::to_string(opts.threads);
   if (!tuneOps.empty()) {
@@ -1334,12 +1460,14 @@ void JitImpl::startOnlineTuning(const std::shared_ptr<KernelImpl> &impl,
     // end tuned), but later compiles share the registered one.
     tuned[tunedKey] = impl;
     if (!tuner)
-      tuner = std::make_unique<OnlineTuner>(target, options, selector->path());
+      tuner = std::make_unique<OnlineTuner>(target, options, selector->path(),
+                                            onlineInProcess ? std::string()
+                                                            : **worker);
   }
   std::vector<std::string> state = sources;
   for (unsigned i : ops)
     state[i] = "online (tuning)";
-  const KernelImpl::Version &v = impl->current();
+  KernelImpl::Version v = impl->current();
   impl->publish(KernelImpl::Version{v.loaded, v.origin, state});
   impl->startTuning();
 
@@ -1395,8 +1523,8 @@ void JitImpl::finishOnlineTuning(const std::weak_ptr<KernelImpl> &weak,
       notTuned(i, "failed: no result");
     }
   }
-  const KernelImpl::Version &cur = impl->current();
-  KernelImpl::Version next{cur.loaded, cur.origin, sources};
+  KernelImpl::Version next = impl->current();
+  next.sources = sources;
   if (any) {
     compiler::CompileRequest request = requestFor(text, opts);
     request.opConfigs = configs;

@@ -4,9 +4,11 @@
 #include "RuntimeInternal.h"
 #include "Selection.h"
 #include "autotune/Measurer.h"
+#include "autotune/ProcessMeasurer.h"
 #include "autotune/Tuner.h"
 #include "compiler/Compiler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,24 +20,38 @@ namespace kjit::runtime {
 const compiler::CpuTarget &hostCpu(); // Core.cpp
 } // namespace kjit::runtime
 
-Result<double> kjit::parseTuneSpec(const std::string &spec) {
+Result<double> kjit::parseTuneSpec(const std::string &spec, bool *inProcess) {
   auto bad = [&](const std::string &why) -> Result<double> {
     return userError("KJIT_TUNE: " + why + " in '" + spec +
                      "' (expected 'budget:<seconds>' such as budget:30 or "
-                     "budget:1.5s, or 'off')");
+                     "budget:1.5s, optionally followed by ',in-process', "
+                     "or 'off')");
   };
-  std::string s = spec;
-  while (!s.empty() && isspace((unsigned char)s.back()))
-    s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && isspace((unsigned char)s[b]))
-    ++b;
-  s = s.substr(b);
+  auto trim = [](std::string s) {
+    while (!s.empty() && isspace((unsigned char)s.back()))
+      s.pop_back();
+    size_t b = 0;
+    while (b < s.size() && isspace((unsigned char)s[b]))
+      ++b;
+    return s.substr(b);
+  };
+  if (inProcess)
+    *inProcess = false;
+  std::string s = trim(spec);
   if (s.empty() || s == "off" || s == "0")
     return 0.0;
+  // The budget, then the optional mode.
+  bool local = false;
+  if (size_t comma = s.find(','); comma != std::string::npos) {
+    std::string mode = trim(s.substr(comma + 1));
+    if (mode != "in-process")
+      return bad("unknown option '" + mode + "'");
+    local = true;
+    s = trim(s.substr(0, comma));
+  }
   const std::string prefix = "budget:";
   if (s.compare(0, prefix.size(), prefix) != 0)
-    return bad("unknown setting");
+    return bad(local ? "no budget" : "unknown setting");
   std::string num = s.substr(prefix.size());
   if (!num.empty() && num.back() == 's')
     num.pop_back();
@@ -55,18 +71,22 @@ Result<double> kjit::parseTuneSpec(const std::string &spec) {
     return bad("a negative budget");
   if (v > 24 * 3600.0)
     return bad("a budget above one day");
+  if (inProcess)
+    *inProcess = local;
   return v;
 }
 
 OnlineTuner::OnlineTuner(Target target, JitOptions jitOptions,
-                         std::string dbPath)
+                         std::string dbPath, std::string workerPath)
     : target_(target), jitOptions_(std::move(jitOptions)),
       dbPath_(std::move(dbPath)),
       // (jitOptions_ is initialized first: the Jit's own setting.)
       createDbDirectory_(
-          TuningSelector::inCacheDirectory(jitOptions_.tuningDb)) {
-  // The private Jit measures candidates only: no database lookups, no
-  // tuning of its own (its memory cache serves the confirmation rounds).
+          TuningSelector::inCacheDirectory(jitOptions_.tuningDb)),
+      workerPath_(std::move(workerPath)) {
+  // In-process mode: the private Jit measures candidates only: no database
+  // lookups, no tuning of its own (its memory cache serves the
+  // confirmation rounds).
   jitOptions_.tuningDb = "off";
   jitOptions_.onlineTuneBudgetSeconds = 0;
   worker_ = std::thread([this] { loop(); });
@@ -132,6 +152,11 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     else
       r.dbNote = llvm::toString(opened.takeError());
   }
+  // The records say what measured them (kjit-tune writes
+  // "kjit-tune:<strategy>").
+  const bool inProcess = workerPath_.empty();
+  if (db)
+    db->setSource(inProcess ? "online-in-process:pruned" : "online:pruned");
   // What is measured and where it is recorded: the host CPU tuned for the
   // job's threads, or the CUDA device (the key run-time selection reads).
   TuningTarget tt;
@@ -145,12 +170,45 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
   } else {
     tt = cpuTuningTarget(hostCpu(), job.threads);
   }
-  if (!jit_)
-    jit_ = std::make_unique<Jit>(target_, jitOptions_);
   const TargetInfo &target = tt.info;
   const std::string &targetKey = tt.key;
   std::string compilerKey = compiler::compilerKey();
-  autotune::RuntimeMeasurer measurer(*jit_, target);
+  // Where candidates run: a helper process per candidate on the same target
+  // (the host CPU for the job's threads, or the CUDA device), or, opted
+  // into, this process with a Jit that lives for this job only.
+  std::unique_ptr<Jit> jit;
+  std::unique_ptr<autotune::Measurer> measurer;
+  autotune::ProcessMeasurer *process = nullptr; ///< measurer, when isolated
+  if (inProcess) {
+    jit = std::make_unique<Jit>(target_, jitOptions_);
+    measurer = std::make_unique<autotune::RuntimeMeasurer>(*jit, target);
+  } else {
+    autotune::ProcessMeasureOptions po;
+    po.workerPath = workerPath_;
+    // A hung candidate costs at most this; the budget is no shorter.
+    po.timeoutSeconds = std::clamp(job.budgetSeconds, 10.0, 60.0);
+    po.threads = unsigned(std::max(0, job.threads));
+    if (tt.cudaOrdinal >= 0) {
+      po.cudaDevice = tt.cudaOrdinal;
+      po.cudaChip = tt.cudaChip;
+      po.cudaSmCount = tt.info.smCount;
+    }
+    po.stop = &stop_; // a destroyed Jit kills the candidate being measured
+    auto pm = std::make_unique<autotune::ProcessMeasurer>(po);
+    // Nothing can be measured (no temporary directory, a worker that does
+    // not start): the job's error, no candidate recorded as failed.
+    if (llvm::Error e = pm->prepare()) {
+      r.error = "cannot measure: " + llvm::toString(std::move(e));
+      return r;
+    }
+    process = pm.get();
+    measurer = std::move(pm);
+  }
+  // The measuring itself failing mid-job stops it: the candidate it was
+  // measuring is not recorded, and nothing after it could be measured.
+  auto measuringBroken = [&] {
+    return process && !process->infrastructureError().empty();
+  };
 
   for (size_t n = 0; n < job.ops.size(); ++n) {
     unsigned i = job.ops[n];
@@ -176,10 +234,18 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     options.confirmTop = 2;
     options.confirmRounds = 1;
     options.resume = false;
-    options.stop = [this] { return stop_.load(); };
-    auto res = autotune::tuneWorkload((*workloads)[i], target, targetKey,
-                                      compilerKey, db.get(), &measurer,
-                                      options);
+    options.stop = [&] { return stop_.load() || measuringBroken(); };
+    auto res =
+        autotune::tuneWorkload((*workloads)[i], target, targetKey, compilerKey,
+                               db.get(), measurer.get(), options);
+    if (measuringBroken()) {
+      if (!res)
+        llvm::consumeError(res.takeError());
+      for (size_t rest = n; rest < job.ops.size(); ++rest)
+        r.errors[job.ops[rest]] =
+            "cannot measure: " + process->infrastructureError();
+      break;
+    }
     if (!res) {
       r.errors[i] = llvm::toString(res.takeError());
       continue;

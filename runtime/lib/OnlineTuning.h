@@ -6,9 +6,12 @@
 // disturb each other's timings), tunes each op of the job's module that
 // needs it with autotune::tuneWorkload (pruned space in cost-model order,
 // default first, a confirmation round for the finalists, every measurement
-// recorded in the tuning database) on a private Jit and buffers of its own,
-// within the budget, and hands the best
+// recorded in the tuning database) within the budget, and hands the best
 // config per op to the job's `finish`, which compiles and swaps the code.
+// Candidates are measured in a helper process (autotune::ProcessMeasurer:
+// a crash or hang is a failed record, the application lives on) or, when
+// the user opted in, in this process on a private Jit (one per job, so the
+// code of its candidates is unloaded when the job ends).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KJIT_RUNTIME_ONLINETUNING_H
@@ -57,10 +60,13 @@ public:
   /// CPU, or on the CUDA device with events, the L2 flushed between runs);
   /// `jitOptions`: the owning Jit's (cache settings for the private Jit);
   /// `dbPath`: the resolved tuning database ("" or "off": not recorded);
-  /// the kjit cache directory's is created when missing.
-  OnlineTuner(Target target, JitOptions jitOptions, std::string dbPath);
-  /// Stops: the job being measured ends after its current candidate, queued
-  /// jobs finish as stopped; joins the worker.
+  /// the kjit cache directory's is created when missing; `workerPath`: the
+  /// measuring worker (kjit-tune), "" to measure in this process.
+  OnlineTuner(Target target, JitOptions jitOptions, std::string dbPath,
+              std::string workerPath);
+  /// Stops: the job being measured ends after its current candidate (a
+  /// measuring process is killed at once), queued jobs finish as stopped;
+  /// joins the worker.
   ~OnlineTuner();
   void submit(OnlineTuneJob job);
 
@@ -72,7 +78,7 @@ private:
   JitOptions jitOptions_;
   std::string dbPath_;
   bool createDbDirectory_ = false; ///< dbPath_ is in the kjit cache dir
-  std::unique_ptr<Jit> jit_; ///< the worker's; created on the worker
+  std::string workerPath_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<OnlineTuneJob> queue_;

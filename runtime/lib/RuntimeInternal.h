@@ -11,6 +11,7 @@
 #include "kjit/kjit.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <string>
 
 namespace kjit::runtime {
@@ -38,6 +39,17 @@ std::string shapeString(const std::vector<int64_t> &shape);
 /// (staging, kernel-allocated outputs) on chosen host-side behaviour.
 Kernel cudaKernelForTesting(void (*fn)(void **), std::vector<ArgInfo> inputs,
                             std::vector<ArgInfo> outputs, int ordinal = 0);
+
+/// Tests only: the kernel of `mlirText` compiled for the host CPU (default
+/// configs, no cache) and `reload`, which loads the same object code again
+/// as a new version of that kernel and swaps it in (on-line tuning's swap
+/// without its compile): for checking that replaced code is unloaded.
+struct ReloadableKernel {
+  Kernel kernel;
+  std::function<Status()> reload;
+};
+Result<ReloadableKernel>
+reloadableKernelForTesting(const std::string &mlirText);
 
 } // namespace kjit::runtime
 

@@ -12,6 +12,7 @@
 // image. cuLaunchKernel runs nothing: it records the launch and returns
 // CUDA_ERROR_NOT_SUPPORTED unless kjit_fake_set_launch_result(0) was called
 // (or $KJIT_FAKE_CUDA_LAUNCH_OK was set when cuInit ran).
+// kjit_fake_live_modules counts modules loaded and not unloaded.
 // Device error records: cuModuleGetGlobal finds `kjit_gpu_error` in a module
 // whose image names it (a zeroed 32-byte buffer per module, like the real
 // global: 4 x int64 {claims, code, a, b}); a successful launch of a kernel
@@ -28,6 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +74,7 @@ struct Function {
 using kjit_standin::allocFill;
 using kjit_standin::globals;
 std::vector<Module *> modulesWithRecords;
+std::atomic<size_t> liveModules{0}; // loaded and not unloaded
 int streamSyncs = 0;   // cuStreamSynchronize calls
 int64_t injectedError[3] = {0, 0, 0}; // code, a, b; code 0: none
 
@@ -120,6 +123,8 @@ size_t kjit_fake_live_allocations() {
   std::lock_guard<std::mutex> lock(mu);
   return allocations.size();
 }
+/// Modules loaded and not yet unloaded.
+size_t kjit_fake_live_modules() { return liveModules; }
 
 // --- driver API ---
 CUresult cuInit(unsigned) {
@@ -201,6 +206,7 @@ CUresult cuModuleLoadData(void **m, const void *image) {
   memcpy(&shentsize, p + 0x3A, 2);
   memcpy(&shnum, p + 0x3C, 2);
   *m = new Module{p, size_t(shoff + uint64_t(shentsize) * shnum)};
+  ++liveModules;
   return kSuccess;
 }
 CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned, int *,
@@ -209,6 +215,7 @@ CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned, int *,
   if (!strstr(p, ".version"))
     return kInvalidImage;
   *m = new Module{p, strlen(p)};
+  ++liveModules;
   return kSuccess;
 }
 CUresult cuModuleUnload(void *m) {
@@ -222,6 +229,8 @@ CUresult cuModuleUnload(void *m) {
       lastLaunch.module = nullptr;
     delete[] mod->errorRecord;
   }
+  if (mod)
+    --liveModules;
   delete mod;
   return kSuccess;
 }

@@ -10,9 +10,11 @@
 // the device error record of spmm (a report injected by the fake launch
 // comes back as the CPU path's malformed-CSR message; a stale one is
 // cleared before each run); vector_width's alignment dispatch (a misaligned
-// device view launches the scalar kernel).
+// device view launches the scalar kernel); a kernel's device modules and
+// host code unloaded when the last holder of its code lets go.
 //
 //===----------------------------------------------------------------------===//
+#include "CpuExecutor.h"
 #include "CudaExecutor.h"
 #include "RuntimeInternal.h"
 #include "kjit/kjit.h"
@@ -40,6 +42,7 @@ struct Fake {
   const char *(*lastKernel)();
   void (*lastGeometry)(unsigned *, unsigned *);
   size_t (*liveAllocations)();
+  size_t (*liveModules)();
   void (*setKernelError)(int64_t, int64_t, int64_t);
   void (*poisonErrorRecords)(int64_t);
   int64_t (*lastErrorClaims)();
@@ -57,6 +60,7 @@ struct Fake {
       f.lastGeometry = (void (*)(unsigned *, unsigned *))dlsym(
           h, "kjit_fake_last_geometry");
       f.liveAllocations = (size_t(*)())dlsym(h, "kjit_fake_live_allocations");
+      f.liveModules = (size_t(*)())dlsym(h, "kjit_fake_live_modules");
       f.setKernelError = (void (*)(int64_t, int64_t, int64_t))dlsym(
           h, "kjit_fake_set_kernel_error");
       f.poisonErrorRecords =
@@ -177,6 +181,22 @@ TEST(FakeDriver, CompileLoadsDeviceCodeAndLaunchErrorIsAStatus) {
   EXPECT_EQ(Fake::get().liveAllocations(), 0u);
   // The output was not touched.
   EXPECT_TRUE(allBytes(y, 0));
+}
+
+TEST(FakeDriver, DeviceAndHostCodeAreUnloadedWithTheLastKernel) {
+  size_t modules = Fake::get().liveModules();
+  size_t objects = runtime::CpuExecutor::liveObjects();
+  {
+    JitOptions o = noDiskCache();
+    o.memoryCache = false; // nothing but the kernel holds its code
+    Jit jit(Target::cuda(0), o);
+    auto k = jit.compile(dwOp());
+    ASSERT_TRUE(bool(k)) << k.errorMessage();
+    EXPECT_EQ(Fake::get().liveModules(), modules + 1);
+    EXPECT_EQ(runtime::CpuExecutor::liveObjects(), objects + 1);
+  }
+  EXPECT_EQ(Fake::get().liveModules(), modules);
+  EXPECT_EQ(runtime::CpuExecutor::liveObjects(), objects);
 }
 
 TEST(FakeDriver, HostViewsAreStagedAndCopiedBack) {

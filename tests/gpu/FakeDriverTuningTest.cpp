@@ -9,7 +9,8 @@
 //    tuned workload's config for another shape, and never a record of
 //    another driver version or of the CPU;
 //  - on-line tuning (CompileOptions::onlineTuneBudgetSeconds) measures on
-//    the device, swaps in the fastest config and records under that key.
+//    the device (in the kjit-tune worker), swaps in the fastest config and
+//    records under that key.
 //
 //===----------------------------------------------------------------------===//
 #include "autotune/Database.h"
@@ -159,6 +160,10 @@ TEST_F(FakeDriverTuning, OnlineTuningMeasuresOnTheDevice) {
   EXPECT_NEAR(best->result.medianSeconds, 64e-6, 1e-9);
   EXPECT_EQ(best->config.find("threads = 64 ") != std::string::npos, true)
       << best->config;
+  // Measured in the kjit-tune worker, on the same device (the fake driver
+  // the worker inherits through the environment).
+  for (const Record &r : *recs)
+    EXPECT_EQ(r.source, "online:pruned") << r.config;
   // A later compile serves the record (among equally fast configs the
   // database's first; on-line tuning ranks its finalists by a confirmation
   // round, so it may have kept another 64-thread one).

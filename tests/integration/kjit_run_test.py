@@ -328,6 +328,22 @@ class Runner:
             self.fail(name, f"not the default config: {short(r.stdout)!r}")
         elif self.check_outputs(name, [out], refs):
             self.ok(name)
+        # Candidates are measured in the kjit-tune worker: without one,
+        # tuning does not run, and the output says why.
+        name = "KJIT_TUNE=budget:1 without a measuring worker"
+        missing = self.path("no-such-kjit-tune")
+        r = self.run(args[:-1] + ["--tuning-db=off"],
+                     {"KJIT_TUNE": "budget:1", "KJIT_MEASURE_WORKER": missing})
+        if r.returncode != 0:
+            self.fail(name, f"exit {r.returncode}: {short(r.stderr)}")
+        elif "no on-line tuning: KJIT_MEASURE_WORKER names" not in r.stderr:
+            self.fail(name, f"no warning naming the worker: {short(r.stderr)!r}")
+        elif not re.search(r"^config 0: #kjit\.config<.*> \(default \(online "
+                           r"tuning not run: KJIT_MEASURE_WORKER", r.stdout,
+                           re.M):
+            self.fail(name, f"no reason in the configs: {short(r.stdout)!r}")
+        elif self.check_outputs(name, [out], refs):
+            self.ok(name)
 
     def expect_error(self, name, args, mentions=(), preexec_fn=None):
         """A one-line error on stderr, exit code 1, no crash."""

@@ -15,7 +15,10 @@
 //         or the host object that launches it; see kjit::CudaCodeFormat)
 // With KJIT_TUNE=budget:<seconds>, ops without a database record are tuned
 // on-line after the first call (kjit-run waits for it; --print-configs then
-// shows "online (best of N)").
+// shows "online (best of N)"). Candidates run in the kjit-tune worker
+// ($KJIT_MEASURE_WORKER, else the one beside libkjit); without one the
+// library warns and --print-configs shows "default (online tuning not run:
+// <why>)" (KJIT_TUNE=budget:<seconds>,in-process measures in kjit-run).
 //
 // Every failure is one line `kjit-run: error: ...` on stderr and exit code 1;
 // the checks themselves live in the runtime (Kernel::run, npy::read,

@@ -318,13 +318,16 @@ public:
 
   /// On-line tuning (CompileOptions::onlineTuneBudgetSeconds, KJIT_TUNE):
   /// the kernel first runs its default code while candidates are compiled
-  /// and measured in the background (on buffers of their own; for
+  /// and measured in the background (in a helper process unless
+  /// JitOptions::onlineTuneInProcess; on buffers of their own; for
   /// Target::cuda on the kernel's device, timed with CUDA events) within the
   /// budget; then the best code is swapped in atomically (runs in flight
-  /// finish on the code they started with) and every measurement is in the
-  /// tuning database. While tuning, configSources() says "online (tuning)"
-  /// for the ops being tuned, then "online (best of N)" (N candidates
-  /// measured), or "default (online tuning ...: <why>)". configs(),
+  /// finish on the code they started with; replaced code is unloaded) and
+  /// every measurement is in the tuning database. While tuning,
+  /// configSources() says "online (tuning)" for the ops being tuned, then
+  /// "online (best of N)" (N candidates measured), or "default (online
+  /// tuning ...: <why>)", e.g. "default (online tuning not run: no
+  /// measuring worker ...)". configs(),
   /// configSources(), origin() and source() describe the code the next
   /// run() uses; references they return stay valid for the kernel's life.
   /// True while background tuning of this kernel is pending or running.
@@ -370,17 +373,34 @@ struct JitOptions {
   /// On-line tuning budget (seconds) of each compile without an explicit
   /// config (CompileOptions::onlineTuneBudgetSeconds overrides it): < 0
   /// (the default): from $KJIT_TUNE ("budget:<seconds>" or
-  /// "budget:<seconds>s", "off"; a malformed value means no tuning and one
-  /// warning on stderr); 0: none. Measurements go to the tuning database
-  /// (above; created when missing); destroying the Jit stops the
-  /// background tuning (after the candidate being measured).
+  /// "budget:<seconds>s", optionally ",in-process"; "off"; a malformed
+  /// value means no tuning and one warning on stderr); 0: none.
+  /// Measurements go to the tuning database (above; created when missing);
+  /// destroying the Jit stops the background tuning (the helper process
+  /// measuring a candidate is killed; in-process, after the candidate).
   double onlineTuneBudgetSeconds = -1;
+  /// On-line tuning is isolated by default: each candidate is compiled and
+  /// measured in a helper process (`kjit-tune --measure-worker`), so a
+  /// candidate that crashes or hangs is a failed record and the
+  /// application lives on; only the winner is compiled into this process.
+  /// The worker: this path, else $KJIT_MEASURE_WORKER, else kjit-tune
+  /// installed beside libkjit (<prefix>/bin), else the build tree's. With
+  /// none, on-line tuning does not run and says why (configSources(), one
+  /// warning on stderr).
+  std::string measureWorker;
+  /// Opts into measuring candidates in this process instead (no helper
+  /// process; faster to start, but a miscompiled candidate takes the
+  /// application down). So does KJIT_TUNE=budget:<seconds>,in-process when
+  /// the budget comes from KJIT_TUNE.
+  bool onlineTuneInProcess = false;
 };
 
 /// Parses a KJIT_TUNE value: "budget:<seconds>" or "budget:<seconds>s"
-/// (e.g. "budget:30", "budget:1.5s"), "off", "0" or "" (no tuning: 0).
+/// (e.g. "budget:30", "budget:1.5s"), optionally followed by ",in-process"
+/// (then `*inProcess` is set true), or "off", "0" or "" (no tuning: 0).
 /// Anything else is an error naming the expected form.
-Result<double> parseTuneSpec(const std::string &spec);
+Result<double> parseTuneSpec(const std::string &spec,
+                             bool *inProcess = nullptr);
 
 class JitImpl;
 

@@ -6,22 +6,32 @@
 // must be right before, during and after the swap, from several threads at
 // once (each call checked against the independent reference on fresh
 // inputs); no budget means no tuning; malformed settings are clear errors.
+// Candidates are measured in the kjit-tune worker (the build tree's, found
+// by libkjit) unless the in-process mode is opted into: a crashing
+// candidate is a record and the application lives on; without a worker
+// tuning does not run and says why.
 //
 //===----------------------------------------------------------------------===//
+#include "CpuExecutor.h"
 #include "ExpectedValue.h"
 #include "autotune/Database.h"
+#include "autotune/Space.h"
 #include "autotune/Workload.h"
+#include "compiler/Compiler.h"
 #include "kjit/kjit.h"
 #include "tests/integration/TestSupport.h"
 #include "tests/reference/Reference.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <thread>
@@ -80,8 +90,21 @@ protected:
     EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
     return db ? must((*db)->count()) : 0;
   }
+  /// Every record of `moduleText`'s first kjit op for the host CPU.
+  std::vector<autotune::Record> recordsOf(const std::string &moduleText) {
+    auto ws = autotune::extractWorkloads(moduleText);
+    EXPECT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
+    auto db = autotune::SqliteDatabase::open(dbPath);
+    EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
+    if (!ws || !db)
+      return {};
+    return must((*db)->records(ws->front().key, Target::host().key(),
+                               kjit::compilerKey()));
+  }
   std::string dir, dbPath;
   ScopedEnv env{"KJIT_TUNE", nullptr};
+  ScopedEnv worker{"KJIT_MEASURE_WORKER", nullptr};
+  ScopedEnv fault{"KJIT_TUNE_TEST_FAULT", nullptr};
 };
 
 DepthwiseConv2d conv(int64_t c, int64_t h, int64_t w, int64_t k) {
@@ -144,6 +167,18 @@ TEST(TuneSpec, Parses) {
     Result<double> r = parseTuneSpec(g.spec);
     ASSERT_TRUE(bool(r)) << g.spec << ": " << r.errorMessage();
     EXPECT_DOUBLE_EQ(*r, g.want) << g.spec;
+    bool inProcess = true;
+    ASSERT_TRUE(bool(parseTuneSpec(g.spec, &inProcess)));
+    EXPECT_FALSE(inProcess) << g.spec;
+  }
+  // The opt-in to measuring in the application's process.
+  for (const char *spec :
+       {"budget:30,in-process", " budget:30s , in-process "}) {
+    bool inProcess = false;
+    Result<double> r = parseTuneSpec(spec, &inProcess);
+    ASSERT_TRUE(bool(r)) << spec << ": " << r.errorMessage();
+    EXPECT_DOUBLE_EQ(*r, 30) << spec;
+    EXPECT_TRUE(inProcess) << spec;
   }
 }
 
@@ -151,11 +186,14 @@ TEST(TuneSpec, RejectsMalformed) {
   for (const char *spec :
        {"budget:", "budget:s", "budget:abc", "budget:-1", "budget:nan",
         "budget:inf", "budget:1e9", "budget:3m", "budget:0x10", "fast",
-        "budget=30", "30", "budget:1.2.3"}) {
+        "budget=30", "30", "budget:1.2.3", "in-process", "budget:30,",
+        "budget:30,fast", ",in-process", "budget:30,in-process,in-process"}) {
     Result<double> r = parseTuneSpec(spec);
     ASSERT_FALSE(bool(r)) << spec;
     EXPECT_NE(r.errorMessage().find("KJIT_TUNE"), std::string::npos) << spec;
     EXPECT_NE(r.errorMessage().find("budget:<seconds>"), std::string::npos)
+        << r.errorMessage();
+    EXPECT_NE(r.errorMessage().find(",in-process"), std::string::npos)
         << r.errorMessage();
     EXPECT_NE(r.errorMessage().find(spec), std::string::npos)
         << r.errorMessage();
@@ -367,6 +405,11 @@ TEST_F(OnlineTuningTest, RightBeforeDuringAndAfterTheSwap) {
     EXPECT_NE(k->configs().at(0), startConfig) << "no swap happened";
     EXPECT_EQ(again->configs(), k->configs());
     EXPECT_GE(records(), seeded + uint64_t(n));
+    // Each record says what measured it: on-line tuning, in its worker.
+    std::vector<autotune::Record> tuned = recordsOf(convText(19, 13, 17, 5));
+    EXPECT_GE(tuned.size(), uint64_t(n));
+    for (const autotune::Record &r : tuned)
+      EXPECT_EQ(r.source, "online:pruned") << r.config;
   }
   // A new Jit serves the recorded best without tuning again.
   Jit later(Target::host(), options(0));
@@ -491,4 +534,171 @@ TEST_F(OnlineTuningTest, OnlyTheOpsWithoutARecordAreTunedInAModule) {
   EXPECT_EQ(k->configSources()[1], "tuned");
   EXPECT_EQ(k->configs()[1], second); // the recorded op kept its config
   check(seed + 1);
+}
+
+/// A kernel compiled with `config` and no tuning: its resolved configs.
+static std::string resolvedConfig(const DepthwiseConv2d &op,
+                                  const std::string &config) {
+  JitOptions o;
+  o.diskCache = false;
+  o.tuningDb = "off";
+  o.onlineTuneBudgetSeconds = 0;
+  Jit jit(Target::host(), o);
+  CompileOptions co;
+  co.config = config;
+  auto k = jit.compile(op, co);
+  EXPECT_TRUE(bool(k)) << k.errorMessage();
+  return k ? k->configs().at(0) : "";
+}
+
+/// Compiles `op` on `jit` (which has a budget), waits for its on-line tuning
+/// and checks that the op ended tuned; nothing on a failure.
+static std::optional<Kernel> compileAndTune(Jit &jit,
+                                            const DepthwiseConv2d &op) {
+  auto k = jit.compile(op);
+  if (!k) {
+    ADD_FAILURE() << k.errorMessage();
+    return std::nullopt;
+  }
+  EXPECT_TRUE(k->tuning());
+  if (!k->waitForTuning(120)) {
+    ADD_FAILURE() << "tuning did not end in 120 s";
+    return std::nullopt;
+  }
+  const std::string &source = k->configSources().at(0);
+  EXPECT_EQ(source.rfind("online (best of ", 0), 0u) << source;
+  return *k;
+}
+
+TEST_F(OnlineTuningTest, ACrashingCandidateIsARecordAndTheBestOtherIsServed) {
+  const uint64_t seed = kjit::testing::baseSeed();
+  SCOPED_TRACE("KJIT_TEST_SEED=" + std::to_string(seed));
+  DepthwiseConv2d op = conv(/*c=*/13, /*h=*/11, /*w=*/9, /*k=*/3);
+  const std::string text = convText(13, 11, 9, 3);
+  // The worker segfaults on the op's default config, the first candidate
+  // measured (and the code the application runs until the swap).
+  auto ws = autotune::extractWorkloads(text);
+  ASSERT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
+  auto pw = autotune::ParsedWorkload::parse(ws->front());
+  ASSERT_TRUE(bool(pw)) << llvm::toString(pw.takeError());
+  const std::string crashing =
+      (*pw)->defaultConfig(compiler::CpuTarget::host().info);
+  ScopedEnv crash("KJIT_TUNE_TEST_FAULT", ("crash:" + crashing).c_str());
+
+  Jit jit(Target::host(), options(3));
+  // Still here after: the crash was the worker's.
+  std::optional<Kernel> k = compileAndTune(jit, op);
+  ASSERT_TRUE(k.has_value());
+  std::vector<autotune::Record> recs = recordsOf(text);
+  bool crashRecorded = false;
+  // The tuner's pick: the two fastest by their best measurement, ranked by
+  // the median of all their measurements (the confirmation round).
+  std::map<std::string, std::vector<double>> ok;
+  for (const autotune::Record &r : recs) {
+    EXPECT_EQ(r.source, "online:pruned");
+    if (r.config == crashing) {
+      EXPECT_EQ(r.result.status, autotune::Measurement::Status::Crash);
+      EXPECT_NE(r.result.message.find("signal 11"), std::string::npos)
+          << r.result.message;
+      crashRecorded = true;
+    } else if (r.result.ok()) {
+      ok[r.config].push_back(r.result.medianSeconds);
+    }
+  }
+  EXPECT_TRUE(crashRecorded);
+  ASSERT_FALSE(ok.empty());
+  std::vector<std::pair<double, std::string>> order;
+  for (auto &[config, times] : ok)
+    order.push_back({*std::min_element(times.begin(), times.end()), config});
+  std::sort(order.begin(), order.end());
+  std::string best;
+  double bestMedian = INFINITY;
+  for (size_t i = 0; i < order.size() && i < 2; ++i) {
+    std::vector<double> t = ok[order[i].second];
+    std::sort(t.begin(), t.end());
+    double m = t.size() % 2 ? t[t.size() / 2]
+                            : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+    if (m < bestMedian)
+      bestMedian = m, best = order[i].second;
+  }
+  EXPECT_EQ(k->configs().at(0), resolvedConfig(op, best));
+  EXPECT_NE(k->configs().at(0), resolvedConfig(op, crashing));
+  std::string err;
+  EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
+}
+
+TEST_F(OnlineTuningTest, WithoutAWorkerTuningDoesNotRunAndSaysWhy) {
+  DepthwiseConv2d op = conv(8, 7, 9, 3);
+  JitOptions o = options(5);
+  o.measureWorker = dir + "/no-such-kjit-tune";
+  ::testing::internal::CaptureStderr();
+  Jit jit(Target::host(), o);
+  auto k = jit.compile(op);
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(bool(k)) << k.errorMessage();
+  EXPECT_FALSE(k->tuning());
+  const std::string &source = k->configSources().at(0);
+  EXPECT_EQ(source.rfind("default (online tuning not run: "
+                         "JitOptions::measureWorker names '" +
+                             o.measureWorker + "'",
+                         0),
+            0u)
+      << source;
+  EXPECT_NE(source.find("in-process"), std::string::npos) << source;
+  EXPECT_NE(err.find("warning: no on-line tuning: JitOptions::measureWorker"),
+            std::string::npos)
+      << err;
+  std::string runErr;
+  EXPECT_LE(runOnce(*k, op, 1, &runErr), kTol) << runErr;
+  EXPECT_EQ(records(), 0u);
+
+  // The environment names the worker when the option does not; the option
+  // wins over it.
+  ScopedEnv bad("KJIT_MEASURE_WORKER", "/dev/null");
+  Jit fromEnv(Target::host(), options(5));
+  ::testing::internal::CaptureStderr();
+  auto k2 = fromEnv.compile(op);
+  ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(bool(k2)) << k2.errorMessage();
+  EXPECT_FALSE(k2->tuning());
+  EXPECT_NE(
+      k2->configSources().at(0).find("KJIT_MEASURE_WORKER names '/dev/null'"),
+      std::string::npos)
+      << k2->configSources().at(0);
+  JitOptions named = options(0.5);
+  named.measureWorker = KJIT_TUNE_BINARY;
+  Jit optionWins(Target::host(), named);
+  EXPECT_TRUE(compileAndTune(optionWins, op).has_value());
+}
+
+TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
+  const uint64_t seed = kjit::testing::baseSeed();
+  DepthwiseConv2d op = conv(9, 8, 11, 3);
+  // The option, with no usable worker anywhere.
+  ScopedEnv bad("KJIT_MEASURE_WORKER", "/dev/null");
+  JitOptions o = options(1.5);
+  o.onlineTuneInProcess = true;
+  {
+    const size_t liveBefore = runtime::CpuExecutor::liveObjects();
+    Jit jit(Target::host(), o);
+    std::optional<Kernel> k = compileAndTune(jit, op);
+    ASSERT_TRUE(k.has_value());
+    // The candidates' code went with the job's private Jit: what is left is
+    // the default (in the memory cache) and the tuned code.
+    int measured = std::atoi(k->configSources().at(0).c_str() +
+                             strlen("online (best of "));
+    EXPECT_GE(measured, 2) << k->configSources().at(0);
+    EXPECT_LE(runtime::CpuExecutor::liveObjects(), liveBefore + 2);
+    std::string err;
+    EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
+    std::vector<autotune::Record> recs = recordsOf(convText(9, 8, 11, 3));
+    EXPECT_FALSE(recs.empty());
+    for (const autotune::Record &r : recs)
+      EXPECT_EQ(r.source, "online-in-process:pruned") << r.config;
+  }
+  // KJIT_TUNE's spelling of it.
+  ScopedEnv spec("KJIT_TUNE", "budget:0.5,in-process");
+  Jit jit(Target::host(), options(-1));
+  EXPECT_DOUBLE_EQ(jit.onlineTuneBudgetSeconds(), 0.5);
+  EXPECT_TRUE(compileAndTune(jit, conv(9, 8, 13, 3)).has_value());
 }
