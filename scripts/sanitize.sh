@@ -35,7 +35,8 @@ esac
 bash "$root/scripts/setup.sh"
 jobs="$(nproc)"
 symbolizer=/usr/lib/llvm-22/bin/llvm-symbolizer
-supp="$root/scripts/sanitize.supp"
+lsan_supp="$root/scripts/lsan.supp"
+tsan_supp="$root/scripts/tsan.supp"
 
 # The test programs of each run (the gtest ones also list their tests at
 # build time, already under the sanitizer).
@@ -75,8 +76,8 @@ run_one() {
   # copy by the dynamic linker. Level 1 still reports two definitions of a
   # global that differ in size, a real ODR violation.
   export ASAN_OPTIONS="$common:log_path=$logs/asan:detect_leaks=1:detect_odr_violation=1"
-  export LSAN_OPTIONS="suppressions=$supp"
-  export TSAN_OPTIONS="$common:log_path=$logs/tsan:second_deadlock_stack=1:suppressions=$supp"
+  export LSAN_OPTIONS="suppressions=$lsan_supp"
+  export TSAN_OPTIONS="$common:log_path=$logs/tsan:second_deadlock_stack=1:suppressions=$tsan_supp"
   echo "sanitize: $name: building ${!targets_var}"
   cmake --build "$build" -j "$jobs" --target "${!targets_var}"
   local built=$SECONDS
