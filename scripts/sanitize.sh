@@ -12,10 +12,11 @@
 # Lean on purpose (CI has 2 cores): only libkjit, the tuning libraries
 # (autotune/) and the test programs are instrumented, at -O1. The dialect and
 # compiler libraries, libMLIR/libLLVM, libomp and the JIT-compiled kernels
-# stay uninstrumented (cmake/KjitSanitize.cmake). kjit-run and kjit-tune link
-# the instrumented libkjit and the sanitizer runtime, so the Python-driven
-# kjit-run tests and the measurer's child processes (the same build's
-# kjit-tune) are covered too.
+# stay uninstrumented (cmake/KjitSanitize.cmake). kjit-run and kjit-tune are
+# thin mains left plain, but they link the instrumented libkjit and tuning
+# libraries and the sanitizer runtime, so the Python-driven kjit-run tests
+# and the measurer's child processes (this build's kjit-tune, always) run
+# sanitized too.
 #
 # A finding fails at once (halt_on_error, UBSan without recovery) and is also
 # written to <build>/sanitizer-logs/, which catches the reports of child
@@ -68,7 +69,9 @@ run_one() {
   rm -rf "$logs"
   mkdir -p "$logs"
   # Set before the build too: gtest_discover_tests runs the programs then.
-  local common="halt_on_error=1:print_stacktrace=1:external_symbolizer_path=$symbolizer"
+  # print_suppressions=0: a matched suppression is not a finding, and its
+  # statistics would otherwise land in the log directory.
+  local common="halt_on_error=1:print_stacktrace=1:print_suppressions=0:external_symbolizer_path=$symbolizer"
   export UBSAN_OPTIONS="$common:log_path=$logs/ubsan"
   # detect_odr_violation=1: the test programs and kjit-tune link the tuning
   # libraries statically beside libkjit.so, which holds its own copy (see
