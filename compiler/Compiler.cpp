@@ -234,7 +234,10 @@ std::string compilerKey() {
 }
 
 static std::string compilerKeyBase() {
-  static const std::string key = [] {
+  // std::call_once, not a function-local static: see getRegistry().
+  static std::once_flag once;
+  static const std::string *key;
+  std::call_once(once, [] {
     // The binary that holds this code: a rebuilt compiler never serves
     // objects cached by an older one, even without a version bump.
     std::string self = "unknown";
@@ -249,12 +252,12 @@ static std::string compilerKeyBase() {
                std::to_string(st.st_mtim.tv_nsec);
     }
     CpuPipelineOptions opts;
-    return std::string("kjit-") + KJIT_VERSION + ";llvm-" +
-           LLVM_VERSION_STRING + ";pipeline=" +
-           sha256Hex(cpuPipelineText(opts)).substr(0, 16) + ";build=" +
-           sha256Hex(self).substr(0, 16);
-  }();
-  return key;
+    key = new std::string(std::string("kjit-") + KJIT_VERSION + ";llvm-" +
+                          LLVM_VERSION_STRING + ";pipeline=" +
+                          sha256Hex(cpuPipelineText(opts)).substr(0, 16) +
+                          ";build=" + sha256Hex(self).substr(0, 16));
+  });
+  return *key;
 }
 
 static const char *loadedOpenMP = KJIT_LIBOMP_PATH;

@@ -89,9 +89,21 @@ Result<std::unique_ptr<LoadedObject>> CpuExecutor::loadObject(
   // omp_* first from LLVM's libomp: GNU libgomp may be in the process too
   // (oneDNN, PyTorch, OpenBLAS) and exports the same names; a kernel that
   // took omp_get_thread_num from it and __kmpc_fork_call from libomp would
-  // see every thread as thread 0.
+  // see every thread as thread 0. Only OpenMP's own names: a search of
+  // libomp's handle also reaches libc, and a kernel's malloc must be the
+  // process's (an interposed allocator's, e.g. jemalloc or ASan's), the
+  // one that frees what runAllocating returns.
   auto omp = llvm::orc::DynamicLibrarySearchGenerator::Load(
-      compiler::openMPRuntimePath(), jit.getDataLayout().getGlobalPrefix());
+      compiler::openMPRuntimePath(), jit.getDataLayout().getGlobalPrefix(),
+      [](const llvm::orc::SymbolStringPtr &name) {
+        llvm::StringRef n = *name;
+        for (llvm::StringRef prefix : {"omp_", "ompx_", "ompc_", "ompt_",
+                                       "__kmpc_", "__kmp_", "kmp_", "kmpc_",
+                                       "GOMP_"})
+          if (n.starts_with(prefix))
+            return true;
+        return false;
+      });
   if (!omp)
     return internalError("cannot search the OpenMP runtime for symbols: " +
                          llvm::toString(omp.takeError()));
