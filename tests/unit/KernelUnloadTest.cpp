@@ -86,7 +86,14 @@ TEST(KernelUnload, ThousandSwapsKeepMemoryAndLoadedCodeBounded) {
       (double(residentAtEnd) - double(residentAfterWarmup)) / (1 << 20);
   printf("resident after %d swaps: %+.1f MB since swap %d; %d runs\n", kSwaps,
          growthMB, kWarmup, runs.load());
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in its quarantine (256 MB by
+  // default) instead of reusing it: resident memory grows by design there.
+  // The live-JITDylib bound above is the check that holds in that build.
+  printf("resident-memory bound not checked under AddressSanitizer\n");
+#else
   EXPECT_LT(growthMB, 20.0);
+#endif
 
   // The kernel still computes right on its last code.
   std::string err;
