@@ -27,6 +27,9 @@ namespace kjit::autotune {
 
 /// One stored measurement.
 struct Record {
+  /// compilerKey (column compiler_key): the tuning epoch the record was
+  /// measured in (compiler::tuningEpoch()). Records written before epochs
+  /// hold their build's compiler key: an older epoch, never current.
   std::string workloadKey, workloadText, opName, targetKey, compilerKey;
   std::string config;
   Measurement result;
@@ -95,8 +98,8 @@ public:
                                               const std::string &targetKey,
                                               const std::string &compilerKey);
   /// Successful records of this workload measured for another target or
-  /// compiler (best first): never served as current, but they may seed a
-  /// search.
+  /// tuning epoch (best first): never served as current, but they may seed
+  /// a search, which measures them again for these keys.
   llvm::Expected<std::vector<Record>>
   foreignRecords(const std::string &workloadKey, const std::string &targetKey,
                  const std::string &compilerKey);

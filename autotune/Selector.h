@@ -1,10 +1,11 @@
 //===- Selector.h - run-time config selection from the database -*- C++ -*-===//
 //
 // ARCHITECTURE.md, Autotuning step 6: an exact record (workload + target +
-// compiler key) gives its best config; else the nearest tuned workload of
-// the same op, target and compiler key (same attributes, ranks and element
-// types; closest tensor shapes); else nothing (the op's default). A nearest
-// config is a suggestion only: the caller re-verifies it for the new shape
+// tuning epoch, compiler::tuningEpoch()) gives its best config; else the
+// nearest tuned workload of the same op, target and epoch (same attributes,
+// ranks and element types; closest tensor shapes); else nothing (the op's
+// default). Records of an older epoch are never served. A nearest config is
+// a suggestion only: the caller re-verifies it for the new shape
 // (compiler::prepare does, through verifyConfig) and falls back to the
 // default when it is illegal. Part of KjitTuningDb (linked by the runtime).
 //

@@ -22,9 +22,11 @@ struct TuneOptions {
   /// measured again, the rest are.
   bool resume = true;
   bool dryRun = false; ///< space and pruning only
-  /// Records of this workload from another target or compiler key are
-  /// never served as current, but their best configs (legal here) are
-  /// measured first, right after the default: at most this many (0: none).
+  /// Records of this workload from another target or tuning epoch (an
+  /// older kjit, LLVM or code generator) are never served as current, but
+  /// their best configs (legal here) are measured first, right after the
+  /// default: at most this many (0: none). The new measurement, recorded
+  /// for these keys, is what can be served.
   uint64_t maxSeeds = 4;
   /// Polled before each measurement: true stops the search (the result
   /// holds what was measured so far). kjit-tune's SIGINT handler and on-line

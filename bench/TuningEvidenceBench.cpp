@@ -345,13 +345,13 @@ int main(int argc, char **argv) {
 
   compiler::CpuTarget cpu = compiler::CpuTarget::host();
   TargetInfo target = cpu.info;
-  std::string targetKey = cpu.key(), compilerKey = compiler::compilerKey();
+  std::string targetKey = cpu.key(), epoch = compiler::tuningEpoch();
   // As kjit-tune --threads=N: every candidate (and the default) uses N.
   if (opt.threads > 0 && opt.threads != target.numCores) {
     target.numCores = opt.threads;
     targetKey += ";tuned-threads=" + std::to_string(opt.threads);
   }
-  printf("target: %s\ncompiler: %s\n", targetKey.c_str(), compilerKey.c_str());
+  printf("target: %s\ntuning epoch: %s\n", targetKey.c_str(), epoch.c_str());
   printf("settings: pruned budget %.0f s (at most 10%% of the legal space), "
          "exhaustive up to %llu legal points else a random sample of %llu "
          "(budget %.0f s), %d interleaved rounds\n\n",
@@ -432,8 +432,8 @@ int main(int argc, char **argv) {
     po.resume = false;
     po.confirmTop = 3;
     po.confirmRounds = 2;
-    auto pruned = tuneWorkload(w, target, targetKey, compilerKey, db.get(),
-                               &measurer, po);
+    auto pruned =
+        tuneWorkload(w, target, targetKey, epoch, db.get(), &measurer, po);
     if (!pruned || pruned->bestConfig.empty()) {
       fprintf(stderr, "%s: pruned search failed: %s\n", c.name.c_str(),
               pruned ? "no candidate ran"
@@ -456,8 +456,8 @@ int main(int argc, char **argv) {
     uo.resume = false;
     uo.confirmTop = 3; // the same confirmation as the pruned search
     uo.confirmRounds = 2;
-    auto unpruned = tuneWorkload(w, target, targetKey, compilerKey, db.get(),
-                                 &measurer, uo);
+    auto unpruned =
+        tuneWorkload(w, target, targetKey, epoch, db.get(), &measurer, uo);
     if (!unpruned || unpruned->bestConfig.empty()) {
       fprintf(stderr, "%s: unpruned search failed: %s\n", c.name.c_str(),
               unpruned ? "no candidate ran"

@@ -1,5 +1,6 @@
 //===- Compiler.cpp - prepare, generate, compile -------------------------===//
 #include "compiler/Compiler.h"
+#include "compiler/CodegenVersion.h"
 #include "compiler/InitAll.h"
 #include "compiler/Passes.h"
 #include "compiler/Pipelines/CPUPipeline.h"
@@ -219,21 +220,37 @@ std::string packedSymbolName(const std::string &entry) {
   return "kjit_packed_" + entry;
 }
 
-static std::string compilerKeyBase();
-
 bool gpuEmulationRequested() {
   const char *env = std::getenv("KJIT_GPU_EMULATE");
   return env && std::string(env) == "1";
 }
 
-std::string compilerKey() {
-  // Emulation objects and their timings never mix with real ones.
-  if (gpuEmulationRequested())
-    return compilerKeyBase() + ";gpu-emulate";
-  return compilerKeyBase();
+std::string codegenVersion() { return KJIT_CODEGEN_VERSION; }
+
+/// What decides the code a config produces: kjit's and LLVM's versions, the
+/// code-generation sources (the codegen version) and the CPU pipeline.
+static const std::string &epochBase() {
+  // std::call_once, not a function-local static: see getRegistry().
+  static std::once_flag once;
+  static const std::string *base;
+  std::call_once(once, [] {
+    CpuPipelineOptions opts;
+    base = new std::string(
+        std::string("kjit-") + KJIT_VERSION + ";llvm-" + LLVM_VERSION_STRING +
+        ";codegen=" + codegenVersion().substr(0, 16) + ";pipeline=" +
+        sha256Hex(cpuPipelineText(opts)).substr(0, 16));
+  });
+  return *base;
 }
 
-static std::string compilerKeyBase() {
+/// Emulation objects and their timings never mix with real ones.
+static std::string emulationSuffix() {
+  return gpuEmulationRequested() ? ";gpu-emulate" : "";
+}
+
+std::string tuningEpoch() { return epochBase() + emulationSuffix(); }
+
+std::string compilerKey() {
   // std::call_once, not a function-local static: see getRegistry().
   static std::once_flag once;
   static const std::string *key;
@@ -242,8 +259,7 @@ static std::string compilerKeyBase() {
     // objects cached by an older one, even without a version bump.
     std::string self = "unknown";
     Dl_info info;
-    if (dladdr(reinterpret_cast<void *>(&compilerKeyBase),
-               &info) &&
+    if (dladdr(reinterpret_cast<void *>(&epochBase), &info) &&
         info.dli_fname) {
       struct stat st;
       if (stat(info.dli_fname, &st) == 0)
@@ -251,13 +267,10 @@ static std::string compilerKeyBase() {
                std::to_string(st.st_mtim.tv_sec) + "." +
                std::to_string(st.st_mtim.tv_nsec);
     }
-    CpuPipelineOptions opts;
-    key = new std::string(std::string("kjit-") + KJIT_VERSION + ";llvm-" +
-                          LLVM_VERSION_STRING + ";pipeline=" +
-                          sha256Hex(cpuPipelineText(opts)).substr(0, 16) +
-                          ";build=" + sha256Hex(self).substr(0, 16));
+    key = new std::string(epochBase() + ";build=" +
+                          sha256Hex(self).substr(0, 16));
   });
-  return *key;
+  return *key + emulationSuffix();
 }
 
 static const char *loadedOpenMP = KJIT_LIBOMP_PATH;

@@ -174,9 +174,22 @@ std::vector<KernelResources> parsePtxasInfo(llvm::StringRef log);
 /// The name of the packed entry symbol for an entry function.
 std::string packedSymbolName(const std::string &entry);
 
-/// kjit version + LLVM version + hash of the pipeline; part of every key.
-/// Ends in ";gpu-emulate" while gpuEmulationRequested().
+/// The tuning epoch, the key of tuning records (ARCHITECTURE.md "Keys"):
+/// "kjit-<version>;llvm-<version>;codegen=<codegenVersion() prefix>;
+/// pipeline=<hash of the CPU pipeline>", ending in ";gpu-emulate" while
+/// gpuEmulationRequested(). Not the build: a rebuild of the same sources
+/// keeps every tuning record current; a change to a generator makes them
+/// an older epoch's, which seed a search but are never served.
+std::string tuningEpoch();
+/// The compiler key, part of every object-cache key: the tuning epoch (its
+/// ";gpu-emulate" included) plus ";build=<hash of the size and mtime of the
+/// binary holding the compiler>", so that cached object code always comes
+/// from this exact compiler.
 std::string compilerKey();
+/// SHA-256 (hex) over the code-generation sources, computed at build time
+/// (compiler/CodegenVersion.cmake; the files are listed in the build's
+/// compiler/codegen-sources.txt).
+std::string codegenVersion();
 
 /// TEST ONLY: true when $KJIT_GPU_EMULATE is "1": CUDA compiles embed LLVM
 /// bitcode for kjit's CPU emulating libcuda (tests/gpu/EmuCudaDriver.cpp,

@@ -183,3 +183,5 @@ std::string kjit::version() {
 }
 
 std::string kjit::compilerKey() { return compiler::compilerKey(); }
+
+std::string kjit::tuningEpoch() { return compiler::tuningEpoch(); }

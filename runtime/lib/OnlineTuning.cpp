@@ -172,7 +172,9 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
   }
   const TargetInfo &target = tt.info;
   const std::string &targetKey = tt.key;
-  std::string compilerKey = compiler::compilerKey();
+  // Recorded under the tuning epoch, which selection reads; an older
+  // epoch's records of the workload seed the search (TuneOptions::maxSeeds).
+  std::string epoch = compiler::tuningEpoch();
   // Where candidates run: a helper process per candidate on the same target
   // (the host CPU for the job's threads, or the CUDA device), or, opted
   // into, this process with a Jit that lives for this job only.
@@ -235,9 +237,8 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     options.confirmRounds = 1;
     options.resume = false;
     options.stop = [&] { return stop_.load() || measuringBroken(); };
-    auto res =
-        autotune::tuneWorkload((*workloads)[i], target, targetKey, compilerKey,
-                               db.get(), measurer.get(), options);
+    auto res = autotune::tuneWorkload((*workloads)[i], target, targetKey, epoch,
+                                      db.get(), measurer.get(), options);
     if (measuringBroken()) {
       if (!res)
         llvm::consumeError(res.takeError());

@@ -201,7 +201,9 @@ OpSelection TuningSelector::select(const std::string &mlirText,
   if (!module)
     return {};
   const std::string &targetKey = target.key;
-  std::string compilerKey = compiler::compilerKey();
+  // Records of this tuning epoch only: an older epoch's are seeds for
+  // tuning, never served.
+  std::string epoch = compiler::tuningEpoch();
   OpSelection out;
   std::string readError; // the database failed: defaults, not remembered
   unsigned index = 0;
@@ -214,7 +216,7 @@ OpSelection TuningSelector::select(const std::string &mlirText,
     autotune::Workload w = autotune::workloadOf(op.getOperation());
     autotune::Selection s;
     if (db && readError.empty()) {
-      if (auto found = autotune::selectConfig(*db, w, targetKey, compilerKey))
+      if (auto found = autotune::selectConfig(*db, w, targetKey, epoch))
         s = std::move(*found);
       else
         readError = llvm::toString(found.takeError());

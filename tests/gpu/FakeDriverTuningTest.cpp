@@ -81,7 +81,7 @@ protected:
     Measurement m;
     m.medianSeconds = seconds;
     m.repeats = 5;
-    ASSERT_TRUE((*db)->record(ws->front(), targetKey, kjit::compilerKey(),
+    ASSERT_TRUE((*db)->record(ws->front(), targetKey, kjit::tuningEpoch(),
                               Candidate{config}, m))
         << (*db)->lastError();
   }
@@ -150,10 +150,10 @@ TEST_F(FakeDriverTuning, OnlineTuningMeasuresOnTheDevice) {
   ASSERT_TRUE(bool(ws));
   auto db = SqliteDatabase::openReadOnly(dbPath);
   ASSERT_TRUE(bool(db)) << llvm::toString(db.takeError());
-  auto recs = (*db)->records(ws->front().key, gpuKey, kjit::compilerKey());
+  auto recs = (*db)->records(ws->front().key, gpuKey, kjit::tuningEpoch());
   ASSERT_TRUE(bool(recs)) << llvm::toString(recs.takeError());
   ASSERT_GE(recs->size(), 2u);
-  auto found = (*db)->bestRecord(ws->front().key, gpuKey, kjit::compilerKey());
+  auto found = (*db)->bestRecord(ws->front().key, gpuKey, kjit::tuningEpoch());
   ASSERT_TRUE(bool(found)) << llvm::toString(found.takeError());
   ASSERT_TRUE(found->has_value());
   const Record *best = &**found;

@@ -143,14 +143,14 @@ static cl::opt<unsigned, false, CountParser<1>>
 static unsigned threads = 0;
 static cl::opt<bool> resume("resume",
                             cl::desc("Skip workloads already tuned for this "
-                                     "target and compiler (default on; "
+                                     "target and tuning epoch (default on; "
                                      "--resume=false to retune)"),
                             cl::init(true), cl::cat(cat));
 static cl::opt<unsigned, false, CountParser<0>>
     seeds("seeds",
           cl::desc("Measure first the best configs of at most N records of "
-                   "the workload from other targets or compilers (default "
-                   "4; 0: none)"),
+                   "the workload from other targets or tuning epochs "
+                   "(default 4; 0: none)"),
           cl::init(4), cl::cat(cat));
 static cl::opt<bool> dryRun("dry-run",
                             cl::desc("Print each space and its pruning; "
@@ -413,7 +413,10 @@ int main(int argc, char **argv) {
     return usage("unknown --target '" + targetName +
                  "' (host, cuda, cuda:N, or a CUDA chip such as sm_90)");
   }
-  std::string compilerKey = compiler::compilerKey();
+  // Records are keyed by the tuning epoch, not the build: a rebuilt kjit
+  // keeps serving them; an older epoch's seed the search (--seeds) and are
+  // measured again before anything from them is served.
+  std::string epoch = compiler::tuningEpoch();
 
   std::vector<Workload> workloads;
   for (const std::string &f : inputs)
@@ -442,6 +445,8 @@ int main(int argc, char **argv) {
       return usage(llvm::toString(d.takeError()));
     db = std::move(*d);
     db->setSource("kjit-tune:" + strategy);
+    if (!dryRun)
+      llvm::outs() << "tuning epoch: " << epoch << "\n";
   }
   if (!importPath.empty()) {
     auto n = db->importJsonLines(importPath);
@@ -553,7 +558,7 @@ int main(int argc, char **argv) {
       progress.begin(w.opName, planned, opts.budget.seconds);
     };
     auto r = tuneWorkload(
-        w, target, targetKey, compilerKey, db.get(), measurer.get(), opts,
+        w, target, targetKey, epoch, db.get(), measurer.get(), opts,
         [&](uint64_t n, const Candidate &c, const Measurement &m) {
           if (m.ok() && (!best || m.medianSeconds < *best))
             best = m.medianSeconds;

@@ -454,9 +454,16 @@ Result<std::string> emitCudaCode(const std::string &mlirText,
                                  const std::string &chip = "sm_90",
                                  CudaCodeFormat format = CudaCodeFormat::PTX);
 
-/// kjit's version and the compiler key (kjit + LLVM versions, pipeline hash).
+/// kjit's version.
 std::string version();
+/// The compiler key of the kernel cache: the tuning epoch plus the build
+/// (size and mtime of the binary holding the compiler).
 std::string compilerKey();
+/// The key of tuning records: kjit's and LLVM's versions, a hash of the
+/// code-generation sources and of the CPU pipeline; not the build, so a
+/// rebuild keeps them. Records of another epoch are never served; they
+/// seed kjit-tune's and on-line tuning's searches.
+std::string tuningEpoch();
 
 } // namespace kjit
 

@@ -123,15 +123,17 @@ inline ProcessMeasureOptions workerOptions(double timeout = 20) {
   return o;
 }
 
-/// kjit-tune started with posix_spawn; output to a file. `env`: "NAME=VALUE"
-/// set (replacing the test's own) or "NAME" unset in the child.
+/// kjit-tune (or another `binary`) started with posix_spawn; output to a
+/// file. `env`: "NAME=VALUE" set (replacing the test's own) or "NAME" unset
+/// in the child.
 struct Tuner {
   pid_t pid = -1;
   std::string out;
   Tuner(std::vector<std::string> args, const std::string &outPath,
-        const std::vector<std::string> &env = {})
+        const std::vector<std::string> &env = {},
+        const char *binary = KJIT_TUNE_BINARY)
       : out(outPath) {
-    args.insert(args.begin(), KJIT_TUNE_BINARY);
+    args.insert(args.begin(), binary);
     std::vector<char *> argv;
     for (std::string &a : args)
       argv.push_back(a.data());
@@ -158,8 +160,7 @@ struct Tuner {
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    EXPECT_EQ(posix_spawn(&pid, KJIT_TUNE_BINARY, &fa, nullptr, argv.data(),
-                          envp.data()),
+    EXPECT_EQ(posix_spawn(&pid, binary, &fa, nullptr, argv.data(), envp.data()),
               0);
     posix_spawn_file_actions_destroy(&fa);
   }

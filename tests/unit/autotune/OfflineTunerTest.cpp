@@ -711,7 +711,7 @@ TEST(KjitTune, KillNineKeepsCommittedRecords) {
   Workload w = workload(kDw3x3);
   auto order = measureOrder(w);
   std::string target = compiler::CpuTarget::host().key();
-  std::string ck = compiler::compilerKey();
+  std::string ck = compiler::tuningEpoch();
   EXPECT_FALSE(must((*d)->isTuned(w.key, target, ck)));
   auto recordsOf = [&](const std::string &config) {
     size_t n = 0;
@@ -763,7 +763,7 @@ TEST(KjitTune, TwoTunersWriteOneDatabase) {
   ASSERT_TRUE((bool)d);
   EXPECT_EQ(*(*d)->integrityCheck(), "ok");
   std::string target = compiler::CpuTarget::host().key();
-  std::string ck = compiler::compilerKey();
+  std::string ck = compiler::tuningEpoch();
   for (const char *text : {kDw3x3, kDw5x5}) {
     Workload w = workload(text);
     EXPECT_GE(must((*d)->records(w.key, target, ck)).size(), 3u) << w.key;
@@ -823,7 +823,7 @@ TEST(KjitTune, UnusableTmpdirIsOneWarning) {
   ASSERT_TRUE((bool)d) << llvm::toString(d.takeError());
   Workload w = workload(kDw3x3);
   auto recs = must((*d)->records(w.key, compiler::CpuTarget::host().key(),
-                                 compiler::compilerKey()));
+                                 compiler::tuningEpoch()));
   EXPECT_GE(recs.size(), 2u);
   for (const Record &rec : recs)
     EXPECT_TRUE(rec.result.ok()) << rec.config << ": " << rec.result.message;

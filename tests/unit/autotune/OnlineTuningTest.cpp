@@ -99,7 +99,7 @@ protected:
     if (!ws || !db)
       return {};
     return must((*db)->records(ws->front().key, Target::host().key(),
-                               kjit::compilerKey()));
+                               kjit::tuningEpoch()));
   }
   std::string dir, dbPath;
   ScopedEnv env{"KJIT_TUNE", nullptr};
@@ -328,7 +328,7 @@ TEST_F(OnlineTuningTest, RightBeforeDuringAndAfterTheSwap) {
     m.medianSeconds = 1e-3;
     m.repeats = 5;
     ASSERT_TRUE((*db)->record(ws->front(), Target::host().key(),
-                              kjit::compilerKey(), autotune::Candidate{poor},
+                              kjit::tuningEpoch(), autotune::Candidate{poor},
                               m));
   }
   const uint64_t seeded = records();
@@ -487,7 +487,7 @@ TEST_F(OnlineTuningTest, OnlyTheOpsWithoutARecordAreTunedInAModule) {
     m.medianSeconds = 1e-4;
     m.repeats = 5;
     ASSERT_TRUE((*db)->record((*ws)[1], Target::host().key(),
-                              kjit::compilerKey(),
+                              kjit::tuningEpoch(),
                               autotune::Candidate{recorded}, m));
   }
   Jit jit(Target::host(), options(1.0));

@@ -80,7 +80,7 @@ protected:
     m.repeats = 5;
     ASSERT_TRUE((*db)->record(
         ws->front(), targetKey.empty() ? Target::host().key() : targetKey,
-        compilerKey.empty() ? kjit::compilerKey() : compilerKey,
+        compilerKey.empty() ? kjit::tuningEpoch() : compilerKey,
         Candidate{config}, m))
         << (*db)->lastError();
   }
