@@ -607,21 +607,21 @@ TEST_F(OnlineTuningTest, ACrashingCandidateIsARecordAndTheBestOtherIsServed) {
   }
   EXPECT_TRUE(crashRecorded);
   ASSERT_FALSE(ok.empty());
+  // The tuner serves one of the two fastest by their best measurement (the
+  // confirmation round ranks those two by median when the budget leaves
+  // time for it; re-measuring can only lower their best, so no third config
+  // overtakes them): never the crashing one, never a slower one.
   std::vector<std::pair<double, std::string>> order;
   for (auto &[config, times] : ok)
     order.push_back({*std::min_element(times.begin(), times.end()), config});
   std::sort(order.begin(), order.end());
-  std::string best;
-  double bestMedian = INFINITY;
-  for (size_t i = 0; i < order.size() && i < 2; ++i) {
-    std::vector<double> t = ok[order[i].second];
-    std::sort(t.begin(), t.end());
-    double m = t.size() % 2 ? t[t.size() / 2]
-                            : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
-    if (m < bestMedian)
-      bestMedian = m, best = order[i].second;
-  }
-  EXPECT_EQ(k->configs().at(0), resolvedConfig(op, best));
+  std::vector<std::string> finalists;
+  for (size_t i = 0; i < order.size() && i < 2; ++i)
+    finalists.push_back(resolvedConfig(op, order[i].second));
+  EXPECT_NE(std::find(finalists.begin(), finalists.end(),
+                      k->configs().at(0)),
+            finalists.end())
+      << k->configs().at(0);
   EXPECT_NE(k->configs().at(0), resolvedConfig(op, crashing));
   std::string err;
   EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
