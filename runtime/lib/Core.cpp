@@ -103,7 +103,7 @@ llvm::Expected<compiler::CpuTarget> cpuTargetOf(const Target &target) {
   return compiler::CpuTarget::named(target.cpuName);
 }
 
-llvm::Error checkRunsOnHost(const compiler::CpuTarget &cpu) {
+static llvm::Error checkRunsOnHost(const compiler::CpuTarget &cpu) {
   std::vector<std::string> missing = cpu.missingOnHost();
   if (missing.empty())
     return llvm::Error::success();
@@ -132,6 +132,17 @@ std::string Target::key() const {
     return "cpu:" + cpuName + ";unknown";
   }
   return cpu->key();
+}
+
+Status Target::check() const {
+  if (kind == Kind::CUDA)
+    return Status::ok();
+  auto cpu = runtime::cpuTargetOf(*this);
+  if (!cpu)
+    return runtime::toStatus(cpu.takeError());
+  if (llvm::Error e = runtime::checkRunsOnHost(*cpu))
+    return runtime::toStatus(std::move(e));
+  return Status::ok();
 }
 
 TensorView TensorView::onDevice(void *data, DType dtype,

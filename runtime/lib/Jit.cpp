@@ -37,7 +37,6 @@ using namespace kjit::runtime;
 namespace kjit::runtime {
 const compiler::CpuTarget &hostCpu(); // Core.cpp
 llvm::Expected<compiler::CpuTarget> cpuTargetOf(const Target &target);
-llvm::Error checkRunsOnHost(const compiler::CpuTarget &cpu);
 } // namespace kjit::runtime
 
 //===----------------------------------------------------------------------===//
@@ -1059,13 +1058,9 @@ JitImpl::JitImpl(Target target, JitOptions options)
                                   ? DiskCache::defaultDirectory()
                                   : this->options.cacheDir));
   if (target.kind == Target::Kind::CPU) {
-    auto named = cpuTargetOf(target);
-    if (!named)
-      cpuProblem = toStatus(named.takeError());
-    else if (llvm::Error e = checkRunsOnHost(*named))
-      cpuProblem = toStatus(std::move(e));
-    else
-      cpu = std::move(*named);
+    cpuProblem = target.check();
+    if (cpuProblem)
+      cpu = llvm::cantFail(cpuTargetOf(target));
   }
   if (target.kind == Target::Kind::CUDA) {
     // The device decides the chip; without a driver every compile returns

@@ -195,12 +195,14 @@ int main(int argc, char **argv) {
   if (target == "cpu" || target == "host")
     tgt = kjit::Target::host();
   else if (cpuName.consume_front("cpu:"))
-    tgt = kjit::Target::cpu(cpuName.str()); // a bad name: compileModule says
+    tgt = kjit::Target::cpu(cpuName.str());
   else if (target == "cuda")
     tgt = kjit::Target::cuda(device);
   else
     return fail("unknown target '" + target +
                 "' (expected cpu, cpu:NAME or cuda)");
+  if (kjit::Status s = tgt.check(); !s)
+    return fail("--target=" + target + ": " + s.message());
   if (repeat < 0)
     return fail("--repeat must be >= 0");
   if (!emit.empty() && target != "cuda")

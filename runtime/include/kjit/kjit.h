@@ -208,6 +208,10 @@ struct Target {
   /// "cuda:<ordinal>;no-driver" without a usable driver; "cpu:<name>;unknown"
   /// for a CPU name kjit does not know.
   std::string key() const;
+  /// CPU targets: ok when the name is known and this CPU can run its code,
+  /// else the error every Jit::compile* for it returns. CUDA targets: ok
+  /// (compiles report a missing driver or device).
+  Status check() const;
 };
 
 /// kjit.depthwise_conv2d, described without MLIR.
