@@ -67,6 +67,19 @@ TargetInfo infoFromFeatures(llvm::StringRef features) {
 }
 } // namespace
 
+/// LLVM's feature string of the enabled features, sorted: "+avx,+avx2,...".
+static std::string featureString(const llvm::StringMap<bool> &features) {
+  std::vector<std::string> sorted;
+  for (auto &kv : features)
+    if (kv.second)
+      sorted.push_back("+" + kv.first().str());
+  std::sort(sorted.begin(), sorted.end());
+  std::string joined;
+  for (const std::string &f : sorted)
+    joined += (joined.empty() ? "" : ",") + f;
+  return joined;
+}
+
 static CpuTarget targetFromNames(const std::string &cpu,
                                  const std::string &features) {
   CpuTarget t;
@@ -91,8 +104,8 @@ static constexpr llvm::StringLiteral kSystemOnlyFeatures[] = {
     "tsxldtrk", "uintr",      "waitpkg", "wbnoinvd",  "widekl",  "xsave",
     "xsavec",   "xsaveopt",   "xsaves"};
 
-/// LLVM's feature string for an x86 CPU name ("+avx,+avx2,..."), sorted as
-/// host() sorts the host's; "" for a name LLVM does not know.
+/// LLVM's feature string for an x86 CPU name ("+avx,+avx2,..."), as host()
+/// spells the host's; "" for a name LLVM does not know.
 static std::string llvmFeaturesOf(const std::string &cpu) {
   if (llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) ==
       llvm::X86::CK_None)
@@ -106,15 +119,7 @@ static std::string llvmFeaturesOf(const std::string &cpu) {
     all[f] = true;
     llvm::X86::updateImpliedFeatures(f, true, all);
   }
-  std::vector<std::string> sorted;
-  for (auto &kv : all)
-    if (kv.second)
-      sorted.push_back("+" + kv.first().str());
-  std::sort(sorted.begin(), sorted.end());
-  std::string joined;
-  for (const std::string &f : sorted)
-    joined += (joined.empty() ? "" : ",") + f;
-  return joined;
+  return featureString(all);
 }
 
 /// A named target: LLVM's ISA for the CPU name, the host's caches and cores.
@@ -183,16 +188,9 @@ std::vector<std::string> CpuTarget::missingOnHost() const {
 
 CpuTarget CpuTarget::host() {
   static const CpuTarget cached = [] {
-    llvm::StringMap<bool> map = llvm::sys::getHostCPUFeatures();
-    std::vector<std::string> feats;
-    for (auto &kv : map)
-      if (kv.second)
-        feats.push_back("+" + kv.first().str());
-    std::sort(feats.begin(), feats.end());
-    std::string joined;
-    for (const std::string &f : feats)
-      joined += (joined.empty() ? "" : ",") + f;
-    CpuTarget t = targetFromNames(llvm::sys::getHostCPUName().str(), joined);
+    CpuTarget t =
+        targetFromNames(llvm::sys::getHostCPUName().str(),
+                        featureString(llvm::sys::getHostCPUFeatures()));
     if (uint64_t l1 = readCacheSize(0))
       t.info.l1dBytes = l1;
     if (uint64_t l2 = readCacheSize(2))
