@@ -1,6 +1,7 @@
 //===- kjit-tune.cpp - the offline autotuner -----------------------------===//
 //
-// kjit-tune INPUT... [--db=PATH] [--target=host|cpu:NAME|cuda|cuda:N|sm_NN]
+// kjit-tune INPUT... [--db=PATH]
+//   [--target=host|cpu|cpu:NAME|cuda|cuda:N|sm_NN]
 //   [--strategy=pruned|guided|random|model] [--top-k=N] [--budget=SECONDS]
 //   [--total-budget=SECONDS] [--timeout=SECONDS] [--threads=N] [--resume]
 //   [--dry-run] [--export=FILE] [--import=FILE] [--plot=DIR]
@@ -111,7 +112,7 @@ static cl::opt<std::string>
            cl::value_desc("path"), cl::cat(cat));
 static cl::opt<std::string>
     targetName("target",
-               cl::desc("host (default); cpu:NAME (a named CPU ISA: "
+               cl::desc("host or cpu (default); cpu:NAME (a named CPU ISA: "
                         "x86-64-v3, x86-64-v4, znver3, ...); cuda or cuda:N "
                         "(measure on CUDA "
                         "device N, default 0); or a CUDA chip such as sm_90 "
@@ -394,7 +395,7 @@ int main(int argc, char **argv) {
     targetKey = tt->key;
     chip = tt->cudaChip;
     llvm::outs() << "target: " << targetKey << " (" << chip << ")\n";
-  } else if (targetName == "host" || tname.starts_with("cpu:")) {
+  } else if (tname == "host" || tname == "cpu" || tname.starts_with("cpu:")) {
     cpuTarget = tname.consume_front("cpu:") ? tname.str() : "host";
     auto named = compiler::CpuTarget::named(cpuTarget);
     if (!named)
