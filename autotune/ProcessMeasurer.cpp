@@ -223,6 +223,7 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
                          {"rotate_bytes", mo.rotateBytes},
                          {"seed", (int64_t)mo.seed},
                          {"threads", (int64_t)options_.threads},
+                         {"cpu_target", options_.cpuTarget},
                          {"cuda_device", (int64_t)options_.cudaDevice},
                          {"cuda_chip", options_.cudaChip},
                          {"cuda_sm_count", (int64_t)options_.cudaSmCount},
@@ -464,7 +465,13 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
     if (int64_t sms = o->getInteger("cuda_sm_count").value_or(0); sms > 0)
       target.smCount = (unsigned)sms;
   } else {
-    target = compiler::CpuTarget::host().info;
+    auto cpu = compiler::CpuTarget::named(str("cpu_target"));
+    if (!cpu) {
+      llvm::errs() << "kjit-tune worker: " << llvm::toString(cpu.takeError())
+                   << "\n";
+      return 2;
+    }
+    target = cpu->info;
     if (int64_t th = o->getInteger("threads").value_or(0); th > 0)
       target.numCores = (unsigned)th;
   }
@@ -474,7 +481,7 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
   jo.tuningDb = "off"; // the config is given; no run-time selection
   jo.onlineTuneBudgetSeconds = 0; // nor on-line tuning (KJIT_TUNE)
   kjit::Jit jit(cudaDevice >= 0 ? kjit::Target::cuda((int)cudaDevice)
-                                : kjit::Target::host(),
+                                : kjit::Target::cpu(str("cpu_target")),
                 jo);
   RuntimeMeasurer m(jit, target, mo);
   return write(m.measure(w, c));

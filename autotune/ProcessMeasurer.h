@@ -54,6 +54,9 @@ struct ProcessMeasureOptions {
   /// Threads the target is tuned for (0: every core); the worker verifies
   /// configs against the host with that many cores.
   unsigned threads = 0;
+  /// The named CPU target the worker compiles for and verifies configs
+  /// against (compiler::CpuTarget::named: "x86-64-v3", ...); "": the host.
+  std::string cpuTarget;
   /// A CUDA device to measure on (-1: the host CPU). The worker compiles
   /// for Target::cuda(cudaDevice) and times each run with CUDA events (the
   /// L2 flushed before each), verifying configs against `cudaChip`'s facts

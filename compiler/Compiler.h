@@ -27,9 +27,24 @@ struct CpuTarget {
   TargetInfo info;      ///< derived facts (vector width, registers, caches)
   /// The machine this process runs on.
   static CpuTarget host();
-  /// A CPU target from an LLVM cpu name and feature string.
+  /// A CPU target from an LLVM cpu name and feature string. The host's
+  /// names give host(); a CPU with exactly LLVM's features for it gives
+  /// named(cpu); anything else nominal caches (48 KiB L1d, 2 MiB L2).
   static CpuTarget fromNames(const std::string &cpu,
                              const std::string &features);
+  /// A named CPU target: "host" (or "") is host(); "x86-64-v3",
+  /// "x86-64-v4" or any LLVM x86-64 CPU name ("znver3", "sapphirerapids")
+  /// takes LLVM's feature set for that name, from which the ISA facts
+  /// (vector width, vector registers) follow, while caches and cores stay
+  /// the host's. The code may not run here: see missingOnHost(). An unknown
+  /// name is an error listing acceptedNames().
+  static llvm::Expected<CpuTarget> named(const std::string &name);
+  /// The names named() accepts, for messages.
+  static std::string acceptedNames();
+  /// The ISA features of this target the host CPU lacks (e.g. "avx512f"
+  /// for x86-64-v4 on an AVX2-only machine): empty when code for it runs
+  /// here.
+  std::vector<std::string> missingOnHost() const;
   /// Stable text key: cpu, features, caches, cores.
   std::string key() const;
 };

@@ -6,6 +6,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
+#include "llvm/TargetParser/X86TargetParser.h"
 
 #include <algorithm>
 #include <sched.h>
@@ -66,6 +67,19 @@ TargetInfo infoFromFeatures(llvm::StringRef features) {
 }
 } // namespace
 
+/// LLVM's feature string of the enabled features, sorted: "+avx,+avx2,...".
+static std::string featureString(const llvm::StringMap<bool> &features) {
+  std::vector<std::string> sorted;
+  for (auto &kv : features)
+    if (kv.second)
+      sorted.push_back("+" + kv.first().str());
+  std::sort(sorted.begin(), sorted.end());
+  std::string joined;
+  for (const std::string &f : sorted)
+    joined += (joined.empty() ? "" : ",") + f;
+  return joined;
+}
+
 static CpuTarget targetFromNames(const std::string &cpu,
                                  const std::string &features) {
   CpuTarget t;
@@ -79,29 +93,104 @@ static CpuTarget targetFromNames(const std::string &cpu,
   return t;
 }
 
+/// x86 features of system instructions (power management, protection
+/// keys, cache control, random numbers, state saving) that LLVM never
+/// selects for ordinary code: a host without them still runs kjit's kernels.
+static constexpr llvm::StringLiteral kSystemOnlyFeatures[] = {
+    "cldemote", "clflushopt", "clwb",    "clzero",    "enqcmd",  "fsgsbase",
+    "hreset",   "invpcid",    "kl",      "monitor",   "movdir64b", "movdiri",
+    "mwaitx",   "pconfig",    "pku",     "ptwrite",   "rdpid",   "rdpru",
+    "rdrnd",    "rdseed",     "rtm",     "serialize", "sgx",     "shstk",
+    "tsxldtrk", "uintr",      "waitpkg", "wbnoinvd",  "widekl",  "xsave",
+    "xsavec",   "xsaveopt",   "xsaves"};
+
+/// LLVM's feature string for an x86 CPU name ("+avx,+avx2,..."), as host()
+/// spells the host's; "" for a name LLVM does not know.
+static std::string llvmFeaturesOf(const std::string &cpu) {
+  if (llvm::X86::parseArchX86(cpu, /*Only64Bit=*/true) ==
+      llvm::X86::CK_None)
+    return "";
+  // LLVM lists the CPU's own features; the implied ones (avx512bw implies
+  // avx512f, avx2 avx, ...) are spelled out, as the host's detection does.
+  llvm::SmallVector<llvm::StringRef> feats;
+  llvm::X86::getFeaturesForCPU(cpu, feats, /*NeedPlus=*/false);
+  llvm::StringMap<bool> all;
+  for (llvm::StringRef f : feats) {
+    all[f] = true;
+    llvm::X86::updateImpliedFeatures(f, true, all);
+  }
+  return featureString(all);
+}
+
+/// A named target: LLVM's ISA for the CPU name, the host's caches and cores.
+static CpuTarget namedTarget(const std::string &cpu,
+                             const std::string &features) {
+  CpuTarget t = targetFromNames(cpu, features);
+  const CpuTarget &h = CpuTarget::host();
+  t.info.l1dBytes = h.info.l1dBytes;
+  t.info.l2Bytes = h.info.l2Bytes;
+  t.info.numCores = h.info.numCores;
+  return t;
+}
+
 CpuTarget CpuTarget::fromNames(const std::string &cpu,
                                const std::string &features) {
   // The host by name gets the host's measured caches, so that a compile
   // request that names the host (the runtime always names its target)
-  // resolves the same configs as one that names nothing.
+  // resolves the same configs as one that names nothing; so does a named
+  // target (CpuTarget::named: a CPU with exactly LLVM's features for it).
   CpuTarget h = host();
   if (cpu == h.cpu && features == h.features)
     return h;
+  if (!features.empty() && features == llvmFeaturesOf(cpu))
+    return namedTarget(cpu, features);
   return targetFromNames(cpu, features);
+}
+
+std::string CpuTarget::acceptedNames() {
+  return "host, x86-64-v3 (AVX2+FMA, 16 vector registers), x86-64-v4 "
+         "(AVX-512F/BW/DQ/VL, 32 vector registers) or an LLVM x86-64 CPU "
+         "name such as znver3, znver4, skylake-avx512 or sapphirerapids";
+}
+
+llvm::Expected<CpuTarget> CpuTarget::named(const std::string &name) {
+  if (name.empty() || name == "host")
+    return host();
+  if (!llvm::Triple(host().triple).isX86())
+    return llvm::createStringError(
+        "CPU target '" + name + "': named CPU targets are x86-64 only; this "
+        "host is " + host().triple + " (use host)");
+  std::string features = llvmFeaturesOf(name);
+  if (features.empty())
+    return llvm::createStringError("unknown CPU target '" + name +
+                                   "' (expected " + acceptedNames() + ")");
+  return namedTarget(name, features);
+}
+
+std::vector<std::string> CpuTarget::missingOnHost() const {
+  llvm::StringMap<bool> hostMap = llvm::sys::getHostCPUFeatures();
+  std::vector<std::string> missing;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(features).split(parts, ',', -1, false);
+  for (llvm::StringRef f : parts) {
+    if (!f.consume_front("+"))
+      continue;
+    // A feature the host's detection does not name (64bit, cx8, ...) is
+    // part of the x86-64 baseline; system instructions LLVM emits only for
+    // their intrinsics, which kjit's kernels do not call, cannot fault.
+    auto it = hostMap.find(f);
+    if (it != hostMap.end() && !it->second &&
+        !llvm::is_contained(kSystemOnlyFeatures, f))
+      missing.push_back(f.str());
+  }
+  return missing;
 }
 
 CpuTarget CpuTarget::host() {
   static const CpuTarget cached = [] {
-    llvm::StringMap<bool> map = llvm::sys::getHostCPUFeatures();
-    std::vector<std::string> feats;
-    for (auto &kv : map)
-      if (kv.second)
-        feats.push_back("+" + kv.first().str());
-    std::sort(feats.begin(), feats.end());
-    std::string joined;
-    for (const std::string &f : feats)
-      joined += (joined.empty() ? "" : ",") + f;
-    CpuTarget t = targetFromNames(llvm::sys::getHostCPUName().str(), joined);
+    CpuTarget t =
+        targetFromNames(llvm::sys::getHostCPUName().str(),
+                        featureString(llvm::sys::getHostCPUFeatures()));
     if (uint64_t l1 = readCacheSize(0))
       t.info.l1dBytes = l1;
     if (uint64_t l2 = readCacheSize(2))

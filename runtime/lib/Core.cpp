@@ -77,7 +77,11 @@ DepthwiseConv2d &DepthwiseConv2d::samePadding() {
   return *this;
 }
 
-Target Target::host() { return Target{Kind::CPU, 0}; }
+Target Target::host() { return Target{Kind::CPU, 0, ""}; }
+
+Target Target::cpu(const std::string &name) {
+  return Target{Kind::CPU, 0, name == "host" ? "" : name};
+}
 
 Target Target::cuda(int ordinal) { return Target{Kind::CUDA, ordinal}; }
 
@@ -92,6 +96,25 @@ static const compiler::CpuTarget &hostCpuTarget() {
 
 namespace kjit::runtime {
 const compiler::CpuTarget &hostCpu() { return hostCpuTarget(); }
+
+llvm::Expected<compiler::CpuTarget> cpuTargetOf(const Target &target) {
+  if (target.cpuName.empty())
+    return hostCpuTarget();
+  return compiler::CpuTarget::named(target.cpuName);
+}
+
+static llvm::Error checkRunsOnHost(const compiler::CpuTarget &cpu) {
+  std::vector<std::string> missing = cpu.missingOnHost();
+  if (missing.empty())
+    return llvm::Error::success();
+  std::string list;
+  for (const std::string &f : missing)
+    list += (list.empty() ? "" : ", ") + f;
+  return llvm::createStringError(
+      "CPU target '" + cpu.cpu + "' cannot run on this host (" +
+      hostCpuTarget().cpu + "): it lacks " + list +
+      "; compile for a target this CPU has (host, x86-64-v3, ...)");
+}
 } // namespace kjit::runtime
 
 std::string Target::key() const {
@@ -103,7 +126,23 @@ std::string Target::key() const {
     }
     return runtime::cudaTargetKey(*info);
   }
-  return hostCpuTarget().key();
+  auto cpu = runtime::cpuTargetOf(*this);
+  if (!cpu) {
+    llvm::consumeError(cpu.takeError());
+    return "cpu:" + cpuName + ";unknown";
+  }
+  return cpu->key();
+}
+
+Status Target::check() const {
+  if (kind == Kind::CUDA)
+    return Status::ok();
+  auto cpu = runtime::cpuTargetOf(*this);
+  if (!cpu)
+    return runtime::toStatus(cpu.takeError());
+  if (llvm::Error e = runtime::checkRunsOnHost(*cpu))
+    return runtime::toStatus(std::move(e));
+  return Status::ok();
 }
 
 TensorView TensorView::onDevice(void *data, DType dtype,

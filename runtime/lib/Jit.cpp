@@ -36,6 +36,7 @@ using namespace kjit::runtime;
 
 namespace kjit::runtime {
 const compiler::CpuTarget &hostCpu(); // Core.cpp
+llvm::Expected<compiler::CpuTarget> cpuTargetOf(const Target &target);
 } // namespace kjit::runtime
 
 //===----------------------------------------------------------------------===//
@@ -981,6 +982,11 @@ public:
   /// CUDA targets: the device's chip ("sm_90"), or why there is none.
   std::string cudaChip;
   Status cudaProblem;
+  /// CPU targets: the CPU compiled for (the host, or Target::cpuName's
+  /// named target), or why it cannot be (an unknown name, an ISA this host
+  /// cannot execute).
+  compiler::CpuTarget cpu;
+  Status cpuProblem;
   /// CUDA targets: the device as tuning sees it (run-time selection and
   /// on-line tuning); nullopt without a device or for a chip kjit does not
   /// know.
@@ -1051,6 +1057,11 @@ JitImpl::JitImpl(Target target, JitOptions options)
       this->options.tuningDb, this->options.cacheDir.empty()
                                   ? DiskCache::defaultDirectory()
                                   : this->options.cacheDir));
+  if (target.kind == Target::Kind::CPU) {
+    cpuProblem = target.check();
+    if (cpuProblem)
+      cpu = llvm::cantFail(cpuTargetOf(target));
+  }
   if (target.kind == Target::Kind::CUDA) {
     // The device decides the chip; without a driver every compile returns
     // the "no CUDA driver" error (code without a device: emitCudaCode).
@@ -1273,7 +1284,7 @@ JitImpl::loadOrGenerate(const compiler::PreparedModule &prepared) {
         return Served{*loaded, "disk-cache"};
     }
   }
-  auto artifact = compiler::generate(prepared, hostCpu());
+  auto artifact = compiler::generate(prepared, cpu);
   if (!artifact)
     return toStatus(artifact.takeError());
   KernelSignature sig = signatureOf(artifact->prepared, artifact->symbol);
@@ -1316,7 +1327,8 @@ JitImpl::requestFor(const std::string &text, const CompileOptions &opts) const {
   request.entry = opts.entry;
   request.config = opts.config;
   request.threads = opts.threads;
-  request.target = hostCpu();
+  // A CUDA target's host code is for the host CPU.
+  request.target = target.kind == Target::Kind::CPU ? cpu : hostCpu();
   request.cudaChip = cudaChip;
   // Test only: device code for the CPU emulating driver (KJIT_GPU_EMULATE=1).
   request.gpuEmulate =
@@ -1328,6 +1340,8 @@ Result<Kernel> JitImpl::compileText(const std::string &text,
                                     const CompileOptions &opts) {
   if (target.kind == Target::Kind::CUDA && !cudaProblem)
     return cudaProblem;
+  if (target.kind == Target::Kind::CPU && !cpuProblem)
+    return cpuProblem;
   if (opts.threads < 0)
     return userError("threads must be >= 0, got " +
                      std::to_string(opts.threads));

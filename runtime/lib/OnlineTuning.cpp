@@ -17,7 +17,7 @@ using namespace kjit;
 using namespace kjit::runtime;
 
 namespace kjit::runtime {
-const compiler::CpuTarget &hostCpu(); // Core.cpp
+llvm::Expected<compiler::CpuTarget> cpuTargetOf(const Target &target);
 } // namespace kjit::runtime
 
 Result<double> kjit::parseTuneSpec(const std::string &spec, bool *inProcess) {
@@ -168,7 +168,13 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     }
     tt = std::move(*t);
   } else {
-    tt = cpuTuningTarget(hostCpu(), job.threads);
+    // The Jit's CPU: the host, or the named target it compiles for.
+    auto cpu = cpuTargetOf(target_);
+    if (!cpu) {
+      r.error = llvm::toString(cpu.takeError());
+      return r;
+    }
+    tt = cpuTuningTarget(*cpu, job.threads);
   }
   const TargetInfo &target = tt.info;
   const std::string &targetKey = tt.key;
@@ -190,6 +196,8 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
     // A hung candidate costs at most this; the budget is no shorter.
     po.timeoutSeconds = std::clamp(job.budgetSeconds, 10.0, 60.0);
     po.threads = unsigned(std::max(0, job.threads));
+    if (target_.kind == Target::Kind::CPU)
+      po.cpuTarget = target_.cpuName;
     if (tt.cudaOrdinal >= 0) {
       po.cudaDevice = tt.cudaOrdinal;
       po.cudaChip = tt.cudaChip;

@@ -124,10 +124,6 @@ std::string config(int vw, int owb, int ohb, int kwu, int ohTile, int threads,
   return os.str();
 }
 
-bool hostHasAvx512() {
-  return kjit::Target::host().key().find("avx512f") != std::string::npos;
-}
-
 std::vector<ConvCase> convCases() {
   std::vector<ConvCase> v;
   auto add = [&](std::string name, kjit::DepthwiseConv2d op,
@@ -208,7 +204,7 @@ std::vector<ConvCase> convCases() {
   // A sample of legal configs: every knob varied at least once. Legality:
   // oh_block*ow_block + oh_block + 1 <= vector registers; oh_block > 1 only
   // for unit stride and dilation along H.
-  const bool avx512 = hostHasAvx512();
+  const bool avx512 = kjit::testing::targetHasAvx512();
   const int vw = avx512 ? 16 : 8;
   auto k7 = same(conv(37, 57, 57, 7, 7, "nhwc", true));
   auto k31 = same(conv(64, 57, 57, 31, 31, "nhwc"));

@@ -37,14 +37,6 @@ using kjit::testing::sharedJit;
 
 constexpr double kRtol = 1e-4;
 
-bool hostHasAvx512() {
-#if defined(__x86_64__)
-  return __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
-
 struct Attn {
   int rank = 2;
   int64_t batch = 1, heads = 1, h = 1, w = 1, d = 1;
@@ -244,7 +236,7 @@ std::vector<AttnCase> cases() {
        {"", kVw8b}},
       {"k11_L11_D33", a1(4, 11, 33, 11), {"", kVw8}},
   };
-  if (hostHasAvx512())
+  if (kjit::testing::targetHasAvx512())
     for (AttnCase &x : c)
       x.configs.push_back(kVw16);
   return c;

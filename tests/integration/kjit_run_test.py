@@ -7,7 +7,7 @@ numerics tests). Inputs are fresh random values each run; the seed is printed
 and can be fixed with KJIT_TEST_SEED.
 
 Usage: kjit_run_test.py --kjit-run PATH --inputs DIR --workdir DIR
-                        [--only numerics|errors|repeat]
+                        [--only numerics|errors|repeat|isa]
 """
 import argparse
 import errno
@@ -271,6 +271,41 @@ class Runner:
         self.numerics(["--config=#kjit.config<{vector_width = 8, ow_block = 4, "
                        "oh_block = 1, kw_unroll = 1, task_order = \"h_outer\"}>"],
                       " --config=vw8/ow4/oh1/h_outer")
+
+    def test_isa(self):
+        """--target=cpu:NAME: the other x86 ISA than the host's. On an
+        AVX-512 host x86-64-v3 runs every case against the references; on
+        an AVX2 host x86-64-v4 is refused with the reason. Unknown names."""
+        with open("/proc/cpuinfo") as f:
+            avx512 = " avx512f" in f.read()
+        other = "x86-64-v3" if avx512 else "x86-64-v4"
+        src = os.path.join(self.inputs, "dw_k7_nhwc_bias.mlir")
+        if avx512:
+            self.numerics([f"--target=cpu:{other}"], f" --target=cpu:{other}")
+            self.numerics([f"--target=cpu:{other}", "--threads=2"],
+                          f" --target=cpu:{other} --threads=2",
+                          cases=OTHER_CASES)
+            # Its configs are AVX2's: 8 lanes (the host's default is 16).
+            ins = self.write_inputs("isa", CASES["dw_k7_nhwc_bias.mlir"]
+                                    ["inputs"])[1]
+            r = self.run([src] + ins + [f"--output={self.path('isa.npy')}",
+                                        f"--target=cpu:{other}",
+                                        "--print-configs"])
+            name = f"--target=cpu:{other} --print-configs"
+            if r.returncode != 0 or "vector_width = 8 " not in r.stdout:
+                self.fail(name, f"exit {r.returncode}, expected an 8-lane "
+                          f"default: {short(r.stdout + r.stderr)}")
+            else:
+                self.ok(name)
+        else:
+            self.expect_error(f"--target=cpu:{other} on an AVX2 host",
+                              [src, f"--target=cpu:{other}"],
+                              ["cannot run on this host", "avx512f"])
+        self.expect_error("--target=cpu:pdp11", [src, "--target=cpu:pdp11"],
+                          ["unknown CPU target 'pdp11'", "x86-64-v3",
+                           "x86-64-v4"])
+        self.expect_error("--target=pdp11", [src, "--target=pdp11"],
+                          ["unknown target 'pdp11'", "cpu:NAME"])
 
     def test_repeat(self):
         # fft_conv: the calls after the first reuse the kernel spectra the
@@ -902,7 +937,7 @@ def main():
     ap.add_argument("--kjit-run", required=True)
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", choices=["numerics", "errors", "repeat"])
+    ap.add_argument("--only", choices=["numerics", "errors", "repeat", "isa"])
     a = ap.parse_args()
     seed = int(os.environ.get("KJIT_TEST_SEED", "0"), 0) or \
         int.from_bytes(os.urandom(8), "little")
@@ -910,7 +945,7 @@ def main():
     shutil.rmtree(a.workdir, ignore_errors=True)
     os.makedirs(a.workdir)
     r = Runner(a.kjit_run, a.inputs, a.workdir, seed)
-    for t in ("numerics", "repeat", "errors"):
+    for t in ("numerics", "repeat", "errors", "isa"):
         if a.only in (None, t):
             getattr(r, f"test_{t}")()
     if r.failures:

@@ -1,9 +1,13 @@
 //===- kjit-run.cpp - run one MLIR function on .npy files -----------------===//
 //
 // kjit-run FILE.mlir [--entry=main] --input=A.npy ... --output=Y.npy ...
-//         [--config=ATTR] [--threads=N] [--repeat=N] [--target=cpu|cuda]
+//         [--config=ATTR] [--threads=N] [--repeat=N]
+//         [--target=cpu|cpu:NAME|cuda]
 //         [--device=N] [--no-l2-flush]
 //         [--tuning-db=PATH|off] [--print-configs]
+// --target=cpu:NAME compiles for a named CPU ISA instead of the host's
+// (x86-64-v3, x86-64-v4, an LLVM CPU name such as znver3; cpu:host is the
+// host): kjit::Target::cpu. One this host cannot execute is an error.
 // Without --config each kjit op gets the tuning database's config (exact
 // record, else the nearest tuned workload re-verified, else the default).
 // With --target=cuda the kernel runs on CUDA device --device (the .npy data
@@ -76,8 +80,10 @@ static cl::opt<int>
            cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     target("target",
-           cl::desc("Target: cpu, or cuda (a CUDA device; needs a driver "
-                    "unless --emit)"),
+           cl::desc("Target: cpu (the host), cpu:NAME (a named CPU ISA: "
+                    "x86-64-v3, x86-64-v4, znver3, ...; the host must be "
+                    "able to run it), or cuda (a CUDA device; needs a "
+                    "driver unless --emit)"),
            cl::init("cpu"), cl::cat(category));
 static cl::opt<int> device("device",
                            cl::desc("CUDA device ordinal for --target=cuda"),
@@ -185,12 +191,18 @@ int main(int argc, char **argv) {
       "choice)\n");
 
   kjit::Target tgt;
+  llvm::StringRef cpuName(target);
   if (target == "cpu" || target == "host")
     tgt = kjit::Target::host();
+  else if (cpuName.consume_front("cpu:"))
+    tgt = kjit::Target::cpu(cpuName.str());
   else if (target == "cuda")
     tgt = kjit::Target::cuda(device);
   else
-    return fail("unknown target '" + target + "' (expected cpu or cuda)");
+    return fail("unknown target '" + target +
+                "' (expected cpu, cpu:NAME or cuda)");
+  if (kjit::Status s = tgt.check(); !s)
+    return fail("--target=" + target + ": " + s.message());
   if (repeat < 0)
     return fail("--repeat must be >= 0");
   if (!emit.empty() && target != "cuda")

@@ -1,6 +1,7 @@
 //===- kjit-tune.cpp - the offline autotuner -----------------------------===//
 //
-// kjit-tune INPUT... [--db=PATH] [--target=host|cuda|cuda:N|sm_NN]
+// kjit-tune INPUT... [--db=PATH]
+//   [--target=host|cpu|cpu:NAME|cuda|cuda:N|sm_NN]
 //   [--strategy=pruned|guided|random|model] [--top-k=N] [--budget=SECONDS]
 //   [--total-budget=SECONDS] [--timeout=SECONDS] [--threads=N] [--resume]
 //   [--dry-run] [--export=FILE] [--import=FILE] [--plot=DIR]
@@ -14,7 +15,11 @@
 // measured. --target=cuda[:N] measures on CUDA device N (default 0) with
 // CUDA events, the L2 flushed before each timed run; records are keyed by
 // the GPU (name, compute capability, SM count, driver version: the key
-// Jit(Target::cuda(N)) selects with). --target=sm_NN is the no-device
+// Jit(Target::cuda(N)) selects with). --target=cpu:NAME tunes a named CPU
+// ISA (x86-64-v3, x86-64-v4, an LLVM CPU name; cpu:host is the host) on
+// this CPU, keyed by that target (the key Jit(Target::cpu(NAME)) selects
+// with); one this CPU cannot execute is for --dry-run only. --target=sm_NN
+// is the no-device
 // --dry-run of a chip's spaces. The database (default: the kjit cache
 // directory's, created when missing) must be writable: a measurement it
 // cannot record (a full disk, a lock held past the busy timeout, an I/O
@@ -34,6 +39,7 @@
 
 #include "Selection.h" // runtime/lib: the tuning target of a CUDA device
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
@@ -106,7 +112,9 @@ static cl::opt<std::string>
            cl::value_desc("path"), cl::cat(cat));
 static cl::opt<std::string>
     targetName("target",
-               cl::desc("host (default); cuda or cuda:N (measure on CUDA "
+               cl::desc("host or cpu (default); cpu:NAME (a named CPU ISA: "
+                        "x86-64-v3, x86-64-v4, znver3, ...); cuda or cuda:N "
+                        "(measure on CUDA "
                         "device N, default 0); or a CUDA chip such as sm_90 "
                         "(--dry-run only: its GPU search spaces, no device)"),
                cl::init("host"), cl::cat(cat));
@@ -361,6 +369,7 @@ int main(int argc, char **argv) {
   // The target.
   TargetInfo target;
   std::string targetKey, chip;
+  std::string cpuTarget; ///< a named CPU target ("host": the host)
   int cudaDevice = -1;
   llvm::StringRef tname(targetName);
   if (tname == "cuda" || tname.starts_with("cuda:")) {
@@ -386,14 +395,25 @@ int main(int argc, char **argv) {
     targetKey = tt->key;
     chip = tt->cudaChip;
     llvm::outs() << "target: " << targetKey << " (" << chip << ")\n";
-  } else if (targetName == "host") {
-    compiler::CpuTarget cpu = compiler::CpuTarget::host();
-    target = cpu.info;
-    targetKey = cpu.key();
-    if (threads > 0 && threads != target.numCores) {
-      target.numCores = threads;
-      targetKey += ";tuned-threads=" + std::to_string(threads);
-    }
+  } else if (tname == "host" || tname == "cpu" || tname.starts_with("cpu:")) {
+    cpuTarget = tname.consume_front("cpu:") ? tname.str() : "host";
+    auto named = compiler::CpuTarget::named(cpuTarget);
+    if (!named)
+      return usage("--target=" + targetName + ": " +
+                   llvm::toString(named.takeError()));
+    if (std::vector<std::string> missing = named->missingOnHost();
+        !missing.empty() && !dryRun)
+      return usage("--target=" + targetName + ": this CPU cannot run its "
+                   "code (it lacks " + llvm::join(missing, ", ") +
+                   "); it is for --dry-run (the target's search spaces) "
+                   "here");
+    // The key Jit(Target::cpu(NAME)) selects with, for these threads.
+    runtime::TuningTarget tt = runtime::cpuTuningTarget(*named, threads);
+    target = tt.info;
+    targetKey = tt.key;
+    if (cpuTarget != "host")
+      llvm::outs() << "target: " << targetKey << " (cpu:" << cpuTarget
+                   << ")\n";
   } else if (llvm::StringRef(targetName).starts_with("sm_")) {
     auto ci = compiler::cudaTargetInfo(targetName);
     if (!ci) {
@@ -411,7 +431,8 @@ int main(int argc, char **argv) {
     targetKey = "cuda;" + chip;
   } else {
     return usage("unknown --target '" + targetName +
-                 "' (host, cuda, cuda:N, or a CUDA chip such as sm_90)");
+                 "' (host, cpu:NAME, cuda, cuda:N, or a CUDA chip such as "
+                 "sm_90)");
   }
   // Records are keyed by the tuning epoch, not the build: a rebuilt kjit
   // keeps serving them; an older epoch's seed the search (--seeds) and are
@@ -476,6 +497,7 @@ int main(int argc, char **argv) {
         llvm::sys::fs::getMainExecutable(argv[0], (void *)&usage);
     po.timeoutSeconds = timeout;
     po.threads = threads;
+    po.cpuTarget = cpuTarget;
     if (cudaDevice >= 0) {
       po.cudaDevice = cudaDevice;
       po.cudaChip = chip;

@@ -182,18 +182,36 @@ private:
 /// of CUDA device n (sm_80, sm_90, ...) and needs a CUDA driver
 /// (libcuda.so.1, loaded at run time; without one Jit::compile* returns an
 /// error starting "no CUDA driver").
+///
+/// Target::cpu(name) compiles for a named CPU ISA instead of the host's:
+/// "x86-64-v3" (AVX2+FMA, 16 vector registers), "x86-64-v4" (AVX-512,
+/// 32 vector registers) or any LLVM x86-64 CPU name ("znver3",
+/// "sapphirerapids"). Configs (defaults, legality) and code generation
+/// follow that ISA; caches and cores stay the host's. Kernel cache and
+/// tuning records are keyed by it (key()), apart from the host's. An
+/// unknown name, or an ISA this host cannot execute (x86-64-v4 on an
+/// AVX2-only CPU), makes every Jit::compile* an error saying why.
 struct Target {
   enum class Kind { CPU, CUDA };
   Kind kind = Kind::CPU;
   int ordinal = 0; ///< CUDA device ordinal
+  /// CPU only: the named CPU target ("x86-64-v3", ...); "": the host.
+  std::string cpuName;
   /// The host CPU as LLVM sees it (model and ISA features).
   static Target host();
+  /// A named CPU target; "host" (or "") is Target::host().
+  static Target cpu(const std::string &name);
   static Target cuda(int ordinal = 0);
   /// A stable text naming the target: CPU model, features, cores; for CUDA
   /// "cuda;<GPU name>;cc=XY;sms=N;driver=V" (the tuning database's key:
   /// what kjit-tune --target=cuda records under), or
-  /// "cuda:<ordinal>;no-driver" without a usable driver.
+  /// "cuda:<ordinal>;no-driver" without a usable driver; "cpu:<name>;unknown"
+  /// for a CPU name kjit does not know.
   std::string key() const;
+  /// CPU targets: ok when the name is known and this CPU can run its code,
+  /// else the error every Jit::compile* for it returns. CUDA targets: ok
+  /// (compiles report a missing driver or device).
+  Status check() const;
 };
 
 /// kjit.depthwise_conv2d, described without MLIR.

@@ -80,6 +80,26 @@ TEST(ProcessMeasurer, MeasuresInAChild) {
   EXPECT_EQ(m.infrastructureError(), "");
 }
 
+// --target=cpu:NAME: the worker verifies and compiles for the named CPU
+// target, not the host: 16 lanes are illegal for x86-64-v3 (on an AVX-512
+// host too) and legal for x86-64-v4 (where this CPU runs it).
+TEST(ProcessMeasurer, WorkerCompilesForTheNamedCpuTarget) {
+  Workload w = workload(kDw3x3);
+  const std::string vw16 = "#kjit.config<{vector_width = 16}>";
+  ProcessMeasureOptions o = workerOptions();
+  o.cpuTarget = "x86-64-v3";
+  Measurement v3 = ProcessMeasurer(o).measure(w, {vw16});
+  EXPECT_EQ(v3.status, Measurement::Status::Illegal) << v3.message;
+  EXPECT_NE(v3.message.find("vector_width"), std::string::npos) << v3.message;
+  auto v4 = compiler::CpuTarget::named("x86-64-v4");
+  ASSERT_TRUE((bool)v4) << llvm::toString(v4.takeError());
+  if (!v4->missingOnHost().empty())
+    GTEST_SKIP() << "this CPU cannot run x86-64-v4 code";
+  o.cpuTarget = "x86-64-v4";
+  Measurement ok = ProcessMeasurer(o).measure(w, {vw16});
+  EXPECT_TRUE(ok.ok()) << ok.message;
+}
+
 /// One candidate of the pruned order is broken (`fault`: crash or hang):
 /// it is recorded as failed with `expected`, every other candidate is
 /// measured, and the best is a working one.

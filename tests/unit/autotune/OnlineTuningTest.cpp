@@ -90,15 +90,17 @@ protected:
     EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
     return db ? must((*db)->count()) : 0;
   }
-  /// Every record of `moduleText`'s first kjit op for the host CPU.
-  std::vector<autotune::Record> recordsOf(const std::string &moduleText) {
+  /// Every record of `moduleText`'s first kjit op for `target` (the host).
+  std::vector<autotune::Record>
+  recordsOf(const std::string &moduleText,
+            const Target &target = Target::host()) {
     auto ws = autotune::extractWorkloads(moduleText);
     EXPECT_TRUE(bool(ws)) << llvm::toString(ws.takeError());
     auto db = autotune::SqliteDatabase::open(dbPath);
     EXPECT_TRUE(bool(db)) << llvm::toString(db.takeError());
     if (!ws || !db)
       return {};
-    return must((*db)->records(ws->front().key, Target::host().key(),
+    return must((*db)->records(ws->front().key, target.key(),
                                kjit::tuningEpoch()));
   }
   std::string dir, dbPath;
@@ -669,6 +671,31 @@ TEST_F(OnlineTuningTest, WithoutAWorkerTuningDoesNotRunAndSaysWhy) {
   named.measureWorker = KJIT_TUNE_BINARY;
   Jit optionWins(Target::host(), named);
   EXPECT_TRUE(compileAndTune(optionWins, op).has_value());
+}
+
+// A Jit for a named CPU target tunes that target: candidates compiled for
+// it in the worker (16 lanes are illegal for x86-64-v3, on an AVX-512 host
+// too), records under its key, none under the host's.
+TEST_F(OnlineTuningTest, NamedCpuTargetIsTunedUnderItsOwnKey) {
+  const Target v3 = Target::cpu("x86-64-v3");
+  if (Status s = v3.check(); !s)
+    GTEST_SKIP() << s.message();
+  const uint64_t seed = kjit::testing::baseSeed();
+  DepthwiseConv2d op = conv(11, 9, 13, 3);
+  Jit jit(v3, options(1.5));
+  std::optional<Kernel> k = compileAndTune(jit, op);
+  ASSERT_TRUE(k.has_value());
+  std::string err;
+  EXPECT_LE(runOnce(*k, op, seed, &err), kTol) << err;
+  const std::string text = convText(11, 9, 13, 3);
+  std::vector<autotune::Record> recs = recordsOf(text, v3);
+  EXPECT_GE(recs.size(), 2u);
+  for (const autotune::Record &r : recs) {
+    EXPECT_TRUE(r.result.ok()) << r.config << ": " << r.result.message;
+    EXPECT_EQ(r.config.find("vector_width = 16"), std::string::npos)
+        << r.config;
+  }
+  EXPECT_TRUE(recordsOf(text).empty());
 }
 
 TEST_F(OnlineTuningTest, InProcessModeIsOptedIntoAndNeedsNoWorker) {
