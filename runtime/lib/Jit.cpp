@@ -251,6 +251,31 @@ Status checkView(const TensorView &v, const ArgInfo &info,
                      std::to_string(v.shape.size()));
   if (!v.data && v.numElements() != 0)
     return userError(what + ": data pointer is null");
+  if (!v.strides.empty() && v.numElements() != 0) {
+    // Every element is addressed as data + offset * element size (the
+    // overlap check, the staging copies): that span must fit in the
+    // address space, or the offsets wrap and point anywhere.
+    int64_t lo = 0, hi = 0;
+    bool wraps = false;
+    for (size_t i = 0; i < v.shape.size() && !wraps; ++i) {
+      int64_t extent = 0;
+      wraps = __builtin_mul_overflow(v.shape[i] - 1, v.strides[i], &extent) ||
+              __builtin_add_overflow(extent < 0 ? lo : hi, extent,
+                                     extent < 0 ? &lo : &hi);
+    }
+    int64_t elem = int64_t(dtypeSize(v.dtype)), loBytes = 0, hiBytes = 0;
+    uintptr_t first = 0, last = 0;
+    wraps = wraps || __builtin_mul_overflow(lo, elem, &loBytes) ||
+            __builtin_mul_overflow(hi + 1, elem, &hiBytes) ||
+            __builtin_add_overflow(reinterpret_cast<uintptr_t>(v.data),
+                                   uintptr_t(hiBytes), &last) ||
+            __builtin_sub_overflow(reinterpret_cast<uintptr_t>(v.data),
+                                   uintptr_t(-loBytes), &first);
+    if (wraps)
+      return userError(what + ": strides " + shapeString(v.strides) +
+                       " with shape " + shapeString(v.shape) +
+                       " reach beyond the address space");
+  }
   if (info.isOutput && !v.strides.empty())
     for (size_t i = 0; i < v.shape.size(); ++i)
       if (v.shape[i] > 1 && v.strides[i] == 0)

@@ -146,6 +146,25 @@ TEST_F(HostApi, StridedViewsAreCopied) {
   (void)N;
 }
 
+// Strides whose byte span overflows 64 bits (found by the hostapi fuzzer,
+// tests/fuzz/corpus/hostapi/crash-stride-extent-overflow) are refused;
+// before, the offsets wrapped and the staging copy read out of bounds.
+TEST_F(HostApi, StridesBeyondTheAddressSpaceAreRefused) {
+  int64_t huge = int64_t(1) << 61;
+  for (std::vector<int64_t> strides :
+       {std::vector<int64_t>{1, huge, 1, 1}, {1, 1, -huge, 1},
+        {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX}}) {
+    TensorView xs(x.data(), DType::f32, s.x, strides);
+    Status st = kernel->run({xs, Wt()}, {Y()});
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.message().find("input 0: strides"), std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find("reach beyond the address space"),
+              std::string::npos)
+        << st.message();
+  }
+}
+
 TEST(HostApiCompile, BadDescriptorsAndModules) {
   Jit jit(Target::host(), noDiskCache());
   DepthwiseConv2d op = smallConv();
