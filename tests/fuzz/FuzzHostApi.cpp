@@ -163,6 +163,8 @@ struct Arg {
   /// An output whose elements overlap through nonzero strides: kjit.h
   /// promises no check of that, so such a call is not judged.
   bool selfOverlapping = false;
+  /// Its byte extent does not fit in 64 bits (see the KNOWN skip below).
+  bool extentOverflows = false;
   std::vector<int64_t> strides; ///< element strides used to place it
   std::string describe() const {
     return std::string(dtypeName(view.dtype)) + shapeText(view.shape) +
@@ -288,6 +290,7 @@ Arg decodeArg(ByteReader &r, const ArgInfo &spec, bool isOutput,
   if (!extent(v.shape, a.strides, lo, hi)) {
     // No memory can hold such a view: the kernel must refuse it.
     v.data = arena.begin();
+    a.extentOverflows = true;
     return a;
   }
   constexpr int64_t kCap = int64_t(Arena::kBytes) / 4;
@@ -503,6 +506,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (const ArgInfo &o : outs)
     dynamic |= o.isDynamic();
   expectOk &= allocating || !dynamic;
+
+  // KNOWN, to be removed once fixed (issue 12, the argument checks of
+  // runtime/lib/Jit.cpp): Kernel::run computes a view's byte range
+  // ((shape - 1) * stride * elemSize in byteRange, then stridedCopy's
+  // offsets) without overflow checks, so a view whose strides reach beyond
+  // 64 bits is accepted, its offsets wrapping (a signed overflow: UBSan
+  // stops there). corpus/hostapi/crash-stride-extent-overflow is one.
+  for (const std::vector<Arg> *list : {&in, &out})
+    for (const Arg &a : *list)
+      if (a.extentOverflows)
+        return 0;
+
+  // KNOWN, to be removed once fixed (runtime/lib/CpuExecutor.cpp): a
+  // kernel's own calls (malloc for kernel-allocated outputs) are bound
+  // through the search of libomp's handle, added before the process's, so
+  // they reach glibc's malloc and not the process's (ASan's here; jemalloc
+  // or tcmalloc in a user's program), while kjit frees the buffer with the
+  // process's free: ASan's bad-free on every spgemm that gets to run.
+  // corpus/hostapi/crash-spgemm-bad-free-kernel-malloc-from-libc is one.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  if (fk.op == Op::Spgemm && allocating && nIn == ins.size()) {
+    bool reachesKernel = !device;
+    for (const Arg &a : in)
+      reachesKernel &= a.valid;
+    if (reachesKernel)
+      return 0;
+  }
+#endif
+#endif
 
   std::vector<TensorView> inViews, outViews;
   for (const Arg &a : in)
