@@ -95,14 +95,18 @@ for t in $targets; do
   fi
   [ -n "$seconds" ] && args+=(-max_total_time="$seconds")
   [ -n "$runs" ] && args+=(-runs="$runs")
-  before=$(find "$artifacts" -type f | wc -l)
+  findings() {
+    find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' \
+      -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l
+  }
+  before=$(findings)
   echo "fuzz.sh: $t: ${seconds:+${seconds}s}${seconds:+${runs:+, }}${runs:+$runs runs} (log: $log)"
   rc=0
   "$build/tests/fuzz/kjit-fuzz-$t" "${args[@]}" "${extra[@]}" "$corpus" \
     >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  crashes=$(( $(find "$artifacts" -type f | wc -l) - before ))
+  crashes=$(( $(findings) - before ))
   if [ "$rc" != 0 ] && [ "$crashes" = 0 ]; then
     crashes=1 # died without leaving an input (e.g. the setup failed)
   fi
