@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
-  libclang-rt-22-dev  # the sanitizer runtimes (scripts/sanitize.sh)
+  libclang-rt-22-dev  # libFuzzer and the sanitizer runtimes (scripts/fuzz.sh, scripts/sanitize.sh)
   cmake ninja-build ccache
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev zlib1g-dev libzstd-dev
   libdnnl-dev libfftw3-dev libeigen3-dev libgraphblas-dev libxnnpack-dev
