@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set-up, build and every test (lit + GoogleTest + kjit-run integration +
-# the installed-package test) through ctest.
+# the installed-package test + the fuzz corpora's replay) through ctest,
+# then the ASan+UBSan and TSan runs (scripts/sanitize.sh all; skip them in a
+# quick local iteration with KJIT_SKIP_SANITIZERS=1).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/build.sh"
@@ -9,3 +11,6 @@ build="${KJIT_BUILD_DIR:-$root/build}"
 export KJIT_CACHE_DIR="$build/test-kernel-cache"
 cd "$build"
 ctest -j "$(nproc)" --output-on-failure --timeout 900
+if [ "${KJIT_SKIP_SANITIZERS:-0}" != 1 ]; then
+  bash "$root/scripts/sanitize.sh" all
+fi
