@@ -11,6 +11,8 @@ PKGS=(
   libdnnl-dev libfftw3-dev libeigen3-dev libgraphblas-dev libxnnpack-dev
   libpthreadpool-dev
   python3 python3-numpy
+  # the Python package (python/, kjit.torch) and its tests
+  python3-torch pybind11-dev python3-pytest python3-scipy
 )
 
 missing=()
@@ -34,3 +36,18 @@ fi
 for t in /usr/lib/llvm-22/bin/FileCheck /usr/lib/llvm-22/bin/mlir-opt; do
   [ -x "$t" ] || { echo "setup: $t missing after install" >&2; exit 1; }
 done
+
+# `import kjit` for Debian's python3 (the one with python3-torch): a .pth
+# file naming the build tree's python/ folder (scripts/build.sh fills it;
+# KJIT_BUILD_DIR moves it).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+site="$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')"
+pth="$site/kjit.pth"
+want="${KJIT_BUILD_DIR:-$root/build}/python"
+if [ "$(cat "$pth" 2>/dev/null)" != "$want" ]; then
+  if mkdir -p "$site" 2>/dev/null && echo "$want" > "$pth" 2>/dev/null; then
+    echo "setup: /usr/bin/python3 imports kjit from $want ($pth)"
+  else
+    echo "setup: cannot write $pth; use PYTHONPATH=$want" >&2
+  fi
+fi

@@ -1,0 +1,58 @@
+"""The process-wide Jit and the memory cache of compiled kernels.
+
+A kjit.torch call looks its kernel up here by a key of plain Python values
+(op, shapes, attributes, threads): a hit costs a dict lookup, and neither
+MLIR text nor the C++ compile path is touched. A miss builds the op's MLIR
+text and compiles it (kjit's own memory and disk caches, tuning database and
+KJIT_TUNE apply there)."""
+import threading
+
+from . import _kjit
+
+_lock = threading.Lock()
+_jit = None
+_kernels = {}
+
+
+def jit():
+    """The process-wide kjit._kjit.Jit for the host CPU (created on first
+    use; KJIT_CACHE_DIR, KJIT_TUNING_DB and KJIT_TUNE are read then)."""
+    global _jit
+    if _jit is None:
+        with _lock:
+            if _jit is None:
+                _jit = _kjit.Jit()
+    return _jit
+
+
+def compile_module(mlir_text, config="", threads=0, tune_seconds=-1.0):
+    """Compiles a module of kjit ops; see kjit._kjit.Jit.compile_module."""
+    return jit().compile_module(mlir_text, config=config, threads=threads,
+                                tune_seconds=tune_seconds)
+
+
+def cached_kernel(key, build_mlir, threads, config="", tune_seconds=-1.0):
+    """The kernel for `key`, compiled from build_mlir() on the first call.
+
+    `key` must hold everything the MLIR text and the compile options depend
+    on (the op, its shapes and attributes, threads, config)."""
+    k = _kernels.get(key)
+    if k is not None:
+        return k
+    k = compile_module(build_mlir(), config=config, threads=threads,
+                       tune_seconds=tune_seconds)
+    with _lock:
+        return _kernels.setdefault(key, k)
+
+
+def cached_kernels():
+    """(key, kernel) of every kernel compiled so far in this process."""
+    with _lock:
+        return list(_kernels.items())
+
+
+def kernel_cache_clear():
+    """Forgets the compiled kernels (the next call of each op compiles or
+    loads from kjit's caches again, and sees new tuning records)."""
+    with _lock:
+        _kernels.clear()
