@@ -1,4 +1,6 @@
 """kjit.inception_depthwise_conv2d for torch: InceptionNeXt's token mixer."""
+import operator
+
 import torch
 
 from .. import _mlir, _runtime
@@ -10,13 +12,14 @@ _NAMES = ("w_square", "w_band_w", "w_band_h")
 
 def _branches(fn, branch_channels, c):
     """(g_sq, g_w, g_h): three ints >= 0 that leave >= 0 identity channels."""
-    if (not isinstance(branch_channels, (tuple, list))
-            or len(branch_channels) != 3
-            or not all(isinstance(g, int) and not isinstance(g, bool)
-                       for g in branch_channels)):
+    try:
+        if len(branch_channels) != 3 or any(
+                isinstance(v, bool) for v in branch_channels):
+            raise TypeError
+        g = tuple(operator.index(v) for v in branch_channels)
+    except TypeError:
         raise TypeError("%s: branch_channels must be three ints (g_sq, g_w, "
-                        "g_h), got %r" % (fn, branch_channels))
-    g = tuple(int(v) for v in branch_channels)
+                        "g_h), got %r" % (fn, branch_channels)) from None
     if min(g) < 0:
         raise ValueError("%s: branch_channels must be >= 0, got %s" % (fn, g))
     if sum(g) > c:
@@ -33,7 +36,7 @@ def _filter(fn, name, w, g):
         if w.shape[1] != 1:
             raise ValueError("%s: %s must be %dx1xKHxKW (depthwise), got %s"
                              % (fn, name, g, "x".join(map(str, w.shape))))
-    gc, kh, kw = _as3d(w).shape
+    gc, kh, kw = w.shape[0], w.shape[-2], w.shape[-1]
     if gc != g:
         raise ValueError("%s: %s has %d channels, but branch_channels gives "
                          "it %d" % (fn, name, gc, g))
@@ -45,38 +48,38 @@ def _filter(fn, name, w, g):
                          "padding), got %dx%d" % (fn, name, form, kh, kw))
 
 
-def inception_forward(x, filters, g):
+def _filter_view(w):
+    """kjit's g x KH x KW view of a 3-D or 4-D (g x 1 x KH x KW) filter,
+    built from w's strides (cheaper than a torch reshape per call)."""
+    return (w.data_ptr(), "f32", (w.shape[0], w.shape[-2], w.shape[-1]),
+            (w.stride(0), w.stride(-2), w.stride(-1)))
+
+
+def inception_forward(x, weights, g):
     """The kjit kernel's forward (no autograd); arguments already checked."""
     n, c, h, w = x.shape
     layout = "nhwc" if _nhwc_view(x) else "nchw"
     if layout == "nchw" and not x.is_contiguous():
         x = x.contiguous()
-    kernels = tuple(tuple(f.shape[1:]) for f in filters)
+    filters = [_filter_view(w) for w in weights]
+    kernels = tuple(f[2][1:] for f in filters)
     nt = threads()
     key = ("inception_depthwise_conv2d", layout, n, c, h, w, g, kernels, nt)
 
     def build():
         xs = (n, h, w, c) if layout == "nhwc" else (n, c, h, w)
-        types = [_mlir.tensor(xs)] + [_mlir.tensor(f.shape) for f in filters]
+        types = [_mlir.tensor(xs)] + [_mlir.tensor(f[2]) for f in filters]
         return _mlir.module("kjit.inception_depthwise_conv2d", types,
                             [_mlir.tensor(xs)],
                             {"layout": '"%s"' % layout,
                              "branch_channels": _mlir.i64_array(g)})
 
     k = _runtime.cached_kernel(key, build, nt)
-    if layout == "nhwc":
-        y = torch.empty((n, c, h, w), memory_format=torch.channels_last)
-        xv, yv = x.permute(0, 2, 3, 1), y.permute(0, 2, 3, 1)
-    else:
-        y = torch.empty((n, c, h, w))
-        xv, yv = x, y
-    k.run([view(xv)] + [view(f) for f in filters], [view(yv)])
+    y = torch.empty_like(x)  # x's strides: contiguous or channels_last
+    xv, yv = (x, y) if layout == "nchw" else (x.permute(0, 2, 3, 1),
+                                              y.permute(0, 2, 3, 1))
+    k.run([view(xv)] + filters, [view(yv)])
     return y
-
-
-def _as3d(w):
-    """kjit's g x KH x KW view of a 3-D or 4-D (g x 1 x KH x KW) filter."""
-    return w.reshape(w.shape[0], w.shape[-2], w.shape[-1])
 
 
 class _InceptionDepthwiseConv2d(torch.autograd.Function):
@@ -86,7 +89,7 @@ class _InceptionDepthwiseConv2d(torch.autograd.Function):
         ctx.g = g
         with torch.no_grad():
             return inception_forward(
-                x.detach(), [_as3d(w.detach()) for w in (w_sq, w_bw, w_bh)], g)
+                x.detach(), (w_sq.detach(), w_bw.detach(), w_bh.detach()), g)
 
     @staticmethod
     def backward(ctx, gy):
@@ -139,4 +142,4 @@ def inception_depthwise_conv2d(x, w_square, w_band_w, w_band_h,
     if torch.is_grad_enabled() and (
             x.requires_grad or any(wt.requires_grad for wt in weights)):
         return _InceptionDepthwiseConv2d.apply(x, *weights, g)
-    return inception_forward(x, [_as3d(wt) for wt in weights], g)
+    return inception_forward(x, weights, g)

@@ -32,8 +32,8 @@ def _check_csr(fn, name, a):
         raise ValueError("%s: %s must be a 2-D (unbatched) CSR matrix, got "
                          "shape %s" % (fn, name, tuple(a.shape)))
     # Indices of a CSR that requires grad trip autograd asserts in torch
-    # 1.13 (min() on them): read them from a detached alias.
-    ad = a.detach()
+    # 1.13 (aminmax on them): read them from a detached alias.
+    ad = a.detach() if a.requires_grad else a
     rp, ci, vals = ad.crow_indices(), ad.col_indices(), ad.values()
     if max(a.shape) > _I32_MAX or ci.numel() > _I32_MAX:
         raise ValueError("%s: %s is %dx%d with %d stored entries; kjit's CSR "
@@ -45,8 +45,8 @@ def _check_csr(fn, name, a):
                         % (fn, name, rp.dtype))
     if rp.dtype == torch.int64:
         for what, t in (("crow_indices", rp), ("col_indices", ci)):
-            if t.numel() and (t.min().item() < -_I32_MAX - 1
-                              or t.max().item() > _I32_MAX):
+            lo, hi = torch.aminmax(t) if t.numel() else (0, 0)
+            if lo < -_I32_MAX - 1 or hi > _I32_MAX:
                 raise ValueError("%s: %s.%s holds values beyond int32 "
                                  "(kjit's CSR indices are int32)"
                                  % (fn, name, what))
