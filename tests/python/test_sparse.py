@@ -309,6 +309,18 @@ def test_malformed_csr_is_a_value_error(bad, words, index_dtype):
         kt.spgemm(_csr(*GOOD_2X3, size=(2, 3)), b)
 
 
+@pytest.mark.parametrize("rp, ci, nvals", [
+    ([0, 1, 3], [0, 1, 2], 3),        # 3 crow_indices for 3 rows
+    ([0, 1, 1, 3], [0, 1, 2], 2),     # 3 col_indices, 2 values
+])
+def test_csr_arrays_of_the_wrong_length_are_refused(rp, ci, nvals):
+    a = _csr(rp, ci, torch.randn(nvals))
+    with pytest.raises(ValueError, match="spmm: a is a malformed CSR"):
+        kt.spmm(a, torch.randn(4, 2))
+    with pytest.raises(ValueError, match="spgemm: b is a malformed CSR"):
+        kt.spgemm(_csr(*GOOD_2X3, size=(2, 3)), a)
+
+
 def test_int64_indices_beyond_int32_are_refused():
     a = _csr([0, 1, 1, 3], [2, 2 ** 32 + 1, 3])  # would wrap to column 1
     with pytest.raises(ValueError, match="spmm: a.col_indices .*beyond int32"):

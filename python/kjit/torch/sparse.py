@@ -40,6 +40,11 @@ def _check_csr(fn, name, a):
                          "indices are int32 (at most %d)"
                          % (fn, name, a.shape[0], a.shape[1], ci.numel(),
                             _I32_MAX))
+    if rp.numel() != a.shape[0] + 1 or vals.numel() != ci.numel():
+        raise ValueError("%s: %s is a malformed CSR: %d crow_indices for %d "
+                         "rows (expected rows + 1), %d col_indices and %d "
+                         "values" % (fn, name, rp.numel(), a.shape[0],
+                                     ci.numel(), vals.numel()))
     if rp.dtype not in (torch.int32, torch.int64):
         raise TypeError("%s: %s has %s indices; expected int32 or int64"
                         % (fn, name, rp.dtype))
