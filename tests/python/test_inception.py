@@ -141,7 +141,8 @@ def _call(x=None, ws=None, g=(2, 2, 2)):
 
 
 @pytest.mark.parametrize("bad, exc, words", [
-    (_call(x=torch.randn(1, 8, 7, 7).double()), TypeError, "x must be torch.float32"),
+    (_call(x=torch.randn(1, 8, 7, 7).double()), TypeError,
+     "x must be torch.float32"),
     (_call(x=torch.randn(8, 7, 7)), ValueError, "x must have rank 4"),
     (_call(x=torch.randn(0, 8, 7, 7)), ValueError, "empty"),
     (_call(g=(2, 2)), TypeError, "branch_channels"),
@@ -160,9 +161,11 @@ def _call(x=None, ws=None, g=(2, 2, 2)):
     (_call(ws=[torch.randn(2, 2, 3, 3), torch.randn(2, 1, 1, 7),
                torch.randn(2, 1, 7, 1)]), ValueError, "depthwise"),
     (_call(ws=[torch.randn(2, 3), torch.randn(2, 1, 1, 7),
-               torch.randn(2, 1, 7, 1)]), ValueError, "w_square must have rank 3 or 4"),
+               torch.randn(2, 1, 7, 1)]), ValueError,
+     "w_square must have rank 3 or 4"),
     (_call(ws=[torch.randn(2, 1, 3, 3).int(), torch.randn(2, 1, 1, 7),
-               torch.randn(2, 1, 7, 1)]), TypeError, "w_square must be torch.float32"),
+               torch.randn(2, 1, 7, 1)]), TypeError,
+     "w_square must be torch.float32"),
     (_call(ws=[torch.randn(2, 1, 3, 3), None, torch.randn(2, 1, 7, 1)]),
      TypeError, "w_band_w must be a torch.Tensor"),
 ])

@@ -32,7 +32,8 @@ def random_csr(m, k, density, index_dtype=torch.int64, duplicates=False,
         rows, cols = key // k, key % k
     order = torch.argsort(rows * k + cols)
     if unsorted:  # shuffle columns within each row (rows stay grouped)
-        order = torch.argsort(rows * (k + 1) + torch.randint(0, k + 1, rows.shape))
+        order = torch.argsort(rows * (k + 1)
+                              + torch.randint(0, k + 1, rows.shape))
     rows, cols = rows[order], cols[order]
     vals = torch.randn(rows.numel())
     crow = torch.zeros(m + 1, dtype=torch.int64)
@@ -212,7 +213,8 @@ def test_spgemm_matches_dense(case, index_dtype):
     ref, pattern = spgemm_reference(ad, bd)
     assert_close(c.to_dense(), ref, what=str(case))
     stored = torch.zeros(m, n, dtype=torch.bool)
-    rows = torch.repeat_interleave(torch.arange(m), c.crow_indices().long().diff())
+    rows = torch.repeat_interleave(torch.arange(m),
+                                   c.crow_indices().long().diff())
     stored[rows, c.col_indices().long()] = True
     assert torch.equal(stored, pattern)
 

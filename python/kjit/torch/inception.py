@@ -61,7 +61,7 @@ def inception_forward(x, weights, g):
     layout = "nhwc" if _nhwc_view(x) else "nchw"
     if layout == "nchw" and not x.is_contiguous():
         x = x.contiguous()
-    filters = [_filter_view(w) for w in weights]
+    filters = [_filter_view(wt) for wt in weights]
     kernels = tuple(f[2][1:] for f in filters)
     nt = threads()
     key = ("inception_depthwise_conv2d", layout, n, c, h, w, g, kernels, nt)
