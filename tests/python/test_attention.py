@@ -140,10 +140,10 @@ def test_causal_full_window_is_masked_attention():
 
 
 def test_non_contiguous_inputs():
-    # q transposed in H/W, k a slice with a stride, v expanded over batch.
+    # q transposed in H/W, k a slice with a stride, v expanded over heads.
     q = torch.randn(1, 2, 11, 7, 5).transpose(2, 3)
     k = torch.randn(1, 2, 7, 22, 5)[:, :, :, ::2]
-    v = torch.randn(1, 2, 7, 11, 5).expand(1, 2, 7, 11, 5)
+    v = torch.randn(1, 1, 7, 11, 5).expand(1, 2, 7, 11, 5)   # stride 0
     rpb = torch.randn(2, 9, 5).transpose(1, 2)
     assert not (q.is_contiguous() or k.is_contiguous() or rpb.is_contiguous())
     y = kt.neighborhood_attention(q, k, v, (3, 5), rpb=rpb)
