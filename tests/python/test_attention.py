@@ -251,3 +251,15 @@ def test_bad_input(bad, exc, words):
     with pytest.raises(exc, match=words) as info:
         bad()
     assert "kjit.torch.neighborhood_attention" in str(info.value)
+
+
+def test_two_threads():
+    # Kernels are compiled per torch.get_num_threads().
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        q, k, v, rpb = inputs((2, 3, 11, 13, 8), (5, 3), True)
+        y = kt.neighborhood_attention(q, k, v, (5, 3), (2, 1), rpb=rpb)
+        assert_close(y, torch_reference(q, k, v, (5, 3), (2, 1), rpb=rpb))
+    finally:
+        torch.set_num_threads(before)

@@ -256,3 +256,17 @@ def test_butterfly_bad_input(bad, exc, words):
     with pytest.raises(exc, match=words) as info:
         bad()
     assert "kjit.torch.butterfly_matmul" in str(info.value)
+
+
+def test_two_threads():
+    # Kernels are compiled per torch.get_num_threads(); two threads split
+    # rows and channels differently and must give the same answers.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        u, k, d = torch.randn(3, 5, 257), torch.randn(5, 100), torch.randn(5)
+        assert_close(kt.fft_conv(u, k, d), causal_conv(u, k, d))
+        x, r, l = torch.randn(7, 35), torch.randn(7, 5, 5), torch.randn(5, 7, 7)
+        assert_close(kt.butterfly_matmul(x, r, l), monarch(x, r, l))
+    finally:
+        torch.set_num_threads(before)

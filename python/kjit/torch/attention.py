@@ -111,10 +111,7 @@ def _forward(q, k, v, rpb, kernel, dilation, is_causal, scale):
 
     kern = _runtime.cached_kernel(key, build, nt)
     y = torch.empty(shape)
-    ins = [view(q), view(k), view(v)]
-    if rpb is not None:
-        ins.append(view(rpb))
-    kern.run(ins, [view(y)])
+    kern.run([view(t) for t in (q, k, v, rpb) if t is not None], [view(y)])
     return y
 
 

@@ -23,6 +23,24 @@ def _run(key, op, inputs, out_shape):
     return y
 
 
+def _differentiable(forward, backward):
+    """A torch.autograd.Function over tensors (some None): forward runs the
+    kjit kernel on detached inputs, backward(gy, *inputs, needs_input_grad)
+    is written in PyTorch's ops."""
+    class Op(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *inputs):
+            ctx.save_for_backward(*inputs)
+            with torch.no_grad():
+                return forward(*(None if t is None else t.detach()
+                                 for t in inputs))
+
+        @staticmethod
+        def backward(ctx, gy):
+            return backward(gy, *ctx.saved_tensors, ctx.needs_input_grad)
+    return Op
+
+
 # --------------------------------------------------------------------------
 # fft_conv
 # --------------------------------------------------------------------------
@@ -54,23 +72,12 @@ def fft_conv_backward(gy, u, k, d, need):
     return gu, gk, gd
 
 
-class _FftConv(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, u, k, d):
-        ctx.save_for_backward(u, k, d)
-        with torch.no_grad():
-            return _fft_conv(u.detach(), k.detach(),
-                             None if d is None else d.detach())
-
-    @staticmethod
-    def backward(ctx, gy):
-        u, k, d = ctx.saved_tensors
-        return fft_conv_backward(gy, u, k, d, ctx.needs_input_grad)
-
-
 def _fft_conv(u, k, d):
     ins = [u, k] if d is None else [u, k, d]
     return _run(("fft_conv",), "kjit.fft_conv", ins, tuple(u.shape))
+
+
+_FftConv = _differentiable(_fft_conv, fft_conv_backward)
 
 
 def fft_conv(u, k, d=None):
@@ -122,22 +129,12 @@ def butterfly_backward(gy, x, r, l, need):
     return gx, gr, gl
 
 
-class _ButterflyMatmul(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, r, l):
-        ctx.save_for_backward(x, r, l)
-        with torch.no_grad():
-            return _butterfly(x.detach(), r.detach(), l.detach())
-
-    @staticmethod
-    def backward(ctx, gy):
-        x, r, l = ctx.saved_tensors
-        return butterfly_backward(gy, x, r, l, ctx.needs_input_grad)
-
-
 def _butterfly(x, r, l):
     return _run(("butterfly_matmul",), "kjit.butterfly_matmul", [x, r, l],
                 tuple(x.shape))
+
+
+_ButterflyMatmul = _differentiable(_butterfly, butterfly_backward)
 
 
 def butterfly_matmul(x, r, l):
