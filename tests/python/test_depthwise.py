@@ -119,3 +119,21 @@ def test_gradients_with_asymmetric_padding_and_gradcheck():
 def test_bad_input(bad, exc, words):
     with pytest.raises(exc, match=words):
         bad()
+
+
+def test_checks_are_remembered_by_metadata_only():
+    """A call with the same tensor metadata skips the checks; a call whose
+    attribute differs only in type (1.0 for 1) is still checked."""
+    x, wt = torch.randn(1, 3, 6, 6), torch.randn(3, 1, 3, 3)
+    kt.depthwise_conv2d(x, wt, stride=1, padding=1)
+    with pytest.raises(TypeError, match="stride"):
+        kt.depthwise_conv2d(x, wt, stride=1.0, padding=1)
+    with pytest.raises(TypeError, match="padding"):
+        kt.depthwise_conv2d(x, wt, stride=1, padding=(1, True))
+    # Same shapes but double: the dtype is part of the key.
+    with pytest.raises(TypeError, match="float32"):
+        kt.depthwise_conv2d(x.double(), wt, stride=1, padding=1)
+    # Same shape, other strides (a transposed view): checked and correct.
+    xt = torch.randn(1, 3, 6, 6).transpose(2, 3)
+    assert_close(kt.depthwise_conv2d(xt, wt, stride=1, padding=1),
+                 reference(xt, wt, None, 1, 1, 1))

@@ -58,6 +58,36 @@ def view_dropped(t, dim):
     return (t.data_ptr(), _DTYPES[t.dtype], tuple(shape), tuple(stride))
 
 
+def _typed(v):
+    """v with the type of every element alongside: 1, 1.0 and True are
+    equal keys in a dict, but not equally valid arguments."""
+    if type(v) in (tuple, list):
+        return (type(v),) + tuple(map(_typed, v))
+    return (type(v), v)
+
+
+def memo_checks(cache, tensors, attrs, check):
+    """check()'s result (the checked, normalized attributes), remembered in
+    `cache` by the tensors' metadata (shape, strides, dtype, device) and the
+    attributes: the checks depend on nothing else, so a call with the same
+    metadata skips them (a dict hit instead of ~1 us per checked tensor).
+    Anything that has no such key (not a dense tensor, an unhashable
+    attribute) is checked every time. check() raises on bad input."""
+    try:
+        key = (tuple(None if t is None else
+                     (t.shape, t.stride(), t.dtype, t.device) for t in tensors),
+               _typed(attrs))
+        hit = cache.get(key)
+    except Exception:  # not a strided tensor, or an unhashable attribute
+        return check()
+    if hit is None:
+        hit = check()
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[key] = hit
+    return hit
+
+
 def threads():
     """The thread count kjit kernels use: torch's own setting."""
     return torch.get_num_threads()

@@ -7,7 +7,7 @@ import numbers
 import torch
 
 from .. import _mlir, _runtime
-from ._tensors import check_shape, check_tensor, threads, view
+from ._tensors import check_shape, check_tensor, memo_checks, threads, view
 
 _FN = "kjit.torch.neighborhood_attention"
 
@@ -143,6 +143,9 @@ class _NeighborhoodAttention(torch.autograd.Function):
         return tuple(next(grads) if w else None for w in want) + (None,) * 4
 
 
+_checked = {}
+
+
 def _check(q, k, v, kernel_size, dilation, is_causal, rpb, scale):
     """Checked (kernel, dilation, is_causal, scale) or TypeError/ValueError."""
     check_tensor(_FN, "q", q, ranks=(4, 5))
@@ -202,8 +205,9 @@ def neighborhood_attention(q, k, v, kernel_size, dilation=1, is_causal=False,
     heads x (2k-1) x (2k-1), added to the scaled scores. scale: default
     1/sqrt(D). Differentiable in q, k, v and rpb (the backward recomputes
     the attention with PyTorch's ops)."""
-    kernel, dil, is_causal, scale = _check(q, k, v, kernel_size, dilation,
-                                           is_causal, rpb, scale)
+    kernel, dil, is_causal, scale = memo_checks(
+        _checked, (q, k, v, rpb), (kernel_size, dilation, is_causal, scale),
+        lambda: _check(q, k, v, kernel_size, dilation, is_causal, rpb, scale))
     tensors = (q, k, v) if rpb is None else (q, k, v, rpb)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return _NeighborhoodAttention.apply(q, k, v, rpb, kernel, dil,

@@ -2,7 +2,7 @@
 import torch
 
 from .. import _mlir, _runtime
-from ._tensors import (check_shape, check_tensor, threads, view,
+from ._tensors import (check_shape, check_tensor, memo_checks, threads, view,
                        view_dropped, view_permuted)
 
 
@@ -127,14 +127,12 @@ class _DepthwiseConv2d(torch.autograd.Function):
         return gx, gw, gb, None, None, None
 
 
-def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """F.conv2d(x, weight, bias, stride, padding, dilation, groups=C) through
-    a kjit kernel.
+_checked = {}
 
-    x: N,C,H,W float32 (contiguous, or channels_last: read in place as NHWC,
-    and the output is channels_last too); weight: C,1,KH,KW; bias: C or
-    None. stride, dilation: int or pair; padding: int, pair, "same" or
-    "valid". Differentiable (the backward is PyTorch's)."""
+
+def _check(x, weight, bias, stride, padding, dilation):
+    """Checked (stride, padding as (top, bottom, left, right), dilation),
+    or TypeError/ValueError naming the problem."""
     fn = "kjit.torch.depthwise_conv2d"
     check_tensor(fn, "x", x, rank=4)
     check_tensor(fn, "weight", weight, rank=4)
@@ -161,6 +159,20 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
             "%dx%d" % (fn, dilation[0] * (kernel[0] - 1) + 1,
                        dilation[1] * (kernel[1] - 1) + 1,
                        h + pad[0] + pad[1], w + pad[2] + pad[3]))
+    return stride, pad, dilation
+
+
+def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """F.conv2d(x, weight, bias, stride, padding, dilation, groups=C) through
+    a kjit kernel.
+
+    x: N,C,H,W float32 (contiguous, or channels_last: read in place as NHWC,
+    and the output is channels_last too); weight: C,1,KH,KW; bias: C or
+    None. stride, dilation: int or pair; padding: int, pair, "same" or
+    "valid". Differentiable (the backward is PyTorch's)."""
+    stride, pad, dilation = memo_checks(
+        _checked, (x, weight, bias), (stride, padding, dilation),
+        lambda: _check(x, weight, bias, stride, padding, dilation))
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or (
             bias is not None and bias.requires_grad)):
         return _DepthwiseConv2d.apply(x, weight, bias, stride, pad, dilation)

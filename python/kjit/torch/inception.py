@@ -4,7 +4,7 @@ import operator
 import torch
 
 from .. import _mlir, _runtime
-from ._tensors import check_tensor, threads, view
+from ._tensors import check_tensor, memo_checks, threads, view
 from .conv import _nhwc_view
 
 _NAMES = ("w_square", "w_band_w", "w_band_h")
@@ -117,6 +117,22 @@ class _InceptionDepthwiseConv2d(torch.autograd.Function):
         return (gx, *gw, None)
 
 
+_checked = {}
+
+
+def _check(x, weights, branch_channels):
+    """The checked branch channels (g_sq, g_w, g_h), or TypeError/ValueError."""
+    fn = "kjit.torch.inception_depthwise_conv2d"
+    check_tensor(fn, "x", x, rank=4)
+    n, c, h, w = x.shape
+    if min(n, c, h, w) < 1:
+        raise ValueError("%s: empty input x %s" % (fn, tuple(x.shape)))
+    g = _branches(fn, branch_channels, c)
+    for name, wt, gc in zip(_NAMES, weights, g):
+        _filter(fn, name, wt, gc)
+    return g
+
+
 def inception_depthwise_conv2d(x, w_square, w_band_w, w_band_h,
                                branch_channels):
     """InceptionNeXt's token mixer through one fused kjit kernel.
@@ -130,15 +146,9 @@ def inception_depthwise_conv2d(x, w_square, w_band_w, w_band_h,
     stride 1, "same" padding; no bias. Equals torch.split + three
     F.conv2d(groups=g, padding="same") + torch.cat. Differentiable (the
     backward is PyTorch's conv2d gradients per branch)."""
-    fn = "kjit.torch.inception_depthwise_conv2d"
-    check_tensor(fn, "x", x, rank=4)
-    n, c, h, w = x.shape
-    if min(n, c, h, w) < 1:
-        raise ValueError("%s: empty input x %s" % (fn, tuple(x.shape)))
-    g = _branches(fn, branch_channels, c)
     weights = (w_square, w_band_w, w_band_h)
-    for name, wt, gc in zip(_NAMES, weights, g):
-        _filter(fn, name, wt, gc)
+    g = memo_checks(_checked, (x,) + weights, branch_channels,
+                    lambda: _check(x, weights, branch_channels))
     if torch.is_grad_enabled() and (
             x.requires_grad or any(wt.requires_grad for wt in weights)):
         return _InceptionDepthwiseConv2d.apply(x, *weights, g)

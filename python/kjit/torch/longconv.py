@@ -4,7 +4,7 @@ built from), with backwards written in PyTorch's ops."""
 import torch
 
 from .. import _mlir, _runtime
-from ._tensors import check_shape, check_tensor, threads, view
+from ._tensors import check_shape, check_tensor, memo_checks, threads, view
 
 
 def _run(key, op, inputs, out_shape):
@@ -80,12 +80,11 @@ def _fft_conv(u, k, d):
 _FftConv = _differentiable(_fft_conv, fft_conv_backward)
 
 
-def fft_conv(u, k, d=None):
-    """Causal long convolution (Hyena's) through a kjit FFT kernel:
-    y[b, c, t] = sum_{s <= min(t, Lk-1)} k[c, s] u[b, c, t-s] + d[c] u[b, c, t].
+_checked = {}
 
-    u: B x C x L, k: C x Lk (1 <= Lk <= L), d: C or None; float32.
-    Differentiable (the backward uses PyTorch's FFTs)."""
+
+def _check_fft(u, k, d):
+    """True, or TypeError/ValueError naming the problem."""
     fn = "kjit.torch.fft_conv"
     check_tensor(fn, "u", u, rank=3)
     check_tensor(fn, "k", k, rank=2)
@@ -99,6 +98,16 @@ def fft_conv(u, k, d=None):
     if d is not None:
         check_tensor(fn, "d", d, rank=1)
         check_shape(fn, "d", d, (c,))
+    return True
+
+
+def fft_conv(u, k, d=None):
+    """Causal long convolution (Hyena's) through a kjit FFT kernel:
+    y[b, c, t] = sum_{s <= min(t, Lk-1)} k[c, s] u[b, c, t-s] + d[c] u[b, c, t].
+
+    u: B x C x L, k: C x Lk (1 <= Lk <= L), d: C or None; float32.
+    Differentiable (the backward uses PyTorch's FFTs)."""
+    memo_checks(_checked, (u, k, d), "fft_conv", lambda: _check_fft(u, k, d))
     tensors = (u, k) if d is None else (u, k, d)
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return _FftConv.apply(u, k, d)
@@ -137,12 +146,8 @@ def _butterfly(x, r, l):
 _ButterflyMatmul = _differentiable(_butterfly, butterfly_backward)
 
 
-def butterfly_matmul(x, r, l):
-    """Monarch product of the rows of x through a kjit kernel.
-
-    x: B x N, r: m1 x m2 x m2, l: m2 x m1 x m1, N = m1 m2; float32. Per row:
-    X = x.reshape(m1, m2); X1[i] = r[i] X[i]; X3[j] = l[j] X1^T[j];
-    y = X3^T.reshape(N). Differentiable (the backward is PyTorch's einsum)."""
+def _check_butterfly(x, r, l):
+    """True, or TypeError/ValueError naming the problem."""
     fn = "kjit.torch.butterfly_matmul"
     check_tensor(fn, "x", x, rank=2)
     check_tensor(fn, "r", r, rank=3)
@@ -156,6 +161,17 @@ def butterfly_matmul(x, r, l):
     if x.shape[1] != m1 * m2:
         raise ValueError("%s: x's row length N must be m1 * m2 = %d * %d = %d "
                          "(from r), got %d" % (fn, m1, m2, m1 * m2, x.shape[1]))
+    return True
+
+
+def butterfly_matmul(x, r, l):
+    """Monarch product of the rows of x through a kjit kernel.
+
+    x: B x N, r: m1 x m2 x m2, l: m2 x m1 x m1, N = m1 m2; float32. Per row:
+    X = x.reshape(m1, m2); X1[i] = r[i] X[i]; X3[j] = l[j] X1^T[j];
+    y = X3^T.reshape(N). Differentiable (the backward is PyTorch's einsum)."""
+    memo_checks(_checked, (x, r, l), "butterfly_matmul",
+                lambda: _check_butterfly(x, r, l))
     if torch.is_grad_enabled() and any(t.requires_grad for t in (x, r, l)):
         return _ButterflyMatmul.apply(x, r, l)
     return _butterfly(x, r, l)
