@@ -1,0 +1,192 @@
+//===- Statistics.cpp - timings that hold on a noisy machine -------------===//
+#include "autotune/Statistics.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace kjit::autotune;
+
+double kjit::autotune::normalQuantile(double confidence) {
+  // z with P(|Z| <= z) = confidence: erfc(z / sqrt 2) = 1 - confidence,
+  // by bisection (erfc decreases).
+  double tail = std::clamp(1.0 - confidence, 1e-12, 1.0);
+  double lo = 0, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (std::erfc(mid / std::sqrt(2.0)) > tail ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+namespace {
+/// The q-quantile of sorted values (linear interpolation).
+double quantile(const std::vector<double> &v, double q) {
+  double pos = q * double(v.size() - 1);
+  size_t i = size_t(pos);
+  if (i + 1 >= v.size())
+    return v.back();
+  return v[i] + (pos - double(i)) * (v[i + 1] - v[i]);
+}
+
+/// The order statistics bounding the median at `confidence`: indices
+/// (0-based, symmetric) of sorted values; [0, n-1] with too few values.
+std::pair<size_t, size_t> medianBounds(size_t n, double confidence) {
+  double z = normalQuantile(confidence);
+  double rank = std::floor(0.5 * double(n) - 0.5 * z * std::sqrt(double(n)));
+  if (rank < 1)
+    return {0, n - 1};
+  size_t lo = size_t(rank) - 1;
+  return {lo, n - 1 - lo};
+}
+
+bool agrees(const Sample &s, double tolerance) {
+  return s.cpu >= (1.0 - tolerance) * s.wall;
+}
+} // namespace
+
+TimeSummary kjit::autotune::summarize(std::vector<double> times,
+                                      double confidence) {
+  TimeSummary s;
+  if (times.empty())
+    return s;
+  std::sort(times.begin(), times.end());
+  s.runs = int(times.size());
+  s.min = times.front();
+  s.max = times.back();
+  s.median = quantile(times, 0.5);
+  auto [lo, hi] = medianBounds(times.size(), confidence);
+  s.ciLow = times[lo];
+  s.ciHigh = times[hi];
+  if (s.median > 0)
+    s.noise = 0.5 * (quantile(times, 0.75) - quantile(times, 0.25)) / s.median;
+  return s;
+}
+
+std::vector<double> kjit::autotune::trustedTimes(
+    const std::vector<Sample> &samples, double tolerance, int &dropped) {
+  dropped = 0;
+  std::vector<double> all, agreeing;
+  bool haveCpu = !samples.empty();
+  for (const Sample &s : samples) {
+    all.push_back(s.wall);
+    haveCpu &= s.cpu >= 0;
+    if (agrees(s, tolerance))
+      agreeing.push_back(s.wall);
+  }
+  // CPU time is used only where it agrees with wall time on most runs.
+  if (!haveCpu || 2 * agreeing.size() < samples.size())
+    return all;
+  dropped = int(samples.size() - agreeing.size());
+  return agreeing;
+}
+
+AdaptiveResult kjit::autotune::adaptiveRepeat(const RunFn &run,
+                                              const AdaptiveOptions &o) {
+  AdaptiveResult r;
+  Sample s;
+  for (int i = 0; i < o.warmup; ++i)
+    if (std::string e = run(s); !e.empty()) {
+      r.error = e;
+      return r;
+    }
+  std::vector<Sample> samples;
+  double spent = 0;
+  int maxRuns = std::max(1, std::max(o.minRuns, o.maxRuns));
+  while (int(samples.size()) < maxRuns) {
+    s = Sample();
+    if (std::string e = run(s); !e.empty()) {
+      r.error = e;
+      return r;
+    }
+    samples.push_back(s);
+    spent += s.wall;
+    if (int(samples.size()) < o.minRuns)
+      continue;
+    r.summary = summarize(trustedTimes(samples, o.cpuTolerance, r.descheduled),
+                          o.confidence);
+    if (r.summary.relativeHalfWidth() <= o.targetRelativeCI) {
+      r.converged = true;
+      break;
+    }
+    if (spent >= o.budgetSeconds)
+      break;
+  }
+  r.timedRuns = int(samples.size());
+  r.summary = summarize(trustedTimes(samples, o.cpuTolerance, r.descheduled),
+                        o.confidence);
+  return r;
+}
+
+PairedResult kjit::autotune::pairedCompare(const RunFn &a, const RunFn &b,
+                                           const PairOptions &o) {
+  PairedResult r;
+  auto fail = [&](const char *side, const std::string &why) {
+    r.error = std::string(side) + ": " + why;
+    return r;
+  };
+  Sample s;
+  for (int i = 0; i < o.warmup; ++i) {
+    if (std::string e = a(s); !e.empty())
+      return fail("a", e);
+    if (std::string e = b(s); !e.empty())
+      return fail("b", e);
+  }
+  // Per pair: both samples. A pair where either run was descheduled (CPU
+  // time short of wall time) is left out while most pairs agree.
+  std::vector<Sample> as, bs;
+  std::vector<double> logRatios;
+  double spent = 0;
+  int maxPairs = std::max(1, std::max(o.minPairs, o.maxPairs));
+  auto judge = [&]() {
+    logRatios.clear();
+    int agreeing = 0;
+    bool haveCpu = !as.empty();
+    for (size_t i = 0; i < as.size(); ++i) {
+      haveCpu &= as[i].cpu >= 0 && bs[i].cpu >= 0;
+      agreeing += agrees(as[i], o.cpuTolerance) && agrees(bs[i], o.cpuTolerance);
+    }
+    bool filter = haveCpu && 2 * size_t(agreeing) >= as.size();
+    r.dropped = 0;
+    for (size_t i = 0; i < as.size(); ++i) {
+      if (filter && !(agrees(as[i], o.cpuTolerance) &&
+                      agrees(bs[i], o.cpuTolerance))) {
+        ++r.dropped;
+        continue;
+      }
+      if (as[i].wall > 0 && bs[i].wall > 0)
+        logRatios.push_back(std::log(bs[i].wall / as[i].wall));
+    }
+    TimeSummary t = summarize(logRatios, o.confidence);
+    r.pairs = t.runs;
+    r.ratio = std::exp(t.median);
+    r.ratioLow = std::exp(t.ciLow);
+    r.ratioHigh = std::exp(t.ciHigh);
+  };
+  for (int i = 0; i < maxPairs; ++i) {
+    Sample sa, sb;
+    // a b, then b a: an order effect or a linear drift cancels.
+    bool aFirst = i % 2 == 0;
+    const RunFn &first = aFirst ? a : b, &second = aFirst ? b : a;
+    Sample &s1 = aFirst ? sa : sb, &s2 = aFirst ? sb : sa;
+    if (std::string e = first(s1); !e.empty())
+      return fail(aFirst ? "a" : "b", e);
+    if (std::string e = second(s2); !e.empty())
+      return fail(aFirst ? "b" : "a", e);
+    as.push_back(sa);
+    bs.push_back(sb);
+    spent += sa.wall + sb.wall;
+    if (int(as.size()) < o.minPairs)
+      continue;
+    judge();
+    // Decided; or a deterministic timer (every ratio equal): more pairs
+    // would tell nothing new.
+    if (r.pairs > 0 && (r.ratioHigh < o.threshold ||
+                        r.ratioLow > o.threshold ||
+                        r.ratioLow == r.ratioHigh))
+      return r;
+    if (spent >= o.budgetSeconds)
+      break;
+  }
+  judge();
+  return r;
+}
