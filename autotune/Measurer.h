@@ -55,6 +55,9 @@ protected:
   };
   virtual Prepared prepare(const Workload &workload,
                            const Candidate &candidate) = 0;
+  /// Both candidates of a comparison (b is not prepared when a fails).
+  virtual std::pair<Prepared, Prepared>
+  preparePair(const Workload &workload, const Candidate &a, const Candidate &b);
   MeasureOptions options_;
 };
 
@@ -72,8 +75,16 @@ public:
 protected:
   Prepared prepare(const Workload &workload,
                    const Candidate &candidate) override;
+  /// The two kernels run on the same input and output buffers.
+  std::pair<Prepared, Prepared> preparePair(const Workload &workload,
+                                            const Candidate &a,
+                                            const Candidate &b) override;
 
 private:
+  /// `shared`: where a pair's buffers are kept (made by the first call,
+  /// reused by the second); null: buffers of its own.
+  Prepared prepareSharing(const Workload &workload, const Candidate &candidate,
+                          std::shared_ptr<void> *shared);
   kjit::Jit &jit_;
   TargetInfo target_;
   std::map<std::string, std::unique_ptr<ParsedWorkload>> parsed_;

@@ -131,30 +131,36 @@ PairedResult kjit::autotune::pairedCompare(const RunFn &a, const RunFn &b,
     if (std::string e = b(s); !e.empty())
       return fail("b", e);
   }
-  // Per pair: both samples. A pair where either run was descheduled (CPU
-  // time short of wall time) is left out while most pairs agree.
+  // a b a b ...: every run follows a run of the other kernel (a kernel run
+  // twice in a row is warmer: caches, branch predictors), and each pair
+  // is one a and the b right after it, single against single (a b judged
+  // against an average of a runs would gain from the skew of run times).
+  // A drift of the machine within one run is negligible.
   std::vector<Sample> as, bs;
-  std::vector<double> logRatios;
   double spent = 0;
   int maxPairs = std::max(1, std::max(o.minPairs, o.maxPairs));
   auto judge = [&]() {
-    logRatios.clear();
-    int agreeing = 0;
-    bool haveCpu = !as.empty();
-    for (size_t i = 0; i < as.size(); ++i) {
-      haveCpu &= as[i].cpu >= 0 && bs[i].cpu >= 0;
-      agreeing += agrees(as[i], o.cpuTolerance) && agrees(bs[i], o.cpuTolerance);
+    // A pair with a descheduled run (CPU time short of wall time) is left
+    // out while most pairs agree.
+    auto pairAgrees = [&](size_t j) {
+      return agrees(as[j], o.cpuTolerance) && agrees(bs[j], o.cpuTolerance);
+    };
+    size_t agreeing = 0;
+    bool haveCpu = true;
+    for (size_t j = 0; j < bs.size(); ++j) {
+      haveCpu &= as[j].cpu >= 0 && bs[j].cpu >= 0;
+      agreeing += pairAgrees(j);
     }
-    bool filter = haveCpu && 2 * size_t(agreeing) >= as.size();
+    bool filter = haveCpu && 2 * agreeing >= bs.size();
+    std::vector<double> logRatios;
     r.dropped = 0;
-    for (size_t i = 0; i < as.size(); ++i) {
-      if (filter && !(agrees(as[i], o.cpuTolerance) &&
-                      agrees(bs[i], o.cpuTolerance))) {
+    for (size_t j = 0; j < bs.size(); ++j) {
+      if (filter && !pairAgrees(j)) {
         ++r.dropped;
         continue;
       }
-      if (as[i].wall > 0 && bs[i].wall > 0)
-        logRatios.push_back(std::log(bs[i].wall / as[i].wall));
+      if (as[j].wall > 0 && bs[j].wall > 0)
+        logRatios.push_back(std::log(bs[j].wall / as[j].wall));
     }
     TimeSummary t = summarize(logRatios, o.confidence);
     r.pairs = t.runs;
@@ -163,19 +169,14 @@ PairedResult kjit::autotune::pairedCompare(const RunFn &a, const RunFn &b,
     r.ratioHigh = std::exp(t.ciHigh);
   };
   for (int i = 0; i < maxPairs; ++i) {
-    Sample sa, sb;
-    // a b, then b a: an order effect or a linear drift cancels.
-    bool aFirst = i % 2 == 0;
-    const RunFn &first = aFirst ? a : b, &second = aFirst ? b : a;
-    Sample &s1 = aFirst ? sa : sb, &s2 = aFirst ? sb : sa;
-    if (std::string e = first(s1); !e.empty())
-      return fail(aFirst ? "a" : "b", e);
-    if (std::string e = second(s2); !e.empty())
-      return fail(aFirst ? "b" : "a", e);
-    as.push_back(sa);
-    bs.push_back(sb);
-    spent += sa.wall + sb.wall;
-    if (int(as.size()) < o.minPairs)
+    as.emplace_back();
+    if (std::string e = a(as.back()); !e.empty())
+      return fail("a", e);
+    bs.emplace_back();
+    if (std::string e = b(bs.back()); !e.empty())
+      return fail("b", e);
+    spent += bs.back().wall + as.back().wall;
+    if (int(bs.size()) < o.minPairs)
       continue;
     judge();
     // Decided; or a deterministic timer (every ratio equal): more pairs

@@ -6,9 +6,10 @@
 //   - one candidate: warm-up, then repeats until the 95% confidence
 //     interval of its median is within a target (a few percent) of it, or
 //     its time budget is spent (adaptiveRepeat);
-//   - two candidates: run alternately in one process (ABBA ABBA ..., which
-//     also cancels a linear drift) and judge the per-pair ratios
-//     (pairedCompare), never medians taken minutes apart;
+//   - two candidates: run alternately in one process (a b a b ...: each
+//     run follows the other kernel, as a kernel run twice in a row is
+//     warmer), one ratio per pair (pairedCompare); never medians taken
+//     minutes apart;
 //   - the machine's noise: the relative half inter-quartile range of
 //     repeated timings of one kernel;
 //   - 1-thread kernels: the thread's CPU time is a second signal; a run
@@ -118,9 +119,9 @@ struct PairedResult {
   }
 };
 
-/// `a` and `b` alternated in this process (a b b a a b b a ...), one ratio
-/// per pair, until the ratio's interval excludes `threshold`, or the
-/// budget or maxPairs ends it.
+/// `a` and `b` alternated in this process (a b a b ...), one ratio per
+/// pair, until the ratio's interval excludes `threshold`, or the budget or
+/// maxPairs ends it.
 PairedResult pairedCompare(const RunFn &a, const RunFn &b,
                            const PairOptions &o);
 

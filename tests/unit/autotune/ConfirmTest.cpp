@@ -228,7 +228,7 @@ TEST(MeasureStatistics, PairedComparisonSeesThroughADriftingMachine) {
   EXPECT_LT(r.ratioHigh, 1.0);
   EXPECT_LE(r.ratioLow, 0.9);
   EXPECT_GE(r.ratioHigh, 0.9);
-  EXPECT_NEAR(r.ratio, 0.9, 0.03);
+  EXPECT_NEAR(r.ratio, 0.9, 0.05); // stopped early: 8 noisy pairs
 }
 
 TEST(MeasureStatistics, PairedComparisonOfEqualKernelsFindsNoWinner) {
