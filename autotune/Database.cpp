@@ -62,6 +62,13 @@ struct Stmt {
   void text(int i, const std::string &v) {
     sqlite3_bind_text(s, i, v.data(), (int)v.size(), SQLITE_TRANSIENT);
   }
+  /// ?1, ?2, ?3: a run's workload, target and compiler keys.
+  void keys(const std::string &workload, const std::string &target,
+            const std::string &compiler) {
+    text(1, workload);
+    text(2, target);
+    text(3, compiler);
+  }
   /// SQLITE_ROW, SQLITE_DONE, or an error code (the message in `error`).
   int step() {
     if (!s)
@@ -651,9 +658,7 @@ llvm::Error SqliteDatabase::markTuned(const std::string &workloadKey,
               "confirmed, speedup, speedup_low, speedup_high, note) VALUES "
               "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (s) {
-    s.text(1, workloadKey);
-    s.text(2, targetKey);
-    s.text(3, compilerKey);
+    s.keys(workloadKey, targetKey, compilerKey);
     sqlite3_bind_int64(s.s, 4, now());
     s.text(5, source_);
     TuningRun none;
@@ -684,11 +689,8 @@ SqliteDatabase::tuningRun(const std::string &workloadKey,
               "speedup_high, note FROM tuned_workloads WHERE workload_key = "
               "?1 AND target_key = ?2 AND compiler_key = ?3 AND winner IS "
               "NOT NULL");
-  if (s) {
-    s.text(1, workloadKey);
-    s.text(2, targetKey);
-    s.text(3, compilerKey);
-  }
+  if (s)
+    s.keys(workloadKey, targetKey, compilerKey);
   int rc = s.step();
   if (rc == SQLITE_DONE)
     return std::nullopt;

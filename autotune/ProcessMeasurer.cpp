@@ -462,7 +462,7 @@ void injectTestFault(const std::string &config) {
 
 int kjit::autotune::runMeasureWorker(const std::string &requestPath,
                                      const std::string &resultPath) {
-  auto write = [&](const Measurement &m) {
+  auto writeResult = [&](llvm::json::Object o) {
     std::error_code ec;
     llvm::raw_fd_ostream os(resultPath, ec);
     if (ec) {
@@ -470,37 +470,29 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
                    << "': " << ec.message() << "\n";
       return 1;
     }
-    os << llvm::json::Value(llvm::json::Object{
-              {"status", statusName(m.status)},
-              {"median_s", m.medianSeconds},
-              {"spread_s", m.spreadSeconds},
-              {"repeats", m.repeats},
-              {"min_s", m.minSeconds},
-              {"ci_low_s", m.ciLowSeconds},
-              {"ci_high_s", m.ciHighSeconds},
-              {"noise", m.noise},
-              {"message", m.message}})
-       << "\n";
+    os << llvm::json::Value(std::move(o)) << "\n";
     return 0;
   };
+  auto write = [&](const Measurement &m) {
+    return writeResult(llvm::json::Object{{"status", statusName(m.status)},
+                                          {"median_s", m.medianSeconds},
+                                          {"spread_s", m.spreadSeconds},
+                                          {"repeats", m.repeats},
+                                          {"min_s", m.minSeconds},
+                                          {"ci_low_s", m.ciLowSeconds},
+                                          {"ci_high_s", m.ciHighSeconds},
+                                          {"noise", m.noise},
+                                          {"message", m.message}});
+  };
   auto writePaired = [&](const PairedResult &p) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(resultPath, ec);
-    if (ec) {
-      llvm::errs() << "kjit-tune worker: cannot write '" << resultPath
-                   << "': " << ec.message() << "\n";
-      return 1;
-    }
-    os << llvm::json::Value(llvm::json::Object{
-              {"status", p.error.empty() ? "ok" : "crash"},
-              {"message", p.error},
-              {"ratio", p.ratio},
-              {"ratio_low", p.ratioLow},
-              {"ratio_high", p.ratioHigh},
-              {"pairs", p.pairs},
-              {"dropped", p.dropped}})
-       << "\n";
-    return 0;
+    return writeResult(
+        llvm::json::Object{{"status", p.error.empty() ? "ok" : "crash"},
+                           {"message", p.error},
+                           {"ratio", p.ratio},
+                           {"ratio_low", p.ratioLow},
+                           {"ratio_high", p.ratioHigh},
+                           {"pairs", p.pairs},
+                           {"dropped", p.dropped}});
   };
   std::string text = readFile(requestPath);
   auto v = llvm::json::parse(text);

@@ -103,6 +103,12 @@ Workload convWorkload() {
   return ws->front();
 }
 
+std::string defaultConfigOf(const Workload &w, const TargetInfo &target) {
+  auto pw = ParsedWorkload::parse(w);
+  EXPECT_TRUE(bool(pw)) << (pw ? "" : llvm::toString(pw.takeError()));
+  return pw ? (*pw)->defaultConfig(target) : "";
+}
+
 std::string tempDb(const std::string &name) {
   std::string p = ::testing::TempDir() + "/kjit-confirm-" +
                   std::to_string(getpid()) + "-" + name;
@@ -257,9 +263,8 @@ TEST(MeasureStatistics, PairedComparisonOfEqualKernelsFindsNoWinner) {
 TEST(TunerConfirm, FindsTheTrueWinnerOnANoisyMachine) {
   Workload w = convWorkload();
   TargetInfo target = avx2Target();
-  auto pw = ParsedWorkload::parse(w);
-  ASSERT_TRUE(bool(pw));
-  std::string def = (*pw)->defaultConfig(target);
+  std::string def = defaultConfigOf(w, target);
+  ASSERT_FALSE(def.empty());
   // The survivors in measuring order; the true winner is the fourth.
   TuneOptions o;
   o.dryRun = true;
@@ -329,9 +334,8 @@ TEST(TunerConfirm, RefusesAWinnerInsideTheNoise) {
   // is recorded as the winner and served.
   Workload w = convWorkload();
   TargetInfo target = avx2Target();
-  auto pw = ParsedWorkload::parse(w);
-  ASSERT_TRUE(bool(pw));
-  std::string def = (*pw)->defaultConfig(target);
+  std::string def = defaultConfigOf(w, target);
+  ASSERT_FALSE(def.empty());
   for (unsigned seed = 1; seed <= 5; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     NoisyClock clock(seed);
@@ -414,9 +418,8 @@ private:
 TEST(TunerConfirm, ALuckyMeasurementNeverWins) {
   Workload w = convWorkload();
   TargetInfo target = avx2Target();
-  auto pw = ParsedWorkload::parse(w);
-  ASSERT_TRUE(bool(pw));
-  std::string def = (*pw)->defaultConfig(target);
+  std::string def = defaultConfigOf(w, target);
+  ASSERT_FALSE(def.empty());
   TuneOptions o;
   o.topK = 5;
   o.resume = false;
@@ -451,9 +454,8 @@ TEST(TunerConfirm, ALuckyMeasurementNeverWins) {
 TEST(TunerConfirm, ADefaultThatFailsLeavesTheBestUnconfirmed) {
   Workload w = convWorkload();
   TargetInfo target = avx2Target();
-  auto pw = ParsedWorkload::parse(w);
-  ASSERT_TRUE(bool(pw));
-  std::string def = (*pw)->defaultConfig(target);
+  std::string def = defaultConfigOf(w, target);
+  ASSERT_FALSE(def.empty());
   class Broken : public SamplingMeasurer {
   public:
     Broken(NoisyClock &c, std::string def)
