@@ -92,6 +92,9 @@ AdaptiveResult kjit::autotune::adaptiveRepeat(const RunFn &run,
   std::vector<Sample> samples;
   double spent = 0;
   int maxRuns = std::max(1, std::max(o.minRuns, o.maxRuns));
+  // The interval is judged after minRuns, then every 5% more runs (a sort
+  // per run would cost more than a microsecond kernel).
+  size_t nextCheck = size_t(std::max(1, o.minRuns));
   while (int(samples.size()) < maxRuns) {
     s = Sample();
     if (std::string e = run(s); !e.empty()) {
@@ -100,8 +103,11 @@ AdaptiveResult kjit::autotune::adaptiveRepeat(const RunFn &run,
     }
     samples.push_back(s);
     spent += s.wall;
+    if (samples.size() < nextCheck && spent < o.budgetSeconds)
+      continue;
     if (int(samples.size()) < o.minRuns)
       continue;
+    nextCheck = samples.size() + std::max<size_t>(1, samples.size() / 20);
     r.summary = summarize(trustedTimes(samples, o.cpuTolerance, r.descheduled),
                           o.confidence);
     if (r.summary.relativeHalfWidth() <= o.targetRelativeCI) {
@@ -139,6 +145,7 @@ PairedResult kjit::autotune::pairedCompare(const RunFn &a, const RunFn &b,
   std::vector<Sample> as, bs;
   double spent = 0;
   int maxPairs = std::max(1, std::max(o.minPairs, o.maxPairs));
+  size_t nextCheck = 0;
   auto judge = [&]() {
     // A pair with a descheduled run (CPU time short of wall time) is left
     // out while most pairs agree.
@@ -176,8 +183,12 @@ PairedResult kjit::autotune::pairedCompare(const RunFn &a, const RunFn &b,
     if (std::string e = b(bs.back()); !e.empty())
       return fail("b", e);
     spent += bs.back().wall + as.back().wall;
-    if (int(bs.size()) < o.minPairs)
+    // Judged after minPairs, then every 25% more pairs: fewer looks at a
+    // sequential test keep its error rate nearer the nominal one.
+    if (int(bs.size()) < o.minPairs ||
+        (bs.size() < nextCheck && spent < o.budgetSeconds))
       continue;
+    nextCheck = bs.size() + std::max<size_t>(1, bs.size() / 4);
     judge();
     // Decided; or a deterministic timer (every ratio equal): more pairs
     // would tell nothing new.

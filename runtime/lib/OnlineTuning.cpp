@@ -243,13 +243,13 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
         std::chrono::duration<double>(deadline - Clock::now()).count();
     autotune::TuneOptions options;
     options.strategy = "pruned";
-    // The search gets 70% of this op's share; the paired final (the two
+    // The search gets 80% of this op's share; the paired final (the two
     // fastest against each other, the winner against the default: code is
     // swapped only on a win confirmed beyond the noise) the rest.
     double share = left / double(job.ops.size() - n);
-    options.budget.seconds = std::max(1e-3, 0.7 * share);
+    options.budget.seconds = std::max(1e-3, 0.8 * share);
     options.finalists = 2;
-    options.pair.budgetSeconds = std::max(1e-3, 0.1 * share);
+    options.pair.budgetSeconds = std::max(1e-3, 0.05 * share);
     options.resume = false;
     options.stop = [&] { return stop_.load() || measuringBroken(); };
     auto res = autotune::tuneWorkload((*workloads)[i], target, targetKey, epoch,
@@ -267,6 +267,10 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
       continue;
     }
     r.measured[i] = res->measured;
+    if (!res->confirmation.empty())
+      r.verdicts[i] = res->confirmation;
+    // The default unless a win over it was confirmed: the code is swapped
+    // only then (the default's code is what runs already).
     if (!res->bestConfig.empty())
       r.configs[i] = res->bestConfig;
     else
