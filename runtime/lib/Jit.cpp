@@ -1553,10 +1553,8 @@ void JitImpl::finishOnlineTuning(const std::weak_ptr<KernelImpl> &weak,
     else if (auto c = r.configs.find(i); c != r.configs.end()) {
       configs[i] = c->second;
       auto m = r.measured.find(i);
-      auto v = r.verdicts.find(i);
       sources[i] = "online (best of " +
                    std::to_string(m == r.measured.end() ? 0 : m->second) +
-                   (v == r.verdicts.end() ? "" : "; " + v->second) +
                    (r.dbNote.empty() ? ")"
                                      : "; not recorded: " + r.dbNote + ")");
       any = true;

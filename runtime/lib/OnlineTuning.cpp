@@ -267,8 +267,6 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
       continue;
     }
     r.measured[i] = res->measured;
-    if (!res->confirmation.empty())
-      r.verdicts[i] = res->confirmation;
     // The default unless a win over it was confirmed: the code is swapped
     // only then (the default's code is what runs already).
     if (!res->bestConfig.empty())

@@ -39,9 +39,6 @@ struct OnlineTuneResult {
   /// Per tuned op index: the winner (the default unless a win over it was
   /// confirmed).
   std::map<unsigned, std::string> configs;
-  /// Per tuned op index: the confirmation's verdict ("confirmed: 1.23x
-  /// [...]", "not confirmed: default kept (...)").
-  std::map<unsigned, std::string> verdicts;
   /// Per tuned op index: candidates measured successfully.
   std::map<unsigned, uint64_t> measured;
   /// Per op index: why it was not tuned (an error of its own).
