@@ -14,6 +14,7 @@
 #ifndef KJIT_AUTOTUNE_AUTOTUNE_H
 #define KJIT_AUTOTUNE_AUTOTUNE_H
 
+#include "autotune/Statistics.h"
 #include "dialects/kjit/IR/Tuning.h"
 #include "llvm/Support/Error.h"
 
@@ -80,7 +81,13 @@ struct Measurement {
   enum class Status { Ok, CompileError, Illegal, Crash, Timeout };
   Status status = Status::Ok;
   double medianSeconds = 0, spreadSeconds = 0;
-  int repeats = 0;
+  int repeats = 0; ///< timed runs the median is taken over
+  /// The fastest run, and the 95% interval of the median (0: not known,
+  /// e.g. a record older than schema v4).
+  double minSeconds = 0, ciLowSeconds = 0, ciHighSeconds = 0;
+  /// The runs' relative half inter-quartile range (the machine's noise as
+  /// this measurement saw it).
+  double noise = 0;
   std::string message;
   bool ok() const { return status == Status::Ok; }
 };
@@ -96,6 +103,12 @@ public:
   virtual ~Measurer() = default;
   virtual Measurement measure(const Workload &workload,
                               const Candidate &candidate) = 0;
+  /// `a` and `b` timed alternately (Statistics.h, pairedCompare): the
+  /// ratio time(b) / time(a) with its interval. This default alternates
+  /// whole measure() calls (one ratio of medians per pair); a measurer that
+  /// can hold both compiled alternates single runs in one process.
+  virtual PairedResult compare(const Workload &workload, const Candidate &a,
+                               const Candidate &b, const PairOptions &options);
 };
 
 /// Chooses what to measure next (pruned-exhaustive, random, model-only).

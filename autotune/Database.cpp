@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <set>
 
 using namespace kjit::autotune;
@@ -60,6 +61,13 @@ struct Stmt {
   explicit operator bool() const { return s; }
   void text(int i, const std::string &v) {
     sqlite3_bind_text(s, i, v.data(), (int)v.size(), SQLITE_TRANSIENT);
+  }
+  /// ?1, ?2, ?3: a run's workload, target and compiler keys.
+  void keys(const std::string &workload, const std::string &target,
+            const std::string &compiler) {
+    text(1, workload);
+    text(2, target);
+    text(3, compiler);
   }
   /// SQLITE_ROW, SQLITE_DONE, or an error code (the message in `error`).
   int step() {
@@ -137,6 +145,25 @@ INSERT INTO tuned_workloads(workload_key, target_key, compiler_key, finished,
   FROM measurements WHERE status = 'ok'
   GROUP BY workload_key, target_key, compiler_key;
 UPDATE kjit_schema_version SET version = 3;
+)sql",
+    // v4 (issue 11): each measurement's fastest run, the 95% interval of
+    // its median and the noise its runs showed (0 in older records: not
+    // known); each finished run's decision: the winner served (NULL in
+    // older runs: their best record is served, as before), the machine's
+    // noise, and the speed-up the paired confirmation measured.
+    R"sql(
+ALTER TABLE measurements ADD COLUMN min_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE measurements ADD COLUMN ci_low_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE measurements ADD COLUMN ci_high_s REAL NOT NULL DEFAULT 0;
+ALTER TABLE measurements ADD COLUMN noise REAL NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN winner TEXT;
+ALTER TABLE tuned_workloads ADD COLUMN noise REAL NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN speedup REAL NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN speedup_low REAL NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN speedup_high REAL NOT NULL DEFAULT 0;
+ALTER TABLE tuned_workloads ADD COLUMN note TEXT NOT NULL DEFAULT '';
+UPDATE kjit_schema_version SET version = 4;
 )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) + 1 ==
@@ -440,8 +467,9 @@ SqliteDatabase::openReadOnly(const std::string &path) {
 llvm::Error SqliteDatabase::insert(const Record &r) {
   Stmt s(db_, "INSERT INTO measurements(workload_key, workload_text, op_name,"
               " target_key, compiler_key, config, median_s, spread_s, repeats,"
-              " status, message, timestamp, source)"
-              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+              " status, message, timestamp, source, min_s, ci_low_s,"
+              " ci_high_s, noise)"
+              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s)
     return failure("cannot record: " + s.error);
   s.text(1, r.workloadKey);
@@ -457,6 +485,10 @@ llvm::Error SqliteDatabase::insert(const Record &r) {
   s.text(11, r.result.message);
   sqlite3_bind_int64(s.s, 12, r.timestamp);
   s.text(13, r.source);
+  sqlite3_bind_double(s.s, 14, r.result.minSeconds);
+  sqlite3_bind_double(s.s, 15, r.result.ciLowSeconds);
+  sqlite3_bind_double(s.s, 16, r.result.ciHighSeconds);
+  sqlite3_bind_double(s.s, 17, r.result.noise);
   if (s.step() != SQLITE_DONE)
     return failure("cannot record: " + s.error);
   return llvm::Error::success();
@@ -496,6 +528,7 @@ SqliteDatabase::query(const std::string &where,
                     " compiler_key, config, median_s, spread_s, repeats,"
                     " status, message, timestamp, ";
   sql += version_ >= 2 ? "source" : "''";
+  sql += version_ >= 4 ? ", min_s, ci_low_s, ci_high_s, noise" : ", 0, 0, 0, 0";
   sql += " FROM measurements";
   if (!where.empty())
     sql += " WHERE " + where;
@@ -521,6 +554,10 @@ SqliteDatabase::query(const std::string &where,
     r.result.message = s.col(10);
     r.timestamp = sqlite3_column_int64(s.s, 11);
     r.source = s.col(12);
+    r.result.minSeconds = sqlite3_column_double(s.s, 13);
+    r.result.ciLowSeconds = sqlite3_column_double(s.s, 14);
+    r.result.ciHighSeconds = sqlite3_column_double(s.s, 15);
+    r.result.noise = sqlite3_column_double(s.s, 16);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE)
@@ -533,7 +570,7 @@ SqliteDatabase::bestRecord(const std::string &workloadKey,
                            const std::string &targetKey,
                            const std::string &compilerKey) {
   auto rs = query("workload_key = ?1 AND target_key = ?2 AND compiler_key = "
-                  "?3 AND status = 'ok'",
+                  "?3 AND status = 'ok' AND " + servedOnly(),
                   {workloadKey, targetKey, compilerKey},
                   "ORDER BY median_s ASC, id ASC LIMIT 1");
   if (!rs)
@@ -559,7 +596,7 @@ SqliteDatabase::bestPerWorkload(const std::string &opName,
                                 const std::string &targetKey,
                                 const std::string &compilerKey) {
   auto rs = query("op_name = ?1 AND target_key = ?2 AND compiler_key = ?3 "
-                  "AND status = 'ok'",
+                  "AND status = 'ok' AND " + servedOnly(),
                   {opName, targetKey, compilerKey},
                   "ORDER BY workload_key ASC, median_s ASC, id ASC");
   if (!rs)
@@ -602,22 +639,72 @@ llvm::Expected<bool> SqliteDatabase::isTuned(const std::string &workloadKey,
   return sqlite3_column_int(s.s, 0) > 0;
 }
 
+std::string SqliteDatabase::servedOnly() const {
+  if (version_ < 4)
+    return "1";
+  return "NOT EXISTS (SELECT 1 FROM tuned_workloads t WHERE "
+         "t.workload_key = measurements.workload_key AND "
+         "t.target_key = measurements.target_key AND "
+         "t.compiler_key = measurements.compiler_key AND "
+         "t.winner IS NOT NULL AND t.winner != measurements.config)";
+}
+
 llvm::Error SqliteDatabase::markTuned(const std::string &workloadKey,
                                       const std::string &targetKey,
-                                      const std::string &compilerKey) {
+                                      const std::string &compilerKey,
+                                      const TuningRun *run) {
   Stmt s(db_, "INSERT OR REPLACE INTO tuned_workloads(workload_key, "
-              "target_key, compiler_key, finished, source) VALUES "
-              "(?1, ?2, ?3, ?4, ?5)");
+              "target_key, compiler_key, finished, source, winner, noise, "
+              "confirmed, speedup, speedup_low, speedup_high, note) VALUES "
+              "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (s) {
-    s.text(1, workloadKey);
-    s.text(2, targetKey);
-    s.text(3, compilerKey);
+    s.keys(workloadKey, targetKey, compilerKey);
     sqlite3_bind_int64(s.s, 4, now());
     s.text(5, source_);
+    TuningRun none;
+    const TuningRun &r = run ? *run : none;
+    if (run)
+      s.text(6, r.winner);
+    else
+      sqlite3_bind_null(s.s, 6);
+    sqlite3_bind_double(s.s, 7, r.noise);
+    sqlite3_bind_int(s.s, 8, r.confirmed ? 1 : 0);
+    sqlite3_bind_double(s.s, 9, r.speedup);
+    sqlite3_bind_double(s.s, 10, r.speedupLow);
+    sqlite3_bind_double(s.s, 11, r.speedupHigh);
+    s.text(12, r.note);
   }
   if (s.step() != SQLITE_DONE)
     return failure("cannot record that the tuning run finished: " + s.error);
   return llvm::Error::success();
+}
+
+llvm::Expected<std::optional<TuningRun>>
+SqliteDatabase::tuningRun(const std::string &workloadKey,
+                          const std::string &targetKey,
+                          const std::string &compilerKey) {
+  if (version_ < 4)
+    return std::nullopt;
+  Stmt s(db_, "SELECT winner, noise, confirmed, speedup, speedup_low, "
+              "speedup_high, note FROM tuned_workloads WHERE workload_key = "
+              "?1 AND target_key = ?2 AND compiler_key = ?3 AND winner IS "
+              "NOT NULL");
+  if (s)
+    s.keys(workloadKey, targetKey, compilerKey);
+  int rc = s.step();
+  if (rc == SQLITE_DONE)
+    return std::nullopt;
+  if (rc != SQLITE_ROW)
+    return failure("cannot read the tuning run: " + s.error);
+  TuningRun r;
+  r.winner = s.col(0);
+  r.noise = sqlite3_column_double(s.s, 1);
+  r.confirmed = sqlite3_column_int(s.s, 2) != 0;
+  r.speedup = sqlite3_column_double(s.s, 3);
+  r.speedupLow = sqlite3_column_double(s.s, 4);
+  r.speedupHigh = sqlite3_column_double(s.s, 5);
+  r.note = s.col(6);
+  return r;
 }
 
 llvm::Expected<std::string> SqliteDatabase::integrityCheck() {
@@ -653,7 +740,8 @@ std::string runKey(const std::string &workloadKey, const std::string &target,
   return workloadKey + '\n' + target + '\n' + compiler;
 }
 
-llvm::json::Object toJson(const Record &r, bool tuned) {
+llvm::json::Object toJson(const Record &r, bool tuned,
+                          const std::optional<TuningRun> &run) {
   llvm::json::Object o{{"workload_key", r.workloadKey},
                        {"workload_text", r.workloadText},
                        {"op_name", r.opName},
@@ -666,21 +754,38 @@ llvm::json::Object toJson(const Record &r, bool tuned) {
                        {"status", statusName(r.result.status)},
                        {"message", r.result.message},
                        {"timestamp", r.timestamp},
-                       {"source", r.source}};
+                       {"source", r.source},
+                       {"min_s", r.result.minSeconds},
+                       {"ci_low_s", r.result.ciLowSeconds},
+                       {"ci_high_s", r.result.ciHighSeconds},
+                       {"noise", r.result.noise}};
   if (tuned)
     o["tuned"] = true;
+  if (tuned && run)
+    o["run"] = llvm::json::Object{{"winner", run->winner},
+                                  {"noise", run->noise},
+                                  {"confirmed", run->confirmed},
+                                  {"speedup", run->speedup},
+                                  {"speedup_low", run->speedupLow},
+                                  {"speedup_high", run->speedupHigh},
+                                  {"note", run->note}};
   return o;
 }
 } // namespace
 
 llvm::Error SqliteDatabase::exportJsonLines(const std::string &path) {
-  std::set<std::string> tuned;
+  // Finished runs, with their decision where they have one.
+  std::map<std::string, std::optional<TuningRun>> tuned;
   if (version_ >= 3) {
     Stmt s(db_, "SELECT workload_key, target_key, compiler_key FROM "
                 "tuned_workloads");
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
-      tuned.insert(runKey(s.col(0), s.col(1), s.col(2)));
+    while ((rc = s.step()) == SQLITE_ROW) {
+      auto run = tuningRun(s.col(0), s.col(1), s.col(2));
+      if (!run)
+        return run.takeError();
+      tuned[runKey(s.col(0), s.col(1), s.col(2))] = std::move(*run);
+    }
     if (rc != SQLITE_DONE)
       return failure("cannot read which workloads are tuned: " + s.error);
   }
@@ -691,11 +796,13 @@ llvm::Error SqliteDatabase::exportJsonLines(const std::string &path) {
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
     return inputError("cannot write '" + path + "': " + ec.message());
-  for (const Record &r : *records)
-    os << llvm::json::Value(toJson(
-              r,
-              tuned.count(runKey(r.workloadKey, r.targetKey, r.compilerKey))))
+  for (const Record &r : *records) {
+    auto t = tuned.find(runKey(r.workloadKey, r.targetKey, r.compilerKey));
+    os << llvm::json::Value(toJson(r, t != tuned.end(),
+                                   t != tuned.end() ? t->second
+                                                    : std::nullopt))
        << "\n";
+  }
   // A write error (a full disk) is only known at the flush; left unchecked,
   // the stream's destructor would make it a fatal error.
   os.close();
@@ -740,6 +847,7 @@ private:
 /// error.
 template <typename WhereFn>
 llvm::Expected<Record> parseRecord(const llvm::json::Object &o, bool &tuned,
+                                   std::optional<TuningRun> &run,
                                    ConfigChecker &configs,
                                    const WhereFn &where) {
   Record r;
@@ -805,6 +913,13 @@ llvm::Expected<Record> parseRecord(const llvm::json::Object &o, bool &tuned,
     return std::move(e);
   if (auto e = num("spread_s", r.result.spreadSeconds, false))
     return std::move(e);
+  // v4's fields (absent from older exports: not known).
+  for (auto [k, out] : {std::pair{"min_s", &r.result.minSeconds},
+                        std::pair{"ci_low_s", &r.result.ciLowSeconds},
+                        std::pair{"ci_high_s", &r.result.ciHighSeconds},
+                        std::pair{"noise", &r.result.noise}})
+    if (auto e = num(k, *out, false))
+      return std::move(e);
   int64_t repeats = 0;
   if (auto e = integer("repeats", repeats))
     return std::move(e);
@@ -818,6 +933,28 @@ llvm::Expected<Record> parseRecord(const llvm::json::Object &o, bool &tuned,
     if (!b)
       return where("tuned", "not a boolean");
     tuned = *b;
+  }
+  if (const llvm::json::Value *v = o.get("run")) {
+    const llvm::json::Object *ro = v->getAsObject();
+    auto winner = ro ? ro->getString("winner") : std::nullopt;
+    if (!ro || !winner)
+      return where("run", "not an object with a \"winner\" string");
+    TuningRun t;
+    t.winner = winner->str();
+    t.confirmed = ro->getBoolean("confirmed").value_or(false);
+    for (auto [k, out] : {std::pair{"noise", &t.noise},
+                          std::pair{"speedup", &t.speedup},
+                          std::pair{"speedup_low", &t.speedupLow},
+                          std::pair{"speedup_high", &t.speedupHigh}}) {
+      double d = ro->getNumber(k).value_or(0);
+      if (!std::isfinite(d) || d < 0)
+        return where("run", std::string("\"") + k +
+                                "\" is not a finite number >= 0");
+      *out = d;
+    }
+    if (auto n = ro->getString("note"))
+      t.note = n->str();
+    run = std::move(t);
   }
   // An ok record is served as tuned: it needs a time and a config.
   if (ok && r.result.medianSeconds <= 0)
@@ -837,7 +974,12 @@ SqliteDatabase::importJsonLines(const std::string &path) {
                       "': " + buf.getError().message());
   llvm::StringRef text = (*buf)->getBuffer();
   // Every line is checked before anything is written.
-  std::vector<std::pair<Record, bool>> recs; // and whether its run finished
+  struct Line {
+    Record record;
+    bool tuned;                    ///< its run finished
+    std::optional<TuningRun> run;  ///< and what it decided
+  };
+  std::vector<Line> recs;
   ConfigChecker configs;
   unsigned lineNo = 0;
   while (!text.empty()) {
@@ -856,13 +998,15 @@ SqliteDatabase::importJsonLines(const std::string &path) {
     if (!o)
       return at("not a JSON object");
     bool tuned = false;
+    std::optional<TuningRun> run;
     auto r = parseRecord(
-        *o, tuned, configs, [&](const char *field, const llvm::Twine &why) {
+        *o, tuned, run, configs,
+        [&](const char *field, const llvm::Twine &why) {
           return at("field \"" + llvm::Twine(field) + "\": " + why);
         });
     if (!r)
       return r.takeError();
-    recs.push_back({std::move(*r), tuned});
+    recs.push_back({std::move(*r), tuned, std::move(run)});
   }
   // One transaction: a failure adds nothing.
   if (auto e = exec(db_, "BEGIN IMMEDIATE"))
@@ -872,7 +1016,7 @@ SqliteDatabase::importJsonLines(const std::string &path) {
     return e;
   };
   uint64_t added = 0;
-  for (const auto &[r, tuned] : recs) {
+  for (const auto &[r, tuned, run] : recs) {
     Stmt s(db_, "SELECT count(*) FROM measurements WHERE workload_key=?1 AND "
                 "target_key=?2 AND compiler_key=?3 AND config=?4 AND "
                 "timestamp=?5 AND median_s=?6 AND status=?7");
@@ -894,7 +1038,8 @@ SqliteDatabase::importJsonLines(const std::string &path) {
       ++added;
     }
     if (tuned)
-      if (auto e = markTuned(r.workloadKey, r.targetKey, r.compilerKey))
+      if (auto e = markTuned(r.workloadKey, r.targetKey, r.compilerKey,
+                             run ? &*run : nullptr))
         return rollback(std::move(e));
   }
   if (auto e = exec(db_, "COMMIT"))

@@ -37,6 +37,17 @@ struct Record {
   std::string source;    ///< what measured it ("kjit-tune:pruned", ...)
 };
 
+/// What a finished tuning run decided (schema v4): the winner served (the
+/// default unless a win was confirmed), the machine's noise, and the
+/// confirmed speed-up with its 95% interval.
+struct TuningRun {
+  std::string winner;
+  double noise = 0;
+  bool confirmed = false;
+  double speedup = 0, speedupLow = 0, speedupHigh = 0;
+  std::string note; ///< the verdict in words
+};
+
 /// The database itself failed (as opposed to bad input such as a malformed
 /// import line): tuning cannot go on without losing measurements.
 class DatabaseError : public llvm::ErrorInfo<DatabaseError> {
@@ -55,9 +66,11 @@ private:
 class SqliteDatabase : public TuningDatabase {
 public:
   /// v1: measurements; v2: + measurements.source and a per-workload index;
-  /// v3: + tuned_workloads (the tuning runs that finished; resume).
+  /// v3: + tuned_workloads (the tuning runs that finished; resume);
+  /// v4: + each measurement's minimum, interval of the median and noise,
+  /// and each finished run's winner, noise and confirmed speed-up.
   /// open() migrates an older file in place (one transaction).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   /// Opens (creating when absent or empty) the database at `path` for
   /// recording. Errors, before anything is measured: a file SQLite opens
   /// read-only (permissions, a read-only mount), a missing parent directory
@@ -84,12 +97,15 @@ public:
   llvm::Expected<std::optional<Candidate>>
   best(const Workload &workload, const std::string &targetKey,
        const std::string &compilerKey) override;
-  /// The best successful record for these keys.
+  /// The record served for these keys: of a finished run that named its
+  /// winner (v4), the winner's best record (the default when no win was
+  /// confirmed); else the best successful record.
   llvm::Expected<std::optional<Record>>
   bestRecord(const std::string &workloadKey, const std::string &targetKey,
              const std::string &compilerKey);
   /// For every workload of `opName` tuned for exactly these target and
-  /// compiler keys, its best successful record (ordered by workload key).
+  /// compiler keys, its served record (bestRecord; ordered by workload
+  /// key).
   llvm::Expected<std::vector<Record>>
   bestPerWorkload(const std::string &opName, const std::string &targetKey,
                   const std::string &compilerKey);
@@ -110,10 +126,18 @@ public:
   llvm::Expected<bool> isTuned(const std::string &workloadKey,
                                const std::string &targetKey,
                                const std::string &compilerKey);
-  /// Records that the tuning run of this workload for these keys finished.
+  /// Records that the tuning run of this workload for these keys finished,
+  /// with what it decided (null: no decision, e.g. an import of records
+  /// without one: the best record is served).
   llvm::Error markTuned(const std::string &workloadKey,
                         const std::string &targetKey,
-                        const std::string &compilerKey);
+                        const std::string &compilerKey,
+                        const TuningRun *run = nullptr);
+  /// The finished run's decision for these keys (nothing: no finished run,
+  /// or one without a decision, or a file older than v4).
+  llvm::Expected<std::optional<TuningRun>>
+  tuningRun(const std::string &workloadKey, const std::string &targetKey,
+            const std::string &compilerKey);
   /// PRAGMA integrity_check's verdict ("ok" when sound).
   llvm::Expected<std::string> integrityCheck();
   /// The source stored with the records record() adds from now on.
@@ -122,7 +146,7 @@ public:
   int schemaVersion() const { return version_; }
   llvm::Expected<uint64_t> count();
   /// Every record as one JSON object per line ("tuned": true on the records
-  /// of finished runs).
+  /// of finished runs, and "run": the run's decision where it has one).
   llvm::Error exportJsonLines(const std::string &path);
   /// Adds the records of a JSON-lines file (exact duplicates skipped) in one
   /// transaction: a bad line (named by file, line and field) adds nothing.
@@ -143,6 +167,9 @@ private:
   llvm::Expected<std::vector<Record>>
   query(const std::string &where, const std::vector<std::string> &args,
         const std::string &tail);
+  /// The SQL condition that keeps only what may be served: the winner of a
+  /// finished run that named one ("1" before v4).
+  std::string servedOnly() const;
   /// A DatabaseError naming the file, with SQLite's message.
   llvm::Error failure(const llvm::Twine &what);
   sqlite3 *db_;

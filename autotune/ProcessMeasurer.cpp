@@ -71,6 +71,11 @@ llvm::Error checkOptions(const ProcessMeasureOptions &o) {
     return bad("measure.warmup", m.warmup, "an integer >= 0");
   if (m.repeats < 1)
     return bad("measure.repeats", m.repeats, "an integer >= 1");
+  if (!std::isfinite(m.targetCI) || m.targetCI < 0)
+    return bad("measure.targetCI", m.targetCI, "a finite fraction >= 0");
+  if (!std::isfinite(m.budgetSeconds) || m.budgetSeconds < 0)
+    return bad("measure.budgetSeconds", m.budgetSeconds,
+               "a finite number of seconds >= 0");
   if (m.minInputSets < 1)
     return bad("measure.minInputSets", m.minInputSets, "an integer >= 1");
   if (!std::isfinite(m.rotateBytes) || m.rotateBytes < 0)
@@ -197,8 +202,80 @@ Measurement ProcessMeasurer::infrastructureFailure(std::string why) {
   return failure(Measurement::Status::Crash, "not measured: " + broken_);
 }
 
+llvm::json::Object ProcessMeasurer::request(const Workload &workload,
+                                            const Candidate &candidate) const {
+  const MeasureOptions &mo = options_.measure;
+  return llvm::json::Object{{"workload_text", workload.canonicalText},
+                            {"workload_key", workload.key},
+                            {"op_name", workload.opName},
+                            {"config", candidate.configText},
+                            {"warmup", mo.warmup},
+                            {"repeats", mo.repeats},
+                            {"target_ci", mo.targetCI},
+                            {"budget_s", mo.budgetSeconds},
+                            {"max_repeats", mo.maxRepeats},
+                            {"cpu_time", mo.cpuTime},
+                            {"min_input_sets", mo.minInputSets},
+                            {"rotate_bytes", mo.rotateBytes},
+                            {"seed", (int64_t)mo.seed},
+                            {"threads", (int64_t)options_.threads},
+                            {"cpu_target", options_.cpuTarget},
+                            {"cuda_device", (int64_t)options_.cudaDevice},
+                            {"cuda_chip", options_.cudaChip},
+                            {"cuda_sm_count", (int64_t)options_.cudaSmCount},
+                            {"timeout_s", options_.timeoutSeconds}};
+}
+
 Measurement ProcessMeasurer::measure(const Workload &workload,
                                      const Candidate &candidate) {
+  std::optional<llvm::json::Object> o;
+  Measurement m = runChild(request(workload, candidate), o);
+  if (!o)
+    return m;
+  m.medianSeconds = o->getNumber("median_s").value_or(0);
+  m.spreadSeconds = o->getNumber("spread_s").value_or(0);
+  m.repeats = (int)o->getInteger("repeats").value_or(0);
+  m.minSeconds = o->getNumber("min_s").value_or(0);
+  m.ciLowSeconds = o->getNumber("ci_low_s").value_or(0);
+  m.ciHighSeconds = o->getNumber("ci_high_s").value_or(0);
+  m.noise = o->getNumber("noise").value_or(0);
+  if (auto s = o->getString("message"))
+    m.message = s->str();
+  return m;
+}
+
+PairedResult ProcessMeasurer::compare(const Workload &workload,
+                                      const Candidate &a, const Candidate &b,
+                                      const PairOptions &options) {
+  // Both compiled in one child, their runs alternated there.
+  llvm::json::Object req = request(workload, a);
+  req["compare_config"] = b.configText;
+  req["pair_warmup"] = options.warmup;
+  req["pair_min"] = options.minPairs;
+  req["pair_max"] = options.maxPairs;
+  req["pair_budget_s"] = options.budgetSeconds;
+  req["pair_threshold"] = options.threshold;
+  std::optional<llvm::json::Object> o;
+  Measurement m = runChild(std::move(req), o);
+  PairedResult r;
+  if (!o || !m.ok()) {
+    r.error = std::string(statusName(m.status)) + ": " +
+              (o ? o->getString("message").value_or("").str() : m.message);
+    return r;
+  }
+  r.ratio = o->getNumber("ratio").value_or(1);
+  r.ratioLow = o->getNumber("ratio_low").value_or(1);
+  r.ratioHigh = o->getNumber("ratio_high").value_or(1);
+  r.pairs = (int)o->getInteger("pairs").value_or(0);
+  r.dropped = (int)o->getInteger("dropped").value_or(0);
+  if (r.pairs <= 0)
+    r.error = "the measuring process compared no pairs";
+  return r;
+}
+
+Measurement ProcessMeasurer::runChild(llvm::json::Object requestObject,
+                                      std::optional<llvm::json::Object> &out) {
+  out.reset();
   interrupted_ = false;
   if (auto e = prepare())
     return infrastructureFailure(llvm::toString(std::move(e)));
@@ -212,22 +289,7 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
     ~Empty() { removeEntries(dir); }
   } emptyAfter{dir_};
   {
-    const MeasureOptions &mo = options_.measure;
-    llvm::json::Object o{{"workload_text", workload.canonicalText},
-                         {"workload_key", workload.key},
-                         {"op_name", workload.opName},
-                         {"config", candidate.configText},
-                         {"warmup", mo.warmup},
-                         {"repeats", mo.repeats},
-                         {"min_input_sets", mo.minInputSets},
-                         {"rotate_bytes", mo.rotateBytes},
-                         {"seed", (int64_t)mo.seed},
-                         {"threads", (int64_t)options_.threads},
-                         {"cpu_target", options_.cpuTarget},
-                         {"cuda_device", (int64_t)options_.cudaDevice},
-                         {"cuda_chip", options_.cudaChip},
-                         {"cuda_sm_count", (int64_t)options_.cudaSmCount},
-                         {"timeout_s", options_.timeoutSeconds}};
+    llvm::json::Object o = std::move(requestObject);
     std::error_code ec;
     llvm::raw_fd_ostream os(req, ec);
     if (!ec) {
@@ -332,8 +394,8 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
       m += ": " + errText;
     return failure(Measurement::Status::Crash, m);
   }
-  std::string out = readFile(res);
-  auto v = llvm::json::parse(out);
+  std::string text = readFile(res);
+  auto v = llvm::json::parse(text);
   const llvm::json::Object *o = v ? v->getAsObject() : nullptr;
   if (!v)
     llvm::consumeError(v.takeError());
@@ -351,11 +413,7 @@ Measurement ProcessMeasurer::measure(const Workload &workload,
   }
   Measurement m;
   m.status = *st;
-  m.medianSeconds = o->getNumber("median_s").value_or(0);
-  m.spreadSeconds = o->getNumber("spread_s").value_or(0);
-  m.repeats = (int)o->getInteger("repeats").value_or(0);
-  if (auto s = o->getString("message"))
-    m.message = s->str();
+  out = std::move(*o);
   return m;
 }
 
@@ -404,7 +462,7 @@ void injectTestFault(const std::string &config) {
 
 int kjit::autotune::runMeasureWorker(const std::string &requestPath,
                                      const std::string &resultPath) {
-  auto write = [&](const Measurement &m) {
+  auto writeResult = [&](llvm::json::Object o) {
     std::error_code ec;
     llvm::raw_fd_ostream os(resultPath, ec);
     if (ec) {
@@ -412,14 +470,29 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
                    << "': " << ec.message() << "\n";
       return 1;
     }
-    os << llvm::json::Value(llvm::json::Object{
-              {"status", statusName(m.status)},
-              {"median_s", m.medianSeconds},
-              {"spread_s", m.spreadSeconds},
-              {"repeats", m.repeats},
-              {"message", m.message}})
-       << "\n";
+    os << llvm::json::Value(std::move(o)) << "\n";
     return 0;
+  };
+  auto write = [&](const Measurement &m) {
+    return writeResult(llvm::json::Object{{"status", statusName(m.status)},
+                                          {"median_s", m.medianSeconds},
+                                          {"spread_s", m.spreadSeconds},
+                                          {"repeats", m.repeats},
+                                          {"min_s", m.minSeconds},
+                                          {"ci_low_s", m.ciLowSeconds},
+                                          {"ci_high_s", m.ciHighSeconds},
+                                          {"noise", m.noise},
+                                          {"message", m.message}});
+  };
+  auto writePaired = [&](const PairedResult &p) {
+    return writeResult(
+        llvm::json::Object{{"status", p.error.empty() ? "ok" : "crash"},
+                           {"message", p.error},
+                           {"ratio", p.ratio},
+                           {"ratio_low", p.ratioLow},
+                           {"ratio_high", p.ratioHigh},
+                           {"pairs", p.pairs},
+                           {"dropped", p.dropped}});
   };
   std::string text = readFile(requestPath);
   auto v = llvm::json::parse(text);
@@ -451,6 +524,10 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
       (int)o->getInteger("min_input_sets").value_or(mo.minInputSets);
   mo.rotateBytes = o->getNumber("rotate_bytes").value_or(mo.rotateBytes);
   mo.seed = (unsigned)o->getInteger("seed").value_or(mo.seed);
+  mo.targetCI = o->getNumber("target_ci").value_or(mo.targetCI);
+  mo.budgetSeconds = o->getNumber("budget_s").value_or(mo.budgetSeconds);
+  mo.maxRepeats = (int)o->getInteger("max_repeats").value_or(mo.maxRepeats);
+  mo.cpuTime = o->getBoolean("cpu_time").value_or(mo.cpuTime);
   int64_t cudaDevice = o->getInteger("cuda_device").value_or(-1);
   TargetInfo target;
   if (cudaDevice >= 0) {
@@ -477,6 +554,11 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
   }
 
   injectTestFault(c.configText);
+  std::optional<Candidate> other;
+  if (auto b = o->getString("compare_config")) {
+    other = Candidate{b->str()};
+    injectTestFault(other->configText);
+  }
   kjit::JitOptions jo;
   jo.tuningDb = "off"; // the config is given; no run-time selection
   jo.onlineTuneBudgetSeconds = 0; // nor on-line tuning (KJIT_TUNE)
@@ -484,5 +566,13 @@ int kjit::autotune::runMeasureWorker(const std::string &requestPath,
                                 : kjit::Target::cpu(str("cpu_target")),
                 jo);
   RuntimeMeasurer m(jit, target, mo);
-  return write(m.measure(w, c));
+  if (!other)
+    return write(m.measure(w, c));
+  PairOptions po;
+  po.warmup = (int)o->getInteger("pair_warmup").value_or(po.warmup);
+  po.minPairs = (int)o->getInteger("pair_min").value_or(po.minPairs);
+  po.maxPairs = (int)o->getInteger("pair_max").value_or(po.maxPairs);
+  po.budgetSeconds = o->getNumber("pair_budget_s").value_or(po.budgetSeconds);
+  po.threshold = o->getNumber("pair_threshold").value_or(po.threshold);
+  return writePaired(m.compare(w, c, *other, po));
 }

@@ -38,6 +38,7 @@
 #include "autotune/Measurer.h"
 
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 
 #include <atomic>
 
@@ -84,6 +85,10 @@ public:
   llvm::Error prepare();
   Measurement measure(const Workload &workload,
                       const Candidate &candidate) override;
+  /// Both candidates compiled in one child, their single runs alternated
+  /// there (the worker's "compare_config" request).
+  PairedResult compare(const Workload &workload, const Candidate &a,
+                       const Candidate &b, const PairOptions &options) override;
   /// True when the last measure() was cut short by `stop`.
   bool interrupted() const { return interrupted_; }
   /// Why the measuring itself failed ("" while it works); once set, the
@@ -93,6 +98,13 @@ public:
 
 private:
   Measurement infrastructureFailure(std::string why);
+  /// The worker's request for one candidate.
+  llvm::json::Object request(const Workload &workload,
+                             const Candidate &candidate) const;
+  /// Runs the worker on `request`: its result object in `out` (status in
+  /// the returned Measurement), or a failure (crash, timeout, interrupt).
+  Measurement runChild(llvm::json::Object request,
+                       std::optional<llvm::json::Object> &out);
 
   ProcessMeasureOptions options_;
   bool prepared_ = false;

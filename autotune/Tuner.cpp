@@ -28,6 +28,92 @@ kjit::autotune::modelOnlyPick(const Workload &workload,
   return survivors.front().candidate.configText;
 }
 
+namespace {
+/// The paired final after the search: the finalists' tournament, then the
+/// winner against the default (always). Sets bestConfig/bestSeconds to
+/// what may be served, and the confirmation fields.
+void decideWinner(const Workload &workload, Measurer &measurer,
+                  const TuneOptions &options,
+                  const std::map<std::string, std::vector<double>> &samples,
+                  TuneResult &res) {
+  auto fastest = [&](const std::string &config) {
+    const std::vector<double> &v = samples.at(config);
+    return *std::min_element(v.begin(), v.end());
+  };
+  std::vector<std::pair<double, std::string>> order;
+  for (auto &[config, times] : samples)
+    if (config != res.defaultConfig)
+      order.push_back({fastest(config), config});
+  std::sort(order.begin(), order.end());
+  bool defaultRan = samples.count(res.defaultConfig) > 0;
+  if (order.empty()) {
+    if (defaultRan) {
+      res.bestConfig = res.defaultConfig;
+      res.bestSeconds = res.defaultSeconds;
+      res.confirmation = "default kept: no other candidate ran";
+    }
+    return;
+  }
+  // The incumbent meets each challenger, interleaved in one process.
+  std::string incumbent = order.front().second;
+  PairOptions pair = options.pair;
+  pair.threshold = 1.0;
+  for (size_t i = 1; i < order.size() && i < options.finalists; ++i) {
+    if (options.stop && options.stop())
+      return;
+    PairedResult pr = measurer.compare(workload, Candidate{incumbent},
+                                       Candidate{order[i].second}, pair);
+    ++res.comparisons;
+    if (pr.bFasterThan(1.0))
+      incumbent = order[i].second;
+  }
+  res.searchBest = incumbent;
+  char b[160];
+  if (!defaultRan) {
+    // Nothing to be worse than: the default does not run here.
+    res.bestConfig = incumbent;
+    res.bestSeconds = fastest(incumbent);
+    res.confirmation = "default failed: the best served unconfirmed";
+    return;
+  }
+  if (options.stop && options.stop())
+    return;
+  // The confirmation: winner against the default.
+  pair.threshold = winThreshold(res.noise);
+  PairedResult pr = measurer.compare(workload, Candidate{res.defaultConfig},
+                                     Candidate{incumbent}, pair);
+  ++res.comparisons;
+  if (pr.bFasterThan(pair.threshold)) {
+    res.confirmed = true;
+    res.bestConfig = incumbent;
+    res.bestSeconds = fastest(incumbent);
+    res.speedup = 1.0 / pr.ratio;
+    res.speedupLow = 1.0 / pr.ratioHigh;
+    res.speedupHigh = 1.0 / pr.ratioLow;
+    snprintf(b, sizeof b,
+             "confirmed: %.3fx [%.3f, %.3f] over the default in %d pairs "
+             "(noise %.1f%%)",
+             res.speedup, res.speedupLow, res.speedupHigh, pr.pairs,
+             100 * res.noise);
+    res.confirmation = b;
+    return;
+  }
+  res.bestConfig = res.defaultConfig;
+  res.bestSeconds = res.defaultSeconds;
+  if (!pr.error.empty()) {
+    res.confirmation = "not confirmed: default kept (the comparison failed: " +
+                       pr.error + ")";
+  } else {
+    snprintf(b, sizeof b,
+             "not confirmed: default kept (best %.3fx [%.3f, %.3f] in %d "
+             "pairs, noise %.1f%%)",
+             1.0 / pr.ratio, 1.0 / pr.ratioHigh, 1.0 / pr.ratioLow, pr.pairs,
+             100 * res.noise);
+    res.confirmation = b;
+  }
+}
+} // namespace
+
 llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     const Workload &workload, const TargetInfo &target,
     const std::string &targetKey, const std::string &compilerKey,
@@ -85,6 +171,17 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
         res.bestConfig = (*best)->config;
         res.bestSeconds = (*best)->result.medianSeconds;
       }
+      auto run = db->tuningRun(workload.key, targetKey, compilerKey);
+      if (!run)
+        return run.takeError();
+      if (*run) {
+        res.noise = (*run)->noise;
+        res.confirmed = (*run)->confirmed;
+        res.speedup = (*run)->speedup;
+        res.speedupLow = (*run)->speedupLow;
+        res.speedupHigh = (*run)->speedupHigh;
+        res.confirmation = (*run)->note;
+      }
       return finish();
     }
     auto recs = db->records(workload.key, targetKey, compilerKey);
@@ -132,8 +229,12 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     measuredTexts.insert(c.configText);
     if (m.ok()) {
       samples[c.configText].push_back(m.medianSeconds);
-      if (c.configText == res.defaultConfig && !res.defaultSeconds)
+      if (c.configText == res.defaultConfig && !res.defaultSeconds) {
+        // The first measurement of the default: the baseline, and the
+        // machine's noise as its repeated runs showed it.
         res.defaultSeconds = m.medianSeconds;
+        res.noise = m.noise;
+      }
       if (!res.bestSeconds || m.medianSeconds < *res.bestSeconds) {
         res.bestSeconds = m.medianSeconds;
         res.bestConfig = c.configText;
@@ -266,53 +367,24 @@ llvm::Expected<TuneResult> kjit::autotune::tuneWorkload(
     if (all && std::isfinite(best))
       res.exhaustiveBest = best;
   }
-  if (options.confirmTop > 0 && samples.size() > 1 && !stopped()) {
-    // The fastest few by their search measurement, plus the default.
-    std::vector<std::pair<double, std::string>> order;
-    for (auto &[config, times] : samples)
-      order.push_back({*std::min_element(times.begin(), times.end()), config});
-    std::sort(order.begin(), order.end());
-    std::vector<std::string> finalists;
-    for (size_t i = 0; i < order.size() && i < options.confirmTop; ++i)
-      finalists.push_back(order[i].second);
-    if (samples.count(res.defaultConfig) &&
-        std::find(finalists.begin(), finalists.end(), res.defaultConfig) ==
-            finalists.end())
-      finalists.push_back(res.defaultConfig);
-    // measured/failed keep counting the search only.
-    uint64_t okBefore = res.measured, failedBefore = res.failed;
-    bool more = true;
-    for (unsigned r = 0; more && r < options.confirmRounds && !stopped(); ++r)
-      for (const std::string &config : finalists)
-        if (!(more = measureOne(Candidate{config})))
-          break;
-    if (!recordError.empty())
-      return recordFailure();
-    res.confirmations =
-        (res.measured - okBefore) + (res.failed - failedBefore);
-    res.measured = okBefore;
-    res.failed = failedBefore;
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      size_t n = v.size();
-      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    };
-    res.bestConfig.clear();
-    res.bestSeconds.reset();
-    for (const std::string &config : finalists) {
-      double m = median(samples[config]);
-      if (config == res.defaultConfig)
-        res.defaultSeconds = m;
-      if (!res.bestSeconds || m < *res.bestSeconds) {
-        res.bestSeconds = m;
-        res.bestConfig = config;
-      }
-    }
-  }
+  if (!stopped() && !res.interrupted)
+    decideWinner(workload, *measurer, options, samples, res);
+  if (stopped())
+    res.interrupted = true;
   // The run finished: resume will not repeat it. (An interrupted one is
   // resumed.)
-  if (db && !res.interrupted)
-    if (auto e = db->markTuned(workload.key, targetKey, compilerKey))
+  if (db && !res.interrupted) {
+    TuningRun run;
+    run.winner = res.bestConfig;
+    run.noise = res.noise;
+    run.confirmed = res.confirmed;
+    run.speedup = res.speedup;
+    run.speedupLow = res.speedupLow;
+    run.speedupHigh = res.speedupHigh;
+    run.note = res.confirmation;
+    if (auto e = db->markTuned(workload.key, targetKey, compilerKey,
+                               res.bestConfig.empty() ? nullptr : &run))
       return std::move(e);
+  }
   return finish();
 }

@@ -36,12 +36,15 @@ struct TuneOptions {
   /// Called once before measuring, with how many candidates at most will be
   /// measured (default + seeds + the strategy's bound).
   std::function<void(uint64_t planned)> onPlan;
-  /// Confirmation (0: off): after the search, the `confirmTop` fastest
-  /// configs and the default are measured `confirmRounds` more times,
-  /// interleaved, and ranked by the median of all their measurements, so
-  /// that one lucky measurement on a noisy machine does not pick the winner.
-  unsigned confirmTop = 0;
-  unsigned confirmRounds = 2;
+  /// After the search (issue 11): the `finalists` fastest configs by their
+  /// search measurement (the default aside) meet in paired, interleaved
+  /// comparisons (Measurer::compare), the incumbent against each
+  /// challenger; then the winner against the default, always. The winner is
+  /// served only when it beats the default by more than the noise measured
+  /// on the default (95% confidence); otherwise the default is the winner.
+  unsigned finalists = 3;
+  /// Each comparison's bounds (its threshold is set by the tuner).
+  PairOptions pair;
   /// CUDA targets: the gpu-registers stage after the rules (each survivor
   /// compiled for sm_<computeCapability> and assembled by ptxas -v), when
   /// at most gpuRegisters.maxCandidates survive (0: off).
@@ -61,7 +64,21 @@ struct TuneResult {
   /// ran).
   std::vector<SpacePoint> survivors;
   uint64_t measured = 0, failed = 0;
-  uint64_t confirmations = 0; ///< measurements of the confirmation stage
+  uint64_t comparisons = 0; ///< paired comparisons after the search
+  /// The machine's noise: the default's relative half inter-quartile range
+  /// (Measurement::noise) at the start of the run.
+  double noise = 0;
+  /// The search's pick (before the paired final), and whether it was
+  /// confirmed against the default; bestConfig is the winner served (the
+  /// default when not confirmed).
+  std::string searchBest;
+  bool confirmed = false;
+  /// Confirmed: speed-up over the default (1 / median paired ratio) and its
+  /// 95% interval.
+  double speedup = 0, speedupLow = 0, speedupHigh = 0;
+  /// The confirmation's verdict in words ("confirmed", "not confirmed:
+  /// default kept (...)", "default failed: ...").
+  std::string confirmation;
   double seconds = 0;
   bool skipped = false; ///< resume: already tuned
   /// Resume: records of an unfinished earlier run taken as measured (not

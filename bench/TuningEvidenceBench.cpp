@@ -12,9 +12,9 @@
 //      else a seeded random sample of --sample of them (strategy "random"):
 //      the pruned winner within 5% of the best found on >= 90% of workloads
 //      while measuring <= 10% of the legal candidates. Both searches end
-//      with the tuner's confirmation stage (TuneOptions::confirmTop = 3:
-//      the three fastest and the default re-measured twice, interleaved,
-//      ranked by their median), which this machine's noise calls for;
+//      with the tuner's paired final (TuneOptions::finalists = 3: the
+//      three fastest compared interleaved, then the winner against the
+//      default; the default is kept unless the win exceeds the noise);
 //   3. tuning time per workload (goal: <= 30 s);
 //   4. the model-only pick (the cost model's top survivor, measured once)
 //      within 10% of the measured best on >= 80% of workloads.
@@ -426,12 +426,11 @@ int main(int argc, char **argv) {
     po.strategy = "pruned";
     // The default is measured too: cap - 1 more keep the total within 10%.
     po.topK = std::max<uint64_t>(1, r.prunedCap - 1);
-    // The search stops at 80% of the budget; the confirmation (the 3
-    // fastest and the default, 2 more interleaved rounds) takes the rest.
+    // The search stops at 80% of the budget; the paired final (the 3
+    // fastest, then the winner against the default) takes the rest.
     po.budget.seconds = 0.8 * opt.prunedBudget;
     po.resume = false;
-    po.confirmTop = 3;
-    po.confirmRounds = 2;
+    po.finalists = 3;
     auto pruned =
         tuneWorkload(w, target, targetKey, epoch, db.get(), &measurer, po);
     if (!pruned || pruned->bestConfig.empty()) {
@@ -454,8 +453,7 @@ int main(int argc, char **argv) {
     uo.budget.seconds = r.exhaustive ? 10 * opt.sampleBudget : opt.sampleBudget;
     uo.seed = 7;
     uo.resume = false;
-    uo.confirmTop = 3; // the same confirmation as the pruned search
-    uo.confirmRounds = 2;
+    uo.finalists = 3; // the same final as the pruned search
     auto unpruned =
         tuneWorkload(w, target, targetKey, epoch, db.get(), &measurer, uo);
     if (!unpruned || unpruned->bestConfig.empty()) {

@@ -186,10 +186,15 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
   // into, this process with a Jit that lives for this job only.
   std::unique_ptr<Jit> jit;
   std::unique_ptr<autotune::Measurer> measurer;
+  autotune::MeasureOptions measureOptions;
+  // 1 thread: the thread's CPU time tells descheduled runs.
+  measureOptions.cpuTime =
+      job.threads == 1 && target_.kind == Target::Kind::CPU;
   autotune::ProcessMeasurer *process = nullptr; ///< measurer, when isolated
   if (inProcess) {
     jit = std::make_unique<Jit>(target_, jitOptions_);
-    measurer = std::make_unique<autotune::RuntimeMeasurer>(*jit, target);
+    measurer = std::make_unique<autotune::RuntimeMeasurer>(*jit, target,
+                                                           measureOptions);
   } else {
     autotune::ProcessMeasureOptions po;
     po.workerPath = workerPath_;
@@ -203,6 +208,7 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
       po.cudaChip = tt.cudaChip;
       po.cudaSmCount = tt.info.smCount;
     }
+    po.measure = measureOptions;
     po.stop = &stop_; // a destroyed Jit kills the candidate being measured
     auto pm = std::make_unique<autotune::ProcessMeasurer>(po);
     // Nothing can be measured (no temporary directory, a worker that does
@@ -237,12 +243,13 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
         std::chrono::duration<double>(deadline - Clock::now()).count();
     autotune::TuneOptions options;
     options.strategy = "pruned";
-    // The search gets 80% of this op's share; the confirmation (the two
-    // fastest and the default measured once more, ranked by median) the rest.
-    options.budget.seconds =
-        std::max(1e-3, 0.8 * left / double(job.ops.size() - n));
-    options.confirmTop = 2;
-    options.confirmRounds = 1;
+    // The search gets 80% of this op's share; the paired final (the two
+    // fastest against each other, the winner against the default: code is
+    // swapped only on a win confirmed beyond the noise) the rest.
+    double share = left / double(job.ops.size() - n);
+    options.budget.seconds = std::max(1e-3, 0.8 * share);
+    options.finalists = 2;
+    options.pair.budgetSeconds = std::max(1e-3, 0.05 * share);
     options.resume = false;
     options.stop = [&] { return stop_.load() || measuringBroken(); };
     auto res = autotune::tuneWorkload((*workloads)[i], target, targetKey, epoch,
@@ -260,6 +267,8 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
       continue;
     }
     r.measured[i] = res->measured;
+    // The default unless a win over it was confirmed: the code is swapped
+    // only then (the default's code is what runs already).
     if (!res->bestConfig.empty())
       r.configs[i] = res->bestConfig;
     else

@@ -5,9 +5,11 @@
 // worker thread per Jit takes the jobs in order (so that two tunings never
 // disturb each other's timings), tunes each op of the job's module that
 // needs it with autotune::tuneWorkload (pruned space in cost-model order,
-// default first, a confirmation round for the finalists, every measurement
-// recorded in the tuning database) within the budget, and hands the best
-// config per op to the job's `finish`, which compiles and swaps the code.
+// default first, a paired final for the finalists and the winner against
+// the default, every measurement recorded in the tuning database) within the
+// budget, and hands the winner per op to the job's `finish`, which compiles
+// and swaps the code: a winner not confirmed beyond the noise is the default
+// itself, so the code is swapped only on a confirmed win.
 // Candidates are measured in a helper process (autotune::ProcessMeasurer:
 // a crash or hang is a failed record, the application lives on) or, when
 // the user opted in, in this process on a private Jit (one per job, so the
@@ -34,7 +36,8 @@ namespace kjit::runtime {
 
 /// What a tuning job found.
 struct OnlineTuneResult {
-  /// Per tuned op index: the best measured config (may be the default).
+  /// Per tuned op index: the winner (the default unless a win over it was
+  /// confirmed).
   std::map<unsigned, std::string> configs;
   /// Per tuned op index: candidates measured successfully.
   std::map<unsigned, uint64_t> measured;

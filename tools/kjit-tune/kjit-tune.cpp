@@ -101,6 +101,17 @@ template <bool AllowZero> struct SecondsParser : cl::parser<double> {
   }
 };
 
+/// A percentage flag: finite, > 0 and <= 100.
+struct PercentParser : cl::parser<double> {
+  using cl::parser<double>::parser;
+  bool parse(cl::Option &o, llvm::StringRef, llvm::StringRef arg, double &v) {
+    if (!arg.getAsDouble(v) && std::isfinite(v) && v > 0 && v <= 100)
+      return false;
+    return o.error("expected a percentage > 0 and <= 100, got '" + arg.str() +
+                   "'");
+  }
+};
+
 static cl::list<std::string>
     inputs(cl::Positional,
            cl::desc("<file.mlir | workloads.list | workloads.jsonl>..."),
@@ -144,8 +155,31 @@ static cl::opt<double, false, SecondsParser<false>>
             cl::init(60), cl::cat(cat));
 static cl::opt<unsigned, false, CountParser<1>>
     repeats("repeats",
-            cl::desc("Timed runs per candidate (the median is recorded)"),
+            cl::desc("Timed runs per candidate at least (more until --ci "
+                     "or --measure-budget; the median is recorded)"),
             cl::init(7), cl::cat(cat));
+static cl::opt<double, false, PercentParser>
+    ciPercent("ci",
+              cl::desc("Repeat a candidate until the 95% interval of its "
+                       "median is within PCT percent of it (default 3)"),
+              cl::value_desc("PCT"), cl::init(3), cl::cat(cat));
+static cl::opt<double, false, SecondsParser<false>>
+    measureBudget("measure-budget",
+                  cl::desc("Seconds of timed runs per candidate at most "
+                           "(default 1)"),
+                  cl::init(1), cl::cat(cat));
+static cl::opt<double, false, SecondsParser<false>>
+    compareBudget("compare-budget",
+                  cl::desc("Seconds of timed runs per paired comparison "
+                           "(finalists, and the winner against the default) "
+                           "at most (default 2)"),
+                  cl::init(2), cl::cat(cat));
+static cl::opt<unsigned, false, CountParser<1>>
+    finalists("finalists",
+              cl::desc("The fastest N of the search meet in paired "
+                       "comparisons before the winner is confirmed against "
+                       "the default (default 3)"),
+              cl::init(3), cl::cat(cat));
 // --threads=N: libLLVM already registers a global option named "threads",
 // so this one is taken out of argv before llvm::cl sees it.
 static unsigned threads = 0;
@@ -504,6 +538,10 @@ int main(int argc, char **argv) {
       po.cudaSmCount = target.smCount;
     }
     po.measure.repeats = (int)repeats;
+    po.measure.targetCI = ciPercent / 100.0;
+    po.measure.budgetSeconds = measureBudget;
+    // 1 thread: the thread's CPU time tells runs the VM descheduled.
+    po.measure.cpuTime = threads == 1 && cudaDevice < 0;
     po.stop = &gStop;
     measurer = std::make_unique<ProcessMeasurer>(po);
     // The measuring's own failures (no temporary directory, no worker) end
@@ -521,6 +559,8 @@ int main(int argc, char **argv) {
   opts.resume = resume;
   opts.dryRun = dryRun;
   opts.maxSeeds = seeds;
+  opts.finalists = finalists;
+  opts.pair.budgetSeconds = compareBudget;
   // A failure of the measuring itself stops like an interrupt (the
   // candidate it hit is not recorded) and is reported below.
   opts.stop = [&measurer] {
@@ -677,11 +717,33 @@ int main(int argc, char **argv) {
           r.interrupted ? "  (interrupted)" : "");
       if (!r.bestConfig.empty())
         llvm::outs() << "  best: " << r.bestConfig << "\n";
+      if (!r.confirmation.empty())
+        llvm::outs() << "  " << r.confirmation << "\n";
       if (!r.trace.empty())
         series.push_back({r.workload.opName + " " +
                               r.workload.key.substr(0, 8),
                           r.trace, r.defaultSeconds, r.exhaustiveBest});
     }
+    // The machine's noise (the default's runs, per workload) and how many
+    // wins held up against the default.
+    std::vector<double> noises;
+    unsigned confirmed = 0, decided = 0;
+    for (const TuneResult &r : results) {
+      if (r.defaultSeconds)
+        noises.push_back(r.noise);
+      decided += !r.confirmation.empty();
+      confirmed += r.confirmed;
+    }
+    if (!noises.empty()) {
+      TimeSummary n = summarize(noises);
+      llvm::outs() << llvm::format(
+          "noise (relative half-IQR of the default's runs): median %.1f%%, "
+          "max %.1f%% over %zu workload(s)\n",
+          100 * n.median, 100 * n.max, noises.size());
+    }
+    if (decided)
+      llvm::outs() << "confirmed wins over the default: " << confirmed << " of "
+                   << decided << " (the others keep the default)\n";
     if (!series.empty()) {
       llvm::SmallString<256> dir(plotDir);
       if (dir.empty()) {

@@ -324,12 +324,16 @@ TEST(DatabaseFailure, AKilledRunIsResumedNotSkipped) {
   ASSERT_TRUE((*db)->record(w, "T", "C", {order[1]}, timed(3e-6)));
   EXPECT_FALSE(must((*db)->isTuned(w.key, "T", "C")));
   FakeMeasurer m;
+  // The machine as the killed run saw it (the paired final compares them).
+  m.times[order[0]] = 4e-6;
+  m.times[order[1]] = 3e-6;
   TuneOptions o;
   o.topK = 4;
   auto r = tuneWorkload(w, host(), "T", "C", db->get(), &m, o);
   ASSERT_TRUE((bool)r) << errorText(r.takeError());
   EXPECT_FALSE(r->skipped);
   EXPECT_EQ(r->resumed, 2u);
+  EXPECT_TRUE(r->confirmed) << r->confirmation;
   // The rest is measured; the earlier two are not measured again.
   ASSERT_FALSE(m.seen.empty());
   for (const std::string &c : m.seen) {

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <spawn.h>
 #include <string>
@@ -214,12 +215,32 @@ inline Measurement timed(double s) {
 }
 
 /// In-process fake: a fixed time per config (the fastest one named).
+/// Exact times: `fastest` 1 us, the configs in `times` theirs, the others
+/// 5 us. `seen`: the search's measurements; `compared`: the paired final's
+/// comparisons (a, b), each the exact ratio.
 struct FakeMeasurer : Measurer {
   std::string fastest;
+  std::map<std::string, double> times;
   std::vector<std::string> seen;
+  std::vector<std::pair<std::string, std::string>> compared;
+  double time(const std::string &c) const {
+    auto it = times.find(c);
+    if (it != times.end())
+      return it->second;
+    return c == fastest ? 1e-6 : 5e-6;
+  }
   Measurement measure(const Workload &, const Candidate &c) override {
     seen.push_back(c.configText);
-    return timed(c.configText == fastest ? 1e-6 : 5e-6);
+    return timed(time(c.configText));
+  }
+  PairedResult compare(const Workload &, const Candidate &a,
+                       const Candidate &b, const PairOptions &) override {
+    compared.push_back({a.configText, b.configText});
+    PairedResult r;
+    r.pairs = 8;
+    r.ratio = r.ratioLow = r.ratioHigh =
+        time(b.configText) / time(a.configText);
+    return r;
   }
 };
 

@@ -72,7 +72,24 @@ TEST(ProcessMeasurer, MeasuresInAChild) {
   Measurement ok = m.measure(w, {order[0]});
   ASSERT_TRUE(ok.ok()) << ok.message;
   EXPECT_GT(ok.medianSeconds, 0);
-  EXPECT_EQ(ok.repeats, 3);
+  // At least the repeats asked for; the interval comes back too.
+  EXPECT_GE(ok.repeats, 3);
+  EXPECT_GT(ok.minSeconds, 0);
+  EXPECT_LE(ok.ciLowSeconds, ok.medianSeconds);
+  EXPECT_LE(ok.medianSeconds, ok.ciHighSeconds);
+  // Paired in one child: the same config against itself is no win.
+  PairOptions po;
+  po.minPairs = 4;
+  po.maxPairs = 8;
+  PairedResult same = m.compare(w, {order[0]}, {order[0]}, po);
+  ASSERT_TRUE(same.ok()) << same.error;
+  EXPECT_GE(same.pairs, 4);
+  EXPECT_LE(same.ratioLow, same.ratio);
+  EXPECT_LE(same.ratio, same.ratioHigh);
+  PairedResult bad = m.compare(w, {order[0]}, {"#kjit.config<{oh_block = 9}>"},
+                               po);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error.find("oh_block"), std::string::npos) << bad.error;
   // The worker's own failures come back as they are.
   Measurement illegal = m.measure(w, {"#kjit.config<{oh_block = 9}>"});
   EXPECT_EQ(illegal.status, Measurement::Status::Illegal);
