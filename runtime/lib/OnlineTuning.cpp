@@ -190,6 +190,12 @@ OnlineTuneResult OnlineTuner::runJob(const OnlineTuneJob &job) {
   // 1 thread: the thread's CPU time tells descheduled runs.
   measureOptions.cpuTime =
       job.threads == 1 && target_.kind == Target::Kind::CPU;
+  // Adaptive repeats of one candidate get a slice of the job's budget, not
+  // kjit-tune's second: a 1.5 s budget must still measure several
+  // candidates when the machine is too noisy for the interval to close.
+  measureOptions.budgetSeconds =
+      std::clamp(0.05 * job.budgetSeconds / double(job.ops.size()), 0.01,
+                 measureOptions.budgetSeconds);
   autotune::ProcessMeasurer *process = nullptr; ///< measurer, when isolated
   if (inProcess) {
     jit = std::make_unique<Jit>(target_, jitOptions_);
