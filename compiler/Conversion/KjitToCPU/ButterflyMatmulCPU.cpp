@@ -227,8 +227,8 @@ public:
                    Value dst, function_ref<Value(Value, Value)> dstRow) {
     int64_t bt = std::min(cfg.blockTile, outs);
     int64_t rb = cfg.rowBlock;
-    // Weight (blk, o0 + o, k): w[blk][o0 + o][k], or in the packed copy
-    // packedIndex(blk, o0, k, o) of a 1-D buffer.
+    // Weight (blk, o0 + o, k): w[blk][o0 + o][k], or in the packed 1-D copy
+    // (packWeights) at blk * packedBlockSize + o0 * red + k * bt + o.
     auto weight = [&](Value blk, Value o0, int64_t o, Value k) -> Value {
       if (!cfg.packWeights)
         return memref::LoadOp::create(b, loc, w,
