@@ -12,7 +12,8 @@ implementation sees the same machine load:
 Every output is checked against a float64 einsum of ARCHITECTURE.md's steps
 (relative L2 error printed); times are the calling thread's CPU time
 (time.thread_time: kjit threads=1 and torch.set_num_threads(1) both run on
-it), min and median of `reps`; GFLOP/s = 2 B N (m1 + m2) / min.
+it), min and median of `reps`; GFLOP/s = 2 B N (m1 + m2) / min. With
+--threads N > 1 (OPENBLAS_NUM_THREADS=N too) the times are wall clock.
 
 Run (PyTorch's BLAS is whatever libblas.so.3 resolves to; Debian's default is
 the netlib reference BLAS):
@@ -75,10 +76,14 @@ def main():
     ap.add_argument("--target", default="host")
     ap.add_argument("--peak", type=float, default=117.0,
                     help="one core's fp32 FMA peak, GFLOP/s (bench/fma_peak.c)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="kjit threads and torch.set_num_threads; above 1 the "
+                    "times are wall clock (the work is on other threads too)")
     ap.add_argument("--shapes", default="",
                     help="m1xm2xB,... (default: the five of the table)")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
     torch.manual_seed(0)
     shapes = SHAPES
     if args.shapes:
@@ -103,7 +108,9 @@ def main():
             if cfg is None:  # the default's vector width: the target's
                 cfg = before_config(int(re.search(
                     r"vector_width = (\d+)", impls[0][3]).group(1)))
-            k = jit.compile_module(text, config=cfg, threads=1)
+            if cfg:  # the before config, at the requested threads
+                cfg = cfg.replace("threads = 1", "threads = %d" % args.threads)
+            k = jit.compile_module(text, config=cfg, threads=args.threads)
             y = torch.full((B, N), float("nan"))
             ins, outs = [view(x), view(r), view(l)], [view(y)]
             impls.append([name, (lambda k=k, i=ins, o=outs: k.run(i, o)),
@@ -121,9 +128,9 @@ def main():
             impl.append([])
         for _ in range(args.reps):
             for impl in impls:
-                t0 = time.thread_time()
+                t0 = clock()
                 impl[1]()
-                impl[5].append(time.thread_time() - t0)
+                impl[5].append(clock() - t0)
         torch_best = min(min(i[5]) for i in impls if i[0].startswith("torch"))
         flops = 2.0 * B * N * (m1 + m2)
         for name, _, _, cfg, err, ts in impls:
