@@ -116,12 +116,16 @@ BflyConfig mlir::kjit::defaultBflyConfig(const BflyGeom &g,
   // for them (each broadcast weight feeds two FMAs, so a reduction step is
   // 2 vector loads + block_tile broadcasts for 2 x block_tile FMAs), and as
   // many outputs as the registers left hold: (regs - 3) / 2 = 14 with 32
-  // registers (AVX-512), 6 with 16 (AVX2). One row vector (a batch under
-  // two vectors): (regs - 2), at most the 16 the knob allows.
+  // registers (AVX-512), 6 with 16 (AVX2). One row vector: (regs - 2), at
+  // most 12 (measured on AVX-512, bench/ButterflyBench.cpp).
+  // Two vectors only where the rows padded to them are at most 1/16 more
+  // than to one (B = 37 on 16 lanes: 64 rows of work instead of 48; B = 200:
+  // 224 instead of 208, measured 10% slower than one vector).
   int64_t regs = t.numVectorRegisters;
-  c.rowBlock = rowsUp >= 2 * vw ? 2 : 1;
+  int64_t rowsUp2 = ceilDiv(g.b, 2 * vw) * 2 * vw;
+  c.rowBlock = rowsUp >= 2 * vw && 16 * rowsUp2 <= 17 * rowsUp ? 2 : 1;
   c.blockTile = std::clamp<int64_t>((regs - c.rowBlock - 1) / c.rowBlock, 1,
-                                    16);
+                                    c.rowBlock == 1 ? 12 : 16);
   c.blockTile = std::min(c.blockTile, std::max(g.m1, g.m2));
   // Rows per task: at least one micro-tile wide; doubled while both packed
   // tiles fit in half of L2 (stage 2 reads the whole tile) and there are
@@ -142,9 +146,11 @@ BflyConfig mlir::kjit::defaultBflyConfig(const BflyGeom &g,
     rt *= 2;
   c.rowTile = rt;
   c.fuseTranspose = true;
-  // Packing costs one pass over the weights; it pays back when more than
-  // one task reads them.
-  c.packWeights = ceilDiv(g.b, rt) > 1;
+  // Packing is a serial scalar copy of the weights, N (m1 + m2) elements,
+  // against B N (m1 + m2) / vw vector FMAs per thread: it pays back from
+  // about 16 vectors of rows per thread (B = 37, 64 x 64: the copy took
+  // longer than the 0.5 ms product).
+  c.packWeights = ceilDiv(g.b, rt) > 1 && g.b >= 16 * vw * c.threads;
   return c;
 }
 
