@@ -174,8 +174,9 @@ std::vector<BflyCase> bflyCases() {
   v.push_back({"cfg_vw8_rt32_bt6_sep", 65, 12, 10,
                bcfg(8, 32, 2, 6, "separate", 2), 0});
   v.push_back({"cfg_vw4_rt16_rb4", 31, 17, 2, bcfg(4, 16, 4, 2, "fused", 1), 0});
-  // Large blocks with the default (packed weights, row tiles of several
-  // micro-tiles), prime B so the last task has a row tail.
+  // Large blocks with the default config (at these batches: weights read in
+  // place; the packed layout is the cfg_ cases below), prime B so the last
+  // task has a row tail.
   v.push_back({"default_8x512_b67", 67, 8, 512, "", 1});
   v.push_back({"default_512x8_b41", 41, 512, 8, "", 2});
   v.push_back({"default_16x256_b43", 43, 16, 256, "", 1});
