@@ -9,15 +9,19 @@
 // Tolerance (stated once, used everywhere):
 //     ||out - ref||_2 <= 1e-5 * ||ref||_2  and
 //     max |out - ref| <= 1e-4 * (1 + max |ref|), no NaN/Inf.
-// Inputs are uniform in [-1, 1]; fp32 accumulation over m1 + m2 <= 128
-// terms stays near 1e-7 relative, any indexing error is O(1).
+// Inputs are uniform in [-1, 1]; fp32 accumulation over m1 + m2 <= 520
+// terms stays near 1e-6 relative, any indexing error is O(1).
 //
 // Seeds: one fresh seed per process (std::random_device), printed in every
 // failure; re-run with KJIT_TEST_SEED=<seed>.
 //
 // Shapes: m1 != m2, primes (7x5, 5x7, 13x11), 1xN and Nx1 blocks, B = 1, odd
 // B, B not a multiple of the row tile or vector width, N not a multiple of
-// the vector width; a sample of legal configs; 1 and 2 threads.
+// the vector width; large blocks (8 x 512, 512 x 8, 16 x 256: the weights
+// past L2, several tasks); a sample of legal configs, packed and direct
+// weights, and every remainder of the micro-tile's outputs (block_tile 6:
+// stage outputs 7..11 and 17 leave tails of 1..5; block_tile 14: 15 and 29
+// leave 1, 3 x 5 clamps it); 1 and 2 threads.
 //
 //===----------------------------------------------------------------------===//
 #include "tests/integration/TestSupport.h"
@@ -139,12 +143,15 @@ void PrintTo(const BflyCase &c, std::ostream *os) {
 }
 
 std::string bcfg(int vw, int rowTile, int rowBlock, int blockTile,
-                 const char *transpose, int threads) {
+                 const char *transpose, int threads,
+                 const char *weights = nullptr) {
   std::ostringstream os;
   os << "#kjit.config<{vector_width = " << vw << ", row_tile = " << rowTile
      << ", row_block = " << rowBlock << ", block_tile = " << blockTile
-     << ", transpose = \"" << transpose << "\", threads = " << threads
-     << "}>";
+     << ", transpose = \"" << transpose << "\", threads = " << threads;
+  if (weights)
+    os << ", weights = \"" << weights << "\"";
+  os << "}>";
   return os.str();
 }
 
@@ -167,6 +174,37 @@ std::vector<BflyCase> bflyCases() {
   v.push_back({"cfg_vw8_rt32_bt6_sep", 65, 12, 10,
                bcfg(8, 32, 2, 6, "separate", 2), 0});
   v.push_back({"cfg_vw4_rt16_rb4", 31, 17, 2, bcfg(4, 16, 4, 2, "fused", 1), 0});
+  // Large blocks with the default config (at these batches: weights read in
+  // place; the packed layout is the cfg_ cases below), prime B so the last
+  // task has a row tail.
+  v.push_back({"default_8x512_b67", 67, 8, 512, "", 1});
+  v.push_back({"default_512x8_b41", 41, 512, 8, "", 2});
+  v.push_back({"default_16x256_b43", 43, 16, 256, "", 1});
+  v.push_back({"default_3x5_b29", 29, 3, 5, "", 1});
+  v.push_back({"default_7x4_b31", 31, 7, 4, "", 2});
+  // The AVX2-sized micro-tile (6 outputs x 2 vectors of 8), packed and
+  // direct: stage outputs 7, 8 / 9, 10 / 11, 17 leave tails 1..5.
+  v.push_back({"cfg_6x2_packed_7x8", 37, 7, 8,
+               bcfg(8, 32, 2, 6, "fused", 1, "packed"), 0});
+  v.push_back({"cfg_6x2_direct_7x8", 37, 7, 8,
+               bcfg(8, 32, 2, 6, "fused", 1, "direct"), 0});
+  v.push_back({"cfg_6x2_packed_9x10", 53, 9, 10,
+               bcfg(8, 16, 2, 6, "separate", 2, "packed"), 0});
+  v.push_back({"cfg_6x2_packed_11x17", 23, 11, 17,
+               bcfg(8, 16, 2, 6, "fused", 1, "packed"), 0});
+  // block_tile 14 with one vector (16 registers suffice): tails of 1 (15,
+  // 29); 3 x 5 clamps it to the stage outputs.
+  v.push_back({"cfg_14x1_packed_15x29", 19, 15, 29,
+               bcfg(4, 8, 1, 14, "fused", 1, "packed"), 0});
+  v.push_back({"cfg_14x1_direct_15x29", 19, 15, 29,
+               bcfg(4, 8, 1, 14, "separate", 1, "direct"), 0});
+  v.push_back({"cfg_14x1_packed_3x5", 29, 3, 5,
+               bcfg(8, 8, 1, 14, "fused", 2, "packed"), 0});
+  // Large blocks with several row vectors per weight tile, both layouts.
+  v.push_back({"cfg_8x512_rt64_packed", 71, 8, 512,
+               bcfg(8, 64, 2, 6, "fused", 1, "packed"), 0});
+  v.push_back({"cfg_512x8_rt32_direct", 37, 512, 8,
+               bcfg(8, 32, 2, 6, "separate", 1, "direct"), 0});
   return v;
 }
 
@@ -199,6 +237,15 @@ TEST_P(BflyTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(LongConv, BflyTest, ::testing::ValuesIn(bflyCases()),
                          [](const auto &info) { return info.param.name; });
+
+TEST(BflyConfigs, UnknownWeightsLayoutIsAnError) {
+  kjit::CompileOptions opts;
+  opts.config = "#kjit.config<{weights = \"transposed\"}>";
+  auto k = sharedJit().compileModule(monarchModule(3, 7, 5), opts);
+  ASSERT_FALSE(bool(k));
+  EXPECT_NE(k.errorMessage().find("weights"), std::string::npos)
+      << k.errorMessage();
+}
 
 TEST(BflyConfigs, IllegalConfigIsAnError) {
   kjit::CompileOptions opts;

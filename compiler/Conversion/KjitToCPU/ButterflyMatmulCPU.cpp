@@ -17,6 +17,18 @@
 //   4. transpose the tile back into y (masked for N % vw, rows past B are
 //      computed on a clamped copy of row B-1 and never stored).
 //
+// The micro-tile is block_tile outputs x row_block vectors (the defaults
+// size it from the target's register file: 14 x 2 with 32 registers, 6 x 2
+// with 16). With weights = "packed", r and l are first copied (once per
+// call, before the tasks) into the order the micro-tile reads them: for each
+// block and each tile of block_tile outputs, the tile's weights k-major
+// (packed[k][o]), so the broadcasts of a reduction step are one contiguous
+// run and a 512 x 512 block streams as one sequence instead of block_tile
+// rows 2 KiB apart (which share a few L1 sets). Large blocks are cache
+// blocked by the row tile: a tile of row_tile rows reuses each weight tile
+// for all its row vectors (row_tile / vector_width / row_block micro-tiles
+// per weight tile, in L1), so bigger row tiles divide the weight traffic.
+//
 // Tasks run on an OpenMP team when threads > 1.
 //
 //===----------------------------------------------------------------------===//
@@ -42,7 +54,7 @@ public:
   BflyGen(OpBuilder &b, Location loc, const BflyConfig &cfg, const BflyGeom &g,
           Value x, Value r, Value l, Value y)
       : b(b), loc(loc), cfg(cfg), g(g), vw(cfg.vectorWidth), x(x), r(r), l(l),
-        y(y) {
+        rp(r), lp(l), y(y) {
     f32 = b.getF32Type();
     vecT = VectorType::get({vw}, f32);
     maskT = VectorType::get({vw}, b.getI1Type());
@@ -55,7 +67,10 @@ public:
   BflyConfig cfg;
   BflyGeom g;
   int64_t vw;
-  Value x, r, l, y;
+  Value x, r, l;
+  /// The weights the block matmuls read: r and l, or their packed copies.
+  Value rp, lp;
+  Value y;
   Type f32;
   VectorType vecT, maskT;
   int64_t rt = 0, rv = 0;
@@ -212,6 +227,18 @@ public:
                    Value dst, function_ref<Value(Value, Value)> dstRow) {
     int64_t bt = std::min(cfg.blockTile, outs);
     int64_t rb = cfg.rowBlock;
+    // Weight (blk, o0 + o, k): w[blk][o0 + o][k], or in the packed 1-D copy
+    // (packWeights) at blk * packedBlockSize + o0 * red + k * bt + o.
+    auto weight = [&](Value blk, Value o0, int64_t o, Value k) -> Value {
+      if (!cfg.packWeights)
+        return memref::LoadOp::create(b, loc, w,
+                                      ValueRange{blk, add(o0, o), k});
+      Value idx = add(add(add(mul(blk, packedBlockSize(outs, red)),
+                              mul(o0, red)),
+                          mul(k, bt)),
+                      o);
+      return memref::LoadOp::create(b, loc, w, ValueRange{idx});
+    };
     loop(c(0), c(nBlocks), c(1), [&](Value blk) {
       tiled(0, outs, bt, [&](Value o0, int64_t oc) {
         tiled(0, rv, rb, [&](Value a0, int64_t ac) {
@@ -227,8 +254,7 @@ public:
                 for (int64_t a = 0; a < ac; ++a)
                   xs.push_back(load(src, {row, lane0[a]}));
                 for (int64_t o = 0; o < oc; ++o) {
-                  Value s = memref::LoadOp::create(
-                      b, loc, w, ValueRange{blk, add(o0, o), k});
+                  Value s = weight(blk, o0, o, k);
                   Value wv = vector::BroadcastOp::create(b, loc, vecT, s);
                   for (int64_t a = 0; a < ac; ++a)
                     acc[o * ac + a] =
@@ -246,6 +272,51 @@ public:
     });
   }
 
+  /// Floats per block of a packed weight array: every tile of bt outputs
+  /// takes red x bt (the last tile's unused slots are never read).
+  int64_t packedBlockSize(int64_t outs, int64_t red) const {
+    int64_t bt = std::min(cfg.blockTile, outs);
+    return (outs + bt - 1) / bt * bt * red;
+  }
+
+  /// Copies w[blk][o][k] (nBlocks x outs x red) into a new buffer, tile by
+  /// tile of bt outputs, k-major within a tile: the order blockMatmul reads.
+  Value packWeights(Value w, int64_t nBlocks, int64_t outs, int64_t red) {
+    int64_t bt = std::min(cfg.blockTile, outs);
+    int64_t size = packedBlockSize(outs, red);
+    Value buf = alloc({nBlocks * size});
+    loop(c(0), c(nBlocks), c(1), [&](Value blk) {
+      Value base = mul(blk, size);
+      tiled(0, outs, bt, [&](Value o0, int64_t oc) {
+        Value tileBase = add(base, mul(o0, red));
+        loop(c(0), c(red), c(1), [&](Value k) {
+          Value at = add(tileBase, mul(k, bt));
+          for (int64_t o = 0; o < oc; ++o) {
+            Value v = memref::LoadOp::create(b, loc, w,
+                                             ValueRange{blk, add(o0, o), k});
+            memref::StoreOp::create(b, loc, v, buf, ValueRange{add(at, o)});
+          }
+        });
+      });
+    });
+    return buf;
+  }
+
+  /// Before the tasks: the packed copies of r and l (weights = "packed").
+  void packAll() {
+    if (!cfg.packWeights)
+      return;
+    rp = packWeights(r, g.m1, g.m2, g.m2);
+    lp = packWeights(l, g.m2, g.m1, g.m1);
+  }
+  /// After the tasks.
+  void releaseAll() {
+    if (!cfg.packWeights)
+      return;
+    dealloc(rp);
+    dealloc(lp);
+  }
+
   void task(Value t) {
     Value row0 = mul(t, rt);
     Value p = alloc({g.n, rt}), q = alloc({g.n, rt});
@@ -253,13 +324,13 @@ public:
     int64_t m1 = g.m1, m2 = g.m2;
     // Stage 1: X1[i][p] = sum_q r[i][p][q] X[i][q].
     blockMatmul(
-        m1, m2, m2, r, p, [&](Value i, Value k) { return add(mul(i, m2), k); },
+        m1, m2, m2, rp, p, [&](Value i, Value k) { return add(mul(i, m2), k); },
         q, [&](Value i, Value o) { return add(mul(i, m2), o); });
     Value out;
     if (cfg.fuseTranspose) {
       // Stage 2 reads X2[j][i] = X1[i][j] in place.
       blockMatmul(
-          m2, m1, m1, l, q,
+          m2, m1, m1, lp, q,
           [&](Value j, Value i) { return add(mul(i, m2), j); }, p,
           [&](Value j, Value o) { return add(mul(o, m2), j); });
       out = p;
@@ -273,7 +344,7 @@ public:
         });
       });
       blockMatmul(
-          m2, m1, m1, l, p,
+          m2, m1, m1, lp, p,
           [&](Value j, Value i) { return add(mul(j, m1), i); }, q,
           [&](Value j, Value o) { return add(mul(o, m2), j); });
       out = q;
@@ -303,7 +374,9 @@ LogicalResult generateButterflyMatmulCpu(OpBuilder &b, Location loc,
   BflyGen gen(b, loc, *cfg, *geom, inputs[0], inputs[1], inputs[2],
               outputs[0]);
   int64_t tasks = (geom->b + cfg->rowTile - 1) / cfg->rowTile;
+  gen.packAll();
   emitTaskLoop(b, loc, tasks, cfg->threads, [&](Value t) { gen.task(t); });
+  gen.releaseAll();
   return success();
 }
 } // namespace kjit::compiler

@@ -52,6 +52,8 @@ FailureOr<BflyConfig> BflyConfig::parse(ConfigAttr config,
       .integer("block_tile", c.blockTile)
       .choice("transpose", {"fused", "separate"},
               [&](StringRef v) { c.fuseTranspose = v == "fused"; })
+      .choice("weights", {"packed", "direct"},
+              [&](StringRef v) { c.packWeights = v == "packed"; })
       .integer("threads", c.threads);
   if (failed(knobs.read(config, reason)))
     return failure();
@@ -65,7 +67,8 @@ ConfigAttr BflyConfig::toAttr(MLIRContext *ctx) const {
                           {"row_block", rowBlock},
                           {"block_tile", blockTile},
                           {"threads", threads}},
-                         {{"transpose", fuseTranspose ? "fused" : "separate"}});
+                         {{"transpose", fuseTranspose ? "fused" : "separate"},
+                          {"weights", packWeights ? "packed" : "direct"}});
 }
 
 LogicalResult mlir::kjit::checkBflyConfig(const BflyConfig &c,
@@ -109,22 +112,45 @@ BflyConfig mlir::kjit::defaultBflyConfig(const BflyGeom &g,
   c.threads = std::max(1u, t.numCores);
   int64_t vw = c.vectorWidth;
   int64_t rowsUp = std::max<int64_t>(vw, ceilDiv(g.b, vw) * vw);
-  // Rows per task: both packed tiles fit in half of L2, and enough tasks
-  // to feed the threads.
-  int64_t rt = vw;
-  while (rt * 2 <= rowsUp && 2.0 * 4.0 * g.n * rt * 2 <= t.l2Bytes / 2 &&
-         ceilDiv(g.b, rt * 2) >= 4 * c.threads)
+  // Micro-tile from the register file: two row vectors when there are rows
+  // for them (each broadcast weight feeds two FMAs, so a reduction step is
+  // 2 vector loads + block_tile broadcasts for 2 x block_tile FMAs), and as
+  // many outputs as the registers left hold: (regs - 3) / 2 = 14 with 32
+  // registers (AVX-512), 6 with 16 (AVX2). One row vector: (regs - 2), at
+  // most 12 (measured on AVX-512, bench/ButterflyBench.cpp).
+  // Two vectors only where the rows padded to them are at most 1/16 more
+  // than to one (B = 37 on 16 lanes: 64 rows of work instead of 48; B = 200:
+  // 224 instead of 208, measured 10% slower than one vector).
+  int64_t regs = t.numVectorRegisters;
+  int64_t rowsUp2 = ceilDiv(g.b, 2 * vw) * 2 * vw;
+  c.rowBlock = rowsUp >= 2 * vw && 16 * rowsUp2 <= 17 * rowsUp ? 2 : 1;
+  c.blockTile = std::clamp<int64_t>((regs - c.rowBlock - 1) / c.rowBlock, 1,
+                                    c.rowBlock == 1 ? 12 : 16);
+  c.blockTile = std::min(c.blockTile, std::max(g.m1, g.m2));
+  // Rows per task: at least one micro-tile wide; doubled while both packed
+  // tiles fit in half of L2 (stage 2 reads the whole tile) and there are
+  // enough tasks to feed the threads. Every row of a tile reuses each weight
+  // tile from L1, so the weights stream from L2/L3 once per task.
+  int64_t rt = vw * c.rowBlock;
+  auto canDouble = [&] {
+    return rt * 2 <= rowsUp && ceilDiv(g.b, rt * 2) >= 4 * c.threads;
+  };
+  while (canDouble() && 2.0 * 4.0 * g.n * rt * 2 <= t.l2Bytes / 2)
+    rt *= 2;
+  // Large blocks (weights past L2, re-read from L3 by every task): more rows
+  // per task until the weights cost at most 64 bytes per row element, even
+  // if the tiles then spill from L2 (bench/results/2026-12-08-monarch.md:
+  // 8 x 512 on AVX2 runs 1.3x faster at 64 rows than at 16).
+  double weightBytes = 4.0 * (g.m1 * g.m2 * g.m2 + g.m2 * g.m1 * g.m1);
+  while (canDouble() && weightBytes > 64.0 * g.n * rt)
     rt *= 2;
   c.rowTile = rt;
-  // Register tile: measured on AVX-512 (bench/ButterflyBench.cpp).
-  int64_t regs = t.numVectorRegisters;
-  c.rowBlock = (rt % (2 * vw) == 0 && regs >= 32) ? 2 : 1;
-  int64_t m = std::max(g.m1, g.m2);
-  c.blockTile = std::min<int64_t>(
-      std::max<int64_t>((regs - 1 - c.rowBlock) / c.rowBlock, 1),
-      c.rowBlock == 1 ? 12 : 8);
-  c.blockTile = std::max<int64_t>(1, std::min(c.blockTile, m));
   c.fuseTranspose = true;
+  // Packing is a serial scalar copy of the weights, N (m1 + m2) elements,
+  // against B N (m1 + m2) / vw vector FMAs per thread: it pays back from
+  // about 16 vectors of rows per thread (B = 37, 64 x 64: the copy took
+  // longer than the 0.5 ms product).
+  c.packWeights = ceilDiv(g.b, rt) > 1 && g.b >= 16 * vw * c.threads;
   return c;
 }
 
@@ -141,8 +167,9 @@ SearchSpace mlir::kjit::bflySearchSpace(const BflyGeom &g,
     rt.ints.push_back(v);
   s.knobs.push_back(rt);
   s.knobs.push_back({"row_block", {1, 2, 3, 4}, {}});
-  s.knobs.push_back({"block_tile", {1, 2, 4, 6, 8, 12, 16}, {}});
+  s.knobs.push_back({"block_tile", {1, 2, 4, 6, 8, 12, 14, 16}, {}});
   s.knobs.push_back({"transpose", {}, {"fused", "separate"}});
+  s.knobs.push_back({"weights", {}, {"packed", "direct"}});
   Knob th{"threads", {}, {}};
   for (int64_t v = 1; v <= std::max(1u, t.numCores); ++v)
     th.ints.push_back(v);
@@ -159,10 +186,11 @@ CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
                              g.m2 * g.m1 * g.m1);
   int64_t tasks = ceilDiv(g.b, c.rowTile);
   double rowsDone = (double)tasks * c.rowTile;
-  // x and y once each (padded to the tile), the weights once per task.
-  f.movedBytes = 4.0 * (2.0 * rowsDone * g.n +
-                        tasks * (double)(g.m1 * g.m2 * g.m2 +
-                                         g.m2 * g.m1 * g.m1));
+  // x and y once each (padded to the tile), the weights once per task
+  // (packed: plus one read and one write to pack them).
+  double weights = (double)(g.m1 * g.m2 * g.m2 + g.m2 * g.m1 * g.m1);
+  f.movedBytes = 4.0 * (2.0 * rowsDone * g.n + tasks * weights +
+                        (c.packWeights ? 2.0 * weights : 0.0));
   f.workingSetBytes = 2.0 * 4.0 * g.n * c.rowTile;
   double vecRows = rowsDone / c.vectorWidth;
   f.vectorFmas = vecRows * g.n * (g.m1 + g.m2);
@@ -199,13 +227,15 @@ CostFeatures mlir::kjit::bflyCostFeatures(const BflyConfig &c,
                     ? (tail(g.m2) + tail(g.m1)) / double(g.m1 + g.m2)
                     : 0.0;
   // block_tile beyond both stages' outputs: the same code as the smallest
-  // value of the space (1, 2, 4, 6, 8, 12, 16) that covers them.
+  // value of the space (1, 2, 4, 6, 8, 12, 14, 16) that covers them. Packed
+  // weights with one task: the same weight reads as "direct" plus the copy.
   {
     int64_t prev = 0;
-    for (int64_t v : {1, 2, 4, 6, 8, 12, 16})
+    for (int64_t v : {1, 2, 4, 6, 8, 12, 14, 16})
       if (v < c.blockTile)
         prev = v;
-    f.redundantVariant = c.blockTile > m && prev >= m;
+    f.redundantVariant =
+        (c.blockTile > m && prev >= m) || (c.packWeights && tasks == 1);
   }
   f.parallelTasks = tasks;
   f.threads = c.threads;

@@ -35,6 +35,9 @@ struct BflyConfig {
   int64_t rowBlock = 1;     ///< row vectors per register micro-tile
   int64_t blockTile = 8;    ///< block-matmul outputs per micro-tile
   bool fuseTranspose = true;
+  /// weights = "packed": r and l copied once per call into the order the
+  /// micro-tile reads them (per tile of block_tile outputs, k-major).
+  bool packWeights = true;
   int64_t threads = 1;
 
   static FailureOr<BflyConfig> parse(ConfigAttr config, const BflyConfig &base,
