@@ -182,6 +182,26 @@ std::vector<ConvCase> convCases() {
   add("k31_c37_1_same_nchw", same(conv(37, 1, 1, 31, 31, "nchw")));
   add("k31_c37_57_asym_nhwc",
       pad(conv(37, 57, 57, 31, 31, "nhwc"), 15, 0, 7, 20));
+  // Kernels as large as or larger than the image: most taps meet only zero
+  // padding and are skipped (filter rows per output row, filter columns per
+  // block of output columns).
+  add("k31_c37_13_same_nchw", same(conv(37, 13, 13, 31, 31, "nchw")));
+  add("k31_c19_11x7_same_nhwc_bias",
+      same(conv(19, 11, 7, 31, 31, "nhwc", true)));
+  add("k7_c40_7_same_nhwc_bias", same(conv(40, 7, 7, 7, 7, "nhwc", true)));
+  add("k7_c37_7_same_nchw", same(conv(37, 7, 7, 7, 7, "nchw")));
+  add("k29_c21_13x5_asym_nhwc", pad(conv(21, 13, 5, 29, 29, "nhwc"), 3, 25, 20, 8));
+  add("k9_c37_5_dil2_same_nchw_bias",
+      same(dilate(conv(37, 5, 5, 9, 9, "nchw", true), 2, 2)));
+  add("k13_c23_11_stride2_same_nhwc",
+      stride(same(conv(23, 11, 11, 13, 13, "nhwc")), 2, 2));
+  add("k13_c23_11x17_s3x2_d2x1_nchw",
+      dilate(stride(pad(conv(23, 11, 17, 13, 13, "nchw"), 12, 12, 6, 6), 3, 2),
+             2, 1));
+  // Padding wider than the kernel's reach: border outputs see no input.
+  add("k3_c16_9_pad5_nhwc_bias", pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5));
+  add("k3_c19_9_pad4_stride2_nchw_bias",
+      stride(pad(conv(19, 9, 9, 3, 3, "nchw", true), 4, 4, 4, 4), 2, 2));
   // bands
   add("b1x11_c37_17_same_nhwc_bias",
       same(conv(37, 17, 17, 1, 11, "nhwc", true)));
@@ -219,6 +239,16 @@ std::vector<ConvCase> convCases() {
   add("cfg_k7_stride2_vw8_ow4",
       stride(pad(conv(37, 57, 57, 7, 7), 3, 3, 3, 3), 2, 2),
       config(8, 4, 1, 2, 5, 1, "h_outer"));
+  // Many border column blocks with their own filter-column ranges (merged
+  // down to a few copies of the micro-kernel), blocks of no valid tap.
+  auto k31small = same(conv(37, 13, 13, 31, 31, "nhwc", true));
+  add("cfg_k31small_vw8_ow1_oh3", k31small, config(8, 1, 3, 1, 5, 1, "c_outer"));
+  add("cfg_k31small_vw_ow2_oh4_kwu4", k31small,
+      config(vw, 2, 4, 4, 13, 1, "h_outer"));
+  add("cfg_k31small_nchw_vw8_ow4_oh1_kwu2", same(conv(37, 13, 13, 31, 31, "nchw")),
+      config(8, 4, 1, 2, 3, 2, "c_outer"));
+  add("cfg_k3_pad5_vw8_ow1_oh2", pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5),
+      config(8, 1, 2, 3, 4, 1, "c_outer"));
   if (avx512) {
     add("cfg_k7_vw16_ow14_oh2", k7, config(16, 14, 2, 1, 7, 1, "c_outer"));
     add("cfg_k31_vw16_ow28_oh1", k31, config(16, 28, 1, 2, 2, 2, "h_outer"));

@@ -13,6 +13,13 @@
 //   3. store the block (NHWC: straight to the output; NCHW: into a tile
 //      that is transposed back at the end of the task).
 //
+// Taps that only ever meet zero padding are skipped: filter rows per block
+// of output rows (bounds computed at run time from the input row), filter
+// columns per block of output columns (static ranges: blocks near the left
+// and right borders get their own copy of the micro-kernel). This is what
+// keeps a kernel larger than its image (31x31 on 14x14) from spending most
+// of its FMAs on zeros.
+//
 // Filters are packed once per call into [CB][KH][KW][VW]. Tasks run on an
 // OpenMP team when the config asks for more than one thread.
 //
@@ -34,6 +41,10 @@ using namespace mlir::kjit;
 using ::kjit::compiler::emitTaskLoop;
 
 namespace {
+
+/// Most copies of the micro-kernel per row block (border column blocks with
+/// their own filter-column ranges, plus the interior).
+constexpr size_t kMaxColumnRuns = 7;
 
 struct Branch {
   DwGeom g;
@@ -60,6 +71,38 @@ public:
   bool nhwc;
   Value x, y;
   int64_t inH, inW, inC;
+
+  Value maxS(Value a, Value d) {
+    return arith::MaxSIOp::create(b, loc, a, d);
+  }
+  Value minS(Value a, Value d) {
+    return arith::MinSIOp::create(b, loc, a, d);
+  }
+  /// ceil(a / d) for a signed `a` and d > 0.
+  Value ceilDivS(Value a, int64_t d) {
+    return d == 1 ? a : arith::CeilDivSIOp::create(b, loc, a, c(d)).getResult();
+  }
+
+  /// Does some output row read a padding row (so clipping filter rows can
+  /// save work)?
+  static bool rowsReadPadding(const DwGeom &g) {
+    return g.pt > 0 || (g.oh - 1) * g.sh + (g.kh - 1) * g.dh - g.pt >= g.h;
+  }
+
+  /// Filter columns [lo, hi) that meet at least one input column for the
+  /// output columns [ow0, ow0 + jc); the others only meet zero padding.
+  static std::pair<int64_t, int64_t> kwRange(const DwGeom &g, int64_t ow0,
+                                             int64_t jc) {
+    auto floorDiv = [](int64_t a, int64_t d) {
+      return a >= 0 ? a / d : -((-a + d - 1) / d);
+    };
+    // iw = ow * sw + kw * dw - pl must reach [0, W) for some ow of the block.
+    int64_t lo = std::max<int64_t>(
+        0, -floorDiv(-(g.pl - (ow0 + jc - 1) * g.sw), g.dw));
+    int64_t hi =
+        std::min<int64_t>(g.kw, floorDiv(g.w - 1 + g.pl - ow0 * g.sw, g.dw) + 1);
+    return {lo, std::max(lo, hi)};
+  }
 
   /// Transposes `rows` (vw vectors of vw lanes) as a vw x vw matrix.
   SmallVector<Value> transpose(ArrayRef<Value> rows) {
@@ -167,7 +210,7 @@ public:
   /// One register block: rc output rows x jc output columns.
   void microKernel(const Branch &br, Value p, Value out, Value n, Value cb,
                    Value oh0, Value ohRel, Value ow0, int64_t rc, int64_t jc,
-                   Value coutBase, Value chMask) {
+                   int64_t kwLo, int64_t kwHi, Value coutBase, Value chMask) {
     const DwGeom &g = br.g;
     Value init = br.packedBias ? load(br.packedBias, {cb, c(0)}) : zeroVec();
     SmallVector<Value> accs(rc * jc, init);
@@ -190,21 +233,30 @@ public:
           }
         }
       };
-      int64_t u = cfg.kwUnroll, main = g.kw / u * u;
-      if (main > 0)
-        acc = loop(c(0), c(main), c(u), acc, [&](Value kw, ValueRange a) {
+      int64_t u = cfg.kwUnroll, main = kwLo + (kwHi - kwLo) / u * u;
+      if (main > kwLo)
+        acc = loop(c(kwLo), c(main), c(u), acc, [&](Value kw, ValueRange a) {
           SmallVector<Value> cur(a.begin(), a.end());
           for (int64_t i = 0; i < u; ++i)
             step(add(kw, i), cur);
           return cur;
         });
-      for (int64_t kw = main; kw < g.kw; ++kw)
+      for (int64_t kw = main; kw < kwHi; ++kw)
         step(c(kw), acc);
       return acc;
     };
 
+    // Input row of P row 0 for this block's first output row.
+    bool clipRows = rowsReadPadding(g);
+    Value base = clipRows ? add(mul(add(oh0, ohRel), g.sh), -g.pt) : Value();
     if (rc == 1) {
-      accs = loop(c(0), c(g.kh), c(1), accs, [&](Value kh, ValueRange a) {
+      // Filter rows kh with 0 <= base + kh * dh < H.
+      Value lo = c(0), hi = c(g.kh);
+      if (clipRows) {
+        lo = maxS(lo, ceilDivS(sub(c(0), base), g.dh));
+        hi = minS(hi, ceilDivS(sub(c(g.h), base), g.dh));
+      }
+      accs = loop(lo, hi, c(1), accs, [&](Value kh, ValueRange a) {
         Value prow = add(mul(ohRel, g.sh), mul(kh, g.dh));
         return kwSweep(prow, {{0, kh}}, a);
       });
@@ -222,14 +274,22 @@ public:
       int64_t mainLo = rc - 1, mainHi = g.kh;
       for (int64_t t = 0; t < std::min(mainLo, g.kh + rc - 1); ++t)
         staticStep(t);
-      if (mainHi > mainLo)
-        accs = loop(c(mainLo), c(mainHi), c(1), accs,
+      if (mainHi > mainLo) {
+        // Input rows t with 0 <= base + t < H (the few static steps above
+        // and below may still read zero rows).
+        Value lo = c(mainLo), hi = c(mainHi);
+        if (clipRows) {
+          lo = maxS(lo, sub(c(0), base));
+          hi = minS(hi, sub(c(g.h), base));
+        }
+        accs = loop(lo, hi, c(1), accs,
                     [&](Value t, ValueRange a) {
                       SmallVector<std::pair<int64_t, Value>> rows;
                       for (int64_t r = 0; r < rc; ++r)
                         rows.push_back({r, add(t, -r)});
                       return kwSweep(add(ohRel, t), rows, a);
                     });
+      }
       for (int64_t t = std::max(mainLo, mainHi); t < g.kh + rc - 1; ++t)
         staticStep(t);
     }
@@ -341,16 +401,55 @@ public:
     Value o = nhwc ? y : alloc({tile, g.ow, vw});
     int64_t rb = std::min(cfg.ohBlock, tile);
     int64_t jb = std::min(cfg.owBlock, g.ow);
+    // Runs of full column blocks with the same filter-column range.
+    struct Run {
+      int64_t b0, b1, lo, hi;
+    };
+    SmallVector<Run> runs;
+    int64_t nb = g.ow / jb;
+    for (int64_t blk = 0; blk < nb; ++blk) {
+      auto [lo, hi] = kwRange(g, blk * jb, jb);
+      if (!runs.empty() && runs.back().lo == lo && runs.back().hi == hi)
+        runs.back().b1 = blk + 1;
+      else
+        runs.push_back({blk, blk + 1, lo, hi});
+    }
+    // Bound the copies of the micro-kernel: merge neighbours (the union of
+    // their ranges; extra taps read zero padding) down to a few runs.
+    while (runs.size() > kMaxColumnRuns) {
+      size_t best = 0;
+      int64_t bestCost = INT64_MAX;
+      for (size_t i = 0; i + 1 < runs.size(); ++i) {
+        int64_t lo = std::min(runs[i].lo, runs[i + 1].lo),
+                hi = std::max(runs[i].hi, runs[i + 1].hi);
+        int64_t extra = (hi - lo) * (runs[i + 1].b1 - runs[i].b0) -
+                        (runs[i].hi - runs[i].lo) * (runs[i].b1 - runs[i].b0) -
+                        (runs[i + 1].hi - runs[i + 1].lo) *
+                            (runs[i + 1].b1 - runs[i + 1].b0);
+        if (extra < bestCost)
+          bestCost = extra, best = i;
+      }
+      Run &a = runs[best], &r = runs[best + 1];
+      a = {a.b0, r.b1, std::min(a.lo, r.lo), std::max(a.hi, r.hi)};
+      runs.erase(runs.begin() + best + 1);
+    }
     auto rowBlock = [&](Value ohRel, int64_t rc) {
-      int64_t nb = g.ow / jb;
-      if (nb > 0)
-        loop(c(0), c(nb), c(1), [&](Value blk) {
-          microKernel(br, p, o, n, cb, oh0, ohRel, mul(blk, jb), rc, jb,
-                      coutBase, chMask);
+      for (const Run &r : runs) {
+        if (r.b1 - r.b0 == 1) {
+          microKernel(br, p, o, n, cb, oh0, ohRel, c(r.b0 * jb), rc, jb, r.lo,
+                      r.hi, coutBase, chMask);
+          continue;
+        }
+        loop(c(r.b0), c(r.b1), c(1), [&](Value blk) {
+          microKernel(br, p, o, n, cb, oh0, ohRel, mul(blk, jb), rc, jb, r.lo,
+                      r.hi, coutBase, chMask);
         });
-      if (g.ow % jb)
+      }
+      if (g.ow % jb) {
+        auto [lo, hi] = kwRange(g, nb * jb, g.ow % jb);
         microKernel(br, p, o, n, cb, oh0, ohRel, c(nb * jb), rc, g.ow % jb,
-                    coutBase, chMask);
+                    lo, hi, coutBase, chMask);
+      }
     };
     Value fullRows = evenTiles ? c(tile / rb * rb) : mul(divI(rows, rb), rb);
     loop(c(0), fullRows, c(rb), [&](Value ohRel) { rowBlock(ohRel, rb); });
