@@ -94,6 +94,44 @@ int64_t mlir::kjit::dwPackedCols(const DwGeom &g) {
   return (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
 }
 
+bool mlir::kjit::dwCanReadInPlace(const DwGeom &g, int64_t vectorWidth) {
+  return g.nhwc && g.c % vectorWidth == 0 && g.kw <= 16;
+}
+
+std::pair<int64_t, int64_t> mlir::kjit::dwKwRange(const DwGeom &g, int64_t ow0,
+                                                  int64_t jc) {
+  auto floorDiv = [](int64_t a, int64_t d) {
+    return a >= 0 ? a / d : -((-a + d - 1) / d);
+  };
+  // iw = ow * sw + kw * dw - pl must reach [0, W) for some ow of the block.
+  int64_t lo =
+      std::max<int64_t>(0, -floorDiv(-(g.pl - (ow0 + jc - 1) * g.sw), g.dw));
+  int64_t hi = std::min<int64_t>(
+      g.kw, floorDiv(g.w - 1 + g.pl - ow0 * g.sw, g.dw) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+namespace {
+/// The share of the filter taps the CPU kernel runs: those that only meet
+/// zero padding are skipped (filter rows per output row, filter columns
+/// per block of output columns).
+double dwTapShare(const DwGeom &g, const DwConfig &c) {
+  double rows = 0, cols = 0;
+  for (int64_t o = 0; o < g.oh; ++o)
+    for (int64_t k = 0; k < g.kh; ++k) {
+      int64_t ih = o * g.sh + k * g.dh - g.pt;
+      rows += ih >= 0 && ih < g.h;
+    }
+  int64_t jb = std::min(c.owBlock, g.ow);
+  for (int64_t ow0 = 0; ow0 < g.ow; ow0 += jb) {
+    int64_t jc = std::min(jb, g.ow - ow0);
+    auto [lo, hi] = dwKwRange(g, ow0, jc);
+    cols += double(hi - lo) * jc;
+  }
+  return rows / double(g.oh * g.kh) * cols / double(g.ow * g.kw);
+}
+} // namespace
+
 FailureOr<DwConfig> DwConfig::parse(ConfigAttr config, const DwConfig &base,
                                     std::string &reason) {
   DwConfig c = base;
@@ -180,16 +218,28 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
     maxOh = std::max(maxOh, g.oh);
     minKh = std::min(minKh, g.kh);
   }
-  c.ohBlock = (unitRows && minKh > 1 && maxOh > 1) ? 2 : 1;
+  // Two output rows per block share each loaded input vector, but only the
+  // packed tile allows them; reading the input in place (one row) saves
+  // the copy into the tile and wins wherever it applies (bench/results/
+  // 2026-12-08-dwconv-small.md).
+  bool inPlace = !branches.empty() &&
+                 llvm::all_of(branches, [&](const DwGeom &g) {
+                   return dwCanReadInPlace(g, c.vectorWidth);
+                 });
+  c.ohBlock = (unitRows && minKh > 1 && maxOh > 1 && !inPlace) ? 2 : 1;
   // Register tile: measured on AVX-512 (bench/results), 2 rows x 7-8
   // columns or 1 row x 14 columns reach the plateau; filling all 32
   // registers (2 x 14) is 25-40% slower, the allocator spills.
   int64_t regs = t.numVectorRegisters;
-  int64_t jMax = std::max<int64_t>((regs - 1 - c.ohBlock) / c.ohBlock, 1);
+  // At most 7/8 of the file (the register-fit pruning rule).
+  int64_t jMax =
+      std::max<int64_t>((regs * 7 / 8 - 1 - c.ohBlock) / c.ohBlock, 1);
   int64_t jTarget = std::min<int64_t>(jMax, c.ohBlock == 1 ? 14 : 8);
   c.owBlock = std::min(jTarget, maxOw);
-  // Prefer a block that divides the output width (no tail block).
-  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock - 2); --j)
+  // Prefer a block that divides the output width (no tail block), within
+  // 2/3 of the register budget's width.
+  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock * 2 / 3);
+       --j)
     if (maxOw % j == 0) {
       c.owBlock = j;
       break;
@@ -272,21 +322,27 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
   CostFeatures f;
   double lanesUsed = 0, lanesTotal = 0, tasks = 0;
   for (const DwGeom &g : branches) {
-    f.flops += g.flops();
-    f.compulsoryBytes +=
+    double share = dwTapShare(g, c);
+    f.flops += g.flops() * share;
+    double compulsory =
         4.0 * (g.n * g.c * (g.h * g.w + g.oh * g.ow) + g.c * g.kh * g.kw);
+    f.compulsoryBytes += compulsory;
     int64_t cb = ceilDiv(g.c, c.vectorWidth);
     int64_t tilesH = ceilDiv(g.oh, c.ohTile);
-    // Halo rows are read again by every task of a column of tiles.
-    f.movedBytes += 4.0 * g.n * cb * c.vectorWidth *
-                    (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
-                     g.oh * g.ow);
+    // Halo rows are read again by every task of a column of tiles, and
+    // copied into the packed tile unless the input is read in place.
+    if (c.ohBlock == 1 && dwCanReadInPlace(g, c.vectorWidth))
+      f.movedBytes += compulsory;
+    else
+      f.movedBytes += 4.0 * g.n * cb * c.vectorWidth *
+                      (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
+                       g.oh * g.ow);
     f.workingSetBytes = std::max(
         f.workingSetBytes,
         4.0 * c.vectorWidth * (dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
                                g.kh * g.kw));
     double vecOut = (double)g.n * cb * g.oh * g.ow;
-    double fmas = vecOut * g.kh * g.kw;
+    double fmas = vecOut * g.kh * g.kw * share;
     f.vectorFmas += fmas;
     // Per filter tap and row pass: owBlock input loads + ohBlock weights.
     f.l1Loads += fmas * (double)(c.owBlock + c.ohBlock) /
