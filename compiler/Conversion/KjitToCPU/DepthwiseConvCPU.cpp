@@ -114,38 +114,57 @@ public:
 
   // --- per call ----------------------------------------------------------
 
-  /// Packs filter (and bias) of a branch into lane-blocked buffers.
+  /// Packs filter (and bias) of a branch into lane-blocked buffers: per
+  /// channel block and filter row, vw channels x (up to) vw filter columns
+  /// loaded as vectors and transposed (a scalar copy costs more than the
+  /// convolution itself for a 31x31 filter on a 14x14 image).
   void packWeights(Branch &br) {
     const DwGeom &g = br.g;
     br.packedFilter = alloc({br.cb, g.kh, g.kw, vw});
-    Value zero = zeroVec();
-    if (g.c % vw != 0) {
-      Value last = c(br.cb - 1);
-      loop(0, g.kh, [&](Value kh) {
-        loop(0, g.kw, [&](Value kw) {
-          store(zero, br.packedFilter, {last, kh, kw, c(0)});
-        });
-      });
-    }
-    loop(0, g.c, [&](Value ch) {
-      Value blk = divI(ch, vw), lane = remI(ch, vw);
-      loop(0, g.kh, [&](Value kh) {
-        loop(0, g.kw, [&](Value kw) {
-          Value v =
-              memref::LoadOp::create(b, loc, br.filter, ValueRange{ch, kh, kw});
-          memref::StoreOp::create(b, loc, v, br.packedFilter,
-                                  ValueRange{blk, kh, kw, lane});
-        });
+    bool partial = g.c % vw != 0;
+    loop(c(0), c(br.cb), c(1), [&](Value blk) {
+      Value chBase = mul(blk, vw);
+      Value cnt = partial ? minI(c(vw), sub(c(g.c), chBase)) : Value();
+      loop(c(0), c(g.kh), c(1), [&](Value kh) {
+        for (int64_t kw0 = 0; kw0 < g.kw; kw0 += vw) {
+          int64_t cols = std::min(vw, g.kw - kw0);
+          Value colMask = cols < vw ? constMask(cols) : Value();
+          SmallVector<Value> rows;
+          for (int64_t l = 0; l < vw; ++l) {
+            auto loadLane = [&]() -> Value {
+              SmallVector<Value> idx = {add(chBase, l), kh, c(kw0)};
+              return colMask ? maskedLoad(br.filter, idx, colMask)
+                             : load(br.filter, idx);
+            };
+            if (partial) {
+              Value in = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::ult, c(l), cnt);
+              rows.push_back(ifValue(in, loadLane, [&] { return zeroVec(); }));
+            } else {
+              rows.push_back(loadLane());
+            }
+          }
+          SmallVector<Value> taps = transpose(rows);
+          for (int64_t j = 0; j < cols; ++j)
+            store(taps[j], br.packedFilter, {blk, kh, c(kw0 + j), c(0)});
+        }
       });
     });
     if (!br.bias)
       return;
     br.packedBias = alloc({br.cb, vw});
-    loop(0, br.cb, [&](Value blk) { store(zero, br.packedBias, {blk, c(0)}); });
-    loop(0, g.c, [&](Value ch) {
-      Value v = memref::LoadOp::create(b, loc, br.bias, ValueRange{ch});
-      memref::StoreOp::create(b, loc, v, br.packedBias,
-                              ValueRange{divI(ch, vw), remI(ch, vw)});
+    loop(0, br.cb, [&](Value blk) {
+      Value chBase = mul(blk, vw);
+      // The last block of a partial one: masked (lanes past C read 0).
+      Value v;
+      if (partial) {
+        Value cnt = minI(c(vw), sub(c(g.c), chBase));
+        Value m = vector::CreateMaskOp::create(b, loc, maskT, ValueRange{cnt});
+        v = maskedLoad(br.bias, {chBase}, m);
+      } else {
+        v = load(br.bias, {chBase});
+      }
+      store(v, br.packedBias, {blk, c(0)});
     });
   }
 
