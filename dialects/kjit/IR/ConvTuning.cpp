@@ -112,6 +112,40 @@ std::pair<int64_t, int64_t> mlir::kjit::dwKwRange(const DwGeom &g, int64_t ow0,
 }
 
 namespace {
+/// Input vectors a register block keeps live: within the `u` filter
+/// columns unrolled in one step of the filter-row loop, the compiler loads
+/// each input column once and keeps it until its last tap, so after tap t
+/// the columns loaded by taps <= t and read again by later taps are live
+/// (stride 2: every other column; stride 1: about one per output column).
+int64_t dwLiveInputs(const DwGeom &g, int64_t jb, int64_t u) {
+  u = std::min(u, g.kw);
+  if (u <= 1)
+    return 1;
+  int64_t live = 1;
+  for (int64_t t = 0; t + 1 < u; ++t) {
+    SmallVector<int64_t> before, after;
+    for (int64_t j = 0; j < jb; ++j)
+      for (int64_t k = 0; k < u; ++k)
+        (k <= t ? before : after).push_back(j * g.sw + k * g.dw);
+    llvm::sort(before);
+    before.erase(std::unique(before.begin(), before.end()), before.end());
+    int64_t n = llvm::count_if(
+        before, [&](int64_t p) { return llvm::is_contained(after, p); });
+    live = std::max(live, n);
+  }
+  return live;
+}
+
+/// Vector registers of a register block: accumulators, one filter vector
+/// per row, the live input vectors.
+int64_t dwBlockRegisters(ArrayRef<DwGeom> branches, int64_t rows,
+                         int64_t cols, int64_t kwUnroll) {
+  int64_t live = 1;
+  for (const DwGeom &g : branches)
+    live = std::max(live, dwLiveInputs(g, std::min(cols, g.ow), kwUnroll));
+  return rows * cols + rows + live;
+}
+
 /// The share of the filter taps the CPU kernel runs: those that only meet
 /// zero padding are skipped (filter rows per output row, filter columns
 /// per block of output columns).
@@ -227,14 +261,22 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
                    return dwCanReadInPlace(g, c.vectorWidth);
                  });
   c.ohBlock = (unitRows && minKh > 1 && maxOh > 1 && !inPlace) ? 2 : 1;
+  // Small filters: unroll the filter row fully (static offsets, no loop).
+  int64_t maxKw = 1;
+  for (const DwGeom &g : branches)
+    maxKw = std::max(maxKw, g.kw);
+  c.kwUnroll = maxKw <= 16 ? maxKw : 1;
   // Register tile: measured on AVX-512 (bench/results), 2 rows x 7-8
   // columns or 1 row x 14 columns reach the plateau; filling all 32
-  // registers (2 x 14) is 25-40% slower, the allocator spills.
+  // registers (2 x 14) is 25-40% slower, the allocator spills. The block,
+  // with its live input vectors, takes at most 7/8 of the file (the
+  // register-fit pruning rule): a 5x5 filter at stride 2 keeps twice as
+  // many inputs live as a 3x3 one.
   int64_t regs = t.numVectorRegisters;
-  // At most 7/8 of the file (the register-fit pruning rule).
-  int64_t jMax =
-      std::max<int64_t>((regs * 7 / 8 - 1 - c.ohBlock) / c.ohBlock, 1);
-  int64_t jTarget = std::min<int64_t>(jMax, c.ohBlock == 1 ? 14 : 8);
+  int64_t jTarget = c.ohBlock == 1 ? 14 : 8;
+  while (jTarget > 1 && dwBlockRegisters(branches, c.ohBlock, jTarget,
+                                         c.kwUnroll) > regs * 7 / 8)
+    --jTarget;
   c.owBlock = std::min(jTarget, maxOw);
   // Prefer a block that divides the output width (no tail block), within
   // 2/3 of the register budget's width.
@@ -244,11 +286,6 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
       c.owBlock = j;
       break;
     }
-  // Small filters: unroll the filter row fully (static offsets, no loop).
-  int64_t maxKw = 1;
-  for (const DwGeom &g : branches)
-    maxKw = std::max(maxKw, g.kw);
-  c.kwUnroll = maxKw <= 16 ? maxKw : 1;
   c.threads = std::max(1u, t.numCores);
   // Rows per task: the packed input tile and the filter (the per-task
   // working set of dwCostFeatures, which the l2-fit rule reads) fit half of
@@ -351,7 +388,8 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     lanesTotal += cb * c.vectorWidth;
     tasks += g.n * cb * tilesH;
   }
-  f.registerTile = c.ohBlock * c.owBlock + c.ohBlock + 1;
+  f.registerTile =
+      dwBlockRegisters(branches, c.ohBlock, c.owBlock, c.kwUnroll);
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
   f.parallelTasks = tasks;
   f.threads = c.threads;
@@ -401,8 +439,9 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
   int64_t capRegs = t.numVectorRegisters * 7 / 8, cap = 0;
   for (int64_t i = 1; i <= std::min<int64_t>(unitRows ? 4 : 1, maxOh); ++i)
     for (int64_t j = 1; j <= std::min<int64_t>(32, maxOw); ++j)
-      if (i * j + i + 1 <= capRegs)
-        cap = std::max(cap, i * j + i + 1);
+      if (int64_t r = dwBlockRegisters(branches, i, j, c.kwUnroll);
+          r <= capRegs)
+        cap = std::max(cap, r);
   f.registerTileCap = cap;
   return f;
 }
