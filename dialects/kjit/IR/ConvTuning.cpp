@@ -298,6 +298,19 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
                   g0.kh * g0.kw) >
              t.l2Bytes / 2)
     tile = (tile + 1) / 2;
+  // Read in place, a task copies nothing; the task order decides what stays
+  // in cache: row tiles outer (every channel block of a band of rows in
+  // turn) with the band's input rows, all channels, in a quarter of L2, so
+  // the next tile's halo rows and the output rows fit beside them.
+  if (inPlace)
+    while (tile > 1) {
+      double bytes = 0;
+      for (const DwGeom &g : branches)
+        bytes += 4.0 * dwPackedRows(g, tile) * g.w * g.c;
+      if (bytes <= t.l2Bytes / 4)
+        break;
+      tile = (tile + 1) / 2;
+    }
   int64_t tasks = 0;
   for (const DwGeom &g : branches)
     tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
@@ -308,7 +321,11 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
       tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
   }
   c.ohTile = std::max<int64_t>(tile, 1);
-  c.hOuter = false;
+  // (Only where the order changes anything: see the no-effect-knob rule.)
+  c.hOuter = inPlace && llvm::any_of(branches, [&](const DwGeom &g) {
+               return g.n * ceilDiv(g.c, c.vectorWidth) > 1 &&
+                      ceilDiv(g.oh, c.ohTile) > 1;
+             });
   return c;
 }
 
@@ -357,6 +374,7 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
                                               ArrayRef<DwGeom> branches,
                                               const TargetInfo &t) {
   CostFeatures f;
+  bool inPlaceAll = !branches.empty();
   double lanesUsed = 0, lanesTotal = 0, tasks = 0;
   for (const DwGeom &g : branches) {
     double share = dwTapShare(g, c);
@@ -378,6 +396,8 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
         f.workingSetBytes,
         4.0 * c.vectorWidth * (dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
                                g.kh * g.kw));
+    inPlaceAll = inPlaceAll && c.ohBlock == 1 &&
+                 dwCanReadInPlace(g, c.vectorWidth);
     double vecOut = (double)g.n * cb * g.oh * g.ow;
     double fmas = vecOut * g.kh * g.kw * share;
     f.vectorFmas += fmas;
@@ -432,6 +452,11 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     maxOh = std::max(maxOh, g.oh);
     unitRows = unitRows && g.sh == 1 && g.dh == 1;
   }
+  // Read in place, a task's rows are not copied: small row tiles re-read
+  // their halo from cache instead of packing it again, so growing them
+  // (the l2-min-fill rule) gains nothing.
+  if (inPlaceAll)
+    f.maxWorkingSetBytes = f.workingSetBytes;
   f.widestLaneUtilization = wideTotal > 0 ? lanesUsed / wideTotal : 1;
   f.tailWaste = allWork > 0 ? tailWork / allWork : 0;
   f.redundantVariant = redundant;
