@@ -462,7 +462,9 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
   f.redundantVariant = redundant;
   // The largest register tile (within 7/8 of the file) the output allows.
   int64_t capRegs = t.numVectorRegisters * 7 / 8, cap = 0;
-  for (int64_t i = 1; i <= std::min<int64_t>(unitRows ? 4 : 1, maxOh); ++i)
+  // (Read in place, a block has one row: that kernel's largest tile.)
+  int64_t maxRows = unitRows && !inPlaceAll ? 4 : 1;
+  for (int64_t i = 1; i <= std::min<int64_t>(maxRows, maxOh); ++i)
     for (int64_t j = 1; j <= std::min<int64_t>(32, maxOw); ++j)
       if (int64_t r = dwBlockRegisters(branches, i, j, c.kwUnroll);
           r <= capRegs)
