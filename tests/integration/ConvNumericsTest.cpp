@@ -190,7 +190,8 @@ std::vector<ConvCase> convCases() {
       same(conv(19, 11, 7, 31, 31, "nhwc", true)));
   add("k7_c40_7_same_nhwc_bias", same(conv(40, 7, 7, 7, 7, "nhwc", true)));
   add("k7_c37_7_same_nchw", same(conv(37, 7, 7, 7, 7, "nchw")));
-  add("k29_c21_13x5_asym_nhwc", pad(conv(21, 13, 5, 29, 29, "nhwc"), 3, 25, 20, 8));
+  add("k29_c21_13x5_asym_nhwc",
+      pad(conv(21, 13, 5, 29, 29, "nhwc"), 3, 25, 20, 8));
   add("k9_c37_5_dil2_same_nchw_bias",
       same(dilate(conv(37, 5, 5, 9, 9, "nchw", true), 2, 2)));
   add("k13_c23_11_stride2_same_nhwc",
@@ -199,7 +200,8 @@ std::vector<ConvCase> convCases() {
       dilate(stride(pad(conv(23, 11, 17, 13, 13, "nchw"), 12, 12, 6, 6), 3, 2),
              2, 1));
   // Padding wider than the kernel's reach: border outputs see no input.
-  add("k3_c16_9_pad5_nhwc_bias", pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5));
+  add("k3_c16_9_pad5_nhwc_bias",
+      pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5));
   add("k3_c19_9_pad4_stride2_nchw_bias",
       stride(pad(conv(19, 9, 9, 3, 3, "nchw", true), 4, 4, 4, 4), 2, 2));
   // NHWC, whole channel blocks, one output row per register block: the
@@ -212,15 +214,16 @@ std::vector<ConvCase> convCases() {
   add("direct_k3_c32_13_stride2_asym_nhwc",
       stride(pad(conv(32, 13, 13, 3, 3, "nhwc"), 0, 2, 2, 1), 2, 2));
   add("direct_k3_c32_23_s2_d2_nhwc_bias",
-      dilate(stride(pad(conv(32, 23, 23, 3, 3, "nhwc", true), 2, 2, 2, 2), 2,
-                    2),
-             2, 2));
+      dilate(
+          stride(pad(conv(32, 23, 23, 3, 3, "nhwc", true), 2, 2, 2, 2), 2, 2),
+          2, 2));
   add("direct_k7_c32_11_dil2_same_nhwc_bias",
       same(dilate(conv(32, 11, 11, 7, 7, "nhwc", true), 2, 2)));
   add("direct_k7_c64_7_same_nhwc", same(conv(64, 7, 7, 7, 7, "nhwc")));
   add("direct_k13_c32_19_same_nhwc_bias",
       same(conv(32, 19, 19, 13, 13, "nhwc", true)));
-  add("direct_k3_c32_5x3_pad4_nhwc", pad(conv(32, 5, 3, 3, 3, "nhwc"), 4, 4, 4, 4));
+  add("direct_k3_c32_5x3_pad4_nhwc",
+      pad(conv(32, 5, 3, 3, 3, "nhwc"), 4, 4, 4, 4));
   {
     auto op = stride(same(conv(32, 29, 31, 3, 3, "nhwc", true)), 2, 2);
     op.batch = 2;
@@ -266,18 +269,22 @@ std::vector<ConvCase> convCases() {
   // Many border column blocks with their own filter-column ranges (merged
   // down to a few copies of the micro-kernel), blocks of no valid tap.
   auto k31small = same(conv(37, 13, 13, 31, 31, "nhwc", true));
-  add("cfg_k31small_vw8_ow1_oh3", k31small, config(8, 1, 3, 1, 5, 1, "c_outer"));
+  add("cfg_k31small_vw8_ow1_oh3", k31small,
+      config(8, 1, 3, 1, 5, 1, "c_outer"));
   add("cfg_k31small_vw_ow2_oh4_kwu4", k31small,
       config(vw, 2, 4, 4, 13, 1, "h_outer"));
-  add("cfg_k31small_nchw_vw8_ow4_oh1_kwu2", same(conv(37, 13, 13, 31, 31, "nchw")),
+  add("cfg_k31small_nchw_vw8_ow4_oh1_kwu2",
+      same(conv(37, 13, 13, 31, 31, "nchw")),
       config(8, 4, 1, 2, 3, 2, "c_outer"));
-  add("cfg_k3_pad5_vw8_ow1_oh2", pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5),
+  add("cfg_k3_pad5_vw8_ow1_oh2",
+      pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5),
       config(8, 1, 2, 3, 4, 1, "c_outer"));
   // Read in place (oh_block 1, whole channel blocks of 8): border blocks,
   // an interior loop, a tail block; too many border blocks falls back to
   // the packed tile.
   auto k13c40 = same(conv(40, 19, 19, 13, 13, "nhwc", true));
-  add("cfg_direct_k13_vw8_ow3_kwu4", k13c40, config(8, 3, 1, 4, 7, 2, "h_outer"));
+  add("cfg_direct_k13_vw8_ow3_kwu4", k13c40,
+      config(8, 3, 1, 4, 7, 2, "h_outer"));
   add("cfg_direct_k13_vw8_ow1_fallback", k13c40,
       config(8, 1, 1, 2, 19, 1, "c_outer"));
   add("cfg_direct_k3s2_vw8_ow5",

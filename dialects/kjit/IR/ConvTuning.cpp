@@ -106,8 +106,8 @@ std::pair<int64_t, int64_t> mlir::kjit::dwKwRange(const DwGeom &g, int64_t ow0,
   // iw = ow * sw + kw * dw - pl must reach [0, W) for some ow of the block.
   int64_t lo =
       std::max<int64_t>(0, -floorDiv(-(g.pl - (ow0 + jc - 1) * g.sw), g.dw));
-  int64_t hi = std::min<int64_t>(
-      g.kw, floorDiv(g.w - 1 + g.pl - ow0 * g.sw, g.dw) + 1);
+  int64_t hi =
+      std::min<int64_t>(g.kw, floorDiv(g.w - 1 + g.pl - ow0 * g.sw, g.dw) + 1);
   return {lo, std::max(lo, hi)};
 }
 
@@ -138,8 +138,8 @@ int64_t dwLiveInputs(const DwGeom &g, int64_t jb, int64_t u) {
 
 /// Vector registers of a register block: accumulators, one filter vector
 /// per row, the live input vectors.
-int64_t dwBlockRegisters(ArrayRef<DwGeom> branches, int64_t rows,
-                         int64_t cols, int64_t kwUnroll) {
+int64_t dwBlockRegisters(ArrayRef<DwGeom> branches, int64_t rows, int64_t cols,
+                         int64_t kwUnroll) {
   int64_t live = 1;
   for (const DwGeom &g : branches)
     live = std::max(live, dwLiveInputs(g, std::min(cols, g.ow), kwUnroll));
@@ -256,10 +256,10 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
   // packed tile allows them; reading the input in place (one row) saves
   // the copy into the tile and wins wherever it applies (bench/results/
   // 2026-12-08-dwconv-small.md).
-  bool inPlace = !branches.empty() &&
-                 llvm::all_of(branches, [&](const DwGeom &g) {
-                   return dwCanReadInPlace(g, c.vectorWidth);
-                 });
+  bool inPlace =
+      !branches.empty() && llvm::all_of(branches, [&](const DwGeom &g) {
+        return dwCanReadInPlace(g, c.vectorWidth);
+      });
   c.ohBlock = (unitRows && minKh > 1 && maxOh > 1 && !inPlace) ? 2 : 1;
   // Small filters: unroll the filter row fully (static offsets, no loop).
   int64_t maxKw = 1;
@@ -280,8 +280,7 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
   c.owBlock = std::min(jTarget, maxOw);
   // Prefer a block that divides the output width (no tail block), within
   // 2/3 of the register budget's width.
-  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock * 2 / 3);
-       --j)
+  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock * 2 / 3); --j)
     if (maxOw % j == 0) {
       c.owBlock = j;
       break;
@@ -389,15 +388,15 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     if (c.ohBlock == 1 && dwCanReadInPlace(g, c.vectorWidth))
       f.movedBytes += compulsory;
     else
-      f.movedBytes += 4.0 * g.n * cb * c.vectorWidth *
-                      (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
-                       g.oh * g.ow);
+      f.movedBytes +=
+          4.0 * g.n * cb * c.vectorWidth *
+          (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) + g.oh * g.ow);
     f.workingSetBytes = std::max(
         f.workingSetBytes,
         4.0 * c.vectorWidth * (dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
                                g.kh * g.kw));
-    inPlaceAll = inPlaceAll && c.ohBlock == 1 &&
-                 dwCanReadInPlace(g, c.vectorWidth);
+    inPlaceAll =
+        inPlaceAll && c.ohBlock == 1 && dwCanReadInPlace(g, c.vectorWidth);
     double vecOut = (double)g.n * cb * g.oh * g.ow;
     double fmas = vecOut * g.kh * g.kw * share;
     f.vectorFmas += fmas;
@@ -408,8 +407,7 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     lanesTotal += cb * c.vectorWidth;
     tasks += g.n * cb * tilesH;
   }
-  f.registerTile =
-      dwBlockRegisters(branches, c.ohBlock, c.owBlock, c.kwUnroll);
+  f.registerTile = dwBlockRegisters(branches, c.ohBlock, c.owBlock, c.kwUnroll);
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
   f.parallelTasks = tasks;
   f.threads = c.threads;

@@ -70,8 +70,7 @@ bool dwCanReadInPlace(const DwGeom &g, int64_t vectorWidth);
 
 /// Filter columns [lo, hi) that meet at least one input column for the
 /// output columns [ow0, ow0 + jc); the others meet only zero padding.
-std::pair<int64_t, int64_t> dwKwRange(const DwGeom &g, int64_t ow0,
-                                      int64_t jc);
+std::pair<int64_t, int64_t> dwKwRange(const DwGeom &g, int64_t ow0, int64_t jc);
 
 /// The GPU (CUDA) knobs of the depthwise kernel, used when the target's
 /// kind is CUDA (the CPU knobs above are untouched). One thread block

@@ -358,12 +358,13 @@ std::string dwShape(int c, int h, int k, int s, const char *layout) {
   bool nhwc = std::string(layout) == "nhwc";
   auto shape = [&](int hw) {
     std::string d = std::to_string(hw), cs = std::to_string(c);
-    return "tensor<1x" + (nhwc ? d + "x" + d + "x" + cs : cs + "x" + d + "x" + d) +
-           "xf32>";
+    return "tensor<1x" +
+           (nhwc ? d + "x" + d + "x" + cs : cs + "x" + d + "x" + d) + "xf32>";
   };
   std::string ks = std::to_string(k), ps = std::to_string(p),
-              ss = std::to_string(s), wt = "tensor<" + std::to_string(c) +
-                                           "x" + ks + "x" + ks + "xf32>";
+              ss = std::to_string(s),
+              wt =
+                  "tensor<" + std::to_string(c) + "x" + ks + "x" + ks + "xf32>";
   return "func.func @main(%x: " + shape(h) + ", %w: " + wt + ") -> " +
          shape(o) + " {\n  %y = kjit.depthwise_conv2d %x, %w {layout = \"" +
          layout + "\", strides = array<i64: " + ss + ", " + ss +
