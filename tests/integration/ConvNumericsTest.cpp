@@ -182,6 +182,53 @@ std::vector<ConvCase> convCases() {
   add("k31_c37_1_same_nchw", same(conv(37, 1, 1, 31, 31, "nchw")));
   add("k31_c37_57_asym_nhwc",
       pad(conv(37, 57, 57, 31, 31, "nhwc"), 15, 0, 7, 20));
+  // Kernels as large as or larger than the image: most taps meet only zero
+  // padding and are skipped (filter rows per output row, filter columns per
+  // block of output columns).
+  add("k31_c37_13_same_nchw", same(conv(37, 13, 13, 31, 31, "nchw")));
+  add("k31_c19_11x7_same_nhwc_bias",
+      same(conv(19, 11, 7, 31, 31, "nhwc", true)));
+  add("k7_c40_7_same_nhwc_bias", same(conv(40, 7, 7, 7, 7, "nhwc", true)));
+  add("k7_c37_7_same_nchw", same(conv(37, 7, 7, 7, 7, "nchw")));
+  add("k29_c21_13x5_asym_nhwc",
+      pad(conv(21, 13, 5, 29, 29, "nhwc"), 3, 25, 20, 8));
+  add("k9_c37_5_dil2_same_nchw_bias",
+      same(dilate(conv(37, 5, 5, 9, 9, "nchw", true), 2, 2)));
+  add("k13_c23_11_stride2_same_nhwc",
+      stride(same(conv(23, 11, 11, 13, 13, "nhwc")), 2, 2));
+  add("k13_c23_11x17_s3x2_d2x1_nchw",
+      dilate(stride(pad(conv(23, 11, 17, 13, 13, "nchw"), 12, 12, 6, 6), 3, 2),
+             2, 1));
+  // Padding wider than the kernel's reach: border outputs see no input.
+  add("k3_c16_9_pad5_nhwc_bias",
+      pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5));
+  add("k3_c19_9_pad4_stride2_nchw_bias",
+      stride(pad(conv(19, 9, 9, 3, 3, "nchw", true), 4, 4, 4, 4), 2, 2));
+  // NHWC, whole channel blocks, one output row per register block: the
+  // input is read in place (no packed tile); border column blocks leave
+  // out the taps outside the image.
+  add("direct_k3_c48_17_stride2_same_nhwc_bias",
+      stride(same(conv(48, 17, 17, 3, 3, "nhwc", true)), 2, 2));
+  add("direct_k5_c32_23x19_stride2_same_nhwc",
+      stride(same(conv(32, 23, 19, 5, 5, "nhwc")), 2, 2));
+  add("direct_k3_c32_13_stride2_asym_nhwc",
+      stride(pad(conv(32, 13, 13, 3, 3, "nhwc"), 0, 2, 2, 1), 2, 2));
+  add("direct_k3_c32_23_s2_d2_nhwc_bias",
+      dilate(
+          stride(pad(conv(32, 23, 23, 3, 3, "nhwc", true), 2, 2, 2, 2), 2, 2),
+          2, 2));
+  add("direct_k7_c32_11_dil2_same_nhwc_bias",
+      same(dilate(conv(32, 11, 11, 7, 7, "nhwc", true), 2, 2)));
+  add("direct_k7_c64_7_same_nhwc", same(conv(64, 7, 7, 7, 7, "nhwc")));
+  add("direct_k13_c32_19_same_nhwc_bias",
+      same(conv(32, 19, 19, 13, 13, "nhwc", true)));
+  add("direct_k3_c32_5x3_pad4_nhwc",
+      pad(conv(32, 5, 3, 3, 3, "nhwc"), 4, 4, 4, 4));
+  {
+    auto op = stride(same(conv(32, 29, 31, 3, 3, "nhwc", true)), 2, 2);
+    op.batch = 2;
+    add("direct_k3_n2_c32_29x31_stride2_nhwc_bias", op);
+  }
   // bands
   add("b1x11_c37_17_same_nhwc_bias",
       same(conv(37, 17, 17, 1, 11, "nhwc", true)));
@@ -219,6 +266,33 @@ std::vector<ConvCase> convCases() {
   add("cfg_k7_stride2_vw8_ow4",
       stride(pad(conv(37, 57, 57, 7, 7), 3, 3, 3, 3), 2, 2),
       config(8, 4, 1, 2, 5, 1, "h_outer"));
+  // Many border column blocks with their own filter-column ranges (merged
+  // down to a few copies of the micro-kernel), blocks of no valid tap.
+  auto k31small = same(conv(37, 13, 13, 31, 31, "nhwc", true));
+  add("cfg_k31small_vw8_ow1_oh3", k31small,
+      config(8, 1, 3, 1, 5, 1, "c_outer"));
+  add("cfg_k31small_vw_ow2_oh4_kwu4", k31small,
+      config(vw, 2, 4, 4, 13, 1, "h_outer"));
+  add("cfg_k31small_nchw_vw8_ow4_oh1_kwu2",
+      same(conv(37, 13, 13, 31, 31, "nchw")),
+      config(8, 4, 1, 2, 3, 2, "c_outer"));
+  add("cfg_k3_pad5_vw8_ow1_oh2",
+      pad(conv(16, 9, 9, 3, 3, "nhwc", true), 5, 5, 5, 5),
+      config(8, 1, 2, 3, 4, 1, "c_outer"));
+  // Read in place (oh_block 1, whole channel blocks of 8): border blocks,
+  // an interior loop, a tail block; too many border blocks falls back to
+  // the packed tile.
+  auto k13c40 = same(conv(40, 19, 19, 13, 13, "nhwc", true));
+  add("cfg_direct_k13_vw8_ow3_kwu4", k13c40,
+      config(8, 3, 1, 4, 7, 2, "h_outer"));
+  add("cfg_direct_k13_vw8_ow1_fallback", k13c40,
+      config(8, 1, 1, 2, 19, 1, "c_outer"));
+  add("cfg_direct_k3s2_vw8_ow5",
+      stride(same(conv(40, 29, 31, 3, 3, "nhwc")), 2, 2),
+      config(8, 5, 1, 3, 4, 1, "c_outer"));
+  add("cfg_direct_k5s2_vw8_ow4_kwu2",
+      stride(same(conv(24, 23, 23, 5, 5, "nhwc", true)), 2, 2),
+      config(8, 4, 1, 2, 3, 2, "h_outer"));
   if (avx512) {
     add("cfg_k7_vw16_ow14_oh2", k7, config(16, 14, 2, 1, 7, 1, "c_outer"));
     add("cfg_k31_vw16_ow28_oh1", k31, config(16, 28, 1, 2, 2, 2, "h_outer"));
@@ -377,6 +451,9 @@ std::vector<InceptionCase> inceptionCases() {
                inception(37, 57, 57, 3, 11, 5, 4, 6, "nchw")});
   v.push_back({"c96_56_g12_k3_b11_nhwc_2threads",
                inception(96, 56, 56, 3, 11, 12, 12, 12, "nhwc"), 2});
+  // Branches of whole channel blocks: read in place.
+  v.push_back({"c67_19_g16_k3_b11_nhwc",
+               inception(67, 19, 19, 3, 11, 16, 16, 16, "nhwc")});
   v.push_back({"c48_17_noidentity_k5_b7_nhwc",
                inception(48, 17, 17, 5, 7, 16, 16, 16, "nhwc")});
   v.push_back(

@@ -13,6 +13,20 @@
 //   3. store the block (NHWC: straight to the output; NCHW: into a tile
 //      that is transposed back at the end of the task).
 //
+// Taps that only ever meet zero padding are skipped: filter rows per block
+// of output rows (bounds computed at run time from the input row), filter
+// columns per block of output columns (static ranges: blocks near the left
+// and right borders get their own copy of the micro-kernel). This is what
+// keeps a kernel larger than its image (31x31 on 14x14) from spending most
+// of its FMAs on zeros.
+//
+// NHWC with whole channel blocks and one output row per register block
+// (e.g. stride 2) skips step 1: the micro-kernel reads the input in place,
+// its filter rows clipped to the image and, in the border column blocks
+// (each its own copy, filter row unrolled), the taps that fall outside it
+// left out. Those kernels read each input once from memory instead of
+// copying it into P and reading it back.
+//
 // Filters are packed once per call into [CB][KH][KW][VW]. Tasks run on an
 // OpenMP team when the config asks for more than one thread.
 //
@@ -34,6 +48,16 @@ using namespace mlir::kjit;
 using ::kjit::compiler::emitTaskLoop;
 
 namespace {
+
+/// Most copies of the micro-kernel per row block (border column blocks with
+/// their own filter-column ranges, plus the interior).
+constexpr size_t kMaxColumnRuns = 7;
+
+/// Where a micro-kernel reads its input when it reads it in place (NHWC).
+struct Direct {
+  Value cinBase;    ///< first input channel of the block
+  int64_t ow0 = -1; ///< static first output column, -1 when dynamic
+};
 
 struct Branch {
   DwGeom g;
@@ -61,56 +85,86 @@ public:
   Value x, y;
   int64_t inH, inW, inC;
 
+  Value maxS(Value a, Value d) { return arith::MaxSIOp::create(b, loc, a, d); }
+  Value minS(Value a, Value d) { return arith::MinSIOp::create(b, loc, a, d); }
+  /// ceil(a / d) for a signed `a` and d > 0.
+  Value ceilDivS(Value a, int64_t d) {
+    return d == 1 ? a : arith::CeilDivSIOp::create(b, loc, a, c(d)).getResult();
+  }
+
+  /// Does some output row read a padding row (so clipping filter rows can
+  /// save work)?
+  static bool rowsReadPadding(const DwGeom &g) {
+    return g.pt > 0 || (g.oh - 1) * g.sh + (g.kh - 1) * g.dh - g.pt >= g.h;
+  }
+
   /// Transposes `rows` (vw vectors of vw lanes) as a vw x vw matrix.
   SmallVector<Value> transpose(ArrayRef<Value> rows) {
     auto matT = VectorType::get({vw, vw}, f32);
     Value m = arith::ConstantOp::create(
         b, loc, matT, DenseElementsAttr::get(matT, b.getF32FloatAttr(0.0f)));
     for (int64_t i = 0; i < vw; ++i)
-      m = vector::InsertOp::create(b, loc, rows[i], m,
-                                   ArrayRef<int64_t>{i});
+      m = vector::InsertOp::create(b, loc, rows[i], m, ArrayRef<int64_t>{i});
     Value t = vector::TransposeOp::create(b, loc, m, ArrayRef<int64_t>{1, 0});
     SmallVector<Value> out;
     for (int64_t i = 0; i < vw; ++i)
-      out.push_back(
-          vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{i}));
+      out.push_back(vector::ExtractOp::create(b, loc, t, ArrayRef<int64_t>{i}));
     return out;
   }
 
   // --- per call ----------------------------------------------------------
 
-  /// Packs filter (and bias) of a branch into lane-blocked buffers.
+  /// Packs filter (and bias) of a branch into lane-blocked buffers: per
+  /// channel block and filter row, vw channels x (up to) vw filter columns
+  /// loaded as vectors and transposed (a scalar copy costs more than the
+  /// convolution itself for a 31x31 filter on a 14x14 image).
   void packWeights(Branch &br) {
     const DwGeom &g = br.g;
     br.packedFilter = alloc({br.cb, g.kh, g.kw, vw});
-    Value zero = zeroVec();
-    if (g.c % vw != 0) {
-      Value last = c(br.cb - 1);
-      loop(0, g.kh, [&](Value kh) {
-        loop(0, g.kw, [&](Value kw) {
-          store(zero, br.packedFilter, {last, kh, kw, c(0)});
-        });
-      });
-    }
-    loop(0, g.c, [&](Value ch) {
-      Value blk = divI(ch, vw), lane = remI(ch, vw);
-      loop(0, g.kh, [&](Value kh) {
-        loop(0, g.kw, [&](Value kw) {
-          Value v = memref::LoadOp::create(b, loc, br.filter,
-                                           ValueRange{ch, kh, kw});
-          memref::StoreOp::create(b, loc, v, br.packedFilter,
-                                  ValueRange{blk, kh, kw, lane});
-        });
+    bool partial = g.c % vw != 0;
+    loop(c(0), c(br.cb), c(1), [&](Value blk) {
+      Value chBase = mul(blk, vw);
+      Value cnt = partial ? minI(c(vw), sub(c(g.c), chBase)) : Value();
+      loop(c(0), c(g.kh), c(1), [&](Value kh) {
+        for (int64_t kw0 = 0; kw0 < g.kw; kw0 += vw) {
+          int64_t cols = std::min(vw, g.kw - kw0);
+          Value colMask = cols < vw ? constMask(cols) : Value();
+          SmallVector<Value> rows;
+          for (int64_t l = 0; l < vw; ++l) {
+            auto loadLane = [&]() -> Value {
+              SmallVector<Value> idx = {add(chBase, l), kh, c(kw0)};
+              return colMask ? maskedLoad(br.filter, idx, colMask)
+                             : load(br.filter, idx);
+            };
+            if (partial) {
+              Value in = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::ult, c(l), cnt);
+              rows.push_back(ifValue(in, loadLane, [&] { return zeroVec(); }));
+            } else {
+              rows.push_back(loadLane());
+            }
+          }
+          SmallVector<Value> taps = transpose(rows);
+          for (int64_t j = 0; j < cols; ++j)
+            store(taps[j], br.packedFilter, {blk, kh, c(kw0 + j), c(0)});
+        }
       });
     });
     if (!br.bias)
       return;
     br.packedBias = alloc({br.cb, vw});
-    loop(0, br.cb, [&](Value blk) { store(zero, br.packedBias, {blk, c(0)}); });
-    loop(0, g.c, [&](Value ch) {
-      Value v = memref::LoadOp::create(b, loc, br.bias, ValueRange{ch});
-      memref::StoreOp::create(b, loc, v, br.packedBias,
-                              ValueRange{divI(ch, vw), remI(ch, vw)});
+    loop(0, br.cb, [&](Value blk) {
+      Value chBase = mul(blk, vw);
+      // The last block of a partial one: masked (lanes past C read 0).
+      Value v;
+      if (partial) {
+        Value cnt = minI(c(vw), sub(c(g.c), chBase));
+        Value m = vector::CreateMaskOp::create(b, loc, maskT, ValueRange{cnt});
+        v = maskedLoad(br.bias, {chBase}, m);
+      } else {
+        v = load(br.bias, {chBase});
+      }
+      store(v, br.packedBias, {blk, c(0)});
     });
   }
 
@@ -167,7 +221,8 @@ public:
   /// One register block: rc output rows x jc output columns.
   void microKernel(const Branch &br, Value p, Value out, Value n, Value cb,
                    Value oh0, Value ohRel, Value ow0, int64_t rc, int64_t jc,
-                   Value coutBase, Value chMask) {
+                   int64_t kwLo, int64_t kwHi, Value coutBase, Value chMask,
+                   const Direct *d = nullptr) {
     const DwGeom &g = br.g;
     Value init = br.packedBias ? load(br.packedBias, {cb, c(0)}) : zeroVec();
     SmallVector<Value> accs(rc * jc, init);
@@ -176,35 +231,55 @@ public:
     auto kwSweep = [&](Value prow, ArrayRef<std::pair<int64_t, Value>> rowsKh,
                        ValueRange in) {
       SmallVector<Value> acc(in.begin(), in.end());
-      auto step = [&](Value kw, SmallVector<Value> &a) {
+      // In place: the input row of P row `prow`.
+      Value ih = d ? add(prow, add(mul(oh0, g.sh), -g.pt)) : Value();
+      auto step = [&](Value kw, SmallVector<Value> &a, int64_t kwStatic) {
         SmallVector<Value> ws;
         for (auto &[r, kh] : rowsKh)
           ws.push_back(load(br.packedFilter, {cb, kh, kw, c(0)}));
         Value colBase = mul(kw, g.dw);
         for (int64_t j = 0; j < jc; ++j) {
+          if (d && d->ow0 >= 0 && kwStatic >= 0) {
+            int64_t iw = (d->ow0 + j) * g.sw + kwStatic * g.dw - g.pl;
+            if (iw < 0 || iw >= g.w)
+              continue; // a padding column: no load, no FMA
+          }
           Value col = add(add(mul(ow0, g.sw), colBase), j * g.sw);
-          Value xv = load(p, {prow, col, c(0)});
+          Value xv = d ? load(x, {n, ih, add(col, -g.pl), d->cinBase})
+                       : load(p, {prow, col, c(0)});
           for (size_t k = 0; k < rowsKh.size(); ++k) {
             int64_t idx = rowsKh[k].first * jc + j;
             a[idx] = vector::FMAOp::create(b, loc, xv, ws[k], a[idx]);
           }
         }
       };
-      int64_t u = cfg.kwUnroll, main = g.kw / u * u;
-      if (main > 0)
-        acc = loop(c(0), c(main), c(u), acc, [&](Value kw, ValueRange a) {
+      // A border block read in place: every tap static, to leave out the
+      // ones outside the image.
+      int64_t u = d && d->ow0 >= 0 ? kwHi - kwLo + 1 : cfg.kwUnroll;
+      int64_t main = kwLo + (kwHi - kwLo) / u * u;
+      if (main > kwLo)
+        acc = loop(c(kwLo), c(main), c(u), acc, [&](Value kw, ValueRange a) {
           SmallVector<Value> cur(a.begin(), a.end());
           for (int64_t i = 0; i < u; ++i)
-            step(add(kw, i), cur);
+            step(add(kw, i), cur, -1);
           return cur;
         });
-      for (int64_t kw = main; kw < g.kw; ++kw)
-        step(c(kw), acc);
+      for (int64_t kw = main; kw < kwHi; ++kw)
+        step(c(kw), acc, kw);
       return acc;
     };
 
+    // Input row of P row 0 for this block's first output row.
+    bool clipRows = rowsReadPadding(g);
+    Value base = clipRows ? add(mul(add(oh0, ohRel), g.sh), -g.pt) : Value();
     if (rc == 1) {
-      accs = loop(c(0), c(g.kh), c(1), accs, [&](Value kh, ValueRange a) {
+      // Filter rows kh with 0 <= base + kh * dh < H.
+      Value lo = c(0), hi = c(g.kh);
+      if (clipRows) {
+        lo = maxS(lo, ceilDivS(sub(c(0), base), g.dh));
+        hi = minS(hi, ceilDivS(sub(c(g.h), base), g.dh));
+      }
+      accs = loop(lo, hi, c(1), accs, [&](Value kh, ValueRange a) {
         Value prow = add(mul(ohRel, g.sh), mul(kh, g.dh));
         return kwSweep(prow, {{0, kh}}, a);
       });
@@ -222,14 +297,21 @@ public:
       int64_t mainLo = rc - 1, mainHi = g.kh;
       for (int64_t t = 0; t < std::min(mainLo, g.kh + rc - 1); ++t)
         staticStep(t);
-      if (mainHi > mainLo)
-        accs = loop(c(mainLo), c(mainHi), c(1), accs,
-                    [&](Value t, ValueRange a) {
-                      SmallVector<std::pair<int64_t, Value>> rows;
-                      for (int64_t r = 0; r < rc; ++r)
-                        rows.push_back({r, add(t, -r)});
-                      return kwSweep(add(ohRel, t), rows, a);
-                    });
+      if (mainHi > mainLo) {
+        // Input rows t with 0 <= base + t < H (the few static steps above
+        // and below may still read zero rows).
+        Value lo = c(mainLo), hi = c(mainHi);
+        if (clipRows) {
+          lo = maxS(lo, sub(c(0), base));
+          hi = minS(hi, sub(c(g.h), base));
+        }
+        accs = loop(lo, hi, c(1), accs, [&](Value t, ValueRange a) {
+          SmallVector<std::pair<int64_t, Value>> rows;
+          for (int64_t r = 0; r < rc; ++r)
+            rows.push_back({r, add(t, -r)});
+          return kwSweep(add(ohRel, t), rows, a);
+        });
+      }
       for (int64_t t = std::max(mainLo, mainHi); t < g.kh + rc - 1; ++t)
         staticStep(t);
     }
@@ -258,8 +340,7 @@ public:
       auto chunk = [&](Value ow0, int64_t cols) {
         SmallVector<Value> px;
         for (int64_t j = 0; j < vw; ++j)
-          px.push_back(j < cols ? load(o, {i, add(ow0, j), c(0)})
-                                : zeroVec());
+          px.push_back(j < cols ? load(o, {i, add(ow0, j), c(0)}) : zeroVec());
         SmallVector<Value> lanes = transpose(px);
         Value colMask = cols < vw ? constMask(cols) : Value();
         for (int64_t l = 0; l < vw; ++l) {
@@ -311,46 +392,115 @@ public:
     Value chOff = mul(cb, vw);
     bool partial = g.c % vw != 0;
     Value cnt = minI(c(vw), sub(c(g.c), chOff));
-    Value chMask = partial ? vector::CreateMaskOp::create(b, loc, maskT,
-                                                          ValueRange{cnt})
-                                 .getResult()
-                           : Value();
+    Value chMask =
+        partial ? vector::CreateMaskOp::create(b, loc, maskT, ValueRange{cnt})
+                      .getResult()
+                : Value();
     Value cinBase = add(chOff, g.cIn0), coutBase = add(chOff, g.cOut0);
 
-    // 1. pack the rows of input this band of output rows reads.
-    Value p = alloc({dwPackedRows(g, tile), dwPackedCols(g), vw});
-    Value need = add(mul(add(rows, -1), g.sh), (g.kh - 1) * g.dh + 1);
-    Value ih0 = add(mul(oh0, g.sh), -g.pt);
-    loop(c(0), need, c(1), [&](Value r) {
-      Value ih = add(ih0, r);
-      Value ge0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, ih,
-                                        c(0));
-      Value ltH = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ih,
-                                        c(inH));
-      Value inside = arith::AndIOp::create(b, loc, ge0, ltH);
-      ifThen(
-          inside, [&] { packRow(br, p, r, n, ih, cinBase, cnt, chMask); },
-          [&] {
-            Value zero = zeroVec();
-            loop(0, dwPackedCols(g),
-                 [&](Value col) { store(zero, p, {r, col, c(0)}); });
+    int64_t rb = std::min(cfg.ohBlock, tile);
+    int64_t jb = std::min(cfg.owBlock, g.ow);
+    // Runs of full column blocks with the same filter-column range (and,
+    // for reading in place, whether every tap of the block is inside).
+    struct Run {
+      int64_t b0, b1, lo, hi;
+      bool inside;
+    };
+    int64_t nb = g.ow / jb;
+    auto makeRuns = [&](bool byInside) {
+      SmallVector<Run> runs;
+      for (int64_t blk = 0; blk < nb; ++blk) {
+        auto [lo, hi] = dwKwRange(g, blk * jb, jb);
+        bool inside =
+            blk * jb * g.sw - g.pl >= 0 &&
+            (blk * jb + jb - 1) * g.sw + (g.kw - 1) * g.dw - g.pl < g.w;
+        if (!runs.empty() && runs.back().lo == lo && runs.back().hi == hi &&
+            (!byInside || runs.back().inside == inside))
+          runs.back().b1 = blk + 1;
+        else
+          runs.push_back({blk, blk + 1, lo, hi, inside});
+      }
+      return runs;
+    };
+    // Read in place: NHWC, whole channel blocks, one row per register block,
+    // filter rows short enough to unroll in the border blocks, and few
+    // border blocks.
+    bool direct = rb == 1 && dwCanReadInPlace(g, vw);
+    SmallVector<Run> runs = makeRuns(direct);
+    if (direct)
+      direct =
+          runs.size() <= kMaxColumnRuns && llvm::all_of(runs, [](const Run &r) {
+            return r.inside || r.b1 - r.b0 == 1;
           });
-    });
+    if (!direct && rb == 1 && dwCanReadInPlace(g, vw))
+      runs = makeRuns(false);
+
+    // 1. pack the rows of input this band of output rows reads.
+    Value p =
+        direct ? Value() : alloc({dwPackedRows(g, tile), dwPackedCols(g), vw});
+    if (!direct) {
+      Value need = add(mul(add(rows, -1), g.sh), (g.kh - 1) * g.dh + 1);
+      Value ih0 = add(mul(oh0, g.sh), -g.pt);
+      loop(c(0), need, c(1), [&](Value r) {
+        Value ih = add(ih0, r);
+        Value ge0 =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, ih, c(0));
+        Value ltH = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, ih,
+                                          c(inH));
+        Value inside = arith::AndIOp::create(b, loc, ge0, ltH);
+        ifThen(
+            inside, [&] { packRow(br, p, r, n, ih, cinBase, cnt, chMask); },
+            [&] {
+              Value zero = zeroVec();
+              loop(0, dwPackedCols(g), [&](Value col) {
+                store(zero, p, {r, col, c(0)});
+              });
+            });
+      });
+    }
 
     // 2. register blocks.
     Value o = nhwc ? y : alloc({tile, g.ow, vw});
-    int64_t rb = std::min(cfg.ohBlock, tile);
-    int64_t jb = std::min(cfg.owBlock, g.ow);
+    // Bound the copies of the micro-kernel: merge neighbours (the union of
+    // their ranges; extra taps read zero padding) down to a few runs.
+    while (runs.size() > kMaxColumnRuns) {
+      size_t best = 0;
+      int64_t bestCost = INT64_MAX;
+      for (size_t i = 0; i + 1 < runs.size(); ++i) {
+        int64_t lo = std::min(runs[i].lo, runs[i + 1].lo),
+                hi = std::max(runs[i].hi, runs[i + 1].hi);
+        int64_t extra = (hi - lo) * (runs[i + 1].b1 - runs[i].b0) -
+                        (runs[i].hi - runs[i].lo) * (runs[i].b1 - runs[i].b0) -
+                        (runs[i + 1].hi - runs[i + 1].lo) *
+                            (runs[i + 1].b1 - runs[i + 1].b0);
+        if (extra < bestCost)
+          bestCost = extra, best = i;
+      }
+      Run &a = runs[best], &r = runs[best + 1];
+      a = {a.b0, r.b1, std::min(a.lo, r.lo), std::max(a.hi, r.hi),
+           a.inside && r.inside};
+      runs.erase(runs.begin() + best + 1);
+    }
     auto rowBlock = [&](Value ohRel, int64_t rc) {
-      int64_t nb = g.ow / jb;
-      if (nb > 0)
-        loop(c(0), c(nb), c(1), [&](Value blk) {
-          microKernel(br, p, o, n, cb, oh0, ohRel, mul(blk, jb), rc, jb,
-                      coutBase, chMask);
+      for (const Run &r : runs) {
+        if (r.b1 - r.b0 == 1) {
+          Direct d{cinBase, r.b0 * jb};
+          microKernel(br, p, o, n, cb, oh0, ohRel, c(r.b0 * jb), rc, jb, r.lo,
+                      r.hi, coutBase, chMask, direct ? &d : nullptr);
+          continue;
+        }
+        loop(c(r.b0), c(r.b1), c(1), [&](Value blk) {
+          Direct d{cinBase, -1};
+          microKernel(br, p, o, n, cb, oh0, ohRel, mul(blk, jb), rc, jb, r.lo,
+                      r.hi, coutBase, chMask, direct ? &d : nullptr);
         });
-      if (g.ow % jb)
-        microKernel(br, p, o, n, cb, oh0, ohRel, c(nb * jb), rc, g.ow % jb,
-                    coutBase, chMask);
+      }
+      if (g.ow % jb) {
+        auto [lo, hi] = dwKwRange(g, nb * jb, g.ow % jb);
+        Direct d{cinBase, nb * jb};
+        microKernel(br, p, o, n, cb, oh0, ohRel, c(nb * jb), rc, g.ow % jb, lo,
+                    hi, coutBase, chMask, direct ? &d : nullptr);
+      }
     };
     Value fullRows = evenTiles ? c(tile / rb * rb) : mul(divI(rows, rb), rb);
     loop(c(0), fullRows, c(rb), [&](Value ohRel) { rowBlock(ohRel, rb); });
@@ -362,7 +512,8 @@ public:
       unpackNchw(br, o, n, oh0, rows, coutBase, cnt, partial);
       dealloc(o);
     }
-    dealloc(p);
+    if (p)
+      dealloc(p);
   }
 
   /// Identity channels [0, gid) of the Inception mixer for (n, h) = t.
@@ -401,15 +552,15 @@ public:
 } // namespace
 
 namespace kjit::compiler {
-LogicalResult generateDepthwiseCpu(
-    OpBuilder &b, Location loc, Operation *op, ValueRange inputs,
-    ValueRange outputs, ConfigAttr config, const TargetInfo &target,
-    std::string &reason) {
+LogicalResult generateDepthwiseCpu(OpBuilder &b, Location loc, Operation *op,
+                                   ValueRange inputs, ValueRange outputs,
+                                   ConfigAttr config, const TargetInfo &target,
+                                   std::string &reason) {
   auto branchesOr = getDwBranches(op, reason);
   if (failed(branchesOr))
     return failure();
-  auto cfgOr = DwConfig::parse(config, defaultDwConfig(*branchesOr, target),
-                               reason);
+  auto cfgOr =
+      DwConfig::parse(config, defaultDwConfig(*branchesOr, target), reason);
   if (failed(cfgOr) ||
       failed(checkDwConfig(*cfgOr, *branchesOr, target, reason)))
     return failure();
@@ -454,10 +605,8 @@ LogicalResult generateDepthwiseCpu(
     starts.push_back(total);
     total += br.tasks;
   }
-  int64_t identityTasks = identity > 0 ? branches.empty()
-                                             ? 0
-                                             : branches[0].g.n * gen.inH
-                                       : 0;
+  int64_t identityTasks =
+      identity > 0 ? branches.empty() ? 0 : branches[0].g.n * gen.inH : 0;
   if (identity > 0 && branches.empty()) {
     auto xt = cast<MemRefType>(inputs[0].getType());
     identityTasks = xt.getDimSize(0) * gen.inH;
@@ -484,8 +633,7 @@ LogicalResult generateDepthwiseCpu(
         [&] { dispatch(t, i + 1); });
   };
   if (total > 0)
-    emitTaskLoop(b, loc, total, cfg.threads,
-                 [&](Value t) { dispatch(t, 0); });
+    emitTaskLoop(b, loc, total, cfg.threads, [&](Value t) { dispatch(t, 0); });
 
   for (Branch &br : branches) {
     gen.dealloc(br.packedFilter);

@@ -94,6 +94,78 @@ int64_t mlir::kjit::dwPackedCols(const DwGeom &g) {
   return (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
 }
 
+bool mlir::kjit::dwCanReadInPlace(const DwGeom &g, int64_t vectorWidth) {
+  return g.nhwc && g.c % vectorWidth == 0 && g.kw <= 16;
+}
+
+std::pair<int64_t, int64_t> mlir::kjit::dwKwRange(const DwGeom &g, int64_t ow0,
+                                                  int64_t jc) {
+  auto floorDiv = [](int64_t a, int64_t d) {
+    return a >= 0 ? a / d : -((-a + d - 1) / d);
+  };
+  // iw = ow * sw + kw * dw - pl must reach [0, W) for some ow of the block.
+  int64_t lo =
+      std::max<int64_t>(0, -floorDiv(-(g.pl - (ow0 + jc - 1) * g.sw), g.dw));
+  int64_t hi =
+      std::min<int64_t>(g.kw, floorDiv(g.w - 1 + g.pl - ow0 * g.sw, g.dw) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+namespace {
+/// Input vectors a register block keeps live: within the `u` filter
+/// columns unrolled in one step of the filter-row loop, the compiler loads
+/// each input column once and keeps it until its last tap, so after tap t
+/// the columns loaded by taps <= t and read again by later taps are live
+/// (stride 2: every other column; stride 1: about one per output column).
+int64_t dwLiveInputs(const DwGeom &g, int64_t jb, int64_t u) {
+  u = std::min(u, g.kw);
+  if (u <= 1)
+    return 1;
+  int64_t live = 1;
+  for (int64_t t = 0; t + 1 < u; ++t) {
+    SmallVector<int64_t> before, after;
+    for (int64_t j = 0; j < jb; ++j)
+      for (int64_t k = 0; k < u; ++k)
+        (k <= t ? before : after).push_back(j * g.sw + k * g.dw);
+    llvm::sort(before);
+    before.erase(std::unique(before.begin(), before.end()), before.end());
+    int64_t n = llvm::count_if(
+        before, [&](int64_t p) { return llvm::is_contained(after, p); });
+    live = std::max(live, n);
+  }
+  return live;
+}
+
+/// Vector registers of a register block: accumulators, one filter vector
+/// per row, the live input vectors.
+int64_t dwBlockRegisters(ArrayRef<DwGeom> branches, int64_t rows, int64_t cols,
+                         int64_t kwUnroll) {
+  int64_t live = 1;
+  for (const DwGeom &g : branches)
+    live = std::max(live, dwLiveInputs(g, std::min(cols, g.ow), kwUnroll));
+  return rows * cols + rows + live;
+}
+
+/// The share of the filter taps the CPU kernel runs: those that only meet
+/// zero padding are skipped (filter rows per output row, filter columns
+/// per block of output columns).
+double dwTapShare(const DwGeom &g, const DwConfig &c) {
+  double rows = 0, cols = 0;
+  for (int64_t o = 0; o < g.oh; ++o)
+    for (int64_t k = 0; k < g.kh; ++k) {
+      int64_t ih = o * g.sh + k * g.dh - g.pt;
+      rows += ih >= 0 && ih < g.h;
+    }
+  int64_t jb = std::min(c.owBlock, g.ow);
+  for (int64_t ow0 = 0; ow0 < g.ow; ow0 += jb) {
+    int64_t jc = std::min(jb, g.ow - ow0);
+    auto [lo, hi] = dwKwRange(g, ow0, jc);
+    cols += double(hi - lo) * jc;
+  }
+  return rows / double(g.oh * g.kh) * cols / double(g.ow * g.kw);
+}
+} // namespace
+
 FailureOr<DwConfig> DwConfig::parse(ConfigAttr config, const DwConfig &base,
                                     std::string &reason) {
   DwConfig c = base;
@@ -180,25 +252,39 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
     maxOh = std::max(maxOh, g.oh);
     minKh = std::min(minKh, g.kh);
   }
-  c.ohBlock = (unitRows && minKh > 1 && maxOh > 1) ? 2 : 1;
-  // Register tile: measured on AVX-512 (bench/results), 2 rows x 7-8
-  // columns or 1 row x 14 columns reach the plateau; filling all 32
-  // registers (2 x 14) is 25-40% slower, the allocator spills.
-  int64_t regs = t.numVectorRegisters;
-  int64_t jMax = std::max<int64_t>((regs - 1 - c.ohBlock) / c.ohBlock, 1);
-  int64_t jTarget = std::min<int64_t>(jMax, c.ohBlock == 1 ? 14 : 8);
-  c.owBlock = std::min(jTarget, maxOw);
-  // Prefer a block that divides the output width (no tail block).
-  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock - 2); --j)
-    if (maxOw % j == 0) {
-      c.owBlock = j;
-      break;
-    }
+  // Two output rows per block share each loaded input vector, but only the
+  // packed tile allows them; reading the input in place (one row) saves
+  // the copy into the tile and wins wherever it applies (bench/results/
+  // 2026-12-08-dwconv-small.md).
+  bool inPlace =
+      !branches.empty() && llvm::all_of(branches, [&](const DwGeom &g) {
+        return dwCanReadInPlace(g, c.vectorWidth);
+      });
+  c.ohBlock = (unitRows && minKh > 1 && maxOh > 1 && !inPlace) ? 2 : 1;
   // Small filters: unroll the filter row fully (static offsets, no loop).
   int64_t maxKw = 1;
   for (const DwGeom &g : branches)
     maxKw = std::max(maxKw, g.kw);
   c.kwUnroll = maxKw <= 16 ? maxKw : 1;
+  // Register tile: measured on AVX-512 (bench/results), 2 rows x 7-8
+  // columns or 1 row x 14 columns reach the plateau; filling all 32
+  // registers (2 x 14) is 25-40% slower, the allocator spills. The block,
+  // with its live input vectors, takes at most 7/8 of the file (the
+  // register-fit pruning rule): a 5x5 filter at stride 2 keeps twice as
+  // many inputs live as a 3x3 one.
+  int64_t regs = t.numVectorRegisters;
+  int64_t jTarget = c.ohBlock == 1 ? 14 : 8;
+  while (jTarget > 1 && dwBlockRegisters(branches, c.ohBlock, jTarget,
+                                         c.kwUnroll) > regs * 7 / 8)
+    --jTarget;
+  c.owBlock = std::min(jTarget, maxOw);
+  // Prefer a block that divides the output width (no tail block), within
+  // 2/3 of the register budget's width.
+  for (int64_t j = c.owBlock; j >= std::max<int64_t>(1, c.owBlock * 2 / 3); --j)
+    if (maxOw % j == 0) {
+      c.owBlock = j;
+      break;
+    }
   c.threads = std::max(1u, t.numCores);
   // Rows per task: the packed input tile and the filter (the per-task
   // working set of dwCostFeatures, which the l2-fit rule reads) fit half of
@@ -211,6 +297,19 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
                   g0.kh * g0.kw) >
              t.l2Bytes / 2)
     tile = (tile + 1) / 2;
+  // Read in place, a task copies nothing; the task order decides what stays
+  // in cache: row tiles outer (every channel block of a band of rows in
+  // turn) with the band's input rows, all channels, in a quarter of L2, so
+  // the next tile's halo rows and the output rows fit beside them.
+  if (inPlace)
+    while (tile > 1) {
+      double bytes = 0;
+      for (const DwGeom &g : branches)
+        bytes += 4.0 * dwPackedRows(g, tile) * g.w * g.c;
+      if (bytes <= t.l2Bytes / 4)
+        break;
+      tile = (tile + 1) / 2;
+    }
   int64_t tasks = 0;
   for (const DwGeom &g : branches)
     tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
@@ -221,7 +320,11 @@ DwConfig mlir::kjit::defaultDwConfig(ArrayRef<DwGeom> branches,
       tasks += g.n * ceilDiv(g.c, c.vectorWidth) * ceilDiv(g.oh, tile);
   }
   c.ohTile = std::max<int64_t>(tile, 1);
-  c.hOuter = false;
+  // (Only where the order changes anything: see the no-effect-knob rule.)
+  c.hOuter = inPlace && llvm::any_of(branches, [&](const DwGeom &g) {
+               return g.n * ceilDiv(g.c, c.vectorWidth) > 1 &&
+                      ceilDiv(g.oh, c.ohTile) > 1;
+             });
   return c;
 }
 
@@ -270,23 +373,32 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
                                               ArrayRef<DwGeom> branches,
                                               const TargetInfo &t) {
   CostFeatures f;
+  bool inPlaceAll = !branches.empty();
   double lanesUsed = 0, lanesTotal = 0, tasks = 0;
   for (const DwGeom &g : branches) {
-    f.flops += g.flops();
-    f.compulsoryBytes +=
+    double share = dwTapShare(g, c);
+    f.flops += g.flops() * share;
+    double compulsory =
         4.0 * (g.n * g.c * (g.h * g.w + g.oh * g.ow) + g.c * g.kh * g.kw);
+    f.compulsoryBytes += compulsory;
     int64_t cb = ceilDiv(g.c, c.vectorWidth);
     int64_t tilesH = ceilDiv(g.oh, c.ohTile);
-    // Halo rows are read again by every task of a column of tiles.
-    f.movedBytes += 4.0 * g.n * cb * c.vectorWidth *
-                    (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
-                     g.oh * g.ow);
+    // Halo rows are read again by every task of a column of tiles, and
+    // copied into the packed tile unless the input is read in place.
+    if (c.ohBlock == 1 && dwCanReadInPlace(g, c.vectorWidth))
+      f.movedBytes += compulsory;
+    else
+      f.movedBytes +=
+          4.0 * g.n * cb * c.vectorWidth *
+          (tilesH * dwPackedRows(g, c.ohTile) * dwPackedCols(g) + g.oh * g.ow);
     f.workingSetBytes = std::max(
         f.workingSetBytes,
         4.0 * c.vectorWidth * (dwPackedRows(g, c.ohTile) * dwPackedCols(g) +
                                g.kh * g.kw));
+    inPlaceAll =
+        inPlaceAll && c.ohBlock == 1 && dwCanReadInPlace(g, c.vectorWidth);
     double vecOut = (double)g.n * cb * g.oh * g.ow;
-    double fmas = vecOut * g.kh * g.kw;
+    double fmas = vecOut * g.kh * g.kw * share;
     f.vectorFmas += fmas;
     // Per filter tap and row pass: owBlock input loads + ohBlock weights.
     f.l1Loads += fmas * (double)(c.owBlock + c.ohBlock) /
@@ -295,7 +407,7 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     lanesTotal += cb * c.vectorWidth;
     tasks += g.n * cb * tilesH;
   }
-  f.registerTile = c.ohBlock * c.owBlock + c.ohBlock + 1;
+  f.registerTile = dwBlockRegisters(branches, c.ohBlock, c.owBlock, c.kwUnroll);
   f.laneUtilization = lanesTotal > 0 ? lanesUsed / lanesTotal : 1;
   f.parallelTasks = tasks;
   f.threads = c.threads;
@@ -338,15 +450,23 @@ CostFeatures mlir::kjit::dwCostFeatures(const DwConfig &c,
     maxOh = std::max(maxOh, g.oh);
     unitRows = unitRows && g.sh == 1 && g.dh == 1;
   }
+  // Read in place, a task's rows are not copied: small row tiles re-read
+  // their halo from cache instead of packing it again, so growing them
+  // (the l2-min-fill rule) gains nothing.
+  if (inPlaceAll)
+    f.maxWorkingSetBytes = f.workingSetBytes;
   f.widestLaneUtilization = wideTotal > 0 ? lanesUsed / wideTotal : 1;
   f.tailWaste = allWork > 0 ? tailWork / allWork : 0;
   f.redundantVariant = redundant;
   // The largest register tile (within 7/8 of the file) the output allows.
   int64_t capRegs = t.numVectorRegisters * 7 / 8, cap = 0;
-  for (int64_t i = 1; i <= std::min<int64_t>(unitRows ? 4 : 1, maxOh); ++i)
+  // (Read in place, a block has one row: that kernel's largest tile.)
+  int64_t maxRows = unitRows && !inPlaceAll ? 4 : 1;
+  for (int64_t i = 1; i <= std::min<int64_t>(maxRows, maxOh); ++i)
     for (int64_t j = 1; j <= std::min<int64_t>(32, maxOw); ++j)
-      if (i * j + i + 1 <= capRegs)
-        cap = std::max(cap, i * j + i + 1);
+      if (int64_t r = dwBlockRegisters(branches, i, j, c.kwUnroll);
+          r <= capRegs)
+        cap = std::max(cap, r);
   f.registerTileCap = cap;
   return f;
 }

