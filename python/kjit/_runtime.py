@@ -12,6 +12,13 @@ from . import _kjit
 _lock = threading.Lock()
 _jit = None
 _kernels = {}
+_memos = []  # kjit.torch's per-metadata memos, which may hold kernels
+
+
+def register_memo(memo):
+    """A dict kernel_cache_clear() empties too; returns it."""
+    _memos.append(memo)
+    return memo
 
 
 def jit():
@@ -56,3 +63,5 @@ def kernel_cache_clear():
     loads from kjit's caches again, and sees new tuning records)."""
     with _lock:
         _kernels.clear()
+        for memo in _memos:
+            memo.clear()

@@ -53,24 +53,47 @@ def _nhwc_view(x):
             and not x.is_contiguous())
 
 
-def depthwise_forward(x, weight, bias, stride, padding, dilation):
-    """The kjit kernel's forward (no autograd); arguments already checked."""
+class _Plan:
+    """A call's kernel and the static parts of its arguments, for one set of
+    tensor metadata and attributes (memo_checks keeps it): a repeated call
+    allocates the output, reads three data pointers and runs."""
+    __slots__ = ("kernel", "out_shape", "fmt", "copy_x", "x_spec", "w_spec",
+                 "b_spec", "y_spec")
+
+    def run(self, x, weight, bias):
+        if self.copy_x:
+            x = x.contiguous()
+        y = torch.empty(self.out_shape, memory_format=self.fmt)
+        ins = [(x.data_ptr(),) + self.x_spec,
+               (weight.data_ptr(),) + self.w_spec]
+        if bias is not None:
+            ins.append((bias.data_ptr(),) + self.b_spec)
+        self.kernel.run(ins, [(y.data_ptr(),) + self.y_spec])
+        return y
+
+
+def _plan(x, weight, bias, stride, padding, dilation, nt):
+    """The _Plan of checked arguments: compiles (or finds) the kernel."""
     n, c, h, w = x.shape
     kh, kw = weight.shape[2], weight.shape[3]
     oh = _out_size(h, padding[0], padding[1], kh, stride[0], dilation[0])
     ow = _out_size(w, padding[2], padding[3], kw, stride[1], dilation[1])
     layout = "nhwc" if _nhwc_view(x) else "nchw"
-    if layout == "nchw" and not x.is_contiguous():
+    p = _Plan()
+    p.copy_x = layout == "nchw" and not x.is_contiguous()
+    if p.copy_x:
         x = x.contiguous()
-    nt = threads()
-    key = ("depthwise_conv2d", layout, n, c, h, w, kh, kw, stride, dilation,
-           padding, bias is not None, nt)
+    p.out_shape = (n, c, oh, ow)
+    p.fmt = torch.channels_last if layout == "nhwc" else torch.contiguous_format
+    probe = torch.empty(p.out_shape, memory_format=p.fmt)
+    order = _NHWC if layout == "nhwc" else (0, 1, 2, 3)
+    p.x_spec = view_permuted(x, order)[1:]
+    p.y_spec = view_permuted(probe, order)[1:]
+    p.w_spec = view_dropped(weight, 1)[1:]
+    p.b_spec = None if bias is None else view(bias)[1:]
 
     def build():
-        if layout == "nhwc":
-            xs, ys = (n, h, w, c), (n, oh, ow, c)
-        else:
-            xs, ys = (n, c, h, w), (n, c, oh, ow)
+        xs, ys = p.x_spec[1], p.y_spec[1]
         types = [_mlir.tensor(xs), _mlir.tensor((c, kh, kw))]
         if bias is not None:
             types.append(_mlir.tensor((c,)))
@@ -80,30 +103,20 @@ def depthwise_forward(x, weight, bias, stride, padding, dilation):
             "dilations": _mlir.i64_array(dilation),
             "padding": _mlir.i64_array(padding)})
 
-    k = _runtime.cached_kernel(key, build, nt)
-    if layout == "nhwc":
-        y = torch.empty((n, c, oh, ow), memory_format=torch.channels_last)
-        ins = [view_permuted(x, _NHWC), view_dropped(weight, 1)]
-        out = view_permuted(y, _NHWC)
-    else:
-        y = torch.empty((n, c, oh, ow))
-        ins = [view(x), view_dropped(weight, 1)]
-        out = view(y)
-    if bias is not None:
-        ins.append(view(bias))
-    k.run(ins, [out])
-    return y
+    key = ("depthwise_conv2d", layout, n, c, h, w, kh, kw, stride, dilation,
+           padding, bias is not None, nt)
+    p.kernel = _runtime.cached_kernel(key, build, nt)
+    return p
 
 
 class _DepthwiseConv2d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation):
+    def forward(ctx, x, weight, bias, stride, padding, dilation, plan):
         ctx.save_for_backward(x, weight)
         ctx.conf = (stride, padding, dilation, bias is not None)
         with torch.no_grad():
-            return depthwise_forward(x.detach(), weight.detach(),
-                                     None if bias is None else bias.detach(),
-                                     stride, padding, dilation)
+            return plan.run(x.detach(), weight.detach(),
+                            None if bias is None else bias.detach())
 
     @staticmethod
     def backward(ctx, gy):
@@ -124,10 +137,10 @@ class _DepthwiseConv2d(torch.autograd.Function):
                                              dilation=dilation, groups=c)
         if has_bias and ctx.needs_input_grad[2]:
             gb = gy.sum(dim=(0, 2, 3))
-        return gx, gw, gb, None, None, None
+        return gx, gw, gb, None, None, None, None
 
 
-_checked = {}
+_checked = _runtime.register_memo({})
 
 
 def _check(x, weight, bias, stride, padding, dilation):
@@ -162,6 +175,12 @@ def _check(x, weight, bias, stride, padding, dilation):
     return stride, pad, dilation
 
 
+def _check_and_plan(x, weight, bias, stride, padding, dilation, nt):
+    stride, pad, dilation = _check(x, weight, bias, stride, padding, dilation)
+    return stride, pad, dilation, _plan(x, weight, bias, stride, pad,
+                                        dilation, nt)
+
+
 def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """F.conv2d(x, weight, bias, stride, padding, dilation, groups=C) through
     a kjit kernel.
@@ -170,10 +189,18 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     and the output is channels_last too); weight: C,1,KH,KW; bias: C or
     None. stride, dilation: int or pair; padding: int, pair, "same" or
     "valid". Differentiable (the backward is PyTorch's)."""
-    stride, pad, dilation = memo_checks(
-        _checked, (x, weight, bias), (stride, padding, dilation),
-        lambda: _check(x, weight, bias, stride, padding, dilation))
+    nt = threads()
+    stride, pad, dilation, plan = memo_checks(
+        _checked, (x, weight, bias), (stride, padding, dilation, nt),
+        lambda: _check_and_plan(x, weight, bias, stride, padding, dilation, nt))
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or (
             bias is not None and bias.requires_grad)):
-        return _DepthwiseConv2d.apply(x, weight, bias, stride, pad, dilation)
-    return depthwise_forward(x, weight, bias, stride, pad, dilation)
+        return _DepthwiseConv2d.apply(x, weight, bias, stride, pad, dilation,
+                                      plan)
+    return plan.run(x, weight, bias)
+
+
+def depthwise_forward(x, weight, bias, stride, padding, dilation):
+    """The kjit kernel's forward of checked arguments (no autograd)."""
+    return _plan(x, weight, bias, stride, padding, dilation,
+                 threads()).run(x, weight, bias)

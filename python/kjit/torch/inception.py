@@ -117,7 +117,7 @@ class _InceptionDepthwiseConv2d(torch.autograd.Function):
         return (gx, *gw, None)
 
 
-_checked = {}
+_checked = _runtime.register_memo({})
 
 
 def _check(x, weights, branch_channels):

@@ -80,7 +80,7 @@ def _fft_conv(u, k, d):
 _FftConv = _differentiable(_fft_conv, fft_conv_backward)
 
 
-_checked = {}
+_checked = _runtime.register_memo({})
 
 
 def _check_fft(u, k, d):
