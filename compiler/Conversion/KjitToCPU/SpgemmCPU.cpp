@@ -754,15 +754,23 @@ public:
     auto taskBase = [&](Value r0) {
       return nTasks > 1 ? ld(capPrefix, r0) : c(0);
     };
+    // One task: each row's end is its row_ptr entry already (no prefix
+    // sum pass). Several: counts, then the prefix sum. No overflow either
+    // way: nnz <= capacity <= kSpgemmMaxBoundProducts.
     forTasks(true, true, [&](Scratch &s, Value r0, Value r1) {
       loop(r0, r1, c(1), {taskBase(r0)}, [&](Value i, ValueRange p) {
         Value end = numericRow(s, i, p[0]);
-        st(cast(i32, sub(end, p[0])), cRp, add(i, 1));
+        st(cast(i32, nTasks > 1 ? sub(end, p[0]) : end), cRp, add(i, 1));
         return SmallVector<Value>{end};
       });
     });
-    auto [nnz, tooLarge] = prefixSum();
-    (void)tooLarge; // nnz <= capacity <= kSpgemmMaxBoundProducts
+    Value nnz;
+    if (nTasks > 1) {
+      nnz = prefixSum().first;
+    } else {
+      st(ci(i32, 0), cRp, c(0));
+      nnz = nTasks == 1 ? idx(ld(cRp, c(g.m))) : c(0);
+    }
     if (nTasks > 1)
       loop(c(1), c(nTasks), c(1), [&](Value t) {
         Value r0 = bound(t, nTasks), r1 = bound(add(t, 1), nTasks);
