@@ -20,8 +20,10 @@
 //   - Eigen 3.4: SparseMatrix<float, RowMajor> product (single-threaded;
 //     sorted output), timed at 1 thread.
 // kjit: Kernel::runAllocating (its result has sorted columns), default
-// config with `threads` from the compile options; the other variants at 1
-// thread for reference (random matrix only).
+// config with `threads` from the compile options; other variants for
+// reference (random matrix only): symbolic = "exact" at 1 and 2 threads
+// (the default is "bound"), short_row = 0, prefetch distances, the hash and
+// sort accumulators at 1 thread.
 // Every timed run allocates its result and frees it (for every library).
 // kjit's result is checked against Eigen's (row_ptr and col_idx exactly,
 // values to 1e-4 relative) and GraphBLAS's nnz and value sum before timing.
@@ -454,7 +456,8 @@ int main(int argc, char **argv) {
   } variants[] = {{"kjit (default: dense)", "", 1},
                   {"kjit (default: dense)", "", 2},
                   {"kjit symbolic=exact", "#kjit.config<{symbolic = \"exact\"}>", 1},
-                  {"kjit symbolic=bound", "#kjit.config<{symbolic = \"bound\"}>", 1},
+                  {"kjit symbolic=exact", "#kjit.config<{symbolic = \"exact\"}>", 2},
+                  {"kjit short_row=0", "#kjit.config<{short_row = 0}>", 1},
                   {"kjit prefetch_distance=0", "#kjit.config<{prefetch_distance = 0}>", 1},
                   {"kjit prefetch_distance=32", "#kjit.config<{prefetch_distance = 32}>", 1},
                   {"kjit accumulator=hash", "#kjit.config<{accumulator = \"hash\"}>", 1},
