@@ -601,12 +601,15 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   const double m = g.m, products = spgemmBaseFeatures(g, f);
   const double outNnz = std::min(products, m * (double)g.n);
   // Two passes (symbolic, numeric) over A and the rows of B it selects, or
-  // one pass plus a copy of the result through product-sized buffers.
-  f.movedBytes = c.boundedSymbolic
-                     ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * products +
-                           16.0 * outNnz
-                     : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) +
-                           8.0 * outNnz;
+  // one pass writing into the bound (min(products, N) per row), plus, with
+  // several tasks, the move of their blocks (the result read and written
+  // once more); one thread runs one task.
+  bool moves = c.threads > 1 && c.tasks(g) > 1;
+  f.movedBytes =
+      c.boundedSymbolic
+          ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * outNnz +
+                (moves ? 16.0 * outNnz : 0.0)
+          : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) + 8.0 * outNnz;
   double perRow = g.flopsPerRow();
   switch (c.accumulator) {
   case SpgemmConfig::Accumulator::Dense:
