@@ -33,6 +33,8 @@
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
 #include "kjit/kjit.h"
+// Csr, views() and the module text, as the spgemm tests build them.
+#include "tests/integration/SpgemmTestSupport.h"
 
 #include <Eigen/Sparse>
 
@@ -56,6 +58,8 @@ extern "C" {
 
 namespace {
 using kjit::bench::medianMs;
+using kjit::testing::spgemm::Csr;
+using kjit::testing::spgemm::views;
 
 constexpr int64_t kN = 16384, kPerRow = 16;
 
@@ -63,13 +67,6 @@ int reps() {
   const char *s = std::getenv("KJIT_BENCH_REPS");
   return s ? std::max(1, atoi(s)) : 7;
 }
-
-struct Csr {
-  int64_t rows = 0, cols = 0;
-  std::vector<int32_t> rowPtr, colIdx;
-  std::vector<float> values;
-  int64_t nnz() const { return int64_t(colIdx.size()); }
-};
 
 Csr randomCsr(std::mt19937_64 &rng) {
   std::uniform_int_distribution<int32_t> col(0, int32_t(kN - 1));
@@ -175,33 +172,8 @@ Csr transpose(const Csr &a) {
 }
 
 std::string spgemmModule(const Csr &a, const Csr &b) {
-  auto t = [](int64_t n, const char *e) {
-    return "tensor<" + (n < 0 ? std::string("?") : std::to_string(n)) + "x" +
-           e + ">";
-  };
-  std::string arp = t(a.rows + 1, "i32"), aci = t(a.nnz(), "i32"),
-              av = t(a.nnz(), "f32"), brp = t(b.rows + 1, "i32"),
-              bci = t(b.nnz(), "i32"), bv = t(b.nnz(), "f32"),
-              cci = t(-1, "i32"), cv = t(-1, "f32");
-  return "func.func @main(%arp: " + arp + ", %aci: " + aci + ", %av: " + av +
-         ", %brp: " + brp + ", %bci: " + bci + ", %bv: " + bv + ") -> (" + arp +
-         ", " + cci + ", " + cv +
-         ") {\n  %c:3 = kjit.spgemm %arp, %aci, %av, %brp, %bci, %bv "
-         "{shape = array<i64: " +
-         std::to_string(a.rows) + ", " + std::to_string(a.cols) + ", " +
-         std::to_string(b.cols) + ">} : " + arp + ", " + aci + ", " + av +
-         ", " + brp + ", " + bci + ", " + bv + " -> " + arp + ", " + cci +
-         ", " + cv + "\n  return %c#0, %c#1, %c#2 : " + arp + ", " + cci +
-         ", " + cv + "\n}\n";
-}
-
-std::vector<kjit::TensorView> views(Csr &a, Csr &b) {
-  return {kjit::TensorView(a.rowPtr.data(), {a.rows + 1}),
-          kjit::TensorView(a.colIdx.data(), {a.nnz()}),
-          kjit::TensorView(a.values.data(), {a.nnz()}),
-          kjit::TensorView(b.rowPtr.data(), {b.rows + 1}),
-          kjit::TensorView(b.colIdx.data(), {b.nnz()}),
-          kjit::TensorView(b.values.data(), {b.nnz()})};
+  return kjit::testing::spgemm::spgemmModule(a.rows, a.cols, b.cols, a.nnz(),
+                                             b.nnz());
 }
 
 using EigenCsr = Eigen::SparseMatrix<float, Eigen::RowMajor, int32_t>;

@@ -141,17 +141,21 @@ public:
     return cfg.threads <= 1 ? std::min<int64_t>(g.m, 1) : cfg.tasks(g);
   }
 
+  /// `init` plus the products of A's nonzeros [s, e): the lengths of the
+  /// rows of B they select.
+  Value productsIn(Value s, Value e, Value init) {
+    return loop(s, e, c(1), {init}, [&](Value p, ValueRange acc) {
+      Value k = idx(ld(aCi, p));
+      Value len = sub(idx(ld(bRp, add(k, 1))), idx(ld(bRp, k)));
+      return SmallVector<Value>{add(acc[0], len)};
+    })[0];
+  }
+
   /// Products of row i (flops): prefix[i + 1] - prefix[i] - 1.
   /// Without the prefix (noPrefix()), summed from row i's rows of B.
   Value rowFlops(Value i) {
-    if (!prefix) {
-      Value s = idx(ld(aRp, i)), e = idx(ld(aRp, add(i, 1)));
-      return loop(s, e, c(1), {c(0)}, [&](Value p, ValueRange acc) {
-        Value k = idx(ld(aCi, p));
-        Value len = sub(idx(ld(bRp, add(k, 1))), idx(ld(bRp, k)));
-        return SmallVector<Value>{add(acc[0], len)};
-      })[0];
-    }
+    if (!prefix)
+      return productsIn(idx(ld(aRp, i)), idx(ld(aRp, add(i, 1))), c(0));
     return sub(sub(ld(prefix, add(i, 1)), ld(prefix, i)), c(1));
   }
 
@@ -207,12 +211,7 @@ public:
   void computePrefix() {
     if (noPrefix()) {
       // All the products (a flat pass over A's columns), at most M x N.
-      Value products =
-          loop(c(0), c(g.nnzA), c(1), {c(0)}, [&](Value p, ValueRange acc) {
-            Value k = idx(ld(aCi, p));
-            Value len = sub(idx(ld(bRp, add(k, 1))), idx(ld(bRp, k)));
-            return SmallVector<Value>{add(acc[0], len)};
-          })[0];
+      Value products = productsIn(c(0), c(g.nnzA), c(0));
       capacity = minI(products, c(g.m * g.n));
       return;
     }
@@ -224,12 +223,7 @@ public:
     capacity = loop(c(0), c(g.m), c(1), {c(0)}, [&](Value i, ValueRange cap) {
       if (perTask)
         st(cap[0], capPrefix, i);
-      Value s = idx(ld(aRp, i)), e = idx(ld(aRp, add(i, 1)));
-      Value f = loop(s, e, c(1), {c(1)}, [&](Value p, ValueRange acc) {
-                  Value k = idx(ld(aCi, p));
-                  Value len = sub(idx(ld(bRp, add(k, 1))), idx(ld(bRp, k)));
-                  return SmallVector<Value>{add(acc[0], len)};
-                })[0];
+      Value f = productsIn(idx(ld(aRp, i)), idx(ld(aRp, add(i, 1))), c(1));
       st(add(ld(prefix, i), f), prefix, add(i, 1));
       return SmallVector<Value>{add(cap[0], minI(sub(f, c(1)), c(g.n)))};
     })[0];
