@@ -577,7 +577,7 @@ SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
   s.knobs.push_back({"hash_scale", {1, 2, 4}, {}});
   s.knobs.push_back({"symbolic", {}, {"bound", "exact"}});
   s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
-  s.knobs.push_back({"short_row", {0, 16, 64}, {}});
+  s.knobs.push_back({"short_row", {0, 8, 32}, {}});
   return s;
 }
 
