@@ -19,19 +19,24 @@
 //      values with the total (more than INT32_MAX entries is a reported
 //      error).
 //   4. Numeric pass: each row written at c_row_ptr[i], columns ascending.
+// symbolic = "bound" (the default) skips 2 and 3: one numeric pass into
+// buffers of min(products, N) entries per row (boundPasses()).
 //
 // Accumulators (knob "accumulator"):
 //   dense: per task N floats (zero between rows) and an N-bit bitmap. A
-//          product adds into its column and sets its bit; the symbolic pass
-//          counts with popcount; the row is emitted by scanning the bitmap
-//          words between the row's smallest and largest touched word with
-//          count-trailing-zeros (resetting what it reads): sorted without a
-//          sort.
+//          product adds into its column and sets its bit (the word being
+//          set held in a register); the symbolic pass counts with popcount;
+//          the row is emitted with count-trailing-zeros over its touched
+//          words (resetting what it reads), scanned from the first to the
+//          last or, when few lie far apart, sorted from the list of words
+//          the row set: sorted output without sorting the entries.
 //   hash:  per row a linear-probing table of hash_scale x min(products, N)
 //          slots (rounded up to a power of two), then the row's entries
 //          packed (column << 32 | value bits) and shell-sorted.
 //   sort:  the row's products packed and shell-sorted, then runs of equal
 //          columns summed (ESC).
+// Rows of at most short_row products take the sort path whatever the
+// accumulator (knob "short_row").
 // Duplicate and unsorted columns in the inputs need nothing: every product
 // adds. Cancellation leaves an explicit zero (the column was touched).
 //
