@@ -157,10 +157,7 @@ public:
   }
 
   /// Products of row i (flops): prefix[i + 1] - prefix[i] - 1.
-  /// Without the prefix (noPrefix()), summed from row i's rows of B.
   Value rowFlops(Value i) {
-    if (!prefix)
-      return productsIn(idx(ld(aRp, i)), idx(ld(aRp, add(i, 1))), c(0));
     return sub(sub(ld(prefix, add(i, 1)), ld(prefix, i)), c(1));
   }
 
@@ -201,25 +198,10 @@ public:
 
   // --- 1. products per row ---------------------------------------------------
 
-  /// One task, symbolic = "bound", the dense accumulator: no prefix (its
-  /// pass over A's rows costs as much as the product on very sparse rows).
-  /// The bound is then all the products, at most M x N (the pages past the
-  /// result are never touched: one task writes packed from 0), and the
-  /// short-row test sums a row's products where it needs them.
-  bool noPrefix() const {
-    return cfg.boundedSymbolic && tasks() <= 1 && cfg.accumulator == Acc::Dense;
-  }
-
   /// Also sums the capacity of symbolic = "bound" (min(products, N) per
   /// row: a row has at most N distinct columns) into `capacity`, and with
   /// several tasks keeps its exclusive prefix (each task's first offset).
   void computePrefix() {
-    if (noPrefix()) {
-      // All the products (a flat pass over A's columns), at most M x N.
-      Value products = productsIn(c(0), c(g.nnzA), c(0));
-      capacity = minI(products, c(g.m * g.n));
-      return;
-    }
     prefix = allocStatic(ix, g.m + 1);
     bool perTask = cfg.boundedSymbolic && tasks() > 1;
     if (perTask)
@@ -846,8 +828,7 @@ public:
     } else {
       out = exactPasses();
     }
-    if (prefix)
-      dealloc(prefix);
+    dealloc(prefix);
     if (capPrefix)
       dealloc(capPrefix);
     return out;
