@@ -182,6 +182,26 @@ TEST(Spgemm, VeryShortRows) {
       checkCase({211, 211, 211, o, o}, accConfig(acc, extra), 1, salt++);
 }
 
+// N = 100003 with a few products per row: the dense accumulator's rows set
+// a few words far apart and are emitted by sorting the words they list
+// (4 n^2 < span) rather than scanning the span; short_row = 0 so that no
+// row takes the sort path instead.
+TEST(Spgemm, WideSparseRowsSortTheirWords) {
+  CsrOptions a;
+  a.perRow = 2;
+  a.emptyRows = true;
+  CsrOptions b;
+  b.perRow = 3;
+  b.duplicates = true;
+  uint64_t salt = 190;
+  for (const char *sym : {"bound", "exact"})
+    for (int threads : {1, 3})
+      checkCase({41, 37, 100003, a, b},
+                accConfig("dense", std::string("short_row = 0, symbolic = \"") +
+                                       sym + "\""),
+                threads, salt++);
+}
+
 TEST(Spgemm, DefaultConfig) {
   CsrOptions o;
   o.perRow = 5;

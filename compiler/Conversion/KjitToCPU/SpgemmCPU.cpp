@@ -377,8 +377,10 @@ public:
   /// a product just adds; its bit marks the column as touched (an explicit
   /// zero from cancellation is still emitted). The touched words are read
   /// in order either by scanning the bitmap from the first to the last, or,
-  /// when few words lie far apart (n^2 < 4 x the span: an insertion sort of
-  /// n costs about n^2 / 4), by sorting the listed words.
+  /// when very few words lie far apart (4 n^2 < the span: sorting n words
+  /// costs about n^2 / 4 data-dependent branches, a scanned word about one
+  /// predictable branch; measured: bcspwr10, 9 words over a span of 61, is
+  /// 14% faster scanned), by sorting the listed words.
   Value denseRow(Scratch &s, Value i, Value pos) {
     SmallVector<Value> r = denseProducts(s, i, true);
     Value zero = arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
@@ -406,7 +408,7 @@ public:
     };
     Value n = r[2];
     Value span = sub(add(r[1], 1), minI(r[0], add(r[1], 1)));
-    Value sortWords = cmp(arith::CmpIPredicate::ult, mulI(n, n), mul(span, 4));
+    Value sortWords = cmp(arith::CmpIPredicate::ult, mul(mulI(n, n), 4), span);
     return emitIfValues(
         b, loc, sortWords, TypeRange{ix},
         [&]() -> SmallVector<Value> {
