@@ -238,7 +238,8 @@ TEST(Spgemm, CancellationKeepsExplicitZeros) {
   // k2 = {4: -2, 0: 3}: C[0,2] = 2 - 2 = 0 and C[0,4] = 1 - 1 = 0 stay.
   Csr a{1, 3, {0, 3}, {0, 1, 2}, {1.0f, 1.0f, 0.5f}};
   Csr b{3, 5, {0, 2, 3, 5}, {4, 2, 2, 4, 0}, {1.0f, 2.0f, -2.0f, -2.0f, 3.0f}};
-  // short_row = 0: the accumulator; 16 (the default): the sort path.
+  // short_row = 0: the accumulator; the default (8 here: 5 products per
+  // row expected): the sort path.
   for (const char *acc : kAccumulators)
     for (const char *extra : {"short_row = 0", ""}) {
       auto k = compileSpgemm(a, b, accConfig(acc, extra), 1);
