@@ -27,8 +27,9 @@
 // Every timed run allocates its result and frees it (for every library).
 // kjit's result is checked against Eigen's (row_ptr and col_idx exactly,
 // values to 1e-4 relative) and GraphBLAS's nnz and value sum before timing.
-// Each case: 1 warm-up + KJIT_BENCH_REPS (default 7) timed runs, median
-// (and minimum for the matrix files). Prints a markdown table.
+// Each case: 1 warm-up + KJIT_BENCH_REPS (default 7) timed runs, median;
+// for the matrix files kjit and GraphBLAS's two variants are timed in turn
+// (ABAB), minimum and median. Prints a markdown table.
 //
 //===----------------------------------------------------------------------===//
 #include "bench/BenchUtil.h"
@@ -256,18 +257,27 @@ std::string checkGraphBLAS(GrB_Matrix a, GrB_Matrix b, const EigenCsr &e) {
 }
 #endif
 
-/// Minimum and median wall time in ms of reps() calls after a warm-up.
-std::pair<double, double> minMedianMs(const std::function<void()> &fn) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps(); ++i) {
-    auto a = std::chrono::steady_clock::now();
+/// Minimum and median wall time in ms of each function over reps() rounds
+/// after a warm-up round; each round calls them in turn (ABAB), so that all
+/// see the same machine load.
+std::vector<std::pair<double, double>>
+interleavedMs(const std::vector<std::function<void()>> &fns) {
+  std::vector<std::vector<double>> t(fns.size());
+  for (const auto &fn : fns)
     fn();
-    auto b = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+  for (int i = 0; i < reps(); ++i)
+    for (size_t f = 0; f < fns.size(); ++f) {
+      auto a = std::chrono::steady_clock::now();
+      fns[f]();
+      auto b = std::chrono::steady_clock::now();
+      t[f].push_back(std::chrono::duration<double, std::milli>(b - a).count());
+    }
+  std::vector<std::pair<double, double>> out;
+  for (auto &v : t) {
+    std::sort(v.begin(), v.end());
+    out.push_back({v.front(), v[v.size() / 2]});
   }
-  std::sort(t.begin(), t.end());
-  return {t.front(), t[t.size() / 2]};
+  return out;
 }
 
 struct Row {
@@ -355,22 +365,23 @@ int benchFiles(int argc, char **argv) {
                      bad.c_str());
         return 1;
       }
-      auto kt = minMedianMs([&] {
+      std::vector<std::function<void()>> fns = {[&] {
         if (!k->runAllocating(in))
           std::abort();
-      });
-      std::pair<double, double> gu{-1, -1}, gs{-1, -1};
+      }};
 #ifdef KJIT_HAVE_GRAPHBLAS
       GxB_Global_Option_set_INT32(GxB_GLOBAL_NTHREADS, threads);
-      gu = minMedianMs([&] {
-        GrB_Matrix m = grbProduct(aG, bG, false);
-        GrB_Matrix_free(&m);
-      });
-      gs = minMedianMs([&] {
-        GrB_Matrix m = grbProduct(aG, bG, true);
-        GrB_Matrix_free(&m);
-      });
+      for (bool sorted : {false, true})
+        fns.push_back([&, sorted] {
+          GrB_Matrix m = grbProduct(aG, bG, sorted);
+          GrB_Matrix_free(&m);
+        });
 #endif
+      auto times = interleavedMs(fns);
+      auto kt = times[0];
+      std::pair<double, double> gu{-1, -1}, gs{-1, -1};
+      if (times.size() == 3)
+        gu = times[1], gs = times[2];
       char ratio[32] = "n/a";
       if (gu.first > 0)
         std::snprintf(ratio, sizeof ratio, "%.2f×", gu.first / kt.first);
