@@ -148,6 +148,16 @@ TEST(Spgemm, EmptyOperands) {
   }
 }
 
+/// Case c with accumulator `acc` and `extra` knobs in both symbolic modes,
+/// at 1 and 3 threads (with "bound", 3 threads move their blocks down).
+void inBothModes(const Case &c, const char *acc, const std::string &extra,
+                 uint64_t &salt) {
+  for (const char *sym : {"bound", "exact"})
+    for (int threads : {1, 3})
+      checkCase(c, accConfig(acc, extra + ", symbolic = \"" + sym + "\""),
+                threads, salt++);
+}
+
 // Rows of every length in one product (empty, one product, a few, many),
 // so that both sides of short_row's split run in one kernel; the long
 // rows' accumulator sees rows that skip it in between. Both symbolic modes,
@@ -162,12 +172,7 @@ TEST(Spgemm, ShortAndLongRowsMixed) {
   b.shuffle = true;
   uint64_t salt = 150;
   for (const char *acc : {"dense", "hash"})
-    for (const char *sym : {"bound", "exact"})
-      for (int threads : {1, 3})
-        checkCase({89, 83, 97, a, b},
-                  accConfig(acc, std::string("short_row = 8, symbolic = \"") +
-                                     sym + "\""),
-                  threads, salt++);
+    inBothModes({89, 83, 97, a, b}, acc, "short_row = 8", salt);
 }
 
 // Very short rows (about one product, as in a road or power network):
@@ -194,12 +199,7 @@ TEST(Spgemm, WideSparseRowsSortTheirWords) {
   b.perRow = 3;
   b.duplicates = true;
   uint64_t salt = 190;
-  for (const char *sym : {"bound", "exact"})
-    for (int threads : {1, 3})
-      checkCase({41, 37, 100003, a, b},
-                accConfig("dense", std::string("short_row = 0, symbolic = \"") +
-                                       sym + "\""),
-                threads, salt++);
+  inBothModes({41, 37, 100003, a, b}, "dense", "short_row = 0", salt);
 }
 
 TEST(Spgemm, DefaultConfig) {
