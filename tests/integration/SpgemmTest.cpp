@@ -93,8 +93,9 @@ std::string accConfig(const std::string &acc, const std::string &extra = "") {
 }
 
 /// Irregular shapes (prime sizes, M = 1, K = 1, empty rows, unsorted and
-/// duplicate columns, wide N) for one accumulator; 1 or 3 threads and both
-/// symbolic modes, by case.
+/// duplicate columns, wide N, N below the products per row) for one
+/// accumulator; 1 or 3 threads, both symbolic modes and short_row off, 4
+/// or the default, by case.
 void irregularShapes(const char *acc, uint64_t salt) {
   CsrOptions plain;
   CsrOptions messy;
@@ -104,19 +105,28 @@ void irregularShapes(const char *acc, uint64_t salt) {
   CsrOptions dense;
   dense.perRow = 12;
   const Case cases[] = {
-      {1, 1, 1, plain, plain},     {1, 7, 13, plain, plain},
-      {13, 17, 11, messy, messy},  {31, 29, 37, plain, messy},
-      {7, 1, 19, dense, dense},    {97, 101, 89, messy, dense},
-      {53, 47, 1021, dense, plain}, {2, 3, 211, dense, dense},
+      {1, 1, 1, plain, plain},
+      {1, 7, 13, plain, plain},
+      {13, 17, 11, messy, messy},
+      {31, 29, 37, plain, messy},
+      {7, 1, 19, dense, dense},
+      {97, 101, 89, messy, dense},
+      {53, 47, 1021, dense, plain},
+      {2, 3, 211, dense, dense},
       // Wide and sparse: the dense accumulator tracks the touched words.
       {17, 19, 4099, plain, plain},
+      // N far below the products per row: "bound" is exactly N per row.
+      {29, 31, 3, dense, dense},
   };
+  const char *shortRows[] = {", short_row = 0", ", short_row = 4", ""};
   int threads = 1;
   bool bound = true;
+  int n = 0;
   for (const Case &c : cases) {
     checkCase(c,
-              accConfig(acc, bound ? "symbolic = \"bound\""
-                                   : "symbolic = \"exact\""),
+              accConfig(acc, std::string(bound ? "symbolic = \"bound\""
+                                               : "symbolic = \"exact\"") +
+                                 shortRows[n++ % 3]),
               threads, salt++);
     threads = threads == 1 ? 3 : 1;
     bound = (salt % 3) != 0;
@@ -136,6 +146,60 @@ TEST(Spgemm, EmptyOperands) {
     checkCase({9, 5, 7, none, plain}, accConfig(acc), 2, salt++); // nnzA = 0
     checkCase({9, 5, 7, plain, none}, accConfig(acc), 2, salt++); // nnzB = 0
   }
+}
+
+/// Case c with accumulator `acc` and `extra` knobs in both symbolic modes,
+/// at 1 and 3 threads (with "bound", 3 threads move their blocks down).
+void inBothModes(const Case &c, const char *acc, const std::string &extra,
+                 uint64_t &salt) {
+  for (const char *sym : {"bound", "exact"})
+    for (int threads : {1, 3})
+      checkCase(c, accConfig(acc, extra + ", symbolic = \"" + sym + "\""),
+                threads, salt++);
+}
+
+// Rows of every length in one product (empty, one product, a few, many),
+// so that both sides of short_row's split run in one kernel; the long
+// rows' accumulator sees rows that skip it in between. Both symbolic modes,
+// 1 and 3 threads (the bound's task blocks move down).
+TEST(Spgemm, ShortAndLongRowsMixed) {
+  CsrOptions a;
+  a.perRow = 2;
+  a.emptyRows = true;
+  a.duplicates = true;
+  CsrOptions b;
+  b.perRow = 5;
+  b.shuffle = true;
+  uint64_t salt = 150;
+  for (const char *acc : {"dense", "hash"})
+    inBothModes({89, 83, 97, a, b}, acc, "short_row = 8", salt);
+}
+
+// Very short rows (about one product, as in a road or power network):
+// rows of 0, 1 and 2 products, the default short_row and without it.
+TEST(Spgemm, VeryShortRows) {
+  CsrOptions o;
+  o.perRow = 1.2;
+  o.emptyRows = true;
+  uint64_t salt = 170;
+  for (const char *acc : kAccumulators)
+    for (const char *extra : {"", "short_row = 0"})
+      checkCase({211, 211, 211, o, o}, accConfig(acc, extra), 1, salt++);
+}
+
+// N = 100003 with a few products per row: the dense accumulator's rows set
+// a few words far apart and are emitted by sorting the words they list
+// (4 n^2 < span) rather than scanning the span; short_row = 0 so that no
+// row takes the sort path instead.
+TEST(Spgemm, WideSparseRowsSortTheirWords) {
+  CsrOptions a;
+  a.perRow = 2;
+  a.emptyRows = true;
+  CsrOptions b;
+  b.perRow = 3;
+  b.duplicates = true;
+  uint64_t salt = 190;
+  inBothModes({41, 37, 100003, a, b}, "dense", "short_row = 0", salt);
 }
 
 TEST(Spgemm, DefaultConfig) {
@@ -174,21 +238,24 @@ TEST(Spgemm, CancellationKeepsExplicitZeros) {
   // k2 = {4: -2, 0: 3}: C[0,2] = 2 - 2 = 0 and C[0,4] = 1 - 1 = 0 stay.
   Csr a{1, 3, {0, 3}, {0, 1, 2}, {1.0f, 1.0f, 0.5f}};
   Csr b{3, 5, {0, 2, 3, 5}, {4, 2, 2, 4, 0}, {1.0f, 2.0f, -2.0f, -2.0f, 3.0f}};
-  for (const char *acc : kAccumulators) {
-    auto k = compileSpgemm(a, b, accConfig(acc), 1);
-    ASSERT_TRUE(bool(k)) << k.status().message();
-    auto out = k->runAllocating(views(a, b));
-    ASSERT_TRUE(bool(out)) << out.errorMessage();
-    ASSERT_EQ((*out)[1].numElements(), 3) << acc;
-    const int32_t *ci = (*out)[1].data<int32_t>();
-    const float *v = (*out)[2].data<float>();
-    EXPECT_EQ(ci[0], 0);
-    EXPECT_EQ(ci[1], 2);
-    EXPECT_EQ(ci[2], 4);
-    EXPECT_EQ(v[0], 1.5f);
-    EXPECT_EQ(v[1], 0.0f) << acc;
-    EXPECT_EQ(v[2], 0.0f) << acc;
-  }
+  // short_row = 0: the accumulator; the default (8 here: 5 products per
+  // row expected): the sort path.
+  for (const char *acc : kAccumulators)
+    for (const char *extra : {"short_row = 0", ""}) {
+      auto k = compileSpgemm(a, b, accConfig(acc, extra), 1);
+      ASSERT_TRUE(bool(k)) << k.status().message();
+      auto out = k->runAllocating(views(a, b));
+      ASSERT_TRUE(bool(out)) << out.errorMessage();
+      ASSERT_EQ((*out)[1].numElements(), 3) << acc;
+      const int32_t *ci = (*out)[1].data<int32_t>();
+      const float *v = (*out)[2].data<float>();
+      EXPECT_EQ(ci[0], 0);
+      EXPECT_EQ(ci[1], 2);
+      EXPECT_EQ(ci[2], 4);
+      EXPECT_EQ(v[0], 1.5f);
+      EXPECT_EQ(v[1], 0.0f) << acc;
+      EXPECT_EQ(v[2], 0.0f) << acc;
+    }
 }
 
 TEST(Spgemm, RunWithCallerOutputsSaysUseRunAllocating) {
@@ -218,6 +285,8 @@ TEST(Spgemm, IllegalConfigsAreRejected) {
       {"#kjit.config<{threads = 0}>", "threads must be in [1, 256]"},
       {"#kjit.config<{tasks_per_thread = 65}>", "tasks_per_thread"},
       {"#kjit.config<{symbolic = \"guess\"}>", "symbolic"},
+      {"#kjit.config<{short_row = 257}>", "short_row must be in [0, 256]"},
+      {"#kjit.config<{short_row = -1}>", "short_row must be in [0, 256]"},
       {"#kjit.config<{n_block = 4}>", "n_block"},
   };
   for (const Bad &x : bad) {

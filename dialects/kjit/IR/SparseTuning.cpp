@@ -466,7 +466,8 @@ FailureOr<SpgemmConfig> SpgemmConfig::parse(ConfigAttr config,
       .integer("hash_scale", c.hashScale)
       .choice("symbolic", {"exact", "bound"},
               [&](StringRef v) { c.boundedSymbolic = v == "bound"; })
-      .integer("prefetch_distance", c.prefetchDistance);
+      .integer("prefetch_distance", c.prefetchDistance)
+      .integer("short_row", c.shortRow);
   if (failed(knobs.read(config, reason)))
     return failure();
   return c;
@@ -480,7 +481,8 @@ ConfigAttr SpgemmConfig::toAttr(MLIRContext *ctx) const {
                          {{"threads", threads},
                           {"tasks_per_thread", tasksPerThread},
                           {"hash_scale", hashScale},
-                          {"prefetch_distance", prefetchDistance}},
+                          {"prefetch_distance", prefetchDistance},
+                          {"short_row", shortRow}},
                          {{"accumulator", acc},
                           {"partition", balanceFlops ? "flops" : "rows"},
                           {"symbolic", boundedSymbolic ? "bound" : "exact"}});
@@ -507,6 +509,9 @@ LogicalResult mlir::kjit::checkSpgemmConfig(const SpgemmConfig &c,
   if (c.prefetchDistance < 0 || c.prefetchDistance > 64)
     return bad("prefetch_distance must be in [0, 64], got " +
                str(c.prefetchDistance));
+  if (c.shortRow < 0 || c.shortRow > kSpgemmMaxShortRow)
+    return bad("short_row must be in [0, " + str(kSpgemmMaxShortRow) +
+               "], got " + str(c.shortRow));
   if (c.accumulator == SpgemmConfig::Accumulator::Dense &&
       g.n > kSpgemmMaxDenseN)
     return bad("accumulator \"dense\" keeps N floats and N bits per "
@@ -537,12 +542,25 @@ SpgemmConfig mlir::kjit::defaultSpgemmConfig(const SpgemmGeom &g,
   // count does not predict (the distinct columns).
   c.tasksPerThread = c.threads > 1 ? 4 : 1;
   c.hashScale = 2;
-  // "exact": measured (bench/results/2026-11-28-spgemm.md), one numeric
-  // pass into product-sized buffers plus the copy ("bound") was slower than
-  // the symbolic pass it saves on 16384^2 x 16 nnz/row (twice the fresh
-  // memory to fault in); the tuner may still pick "bound".
-  c.boundedSymbolic = false;
-  c.prefetchDistance = 8;
+  // "bound": no symbolic pass (it reads A and the rows of B a second
+  // time); the result goes into buffers of min(products, N) entries per
+  // row (falling back to "exact" at run time when that bound passes
+  // kSpgemmMaxBoundProducts). On one thread it is written packed from
+  // offset 0: nothing moves and only the result's pages are touched; with
+  // several tasks their blocks move down once after the prefix sum (bench/
+  // results/2026-12-08-spgemm.md).
+  c.boundedSymbolic = true;
+  // Prefetch the rows of B a later nonzero of A selects unless B (row_ptr,
+  // col_idx, values) fits in half the L2: then they are already cached.
+  double bBytes = 4.0 * (double)(g.k + 1) + 8.0 * (double)g.nnzB;
+  c.prefetchDistance = bBytes <= 0.5 * (double)t.l2Bytes ? 0 : 8;
+  // Rows of at most 8 products sorted instead of accumulated, when rows
+  // are expected that short (at most 8 products on average): a handful
+  // sorts faster than the accumulator's per-row work (open and list words,
+  // scan them). With longer rows the per-row test costs more than the few
+  // short rows save (measured: Pd, 2.8 products per row, 9% faster with it;
+  // bcspwr10, 19 per row, 5% slower).
+  c.shortRow = g.flopsPerRow() <= 8.0 ? 8 : 0;
   return c;
 }
 
@@ -562,6 +580,7 @@ SearchSpace mlir::kjit::spgemmSearchSpace(const SpgemmGeom &g,
   s.knobs.push_back({"hash_scale", {1, 2, 4}, {}});
   s.knobs.push_back({"symbolic", {}, {"bound", "exact"}});
   s.knobs.push_back({"prefetch_distance", {0, 4, 16}, {}});
+  s.knobs.push_back({"short_row", {0, 8, 32}, {}});
   return s;
 }
 
@@ -585,12 +604,15 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   const double m = g.m, products = spgemmBaseFeatures(g, f);
   const double outNnz = std::min(products, m * (double)g.n);
   // Two passes (symbolic, numeric) over A and the rows of B it selects, or
-  // one pass plus a copy of the result through product-sized buffers.
-  f.movedBytes = c.boundedSymbolic
-                     ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * products +
-                           16.0 * outNnz
-                     : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) +
-                           8.0 * outNnz;
+  // one pass writing into the bound (min(products, N) per row), plus, with
+  // several tasks, the move of their blocks (the result read and written
+  // once more); one thread runs one task.
+  bool moves = c.threads > 1 && c.tasks(g) > 1;
+  f.movedBytes =
+      c.boundedSymbolic
+          ? 4.0 * 2.0 * g.nnzA + 8.0 * products + 8.0 * outNnz +
+                (moves ? 16.0 * outNnz : 0.0)
+          : 2.0 * (4.0 * 2.0 * g.nnzA + 8.0 * products) + 8.0 * outNnz;
   double perRow = g.flopsPerRow();
   switch (c.accumulator) {
   case SpgemmConfig::Accumulator::Dense:
@@ -620,8 +642,11 @@ CostFeatures mlir::kjit::spgemmCostFeatures(const SpgemmConfig &c,
   bool samePrefetch =
       c.prefetchDistance > 4 && c.prefetchDistance / 4 >= g.nnzA;
   bool onePartition = c.tasks(g) <= 1 && !c.balanceFlops;
+  // short_row with the sort accumulator (every row is sorted anyway).
+  bool unusedShortRow =
+      c.accumulator == SpgemmConfig::Accumulator::Sort && c.shortRow != 0;
   f.redundantVariant = unusedHashScale || serialTasks || sameTasks ||
-                       samePrefetch || onePartition;
+                       samePrefetch || onePartition || unusedShortRow;
   return f;
 }
 

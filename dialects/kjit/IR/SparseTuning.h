@@ -142,6 +142,9 @@ struct SpgemmConfig {
   bool boundedSymbolic = true;
   /// Nonzeros of A ahead whose row of B is prefetched; 0 = off.
   int64_t prefetchDistance = 8;
+  /// short_row: rows with at most this many products are merged by sorting
+  /// them (as "sort") whatever the accumulator; 0 = off.
+  int64_t shortRow = 0;
 
   static FailureOr<SpgemmConfig> parse(ConfigAttr config,
                                        const SpgemmConfig &base,
@@ -154,6 +157,9 @@ struct SpgemmConfig {
 
 /// Products at most this for symbolic = "bound" (8 bytes each: 1 GiB).
 inline constexpr int64_t kSpgemmMaxBoundProducts = int64_t(1) << 27;
+
+/// short_row at most this (its sort buffer is per task, 8 bytes a product).
+inline constexpr int64_t kSpgemmMaxShortRow = 256;
 
 /// N at most this for the dense accumulator (4 N + N / 8 bytes per thread).
 inline constexpr int64_t kSpgemmMaxDenseN = int64_t(1) << 26;

@@ -6,7 +6,7 @@
 // RUN: kjit-opt %s --kjit-attach-configs --kjit-cpu-pipeline | FileCheck %s --check-prefix=PACKED
 
 // The op's knobs over the default (dense accumulator, flops partition).
-// CONFIG: kjit.config = #kjit.config<{accumulator = "dense", hash_scale = 2 : i64, partition = "flops", prefetch_distance = 8 : i64, symbolic = "exact", tasks_per_thread = {{[0-9]+}} : i64, threads = 2 : i64}>
+// CONFIG: kjit.config = #kjit.config<{accumulator = "dense", hash_scale = 2 : i64, partition = "flops", prefetch_distance = 8 : i64, short_row = 0 : i64, symbolic = "exact", tasks_per_thread = {{[0-9]+}} : i64, threads = 2 : i64}>
 
 // The kernel declaration takes the inputs and the static row_ptr and
 // returns the two buffers it allocates; one flag per result says which.
@@ -26,16 +26,16 @@
 // RETURN-NEXT: return %[[R]]#0, %[[R]]#1 : memref<?xi32>, memref<?xf32>
 
 // The kernel (symbolic = "exact"): both CSRs validated (codes 2xx for a,
-// 3xx for b), the symbolic pass on an OpenMP team (bitmap + popcount), the
-// prefix sum, the allocation of the total, the numeric pass (the row of B
-// a later nonzero of A selects prefetched; bitmap scan with cttz), buffers
-// returned.
+// 3xx for b), the symbolic pass on an OpenMP team (a bitmap with a spare
+// word + popcount), the prefix sum, the allocation of the total, the
+// numeric pass (the row of B a later nonzero of A selects prefetched;
+// bitmap scan with cttz), buffers returned.
 // KERNEL-LABEL: func.func private @main_kjit_0
 // KERNEL: arith.constant 204 : i64
 // KERNEL: arith.constant 304 : i64
 // KERNEL: scf.if %{{.*}} -> (memref<?xi32>, memref<?xf32>)
 // KERNEL: omp.parallel
-// KERNEL: memref.alloc() {alignment = 64 : i64} : memref<1xi64>
+// KERNEL: memref.alloc() {alignment = 64 : i64} : memref<2xi64>
 // KERNEL: llvm.intr.ctpop
 // KERNEL: arith.cmpi sgt, %{{.*}}, %{{.*}} : i64
 // KERNEL: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
@@ -65,6 +65,6 @@
 // PACKED: %[[P8:.*]] = llvm.load %[[S8]]
 // PACKED: llvm.store %[[D1]], %[[P8]]
 func.func @main(%rp: tensor<4xi32>, %ci: tensor<5xi32>, %v: tensor<5xf32>, %brp: tensor<6xi32>, %bci: tensor<7xi32>, %bv: tensor<7xf32>) -> (tensor<4xi32>, tensor<?xi32>, tensor<?xf32>) {
-  %r:3 = kjit.spgemm %rp, %ci, %v, %brp, %bci, %bv {shape = array<i64: 3, 5, 7>, kjit.config = #kjit.config<{threads = 2, symbolic = "exact"}>} : tensor<4xi32>, tensor<5xi32>, tensor<5xf32>, tensor<6xi32>, tensor<7xi32>, tensor<7xf32> -> tensor<4xi32>, tensor<?xi32>, tensor<?xf32>
+  %r:3 = kjit.spgemm %rp, %ci, %v, %brp, %bci, %bv {shape = array<i64: 3, 5, 7>, kjit.config = #kjit.config<{threads = 2, symbolic = "exact", prefetch_distance = 8, short_row = 0}>} : tensor<4xi32>, tensor<5xi32>, tensor<5xf32>, tensor<6xi32>, tensor<7xi32>, tensor<7xf32> -> tensor<4xi32>, tensor<?xi32>, tensor<?xf32>
   return %r#0, %r#1, %r#2 : tensor<4xi32>, tensor<?xi32>, tensor<?xf32>
 }
