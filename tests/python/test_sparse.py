@@ -363,3 +363,37 @@ def _ok():
 def test_bad_input(bad, exc, words):
     with pytest.raises(exc, match=words):
         bad()
+
+
+@pytest.mark.parametrize("config", [
+    'symbolic = "exact", accumulator = "dense"',
+    'symbolic = "bound", accumulator = "dense"',
+    'symbolic = "exact", accumulator = "hash"',
+    'symbolic = "bound", accumulator = "sort"',
+    'symbolic = "exact", accumulator = "dense", threads = 2',
+    'prefetch_distance = 8']
+)
+def test_spgemm_with_no_columns_under_every_accumulator(config):
+    """kjit.spgemm with N = 0 and nonzeros in a (every product meets an empty
+    row of b) once corrupted the heap with the default config of the day;
+    each accumulator and symbolic pass must give an empty product."""
+    import kjit
+    import kjit._mlir as mlir
+    m, k = 5, 3
+    a, _ = random_csr(m, k, 0.8)
+    arp, aci = a.crow_indices().int(), a.col_indices().int()
+    brp, bci = torch.zeros(k + 1, dtype=torch.int32), torch.zeros(0, dtype=torch.int32)
+    args = [arp, aci, a.values(), brp, bci, torch.zeros(0)]
+    types = [mlir.tensor(tuple(t.shape), "i32" if t.dtype == torch.int32 else "f32")
+             for t in args]
+    text = mlir.module("kjit.spgemm", types,
+                       [mlir.tensor((m + 1,), "i32"), mlir.tensor((None,), "i32"),
+                        mlir.tensor((None,))],
+                       {"shape": mlir.i64_array((m, k, 0))})
+    kern = kjit.compile_module(text, config="#kjit.config<{%s}>" % config)
+    views = [(t.data_ptr(), "i32" if t.dtype == torch.int32 else "f32",
+              tuple(t.shape), tuple(t.stride())) for t in args]
+    for _ in range(20):
+        rp, ci, vals = kern.run_allocating(views)
+        assert rp.tolist() == [0] * (m + 1)
+        assert ci.size == 0 and vals.size == 0

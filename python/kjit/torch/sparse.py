@@ -171,13 +171,6 @@ def spgemm(a, b):
         raise ValueError("%s: spgemm is not differentiable, but %s requires "
                          "grad; call it under torch.no_grad() or detach the "
                          "inputs" % (fn, "a" if a.requires_grad else "b"))
-    if n == 0:
-        # The product has no entries. kjit.spgemm with N = 0 corrupts the
-        # heap (a kjit kernel bug, reported with kjit-run's reproducer), so
-        # it is not called for this case.
-        return _csr_unchecked(torch.zeros(m + 1, dtype=torch.int32),
-                              torch.zeros(0, dtype=torch.int32),
-                              torch.zeros(0), size=(m, n))
     nnz_a, nnz_b = csr_a[1].numel(), csr_b[1].numel()
     nt = threads()
 
