@@ -7,5 +7,6 @@ KJIT_TUNE. Inputs are CPU float32 tensors (CSR indices int32 or int64);
 outputs are new torch tensors that kjit writes. Kernels use
 torch.get_num_threads() threads. See docs/python.md."""
 from .conv import depthwise_conv2d  # noqa: F401
+from .optimize import optimize  # noqa: F401
 
 __all__ = ["depthwise_conv2d"]
