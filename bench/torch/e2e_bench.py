@@ -54,11 +54,12 @@ def rel_error(y, ref):
             / ref.double().abs().max()).item()
 
 
-def bench(name, threads, repeats, image, hyena_len, tune_seconds, profile,
-          show_report):
+def bench(name, threads, repeats, image, hyena_len, hyena_depth, tune_seconds,
+          profile, show_report):
     ctor, shape, how = M.MODELS[name]
     if name == "hyena":
         shape = (1, hyena_len, shape[2])
+        ctor = lambda: M.hyena_stack(depth=hyena_depth)  # noqa: E731
     elif image and how == "optimize":   # NAT needs every level >= 7x7
         shape = shape[:2] + (image, image)
     torch.manual_seed(0)
@@ -134,6 +135,8 @@ def main():
     p.add_argument("--image", type=int, default=0,
                    help="image size instead of 224 for ConvNeXt and RepLKNet (smoke runs)")
     p.add_argument("--hyena-len", type=int, default=2048)
+    p.add_argument("--hyena-depth", type=int, default=2,
+                   help="Hyena blocks in the stack")
     p.add_argument("--tune", type=float, default=0.0,
                    help="kjit.torch.optimize(tune_seconds=...) budget")
     p.add_argument("--show-report", action="store_true",
@@ -150,7 +153,8 @@ def main():
     for n in names:
         t0 = time.time()
         r, nt = bench(n, threads, args.repeats, args.image, args.hyena_len,
-                      args.tune, args.profile, args.show_report)
+                      args.hyena_depth, args.tune, args.profile,
+                      args.show_report)
         rows += r
         notes += nt + ["%s: %.0f s in all" % (n, time.time() - t0)]
         print("\n".join(nt), flush=True)
