@@ -128,8 +128,12 @@ def test_shared_layer_replaced_everywhere():
 
 
 def test_example_inputs_fill_the_report():
-    model = Net()
+    model = nn.Sequential(nn.BatchNorm2d(3), Net(), nn.Dropout())
+    model[2].eval()            # mixed training flags survive the probe run
+    stats = model[0].running_mean.clone()
     report = kt.optimize(model, example_inputs=torch.randn(1, 3, 15, 15))
+    assert torch.equal(model[0].running_mean, stats)
+    assert model.training and model[1].dw3.training and not model[2].training
     assert [e.input_shape for e in report] == [
         (1, 6, 15, 15), (1, 6, 15, 15), (1, 12, 8, 8), (1, 12, 8, 8),
         (1, 12, 8, 8), (1, 12, 8, 8)]
@@ -170,8 +174,10 @@ def test_tuning(tmp_path, monkeypatch):
         monkeypatch.setattr(_runtime, "_jit", None)
         monkeypatch.setattr(_runtime, "_kernels", {})
         again = kt.optimize(copy.deepcopy(model0), example_inputs=x)
+        # (Not necessarily the same config: on-line tuning re-measures its
+        # two fastest and ranks them by that, while the database serves the
+        # lowest median of all records; on near-ties they can differ.)
         assert [e.config_sources for e in again] == [["tuned"]] * 3, str(again)
-        assert [e.configs for e in again] == [e.configs for e in report]
 
 
 @pytest.mark.parametrize("call, exc, words", [

@@ -210,13 +210,27 @@ def _tune(entries, layers, shapes, tune_seconds):
             e.record(x, seen[-1][1] if seen else None)
 
 
+def _run_once(model, inputs):
+    """model(*inputs) without autograd and in eval mode, so that the shape
+    probe leaves BatchNorm statistics and the like untouched; each module's
+    own training flag is restored afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def optimize(model, tune_seconds=0, example_inputs=None):
     """Replaces every depthwise nn.Conv2d of `model` (in place) by a
     kjit-backed DepthwiseConv2d with the same Parameters; returns an
     OptimizeReport of the replaced layers.
 
     example_inputs (a tensor or a tuple of model arguments): the model is run
-    on them once (torch.no_grad) to learn each layer's input shape, and the
+    on them once (torch.no_grad, eval mode) to learn each layer's input shape, and the
     kernels are compiled then, so the report shows their configs. Without it
     the report fills in as each layer first runs.
     tune_seconds > 0 (needs example_inputs): tunes each distinct layer
@@ -262,8 +276,7 @@ def optimize(model, tune_seconds=0, example_inputs=None):
 
         handles = [m.register_forward_pre_hook(remember) for m in layers.values()]
         try:
-            with torch.no_grad():
-                model(*example_inputs)
+            _run_once(model, example_inputs)
         finally:
             for h in handles:
                 h.remove()
@@ -277,6 +290,5 @@ def optimize(model, tune_seconds=0, example_inputs=None):
     if tune_seconds > 0:
         _tune(report, layers, shapes, tune_seconds)
     elif example_inputs is not None:
-        with torch.no_grad():
-            model(*example_inputs)
+        _run_once(model, example_inputs)
     return report
