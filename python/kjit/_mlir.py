@@ -13,7 +13,12 @@ def i64_array(values):
 
 
 def f32_attr(value):
-    return repr(float(value)) + " : f32"
+    """'0.5 : f32'; an exponent form gets its '.', which MLIR's float
+    literal needs ('1e-05' would not parse, '1.0e-05' does)."""
+    text = repr(float(value))
+    if "e" in text and "." not in text:
+        text = text.replace("e", ".0e")
+    return text + " : f32"
 
 
 def module(op, operand_types, result_types, attrs):

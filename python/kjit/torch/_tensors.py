@@ -43,6 +43,21 @@ def view(t):
     return (t.data_ptr(), _DTYPES[t.dtype], tuple(t.shape), tuple(t.stride()))
 
 
+def view_permuted(t, dims):
+    """view(t.permute(*dims)) without making the permuted tensor (a call
+    costs ~2 us in torch; this is on every kernel call)."""
+    shape, stride = t.shape, t.stride()
+    return (t.data_ptr(), _DTYPES[t.dtype], tuple(shape[d] for d in dims),
+            tuple(stride[d] for d in dims))
+
+
+def view_dropped(t, dim):
+    """view(t.squeeze(dim)) of a size-1 dimension, without the squeeze."""
+    shape, stride = list(t.shape), list(t.stride())
+    del shape[dim], stride[dim]
+    return (t.data_ptr(), _DTYPES[t.dtype], tuple(shape), tuple(stride))
+
+
 def threads():
     """The thread count kjit kernels use: torch's own setting."""
     return torch.get_num_threads()

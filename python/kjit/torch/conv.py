@@ -2,7 +2,8 @@
 import torch
 
 from .. import _mlir, _runtime
-from ._tensors import check_shape, check_tensor, threads, view
+from ._tensors import (check_shape, check_tensor, threads, view,
+                       view_dropped, view_permuted)
 
 
 def _pair(fn, name, v):
@@ -42,6 +43,9 @@ def _out_size(size, before, after, k, s, d):
     return (size + before + after - d * (k - 1) - 1) // s + 1
 
 
+_NHWC = (0, 2, 3, 1)
+
+
 def _nhwc_view(x):
     """True when x (N,C,H,W) is laid out channels_last: kjit reads it as
     NHWC in place."""
@@ -77,17 +81,17 @@ def depthwise_forward(x, weight, bias, stride, padding, dilation):
             "padding": _mlir.i64_array(padding)})
 
     k = _runtime.cached_kernel(key, build, nt)
-    wk = weight.reshape(c, kh, kw)
     if layout == "nhwc":
         y = torch.empty((n, c, oh, ow), memory_format=torch.channels_last)
-        xv, yv = x.permute(0, 2, 3, 1), y.permute(0, 2, 3, 1)
+        ins = [view_permuted(x, _NHWC), view_dropped(weight, 1)]
+        out = view_permuted(y, _NHWC)
     else:
         y = torch.empty((n, c, oh, ow))
-        xv, yv = x, y
-    ins = [view(xv), view(wk)]
+        ins = [view(x), view_dropped(weight, 1)]
+        out = view(y)
     if bias is not None:
         ins.append(view(bias))
-    k.run(ins, [view(yv)])
+    k.run(ins, [out])
     return y
 
 
