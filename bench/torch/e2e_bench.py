@@ -29,6 +29,18 @@ import kjit.torch as kt  # noqa: E402
 GOALS = {"convnext_t": 1.3, "replknet31b": 2.0}
 
 
+def blas_in_use():
+    """The BLAS library this process loaded (Debian's torch takes whatever
+    libblas.so.3 resolves to: netlib's reference BLAS unless OpenBLAS or
+    BLIS is installed or put on LD_LIBRARY_PATH)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower()}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(os.path.realpath(p) for p in libs)) or "none"
+
+
 def kjit_variant(name, model, how, x, tune_seconds):
     """A copy of `model` computing through kjit, and a line on what moved."""
     m = copy.deepcopy(model)
@@ -149,6 +161,9 @@ def main():
     for n in names:
         if n not in M.MODELS:
             p.error("unknown model %r (known: %s)" % (n, ", ".join(M.MODELS)))
+    print("torch %s, BLAS: %s, OPENBLAS_NUM_THREADS=%s" % (
+        torch.__version__, blas_in_use(),
+        os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")), flush=True)
     rows, notes = [], []
     for n in names:
         t0 = time.time()
