@@ -11,6 +11,7 @@ from .inception import inception_depthwise_conv2d  # noqa: F401
 from .attention import neighborhood_attention  # noqa: F401
 from .longconv import fft_conv, butterfly_matmul  # noqa: F401
 from .sparse import spgemm, spmm  # noqa: F401
+from .optimize import optimize  # noqa: F401
 
 __all__ = ["depthwise_conv2d", "inception_depthwise_conv2d",
            "neighborhood_attention", "fft_conv", "butterfly_matmul", "spmm",
