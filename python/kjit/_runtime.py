@@ -58,6 +58,14 @@ def cached_kernels():
         return list(_kernels.items())
 
 
+def clear_memos():
+    """Empties kjit.torch's per-metadata memos (kernels stay cached): the
+    next call of each op looks its kernel up through cached_kernel again."""
+    with _lock:
+        for memo in _memos:
+            memo.clear()
+
+
 def kernel_cache_clear():
     """Forgets the compiled kernels (the next call of each op compiles or
     loads from kjit's caches again, and sees new tuning records)."""

@@ -141,6 +141,18 @@ def test_example_inputs_fill_the_report():
                for e in report)
 
 
+def test_report_after_earlier_calls_of_the_same_shape():
+    """A call remembered per tensor metadata before optimize() must not hide
+    the layer's kernel from the report."""
+    x, w = torch.randn(1, 6, 9, 9), torch.randn(6, 1, 3, 3)
+    # The attributes as the replaced nn.Conv2d passes them.
+    kt.depthwise_conv2d(x, w, None, (1, 1), (1, 1), (1, 1))
+    model = nn.Sequential(nn.Conv2d(6, 6, 3, padding=1, groups=6, bias=False))
+    report = kt.optimize(model, example_inputs=x)
+    assert len(report[0].configs) == 1, str(report)
+    assert report[0].configs[0].startswith("#kjit.config"), str(report)
+
+
 def test_tuning(tmp_path, monkeypatch):
     """tune_seconds > 0: each distinct workload is tuned on-line and the
     measurements land in the tuning database named by KJIT_TUNING_DB."""
@@ -148,7 +160,7 @@ def test_tuning(tmp_path, monkeypatch):
     db = tmp_path / "tuning.sqlite"
     monkeypatch.setenv("KJIT_TUNING_DB", str(db))
     monkeypatch.setattr(_runtime, "_jit", None)   # a Jit that reads it
-    monkeypatch.setattr(_runtime, "_kernels", {})
+    _runtime.kernel_cache_clear()
     model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4),
                           nn.Conv2d(4, 4, 3, padding=1, groups=4),  # same shape
                           nn.Conv2d(4, 4, 5, stride=2, groups=4))
@@ -172,7 +184,7 @@ def test_tuning(tmp_path, monkeypatch):
         # takes the tuned configs without tuning.
         assert db.exists() and db.stat().st_size > 0
         monkeypatch.setattr(_runtime, "_jit", None)
-        monkeypatch.setattr(_runtime, "_kernels", {})
+        _runtime.kernel_cache_clear()
         again = kt.optimize(copy.deepcopy(model0), example_inputs=x)
         # (Not necessarily the same config: on-line tuning re-measures its
         # two fastest and ranks them by that, while the database serves the

@@ -15,4 +15,4 @@ from .optimize import optimize  # noqa: F401
 
 __all__ = ["depthwise_conv2d", "inception_depthwise_conv2d",
            "neighborhood_attention", "fft_conv", "butterfly_matmul", "spmm",
-           "spgemm"]
+           "spgemm", "optimize"]

@@ -126,6 +126,10 @@ def _kernel_lookups(tune_seconds=None):
             return k
 
         _runtime.cached_kernel = lookup
+        # Calls remembered per tensor metadata skip the lookup: forget them
+        # so that each layer's next call goes through it (and, when tuning,
+        # keeps the tuned kernel).
+        _runtime.clear_memos()
         _hook_state.active, _hook_state.tune = True, tune_seconds
         try:
             yield seen
