@@ -199,8 +199,3 @@ def depthwise_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
                                       plan)
     return plan.run(x, weight, bias)
 
-
-def depthwise_forward(x, weight, bias, stride, padding, dilation):
-    """The kjit kernel's forward of checked arguments (no autograd)."""
-    return _plan(x, weight, bias, stride, padding, dilation,
-                 threads()).run(x, weight, bias)

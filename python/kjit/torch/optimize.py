@@ -14,8 +14,6 @@ $KJIT_TUNING_DB, else <kjit cache dir>/tuning.sqlite (cache dir:
 $KJIT_CACHE_DIR, else kjit's default); later processes then get the tuned
 config ("tuned") without tuning again. A workload that already has a record
 is not tuned again (its source says "tuned")."""
-import contextlib
-import threading
 
 import torch
 from torch import nn
@@ -94,50 +92,6 @@ class OptimizeReport(list):
         return "\n".join(lines)
 
 
-_hook_lock = threading.RLock()
-_hook_state = threading.local()
-
-
-@contextlib.contextmanager
-def _kernel_lookups(tune_seconds=None):
-    """Within the block, this thread's kjit kernel lookups are appended to
-    the yielded list as (key, kernel). With tune_seconds, each lookup
-    compiles afresh with that on-line tuning budget, waits for the tuning
-    to end, and replaces the cached kernel (so later calls run the best
-    code). Other threads' lookups pass through untouched."""
-    with _hook_lock:
-        original = _runtime.cached_kernel
-        seen = []
-
-        def lookup(key, build_mlir, threads, config="", tune_seconds=-1.0):
-            if not getattr(_hook_state, "active", False):
-                return original(key, build_mlir, threads, config, tune_seconds)
-            budget = _hook_state.tune
-            if budget is None:
-                k = original(key, build_mlir, threads, config, tune_seconds)
-            else:
-                k = _runtime.compile_module(build_mlir(), config=config,
-                                            threads=threads,
-                                            tune_seconds=budget)
-                k.wait_for_tuning(2 * budget + 30)
-                with _runtime._lock:
-                    _runtime._kernels[key] = k
-            seen.append((key, k))
-            return k
-
-        _runtime.cached_kernel = lookup
-        # Calls remembered per tensor metadata skip the lookup: forget them
-        # so that each layer's next call goes through it (and, when tuning,
-        # keeps the tuned kernel).
-        _runtime.clear_memos()
-        _hook_state.active, _hook_state.tune = True, tune_seconds
-        try:
-            yield seen
-        finally:
-            _hook_state.active, _hook_state.tune = False, None
-            _runtime.cached_kernel = original
-
-
 def _kjit_takes(x, weight):
     """True when kjit computes this call (float32 CPU tensors)."""
     return (x.dtype == weight.dtype == torch.float32
@@ -165,7 +119,7 @@ class DepthwiseConv2d(nn.Module):
             return F.conv2d(x, self.weight, self.bias, self.stride,
                             self.padding, self.dilation, self.groups)
         if self.entry is not None and self.entry.input_shape is None:
-            with _kernel_lookups() as seen:
+            with _runtime.watch_lookups() as seen:
                 y = depthwise_conv2d(x, self.weight, self.bias, self.stride,
                                      self.padding, self.dilation)
             self.entry.record(x, seen[-1][1] if seen else None)
@@ -207,7 +161,7 @@ def _tune(entries, layers, shapes, tune_seconds):
     for group in work.values():
         e, conv, shape, stride = group[0]
         x = torch.empty_strided(shape, stride).normal_()
-        with torch.no_grad(), _kernel_lookups(tune_seconds=budget) as seen:
+        with torch.no_grad(), _runtime.watch_lookups(tune_seconds=budget) as seen:
             depthwise_conv2d(x, conv.weight, conv.bias, conv.stride,
                              conv.padding, conv.dilation)
         for e, _, _, _ in group:
